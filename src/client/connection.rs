@@ -1,0 +1,88 @@
+//! The client's connection lifecycle: [`ClientState`], the handshake, and cleaning up after a
+//! disconnect.
+
+use bevy::{ecs::system::SystemParam, prelude::*};
+use bevy_renet::{RenetClient, renet::Bytes};
+
+use super::session::{ClientSession, Handshake};
+use crate::shared::{
+    channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, entity_map::ServerEntityMap,
+    protocol::ProtocolHash, wire,
+};
+
+/// Where the client's connection stands. Set by [`ClientSet::Receive`](super::ClientSet::Receive).
+#[derive(States, Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientState {
+    /// No connection (never connected, or lost; see [`LastDisconnect`]).
+    #[default]
+    Disconnected,
+    /// The transport is connecting or the handshake is under way.
+    Connecting,
+    /// The server accepted the handshake; replication is flowing.
+    Connected,
+}
+
+/// Why the client's last connection ended. Set by [`ClientSet::Receive`](super::ClientSet::Receive)
+/// when the state becomes [`ClientState::Disconnected`].
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct LastDisconnect(pub Option<DisconnectReason>);
+
+/// What a connection leaves behind on the client.
+#[derive(SystemParam)]
+pub(crate) struct ConnectionTraces<'w> {
+    session: ResMut<'w, ClientSession>,
+    map: ResMut<'w, ServerEntityMap>,
+    last_disconnect: ResMut<'w, LastDisconnect>,
+}
+
+/// Follows the transport: sends the hello once connected, and on disconnect records the reason,
+/// despawns everything the server replicated and resets the session.
+pub(crate) fn update_connection(
+    mut commands: Commands,
+    client: Option<ResMut<RenetClient>>,
+    state: Res<State<ClientState>>,
+    mut next_state: ResMut<NextState<ClientState>>,
+    mut traces: ConnectionTraces,
+    protocol: Res<ProtocolHash>,
+) {
+    let ConnectionTraces {
+        session,
+        map,
+        last_disconnect,
+    } = &mut traces;
+    match client {
+        Some(mut client) if !client.is_disconnected() => {
+            if client.is_connected() && session.handshake == Handshake::Idle {
+                client.send_message(
+                    RELIABLE_CHANNEL,
+                    Bytes::from(wire::encode_hello(protocol.value())),
+                );
+                session.handshake = Handshake::HelloSent;
+            }
+            if *state.get() == ClientState::Disconnected {
+                next_state.set(ClientState::Connecting);
+            }
+        }
+        client => {
+            if *state.get() == ClientState::Disconnected && session.handshake == Handshake::Idle {
+                return;
+            }
+            let reason = session.closing_reason.take().unwrap_or_else(|| {
+                let detail = client
+                    .and_then(|client| client.disconnect_reason())
+                    .map_or_else(|| "the client was removed".to_string(), |r| r.to_string());
+                DisconnectReason::Transport(detail)
+            });
+            info!("disconnected: {reason}");
+            last_disconnect.0 = Some(reason);
+            for (_, entity) in map.iter() {
+                if let Ok(mut entity) = commands.get_entity(entity) {
+                    entity.despawn();
+                }
+            }
+            map.clear();
+            **session = ClientSession::default();
+            next_state.set(ClientState::Disconnected);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! # bevy_netsync
+//!
+//! Server-authoritative multiplayer for Bevy. The server simulates; clients receive
+//! replicated ECS components over [renet](bevy_renet::renet) channels and exchange typed
+//! messages with it.
+//!
+//! ## The protocol
+//!
+//! Write one function that registers what travels, and call it on the server and on every
+//! client, in the same order:
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Component, Serialize, Deserialize, Clone, PartialEq, Debug)]
+//! struct Health(u32);
+//!
+//! /// A component that names another entity: mapped to the client's entity on arrival.
+//! #[derive(Component, Serialize, Deserialize, Clone, PartialEq, Debug)]
+//! struct Target(#[entities] Entity);
+//!
+//! #[derive(Message, Serialize, Deserialize, Clone, Debug)]
+//! struct Chat(String);
+//!
+//! #[derive(Message, Serialize, Deserialize, Clone, Debug)]
+//! struct ChatLine { from: u64, text: String }
+//!
+//! fn protocol(app: &mut App) {
+//!     app.replicate::<Health>()
+//!         .replicate::<Target>()
+//!         .add_client_message::<Chat>(Channel::Reliable)
+//!         .add_server_message::<ChatLine>(Channel::Reliable);
+//! }
+//!
+//! // Server: add the plugins, the protocol, and a `RenetServer` from a transport.
+//! let mut server = App::new();
+//! server.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! protocol(&mut server);
+//!
+//! // Replicate an entity by marking it.
+//! server.world_mut().spawn((Replicated, Health(100)));
+//!
+//! // Client: the same plugins and protocol, and a `RenetClient` from a transport.
+//! let mut client = App::new();
+//! client.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! protocol(&mut client);
+//!
+//! // Both sides agree on the protocol fingerprint checked at connect time.
+//! assert_eq!(
+//!     server.world().resource::<ProtocolHash>(),
+//!     client.world().resource::<ProtocolHash>()
+//! );
+//! ```
+//!
+//! ## What happens on the wire
+//!
+//! - Once per server tick (a `FixedUpdate` step, 60 Hz by default) the server collects
+//!   changes of [`Replicated`](server::Replicated) entities.
+//! - Spawns, despawns, inserts and removals of one tick travel together on a reliable ordered
+//!   channel and are applied at once.
+//! - Component values travel on an unreliable channel in frames of at most
+//!   [`MAX_UPDATE_FRAME_BYTES`](server::MAX_UPDATE_FRAME_BYTES), stamped with their tick. The
+//!   client acknowledges each frame; the server keeps sending the newest value of whatever a
+//!   client has not acknowledged, so lost packets cost nothing but a resend, and an idle world
+//!   sends nothing.
+//! - A value older than the one a client holds is dropped, so late or duplicated packets never
+//!   roll state back.
+//!
+//! ## Connections
+//!
+//! On the server each client that completed the handshake is an entity with
+//! [`ConnectedClient`](server::ConnectedClient): observe `On<Add, ConnectedClient>` to give it
+//! a player, and [`ClientDisconnected`](server::ClientDisconnected) to see why it left. On the
+//! client, [`ClientState`](client::ClientState) is a Bevy `States`, and
+//! [`LastDisconnect`](client::LastDisconnect) says why the last connection ended. A client
+//! whose protocol differs, or that sends malformed or oversized data, is disconnected with a
+//! [`DisconnectReason`](shared::disconnect::DisconnectReason); the others are not disturbed.
+//!
+//! ## Testing your game
+//!
+//! With the `test_utils` feature, [`testing::TestNet`] runs a server App and client Apps in
+//! one process with deterministic time and a link conditioner (latency, jitter, loss,
+//! duplication, reordering).
+
+#![warn(missing_docs)]
+
+mod app_ext;
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod shared;
+#[cfg(feature = "test_utils")]
+pub mod testing;
+
+use bevy::app::{PluginGroup, PluginGroupBuilder};
+
+pub use app_ext::NetsyncAppExt;
+
+/// The names a game uses most.
+pub mod prelude {
+    #[cfg(feature = "client")]
+    pub use crate::client::{ClientPlugin, ClientSet, ClientState, FromServer, LastDisconnect};
+    #[cfg(feature = "server")]
+    pub use crate::server::{
+        ClientDisconnected, ConnectedClient, Replicated, ServerConfig, ServerPlugin, ServerSet,
+    };
+    pub use crate::{
+        NetsyncAppExt, NetsyncPlugins,
+        shared::{
+            SharedPlugin,
+            channels::Channel,
+            codec::{ComponentCodec, SerdeCodec},
+            disconnect::DisconnectReason,
+            entity_map::ServerEntityMap,
+            error::{DecodeError, EncodeError},
+            messages::{FromClient, SendMode, ToClients},
+            protocol::ProtocolHash,
+            tick::{NetTick, ServerTick},
+        },
+    };
+}
+
+/// All of bevy_netsync's plugins: [`SharedPlugin`](shared::SharedPlugin), and
+/// [`ServerPlugin`](server::ServerPlugin) and [`ClientPlugin`](client::ClientPlugin) when their
+/// features are on (both are by default; each runs only while its renet resource exists, so
+/// one App can be a server, a client, or switch).
+///
+/// Configure a member with `NetsyncPlugins::default().set(ServerPlugin { .. })`.
+#[derive(Debug, Clone, Copy)]
+pub struct NetsyncPlugins {
+    /// Server simulation rate: `FixedUpdate` steps (and [`NetTick`](shared::tick::NetTick)s)
+    /// per second, on both sides.
+    pub tick_rate_hz: f64,
+}
+
+impl Default for NetsyncPlugins {
+    fn default() -> Self {
+        Self { tick_rate_hz: 60.0 }
+    }
+}
+
+impl PluginGroup for NetsyncPlugins {
+    fn build(self) -> PluginGroupBuilder {
+        let builder = PluginGroupBuilder::start::<Self>().add(shared::SharedPlugin {
+            tick_rate_hz: self.tick_rate_hz,
+        });
+        #[cfg(feature = "server")]
+        let builder = builder.add(server::ServerPlugin::default());
+        #[cfg(feature = "client")]
+        let builder = builder.add(client::ClientPlugin);
+        builder
+    }
+}

@@ -1,0 +1,145 @@
+//! One entity per connected client: [`ConnectedClient`], connection bookkeeping, and closing a
+//! connection with a reason.
+
+use bevy::{platform::collections::HashMap, prelude::*};
+use bevy_renet::{
+    RenetServer, RenetServerEvent,
+    renet::{Bytes, ClientId, ServerEvent},
+};
+
+use super::{client_replication::ClientReplication, config::ServerConfig};
+use crate::shared::{
+    channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, tick::ServerTick, wire,
+};
+
+/// A client that completed the handshake. Spawned by
+/// [`ServerSet::Receive`](super::ServerSet::Receive) when the client's protocol matches, and
+/// despawned when it disconnects; observe `On<Add, ConnectedClient>` to spawn its player.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[require(ClientReplication)]
+pub struct ConnectedClient {
+    id: ClientId,
+}
+
+impl ConnectedClient {
+    /// The transport's id for this client.
+    pub const fn id(&self) -> ClientId {
+        self.id
+    }
+}
+
+/// Triggered when a [`ConnectedClient`] leaves, just before its entity is despawned.
+#[derive(Event, Debug, Clone, PartialEq)]
+pub struct ClientDisconnected {
+    /// The client's entity (still alive while observers run).
+    pub client: Entity,
+    /// The transport's id for this client.
+    pub client_id: ClientId,
+    /// Why it left.
+    pub reason: DisconnectReason,
+}
+
+/// Where each transport connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Connected at the transport level; waiting for its hello.
+    Handshaking,
+    /// Handshake done; its entity.
+    Joined(Entity),
+    /// Told why it is disconnected; the connection closes when the count reaches zero.
+    Closing { frames_left: u32 },
+}
+
+/// Every transport connection by id. Written by the connection observer and by
+/// [`ServerSet::Receive`](super::ServerSet::Receive).
+#[derive(Resource, Default, Debug)]
+pub(crate) struct ClientSlots {
+    pub(crate) slots: HashMap<ClientId, Slot>,
+}
+
+/// Tracks renet's connects and disconnects.
+pub(crate) fn track_connections(
+    event: On<RenetServerEvent>,
+    mut commands: Commands,
+    mut slots: ResMut<ClientSlots>,
+) {
+    match &event.0 {
+        ServerEvent::ClientConnected { client_id } => {
+            debug!("client {client_id} connected; waiting for its hello");
+            slots.slots.insert(*client_id, Slot::Handshaking);
+        }
+        ServerEvent::ClientDisconnected { client_id, reason } => {
+            if let Some(Slot::Joined(client)) = slots.slots.remove(client_id) {
+                let reason = DisconnectReason::Transport(reason.to_string());
+                info!("client {client_id} disconnected: {reason}");
+                commands.trigger(ClientDisconnected {
+                    client,
+                    client_id: *client_id,
+                    reason,
+                });
+                commands.entity(client).despawn();
+            }
+        }
+    }
+}
+
+/// Accepts a client whose protocol matched: spawns its entity and welcomes it.
+pub(crate) fn accept_client(world: &mut World, server: &mut RenetServer, client_id: ClientId) {
+    let client = world.spawn(ConnectedClient { id: client_id }).id();
+    world
+        .resource_mut::<ClientSlots>()
+        .slots
+        .insert(client_id, Slot::Joined(client));
+    let tick = world.resource::<ServerTick>().0;
+    server.send_message(
+        client_id,
+        RELIABLE_CHANNEL,
+        Bytes::from(wire::encode_welcome(client_id, tick)),
+    );
+    info!("client {client_id} joined as {client}");
+}
+
+/// Tells a client why it is being disconnected, removes its entity, and schedules the close.
+///
+/// Everything else the client sends is ignored from now on; other clients are not affected.
+pub(crate) fn close_client(
+    world: &mut World,
+    server: &mut RenetServer,
+    client_id: ClientId,
+    reason: DisconnectReason,
+) {
+    warn!("disconnecting client {client_id}: {reason}");
+    server.send_message(
+        client_id,
+        RELIABLE_CHANNEL,
+        Bytes::from(wire::encode_disconnect(&reason)),
+    );
+    let frames_left = world.resource::<ServerConfig>().disconnect_grace_frames;
+    let previous = world
+        .resource_mut::<ClientSlots>()
+        .slots
+        .insert(client_id, Slot::Closing { frames_left });
+    if let Some(Slot::Joined(client)) = previous {
+        world.trigger(ClientDisconnected {
+            client,
+            client_id,
+            reason,
+        });
+        if let Ok(entity) = world.get_entity_mut(client) {
+            entity.despawn();
+        }
+    }
+}
+
+/// Closes connections whose grace period ran out.
+pub(crate) fn finish_closing(mut slots: ResMut<ClientSlots>, mut server: ResMut<RenetServer>) {
+    for (client_id, slot) in slots.slots.iter_mut() {
+        if let Slot::Closing { frames_left } = slot {
+            if *frames_left == 0 {
+                server.disconnect(*client_id);
+            } else {
+                *frames_left -= 1;
+            }
+        }
+    }
+}

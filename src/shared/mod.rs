@@ -1,0 +1,42 @@
+//! What both sides share: ticks, the wire format, codecs, registries, channels, the entity map
+//! and the protocol hash.
+
+pub mod channels;
+pub mod codec;
+pub mod disconnect;
+pub mod entity_map;
+pub mod error;
+pub mod messages;
+pub mod protocol;
+pub mod registry;
+pub mod tick;
+pub mod wire;
+
+use core::time::Duration;
+
+use bevy::prelude::*;
+
+/// Registers what both sides need: the registries, the protocol hash and the tick rate.
+///
+/// Part of [`NetsyncPlugins`](crate::NetsyncPlugins).
+pub struct SharedPlugin {
+    /// Server simulation rate: `FixedUpdate` runs this many times per second.
+    pub tick_rate_hz: f64,
+}
+
+impl Default for SharedPlugin {
+    fn default() -> Self {
+        Self { tick_rate_hz: 60.0 }
+    }
+}
+
+impl Plugin for SharedPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<registry::ReplicationRegistry>()
+            .init_resource::<messages::MessageRegistry>()
+            .init_resource::<protocol::ProtocolHash>()
+            .insert_resource(Time::<Fixed>::from_duration(Duration::from_secs_f64(
+                1.0 / self.tick_rate_hz,
+            )));
+    }
+}

@@ -1,0 +1,153 @@
+//! Reading primitive values from untrusted bytes.
+
+use bevy::prelude::Entity;
+
+use crate::shared::{error::DecodeError, tick::NetTick};
+
+/// A cursor over untrusted bytes. Every read checks bounds and returns [`DecodeError`].
+#[derive(Clone, Copy, Debug)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading at the beginning of `bytes`.
+    pub const fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
+    /// Bytes not read yet.
+    pub const fn remaining(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Whether everything was read.
+    pub const fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Reads one byte.
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        let (&first, rest) = self
+            .bytes
+            .split_first()
+            .ok_or(DecodeError::UnexpectedEnd("a byte"))?;
+        self.bytes = rest;
+        Ok(first)
+    }
+
+    /// Reads a little-endian `u64` of 8 bytes.
+    pub fn u64_le(&mut self) -> Result<u64, DecodeError> {
+        let raw = self.take(8, "a 64-bit value")?;
+        let mut array = [0u8; 8];
+        array.copy_from_slice(raw);
+        Ok(u64::from_le_bytes(array))
+    }
+
+    /// Reads an unsigned LEB128 varint.
+    pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self
+                .u8()
+                .map_err(|_| DecodeError::UnexpectedEnd("a varint"))?;
+            let low = u64::from(byte & 0x7f);
+            if shift == 63 && low > 1 {
+                return Err(DecodeError::VarintOverflow);
+            }
+            value |= low << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::VarintOverflow)
+    }
+
+    /// Reads a varint that must fit in a `u32`.
+    pub fn varint_u32(&mut self) -> Result<u32, DecodeError> {
+        u32::try_from(self.varint()?).map_err(|_| DecodeError::VarintOverflow)
+    }
+
+    /// Reads a count of items that each take at least one byte, rejecting counts the remaining
+    /// bytes could not hold (so a forged count cannot make the reader allocate).
+    pub fn count(&mut self) -> Result<usize, DecodeError> {
+        let count = self.varint()?;
+        if count > self.bytes.len() as u64 {
+            return Err(DecodeError::UnexpectedEnd("a list"));
+        }
+        Ok(count as usize)
+    }
+
+    /// Reads a tick.
+    pub fn tick(&mut self) -> Result<NetTick, DecodeError> {
+        self.varint_u32().map(NetTick)
+    }
+
+    /// Reads an entity written by [`write_entity`](super::write_entity).
+    pub fn entity(&mut self) -> Result<Entity, DecodeError> {
+        let bits = self.varint()?;
+        Entity::try_from_bits(bits).ok_or(DecodeError::InvalidEntity(bits))
+    }
+
+    /// Reads a length-prefixed byte slice.
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = self.varint()?;
+        let len = usize::try_from(len).map_err(|_| DecodeError::UnexpectedEnd("a byte string"))?;
+        self.take(len, "a byte string")
+    }
+
+    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < len {
+            return Err(DecodeError::UnexpectedEnd(what));
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    /// Fails unless every byte was read.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.bytes.len() {
+            0 => Ok(()),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_and_overlong_varints_are_errors() {
+        assert_eq!(
+            Reader::new(&[0x80, 0x80]).varint(),
+            Err(DecodeError::UnexpectedEnd("a varint"))
+        );
+        assert_eq!(
+            Reader::new(&[0xff; 11]).varint(),
+            Err(DecodeError::VarintOverflow)
+        );
+        assert_eq!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x7f]).varint_u32(),
+            Err(DecodeError::VarintOverflow)
+        );
+    }
+
+    #[test]
+    fn forged_lengths_are_errors() {
+        // Claims 1000 bytes but holds 2.
+        let mut reader = Reader::new(&[0xe8, 0x07, 1, 2]);
+        assert!(reader.bytes().is_err());
+        let mut reader = Reader::new(&[0xe8, 0x07, 1, 2]);
+        assert!(reader.count().is_err());
+    }
+
+    #[test]
+    fn entity_roundtrip() {
+        let entity = Entity::from_raw_u32(77).unwrap();
+        let mut out = Vec::new();
+        super::super::write_entity(&mut out, entity);
+        assert_eq!(Reader::new(&out).entity().unwrap(), entity);
+    }
+}

@@ -1,0 +1,109 @@
+//! Appending primitive values to a byte buffer.
+
+use bevy::prelude::Entity;
+
+use crate::shared::tick::NetTick;
+
+/// Appends `value` as an unsigned LEB128 varint (1 byte below 128, at most 10 bytes).
+#[inline]
+pub fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a tick as a varint.
+#[inline]
+pub fn write_tick(out: &mut Vec<u8>, tick: NetTick) {
+    write_varint(out, tick.0.into());
+}
+
+/// Appends an entity as the varint of its bits (index low, generation high).
+#[inline]
+pub fn write_entity(out: &mut Vec<u8>, entity: Entity) {
+    write_varint(out, entity.to_bits());
+}
+
+/// Appends a varint length followed by the bytes.
+#[inline]
+pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    write_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Number of bytes [`write_varint`] uses for `value`.
+#[inline]
+pub const fn varint_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Writes a length-prefixed section whose length is only known after writing it.
+///
+/// `body` appends to the buffer; the varint length is then inserted before what it wrote.
+/// Used for component values, so a reader can skip a value it cannot apply.
+pub fn write_prefixed<E>(
+    out: &mut Vec<u8>,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    body(out)?;
+    let len = (out.len() - start) as u64;
+    let prefix_len = varint_len(len);
+    let mut prefix = [0u8; 10];
+    let mut cursor = &mut prefix[..];
+    let mut v = len;
+    for _ in 0..prefix_len {
+        let byte = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+        cursor[0] = byte;
+        cursor = &mut cursor[1..];
+        v >>= 7;
+    }
+    out.splice(start..start, prefix[..prefix_len].iter().copied());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::wire::Reader;
+
+    #[test]
+    fn varint_lengths_match_encoding() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            write_varint(&mut out, value);
+            assert_eq!(out.len(), varint_len(value), "{value}");
+            assert_eq!(Reader::new(&out).varint().unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn prefixed_section_roundtrips() {
+        for len in [0usize, 5, 127, 128, 20_000] {
+            let mut out = vec![9];
+            write_prefixed::<()>(&mut out, |o| {
+                o.extend(std::iter::repeat_n(7u8, len));
+                Ok(())
+            })
+            .unwrap();
+            let mut reader = Reader::new(&out[1..]);
+            let body = reader.bytes().unwrap();
+            assert_eq!(body.len(), len);
+            assert!(body.iter().all(|b| *b == 7));
+            assert!(reader.is_empty());
+        }
+    }
+}

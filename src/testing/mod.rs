@@ -1,0 +1,314 @@
+//! An in-process network for tests (feature `test_utils`): one server [`App`] and any number
+//! of client Apps, connected through renet without sockets, with time stepped by hand and a
+//! seeded [`LinkConditioner`] on each direction.
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::prelude::*;
+//! use bevy_netsync::testing::TestNet;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Component, Serialize, Deserialize, PartialEq, Debug)]
+//! struct Score(u32);
+//!
+//! let mut net = TestNet::new(|app| {
+//!     app.replicate::<Score>();
+//! });
+//! let client = net.add_client();
+//! net.server_mut().world_mut().spawn((Replicated, Score(7)));
+//! net.run(10);
+//!
+//! let world = net.client_mut(client).world_mut();
+//! let score = world.query::<&Score>().single(world).unwrap();
+//! assert_eq!(*score, Score(7));
+//! ```
+
+mod link;
+mod rng;
+
+use core::time::Duration;
+use std::sync::Arc;
+
+use bevy::{prelude::*, time::TimeUpdateStrategy};
+use bevy_renet::{
+    RenetClient, RenetServer,
+    renet::{self, ClientId},
+};
+
+pub use link::{LinkConditioner, LinkTraffic};
+pub use rng::SplitMix64;
+
+use crate::{NetsyncPlugins, shared::channels::connection_config};
+use link::Link;
+
+/// The length of one [`TestNet::step`]: one 60 Hz frame.
+pub const STEP: Duration = Duration::from_nanos(16_666_667);
+
+type Protocol = Arc<dyn Fn(&mut App) + Send + Sync>;
+
+/// A server App and client Apps joined by simulated links. See the [module](self) docs.
+pub struct TestNet {
+    server: App,
+    clients: Vec<TestClient>,
+    protocol: Protocol,
+    rng: SplitMix64,
+    now: Duration,
+    next_client_id: ClientId,
+    default_link: LinkConditioner,
+}
+
+struct TestClient {
+    app: App,
+    id: ClientId,
+    down: Link,
+    up: Link,
+    /// Whether the server still has this client's connection.
+    attached: bool,
+}
+
+impl TestNet {
+    /// A server App built with `protocol` (also run on every client App). The RNG seed is 0;
+    /// links are perfect until set.
+    pub fn new(protocol: impl Fn(&mut App) + Send + Sync + 'static) -> Self {
+        let protocol: Protocol = Arc::new(protocol);
+        let mut server = base_app(&protocol);
+        server.insert_resource(RenetServer::new(connection_config()));
+        finish(&mut server);
+        Self {
+            server,
+            clients: Vec::new(),
+            protocol,
+            rng: SplitMix64::new(0),
+            now: Duration::ZERO,
+            next_client_id: 1,
+            default_link: LinkConditioner::PERFECT,
+        }
+    }
+
+    /// Reseeds the link randomness.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.rng = SplitMix64::new(seed);
+        self
+    }
+
+    /// The conditioner clients added from now on get in both directions.
+    pub fn with_default_link(mut self, link: LinkConditioner) -> Self {
+        self.default_link = link;
+        self
+    }
+
+    /// Connects a new client; returns its index.
+    pub fn add_client(&mut self) -> usize {
+        self.add_client_with(|_| {})
+    }
+
+    /// Connects a new client whose App is changed by `customize` after the protocol (for
+    /// example to register something the server does not have).
+    pub fn add_client_with(&mut self, customize: impl FnOnce(&mut App)) -> usize {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let mut app = base_app(&self.protocol);
+        customize(&mut app);
+        let mut client = RenetClient::new(connection_config());
+        client.set_connected();
+        app.insert_resource(client);
+        finish(&mut app);
+        self.server
+            .world_mut()
+            .resource_mut::<RenetServer>()
+            .add_connection(id);
+        self.clients.push(TestClient {
+            app,
+            id,
+            down: Link::new(self.default_link),
+            up: Link::new(self.default_link),
+            attached: true,
+        });
+        self.clients.len() - 1
+    }
+
+    /// Sets the conditioner of both directions of a client's link.
+    pub fn set_link(&mut self, client: usize, link: LinkConditioner) {
+        self.set_links(client, link, link);
+    }
+
+    /// Sets the server → client (`down`) and client → server (`up`) conditioners.
+    pub fn set_links(&mut self, client: usize, down: LinkConditioner, up: LinkConditioner) {
+        let client = &mut self.clients[client];
+        client.down.conditioner = down;
+        client.up.conditioner = up;
+    }
+
+    /// Advances every App by one [`STEP`] and moves the packets that are due.
+    pub fn step(&mut self) {
+        let now = self.now;
+        // Client → server packets that arrived.
+        for client in &mut self.clients {
+            let packets = client.up.deliver(now);
+            if client.attached {
+                let mut server = self.server.world_mut().resource_mut::<RenetServer>();
+                for packet in packets {
+                    let _ = server.process_packet_from(&packet, client.id);
+                }
+            }
+        }
+
+        self.server.update();
+
+        // What the transport does after the server's frame: close connections the server
+        // disconnected, then send its packets.
+        let mut server = self.server.world_mut().resource_mut::<RenetServer>();
+        for id in server.disconnections_id() {
+            server.remove_connection(id);
+            if let Some(client) = self.clients.iter_mut().find(|client| client.id == id) {
+                client.attached = false;
+                client.down.clear();
+                if let Some(mut renet) = client.app.world_mut().get_resource_mut::<RenetClient>() {
+                    renet.disconnect_due_to_transport();
+                }
+            }
+        }
+        for client in &mut self.clients {
+            if !client.attached {
+                continue;
+            }
+            if let Ok(packets) = server.get_packets_to_send(client.id) {
+                for packet in packets {
+                    client.down.send(now, packet, &mut self.rng);
+                }
+            }
+        }
+
+        // Each client receives, runs its frame, and sends.
+        for client in &mut self.clients {
+            let packets = client.down.deliver(now);
+            if let Some(mut renet) = client.app.world_mut().get_resource_mut::<RenetClient>() {
+                for packet in packets {
+                    renet.process_packet(&packet);
+                }
+            }
+            client.app.update();
+            let Some(mut renet) = client.app.world_mut().get_resource_mut::<RenetClient>() else {
+                continue;
+            };
+            if renet.is_disconnected() {
+                if client.attached {
+                    // A netcode client tells the server it leaves.
+                    client.attached = false;
+                    client.up.clear();
+                    server.remove_connection(client.id);
+                }
+                continue;
+            }
+            for packet in renet.get_packets_to_send() {
+                client.up.send(now, packet, &mut self.rng);
+            }
+        }
+        self.now += STEP;
+    }
+
+    /// Runs `steps` steps.
+    pub fn run(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.step();
+        }
+    }
+
+    /// Steps until `done` holds (checked after each step) or `max_steps` ran; returns whether
+    /// it held.
+    pub fn run_until(&mut self, max_steps: usize, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+        for _ in 0..max_steps {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Simulated time since the start.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The server App.
+    pub fn server(&self) -> &App {
+        &self.server
+    }
+
+    /// The server App, mutably.
+    pub fn server_mut(&mut self) -> &mut App {
+        &mut self.server
+    }
+
+    /// A client App.
+    pub fn client(&self, client: usize) -> &App {
+        &self.clients[client].app
+    }
+
+    /// A client App, mutably.
+    pub fn client_mut(&mut self, client: usize) -> &mut App {
+        &mut self.clients[client].app
+    }
+
+    /// Number of clients ever added (disconnected ones included).
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The transport id of a client.
+    pub fn client_id(&self, client: usize) -> ClientId {
+        self.clients[client].id
+    }
+
+    /// Whether the server still has the client's connection.
+    pub fn is_attached(&self, client: usize) -> bool {
+        self.clients[client].attached
+    }
+
+    /// Server → client counters of a client's link.
+    pub fn downstream(&self, client: usize) -> LinkTraffic {
+        self.clients[client].down.traffic
+    }
+
+    /// Client → server counters of a client's link.
+    pub fn upstream(&self, client: usize) -> LinkTraffic {
+        self.clients[client].up.traffic
+    }
+
+    /// Sends raw bytes from a client on a renet channel, bypassing the plugin (for testing
+    /// how the server handles misbehaving clients).
+    pub fn send_raw(&mut self, client: usize, channel: u8, bytes: Vec<u8>) {
+        if let Some(mut renet) = self.clients[client]
+            .app
+            .world_mut()
+            .get_resource_mut::<RenetClient>()
+        {
+            renet.send_message(channel, renet::Bytes::from(bytes));
+        }
+    }
+
+    /// Closes a client's connection from the client side.
+    pub fn disconnect(&mut self, client: usize) {
+        if let Some(mut renet) = self.clients[client]
+            .app
+            .world_mut()
+            .get_resource_mut::<RenetClient>()
+        {
+            renet.disconnect();
+        }
+    }
+}
+
+fn base_app(protocol: &Protocol) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+        .insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
+    protocol(&mut app);
+    app
+}
+
+fn finish(app: &mut App) {
+    app.finish();
+    app.cleanup();
+}

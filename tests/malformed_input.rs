@@ -1,0 +1,145 @@
+mod common;
+
+use bevy::prelude::*;
+use bevy_netsync::{prelude::*, shared::channels};
+use common::*;
+
+/// Connects a misbehaving client and a good one, lets `misbehave` act, and checks that only
+/// the misbehaving one is dropped, with the expected reason, while the good one keeps up.
+fn only_the_offender_is_dropped(
+    misbehave: impl FnOnce(&mut bevy_netsync::testing::TestNet, usize),
+    expected: impl Fn(&DisconnectReason) -> bool,
+) {
+    let mut net = net();
+    let offender = net.add_client();
+    let good = net.add_client();
+    let entity = net
+        .server_mut()
+        .world_mut()
+        .spawn((Replicated, Health(1)))
+        .id();
+    net.run(5);
+    assert_eq!(connected_clients(&mut net), 2);
+
+    let disconnects = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = disconnects.clone();
+    net.server_mut()
+        .add_observer(move |event: On<ClientDisconnected>| {
+            seen.lock().unwrap().push(event.reason.clone());
+        });
+
+    misbehave(&mut net, offender);
+    for tick in 0..20 {
+        net.server_mut()
+            .world_mut()
+            .get_mut::<Health>(entity)
+            .unwrap()
+            .0 = 100 + tick;
+        net.step();
+    }
+
+    assert_eq!(connected_clients(&mut net), 1);
+    assert!(!net.is_attached(offender));
+    let logged = disconnects.lock().unwrap().clone();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(expected(&logged[0]), "server reason: {:?}", logged[0]);
+    let told = net
+        .client(offender)
+        .world()
+        .resource::<LastDisconnect>()
+        .0
+        .clone();
+    assert_eq!(told.as_ref(), Some(&logged[0]), "the client was told why");
+    assert_eq!(client_state(&net, offender), ClientState::Disconnected);
+
+    assert_eq!(client_state(&net, good), ClientState::Connected);
+    assert_converged(&mut net, good);
+    let state = &client_snapshot(net.client_mut(good))[&entity.to_bits()];
+    assert_eq!(state.health, Some(Health(119)));
+}
+
+#[test]
+fn undecodable_bytes_disconnect_only_the_sender() {
+    only_the_offender_is_dropped(
+        |net, client| net.send_raw(client, channels::RELIABLE_CHANNEL, vec![0xee, 1, 2, 3]),
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("kind 238")),
+    );
+}
+
+#[test]
+fn unknown_message_index_disconnects_only_the_sender() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            net.send_raw(client, channels::UNRELIABLE_CHANNEL, vec![2, 77, 0]);
+        },
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("unknown message index 77")),
+    );
+}
+
+#[test]
+fn message_that_does_not_decode_disconnects_only_the_sender() {
+    // Index 0 is `Chat(String)`: a string claiming 200 bytes with 2 present.
+    only_the_offender_is_dropped(
+        |net, client| {
+            net.send_raw(
+                client,
+                channels::RELIABLE_CHANNEL,
+                vec![2, 0, 200, b'h', b'i'],
+            )
+        },
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("Chat")),
+    );
+}
+
+#[test]
+fn oversized_message_disconnects_only_the_sender() {
+    only_the_offender_is_dropped(
+        |net, client| net.send_raw(client, channels::RELIABLE_CHANNEL, vec![2; 200_000]),
+        |reason| matches!(reason, DisconnectReason::MessageTooLarge { size: 200_000, limit } if *limit == 64 * 1024),
+    );
+}
+
+#[test]
+fn second_handshake_disconnects_only_the_sender() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            let hash = net
+                .client(client)
+                .world()
+                .resource::<ProtocolHash>()
+                .value();
+            net.send_raw(
+                client,
+                channels::RELIABLE_CHANNEL,
+                bevy_netsync::shared::wire::encode_hello(hash),
+            );
+        },
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("second handshake")),
+    );
+}
+
+#[test]
+fn bogus_acks_are_harmless() {
+    let mut net = net();
+    let client = net.add_client();
+    let entity = net
+        .server_mut()
+        .world_mut()
+        .spawn((Replicated, Health(1)))
+        .id();
+    net.run(5);
+    // Acks for frames never sent (and huge ids) are ignored, not trusted.
+    net.send_raw(
+        client,
+        channels::UNRELIABLE_CHANNEL,
+        bevy_netsync::shared::wire::encode_acks(&[u32::MAX, 5_000, 123]),
+    );
+    net.server_mut()
+        .world_mut()
+        .get_mut::<Health>(entity)
+        .unwrap()
+        .0 = 9;
+    net.run(5);
+    assert_eq!(connected_clients(&mut net), 1);
+    assert_converged(&mut net, client);
+}

@@ -28,8 +28,8 @@ pub enum DecodeError {
     /// A message index that was never registered.
     #[error("unknown message index {0}")]
     UnknownMessage(u32),
-    /// Bytes that are not a valid entity.
-    #[error("invalid entity bits {0:#x}")]
+    /// An entity index no entity can have.
+    #[error("invalid entity index {0}")]
     InvalidEntity(u64),
     /// A codec rejected the bytes of a value.
     #[error("could not decode {type_name}: {detail}")]

@@ -27,7 +27,7 @@ mod link;
 mod rng;
 
 use core::time::Duration;
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use bevy::{prelude::*, time::TimeUpdateStrategy};
 use bevy_renet::{
@@ -55,6 +55,7 @@ pub struct TestNet {
     now: Duration,
     next_client_id: ClientId,
     default_link: LinkConditioner,
+    last_server_time: Duration,
 }
 
 struct TestClient {
@@ -82,6 +83,7 @@ impl TestNet {
             now: Duration::ZERO,
             next_client_id: 1,
             default_link: LinkConditioner::PERFECT,
+            last_server_time: Duration::ZERO,
         }
     }
 
@@ -153,6 +155,7 @@ impl TestNet {
             }
         }
 
+        let started = Instant::now();
         self.server.update();
 
         // What the transport does after the server's frame: close connections the server
@@ -178,6 +181,7 @@ impl TestNet {
                 }
             }
         }
+        self.last_server_time = started.elapsed();
 
         // Each client receives, runs its frame, and sends.
         for client in &mut self.clients {
@@ -224,6 +228,12 @@ impl TestNet {
             }
         }
         false
+    }
+
+    /// Wall-clock time the server took in the last step: its App update plus renet's packet
+    /// building for every client. For benchmarks; tests should not assert on it.
+    pub fn last_server_time(&self) -> Duration {
+        self.last_server_time
     }
 
     /// Simulated time since the start.

@@ -1,6 +1,6 @@
 //! Reading primitive values from untrusted bytes.
 
-use bevy::prelude::Entity;
+use bevy::ecs::entity::{Entity, EntityGeneration, EntityIndex};
 
 use crate::shared::{error::DecodeError, tick::NetTick};
 
@@ -85,8 +85,14 @@ impl<'a> Reader<'a> {
 
     /// Reads an entity written by [`write_entity`](super::write_entity).
     pub fn entity(&mut self) -> Result<Entity, DecodeError> {
-        let bits = self.varint()?;
-        Entity::try_from_bits(bits).ok_or(DecodeError::InvalidEntity(bits))
+        let index = self.varint_u32()?;
+        let generation = self.varint_u32()?;
+        let index =
+            EntityIndex::from_raw_u32(index).ok_or(DecodeError::InvalidEntity(u64::from(index)))?;
+        Ok(Entity::from_index_and_generation(
+            index,
+            EntityGeneration::from_bits(generation),
+        ))
     }
 
     /// Reads a length-prefixed byte slice.
@@ -145,9 +151,27 @@ mod tests {
 
     #[test]
     fn entity_roundtrip() {
-        let entity = Entity::from_raw_u32(77).unwrap();
+        let index = EntityIndex::from_raw_u32(77).unwrap();
+        for generation in [0, 1, 300, u32::MAX] {
+            let entity =
+                Entity::from_index_and_generation(index, EntityGeneration::from_bits(generation));
+            let mut out = Vec::new();
+            super::super::write_entity(&mut out, entity);
+            assert_eq!(Reader::new(&out).entity().unwrap(), entity);
+        }
         let mut out = Vec::new();
-        super::super::write_entity(&mut out, entity);
-        assert_eq!(Reader::new(&out).entity().unwrap(), entity);
+        super::super::write_entity(&mut out, Entity::from_raw_u32(77).unwrap());
+        assert_eq!(out.len(), 2, "small indices take two bytes");
+    }
+
+    #[test]
+    fn placeholder_index_is_invalid() {
+        let mut out = Vec::new();
+        super::super::write_varint(&mut out, u64::from(u32::MAX));
+        super::super::write_varint(&mut out, 0);
+        assert_eq!(
+            Reader::new(&out).entity(),
+            Err(DecodeError::InvalidEntity(u64::from(u32::MAX)))
+        );
     }
 }

@@ -20,10 +20,12 @@ pub fn write_tick(out: &mut Vec<u8>, tick: NetTick) {
     write_varint(out, tick.0.into());
 }
 
-/// Appends an entity as the varint of its bits (index low, generation high).
+/// Appends an entity as two varints, index then generation: 2–3 bytes for most entities
+/// (its raw bits would take 5, since Bevy stores indices inverted).
 #[inline]
 pub fn write_entity(out: &mut Vec<u8>, entity: Entity) {
-    write_varint(out, entity.to_bits());
+    write_varint(out, entity.index_u32().into());
+    write_varint(out, entity.generation().to_bits().into());
 }
 
 /// Appends a varint length followed by the bytes.

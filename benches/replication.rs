@@ -1,0 +1,203 @@
+//! Replication bandwidth and server CPU on the in-process test network, default codec,
+//! 60 ticks per second. Run with `cargo bench --bench replication`.
+//!
+//! Scenarios:
+//! - arena: 64 entities on 10 m circles at 5 m/s, rotation following the heading, 16 clients
+//! - crowd: 1,000 such entities, 4 clients
+//! - idle: 10,000 entities that never change, 16 clients
+
+use std::{f32::consts::TAU, time::Duration};
+
+use bevy::prelude::*;
+use bevy_netsync::{prelude::*, testing::TestNet};
+
+/// Circle radius in metres.
+const RADIUS: f32 = 10.0;
+/// Speed along the circle in metres per second.
+const SPEED: f32 = 5.0;
+/// Steps before measuring (joins and the initial world).
+const WARMUP_STEPS: usize = 120;
+/// Measured steps (10 s at 60 Hz).
+const MEASURED_STEPS: usize = 600;
+/// IPv4 + UDP header bytes per packet.
+const IP_UDP_HEADER: f64 = 28.0;
+
+#[derive(Component)]
+struct Orbit {
+    center: Vec3,
+    phase: f32,
+}
+
+fn protocol(app: &mut App) {
+    app.replicate::<Transform>();
+}
+
+fn orbit(
+    tick: Res<ServerTick>,
+    time: Res<Time<Fixed>>,
+    mut query: Query<(&Orbit, &mut Transform)>,
+) {
+    let seconds = tick.0.0 as f32 * time.timestep().as_secs_f32();
+    let angular_speed = SPEED / RADIUS;
+    for (orbit, mut transform) in &mut query {
+        let angle = orbit.phase + angular_speed * seconds;
+        transform.translation = orbit.center + RADIUS * Vec3::new(angle.cos(), 0.0, angle.sin());
+        // Heading is the tangent of the circle; face it.
+        let heading = Vec3::new(-angle.sin(), 0.0, angle.cos());
+        transform.rotation = Quat::from_rotation_arc(Vec3::NEG_Z, heading);
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    entities: usize,
+    clients: usize,
+    moving: bool,
+}
+
+struct Figures {
+    down_payload: f64,
+    down_with_headers: f64,
+    packets: f64,
+    bits_per_entity_tick: f64,
+    up_payload: f64,
+    server_median_us: f64,
+    server_p99_us: f64,
+    correct: Result<(), String>,
+}
+
+fn run(scenario: &Scenario) -> Figures {
+    let mut net = TestNet::new(protocol);
+    net.server_mut().add_systems(FixedUpdate, orbit);
+    let side = (scenario.entities as f32).sqrt().ceil() as usize;
+    let world = net.server_mut().world_mut();
+    for i in 0..scenario.entities {
+        let center = Vec3::new((i % side) as f32 * 25.0, 0.0, (i / side) as f32 * 25.0);
+        let mut entity = world.spawn((Replicated, Transform::from_translation(center)));
+        if scenario.moving {
+            entity.insert(Orbit {
+                center,
+                phase: i as f32 / scenario.entities as f32 * TAU,
+            });
+        }
+    }
+    for _ in 0..scenario.clients {
+        net.add_client();
+    }
+    net.run(WARMUP_STEPS);
+
+    let down_before: Vec<_> = (0..scenario.clients).map(|c| net.downstream(c)).collect();
+    let up_before: Vec<_> = (0..scenario.clients).map(|c| net.upstream(c)).collect();
+    let mut server_times = Vec::with_capacity(MEASURED_STEPS);
+    for _ in 0..MEASURED_STEPS {
+        net.step();
+        server_times.push(net.last_server_time());
+    }
+    let seconds = MEASURED_STEPS as f64 / 60.0;
+    let clients = scenario.clients as f64;
+    let (mut down_bytes, mut down_packets, mut up_bytes) = (0u64, 0u64, 0u64);
+    for client in 0..scenario.clients {
+        down_bytes += net.downstream(client).bytes - down_before[client].bytes;
+        down_packets += net.downstream(client).packets - down_before[client].packets;
+        up_bytes += net.upstream(client).bytes - up_before[client].bytes;
+    }
+    let down_payload = down_bytes as f64 / clients / seconds;
+    let packets = down_packets as f64 / clients / seconds;
+    server_times.sort();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    Figures {
+        down_payload,
+        down_with_headers: down_payload + packets * IP_UDP_HEADER,
+        packets,
+        bits_per_entity_tick: down_payload * 8.0 / 60.0 / scenario.entities as f64,
+        up_payload: up_bytes as f64 / clients / seconds,
+        server_median_us: micros(server_times[server_times.len() / 2]),
+        server_p99_us: micros(server_times[server_times.len() * 99 / 100]),
+        correct: check(&mut net, scenario),
+    }
+}
+
+/// Every client holds every server entity with exactly the server's transform.
+fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
+    let world = net.server_mut().world_mut();
+    let server: Vec<(Entity, Transform)> = world
+        .query_filtered::<(Entity, &Transform), With<Replicated>>()
+        .iter(world)
+        .map(|(entity, transform)| (entity, *transform))
+        .collect();
+    for client in 0..scenario.clients {
+        let world = net.client_mut(client).world_mut();
+        let map = world.resource::<ServerEntityMap>();
+        if map.len() != server.len() {
+            return Err(format!(
+                "client {client} has {} of {} entities",
+                map.len(),
+                server.len()
+            ));
+        }
+        for (server_entity, transform) in &server {
+            let mirrored = map
+                .to_client(*server_entity)
+                .and_then(|entity| world.get::<Transform>(entity));
+            if mirrored != Some(transform) {
+                return Err(format!("client {client}: {server_entity} differs"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let scenarios = [
+        Scenario {
+            name: "arena",
+            entities: 64,
+            clients: 16,
+            moving: true,
+        },
+        Scenario {
+            name: "crowd",
+            entities: 1_000,
+            clients: 4,
+            moving: true,
+        },
+        Scenario {
+            name: "idle",
+            entities: 10_000,
+            clients: 16,
+            moving: false,
+        },
+    ];
+    println!("bevy_netsync replication benchmark: default serde codec, 60 ticks/s, perfect link,");
+    println!(
+        "{MEASURED_STEPS} measured steps after {WARMUP_STEPS} warm-up steps; per-client figures are averages."
+    );
+    println!(
+        "payload = renet packets as handed to the transport (netcode adds its own header and MAC)."
+    );
+    println!();
+    println!(
+        "| scenario | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick median | p99 | correct |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for scenario in &scenarios {
+        let figures = run(scenario);
+        println!(
+            "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
+            scenario.name,
+            scenario.entities,
+            scenario.clients,
+            figures.down_payload,
+            figures.down_with_headers,
+            figures.packets,
+            figures.bits_per_entity_tick,
+            figures.up_payload,
+            figures.server_median_us,
+            figures.server_p99_us,
+            match &figures.correct {
+                Ok(()) => "yes".to_string(),
+                Err(error) => format!("NO: {error}"),
+            }
+        );
+    }
+}

@@ -42,7 +42,7 @@ pub trait NetsyncAppExt {
     /// server reads [`FromClient<M>`].
     fn add_client_message<M>(&mut self, channel: Channel) -> &mut Self
     where
-        M: Message + Serialize + DeserializeOwned;
+        M: Message + Clone + Serialize + DeserializeOwned;
 
     /// Lets the server send `M` to clients: the server writes [`ToClients<M>`], clients read
     /// `M` with a `MessageReader<M>`.
@@ -80,7 +80,7 @@ impl NetsyncAppExt for App {
 
     fn add_client_message<M>(&mut self, channel: Channel) -> &mut Self
     where
-        M: Message + Serialize + DeserializeOwned,
+        M: Message + Clone + Serialize + DeserializeOwned,
     {
         self.add_message::<M>().add_message::<FromClient<M>>();
         let mut registry = self.world_mut().get_resource_or_init::<MessageRegistry>();
@@ -98,6 +98,11 @@ impl NetsyncAppExt for App {
             PostUpdate,
             crate::client::send_client_messages::<M>
                 .in_set(crate::client::ClientSendStep::Messages),
+        );
+        #[cfg(feature = "server")]
+        self.add_systems(
+            PreUpdate,
+            crate::server::forward_local_messages::<M>.in_set(crate::server::ServerSet::Receive),
         );
         self
     }

@@ -85,6 +85,8 @@
 //! duplication, reordering).
 
 #![warn(missing_docs)]
+// With only one side compiled in, shared registries keep functions the other side uses.
+#![cfg_attr(not(all(feature = "server", feature = "client")), allow(dead_code))]
 
 mod app_ext;
 #[cfg(feature = "client")]
@@ -94,6 +96,8 @@ pub mod server;
 pub mod shared;
 #[cfg(feature = "test_utils")]
 pub mod testing;
+#[cfg(feature = "netcode")]
+pub mod transport;
 
 use bevy::app::{PluginGroup, PluginGroupBuilder};
 
@@ -105,7 +109,8 @@ pub mod prelude {
     pub use crate::client::{ClientPlugin, ClientSet, ClientState, FromServer, LastDisconnect};
     #[cfg(feature = "server")]
     pub use crate::server::{
-        ClientDisconnected, ConnectedClient, Replicated, ServerConfig, ServerPlugin, ServerSet,
+        ClientDisconnected, ConnectedClient, LocalClient, Replicated, ServerConfig, ServerPlugin,
+        ServerSet, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,
@@ -151,6 +156,8 @@ impl PluginGroup for NetsyncPlugins {
         let builder = builder.add(server::ServerPlugin::default());
         #[cfg(feature = "client")]
         let builder = builder.add(client::ClientPlugin);
+        #[cfg(feature = "netcode")]
+        let builder = builder.add(transport::NetcodeTransportPlugin);
         builder
     }
 }

@@ -13,6 +13,8 @@ pub use connection::{ClientState, LastDisconnect};
 pub use receive::FromServer;
 
 pub(crate) use send::send_client_messages;
+#[cfg(feature = "netcode")]
+pub(crate) use session::{ClientSession, Handshake};
 
 /// The client's system sets, in pipeline order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]

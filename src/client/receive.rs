@@ -83,11 +83,16 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
 }
 
 fn receive_message(world: &mut World, index: u32, payload: &[u8]) -> Result<(), DecodeError> {
-    let receive = world
-        .resource::<MessageRegistry>()
-        .server_message(index)?
-        .receive;
-    receive(world, payload)
+    let kind = world.resource::<MessageRegistry>().server_message(index)?;
+    let (name, receive) = (kind.name, kind.receive);
+    receive(world, payload).map_err(|error| match error {
+        // Name the registered message, not the decoder's view of it.
+        DecodeError::Codec { detail, .. } => DecodeError::Codec {
+            type_name: name,
+            detail,
+        },
+        other => other,
+    })
 }
 
 /// Applies an update now if its structure frame arrived, else keeps it for later.

@@ -2,7 +2,6 @@
 //! changes ([`StructuralLog`]) and per-component change detectors ([`ChangeDetectors`]).
 
 use bevy::{ecs::change_detection::Tick, prelude::*};
-use bevy_renet::RenetServer;
 
 use super::replicated::Replicated;
 
@@ -18,23 +17,23 @@ pub(crate) struct StructuralLog {
     pub(crate) touched: Vec<(Entity, u32)>,
 }
 
-pub(crate) fn log_started(
-    event: On<Add, Replicated>,
-    server: Option<Res<RenetServer>>,
-    mut log: ResMut<StructuralLog>,
-) {
-    if server.is_some() {
-        log.started.push(event.entity);
-    }
+// The observers log whether or not a server runs right now: they may fire while a system
+// holds `RenetServer` out of the world (`resource_scope`). Without a server the log is cleared
+// every frame by `clear_log_without_server`.
+
+pub(crate) fn log_started(event: On<Add, Replicated>, mut log: ResMut<StructuralLog>) {
+    log.started.push(event.entity);
 }
 
-pub(crate) fn log_stopped(
-    event: On<Remove, Replicated>,
-    server: Option<Res<RenetServer>>,
-    mut log: ResMut<StructuralLog>,
-) {
-    if server.is_some() {
-        log.stopped.push(event.entity);
+pub(crate) fn log_stopped(event: On<Remove, Replicated>, mut log: ResMut<StructuralLog>) {
+    log.stopped.push(event.entity);
+}
+
+/// Keeps the log empty while no server runs (a server that starts scans every replicated
+/// entity anyway).
+pub(crate) fn clear_log_without_server(mut log: ResMut<StructuralLog>) {
+    if !log.started.is_empty() || !log.stopped.is_empty() || !log.touched.is_empty() {
+        *log = StructuralLog::default();
     }
 }
 
@@ -43,9 +42,8 @@ pub(crate) fn observe_component<C: Component>(app: &mut App, index: u32) {
     app.add_observer(
         move |event: On<Add, C>,
               replicated: Query<(), With<Replicated>>,
-              server: Option<Res<RenetServer>>,
               mut log: ResMut<StructuralLog>| {
-            if server.is_some() && replicated.contains(event.entity) {
+            if replicated.contains(event.entity) {
                 log.touched.push((event.entity, index));
             }
         },
@@ -53,9 +51,8 @@ pub(crate) fn observe_component<C: Component>(app: &mut App, index: u32) {
     app.add_observer(
         move |event: On<Remove, C>,
               replicated: Query<(), With<Replicated>>,
-              server: Option<Res<RenetServer>>,
               mut log: ResMut<StructuralLog>| {
-            if server.is_some() && replicated.contains(event.entity) {
+            if replicated.contains(event.entity) {
                 log.touched.push((event.entity, index));
             }
         },

@@ -4,7 +4,7 @@
 use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::{
     RenetServer, RenetServerEvent,
-    renet::{Bytes, ClientId, ServerEvent},
+    renet::{self, Bytes, ClientId, ServerEvent},
 };
 
 use super::{client_replication::ClientReplication, config::ServerConfig};
@@ -22,6 +22,10 @@ pub struct ConnectedClient {
 }
 
 impl ConnectedClient {
+    pub(crate) const fn new(id: ClientId) -> Self {
+        Self { id }
+    }
+
     /// The transport's id for this client.
     pub const fn id(&self) -> ClientId {
         self.id
@@ -70,7 +74,14 @@ pub(crate) fn track_connections(
         }
         ServerEvent::ClientDisconnected { client_id, reason } => {
             if let Some(Slot::Joined(client)) = slots.slots.remove(client_id) {
-                let reason = DisconnectReason::Transport(reason.to_string());
+                let reason = match reason {
+                    // The transport dropped it: netcode's timeout ran out.
+                    renet::DisconnectReason::Transport => DisconnectReason::ConnectionLost(
+                        "no packets from the client within its timeout".into(),
+                    ),
+                    renet::DisconnectReason::DisconnectedByClient => DisconnectReason::ClientLeft,
+                    other => DisconnectReason::Transport(other.to_string()),
+                };
                 info!("client {client_id} disconnected: {reason}");
                 commands.trigger(ClientDisconnected {
                     client,
@@ -85,7 +96,7 @@ pub(crate) fn track_connections(
 
 /// Accepts a client whose protocol matched: spawns its entity and welcomes it.
 pub(crate) fn accept_client(world: &mut World, server: &mut RenetServer, client_id: ClientId) {
-    let client = world.spawn(ConnectedClient { id: client_id }).id();
+    let client = world.spawn(ConnectedClient::new(client_id)).id();
     world
         .resource_mut::<ClientSlots>()
         .slots
@@ -99,7 +110,8 @@ pub(crate) fn accept_client(world: &mut World, server: &mut RenetServer, client_
     info!("client {client_id} joined as {client}");
 }
 
-/// Tells a client why it is being disconnected, removes its entity, and schedules the close.
+/// Tells a client why it is being disconnected (unless it is the one leaving), removes its
+/// entity, and schedules the close.
 ///
 /// Everything else the client sends is ignored from now on; other clients are not affected.
 pub(crate) fn close_client(
@@ -108,12 +120,16 @@ pub(crate) fn close_client(
     client_id: ClientId,
     reason: DisconnectReason,
 ) {
-    warn!("disconnecting client {client_id}: {reason}");
-    server.send_message(
-        client_id,
-        RELIABLE_CHANNEL,
-        Bytes::from(wire::encode_disconnect(&reason)),
-    );
+    if reason == DisconnectReason::ClientLeft {
+        info!("client {client_id} left");
+    } else {
+        warn!("disconnecting client {client_id}: {reason}");
+        server.send_message(
+            client_id,
+            RELIABLE_CHANNEL,
+            Bytes::from(wire::encode_disconnect(&reason)),
+        );
+    }
     let frames_left = world.resource::<ServerConfig>().disconnect_grace_frames;
     let previous = world
         .resource_mut::<ClientSlots>()

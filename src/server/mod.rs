@@ -6,6 +6,7 @@ mod client_replication;
 mod collect_changes;
 mod config;
 mod connected_client;
+mod local_client;
 mod receive;
 mod replicated;
 mod replicated_world;
@@ -19,11 +20,12 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use config::ServerConfig;
 pub use connected_client::{ClientDisconnected, ConnectedClient};
+pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use replicated::Replicated;
 pub use send_replication::MAX_UPDATE_FRAME_BYTES;
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
-pub(crate) use send_messages::send_server_messages;
+pub(crate) use send_messages::{forward_local_messages, send_server_messages};
 
 use crate::shared::tick::ServerTick;
 
@@ -97,7 +99,38 @@ impl Plugin for ServerPlugin {
                 (
                     send_replication::send_replication.in_set(SendStep::Replication),
                     connected_client::finish_closing.in_set(SendStep::Close),
+                    change_log::clear_log_without_server.run_if(not(server_exists)),
                 ),
             );
     }
+}
+
+/// Forgets every remote client (triggering [`ClientDisconnected`] with
+/// [`DisconnectReason::ServerShutdown`](crate::shared::disconnect::DisconnectReason)) and
+/// everything sent so far, so the next server start replicates the world from scratch.
+#[cfg(feature = "netcode")]
+pub(crate) fn reset_server(world: &mut World) {
+    use crate::shared::disconnect::DisconnectReason;
+
+    world
+        .resource_mut::<connected_client::ClientSlots>()
+        .slots
+        .clear();
+    let mut remote = world.query_filtered::<(Entity, &ConnectedClient), Without<LocalClient>>();
+    let clients: Vec<(Entity, u64)> = remote
+        .iter(world)
+        .map(|(entity, client)| (entity, client.id()))
+        .collect();
+    for (client, client_id) in clients {
+        world.trigger(ClientDisconnected {
+            client,
+            client_id,
+            reason: DisconnectReason::ServerShutdown,
+        });
+        world.despawn(client);
+    }
+    world.insert_resource(replicated_world::ReplicatedWorld::default());
+    world.insert_resource(send_replication::SendState::default());
+    world.insert_resource(change_log::StructuralLog::default());
+    world.resource_mut::<ChangeDetectors>().last_run = None;
 }

@@ -54,6 +54,7 @@ fn handle_frame(
     let frame = ClientFrame::decode(bytes).map_err(|error| malformed(&error))?;
     match (slot, frame) {
         (Slot::Closing { .. }, _) => Ok(()),
+        (_, ClientFrame::Goodbye) => Err(DisconnectReason::ClientLeft),
         (Slot::Handshaking, ClientFrame::Hello { protocol }) => {
             let server_protocol = world.resource::<ProtocolHash>().value();
             if protocol != server_protocol {

@@ -14,6 +14,7 @@ use super::{
     collect_changes::{TickChanges, collect_changes, write_spawn},
     config::ServerConfig,
     connected_client::ConnectedClient,
+    local_client::LocalClient,
     replicated_world::ReplicatedWorld,
     value_cache::ValueCache,
 };
@@ -53,7 +54,8 @@ pub(crate) fn send_replication(world: &mut World) {
 
         world.resource_scope(|world, mut replicated: Mut<ReplicatedWorld>| {
             let changes = collect_changes(world, &mut replicated, &mut state.cache, tick);
-            let mut query = world.query::<(Entity, &ConnectedClient)>();
+            let mut query =
+                world.query_filtered::<(Entity, &ConnectedClient), Without<LocalClient>>();
             let clients: Vec<(Entity, ClientId)> = query
                 .iter(world)
                 .map(|(entity, client)| (entity, client.id()))

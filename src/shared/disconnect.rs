@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Why a client and the server are no longer connected.
+/// Why a client and the server are no longer connected (or never were).
 ///
 /// The server sends it to the client before closing the connection; the client keeps the last
 /// one in [`LastDisconnect`](crate::client::LastDisconnect).
@@ -37,7 +37,45 @@ pub enum DisconnectReason {
     /// The server is shutting down.
     #[error("the server shut down")]
     ServerShutdown,
-    /// The connection ended below the replication layer (renet or the transport).
+    /// No server answered within the connect timeout: nobody listens at that address, a
+    /// firewall drops the packets, or the server silently refused the connect token.
+    #[error(
+        "connection timed out: no answer from the server within {:.1} s",
+        *millis as f64 / 1000.0
+    )]
+    ConnectTimedOut {
+        /// The timeout that ran out, in milliseconds.
+        millis: u64,
+    },
+    /// The server has no free slot.
+    #[error("the server is full")]
+    ServerFull,
+    /// The connect token cannot be used (expired, or issued for another game or protocol).
+    #[error("connect token refused: {0}")]
+    TokenRefused(String),
+    /// The other side stopped answering after the connection was established.
     #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// The client left on purpose (it disconnected or its App exited).
+    #[error("the client left")]
+    ClientLeft,
+    /// The connection ended below the replication layer for another reason (renet or the
+    /// transport), in its own words.
+    #[error("transport error: {0}")]
     Transport(String),
+}
+
+impl DisconnectReason {
+    /// Whether trying again later may work (the server may come back or free a slot), as
+    /// opposed to reasons that will repeat (wrong protocol, refused token, kicked, leaving).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::ConnectTimedOut { .. }
+                | Self::ServerFull
+                | Self::ServerShutdown
+                | Self::ConnectionLost(_)
+                | Self::Transport(_)
+        )
+    }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod udp;
+
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;
@@ -17,6 +19,10 @@ pub struct Position(pub Vec3);
 /// Names another entity; mapped on the client.
 #[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
 pub struct Target(#[entities] pub Entity);
+
+/// A player, spawned by the game for each connected client.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+pub struct Player(pub u64);
 
 /// Not replicated: must never appear on clients.
 #[derive(Component, Clone, Copy, PartialEq, Debug)]
@@ -39,6 +45,7 @@ pub fn protocol(app: &mut App) {
     app.replicate::<Health>()
         .replicate::<Position>()
         .replicate::<Target>()
+        .replicate::<Player>()
         .add_client_message::<Chat>(Channel::Reliable)
         .add_client_message::<Ping>(Channel::Unreliable)
         .add_server_message::<ChatLine>(Channel::Reliable)

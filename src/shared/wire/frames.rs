@@ -10,6 +10,7 @@
 //! | client → server | [`client_kind::HELLO`] | protocol hash (u64 LE) |
 //! | client → server | [`client_kind::ACKS`] | count, update ids |
 //! | client → server | [`client_kind::MESSAGE`] | message index, payload to the end |
+//! | client → server | [`client_kind::GOODBYE`] | nothing |
 //!
 //! A component value is `index, length, bytes`, so a reader can always find the next value.
 
@@ -45,6 +46,8 @@ pub mod client_kind {
     pub const ACKS: u8 = 1;
     /// A game message.
     pub const MESSAGE: u8 = 2;
+    /// The client leaves on purpose.
+    pub const GOODBYE: u8 = 3;
 }
 
 const OP_DESPAWN: u8 = 0;
@@ -142,6 +145,8 @@ pub enum ClientFrame<'a> {
     },
     /// Update ids the client received.
     Acks(Vec<u32>),
+    /// The client leaves on purpose.
+    Goodbye,
     /// A game message.
     Message {
         /// Index in the client-message registry.
@@ -218,6 +223,10 @@ impl<'a> ClientFrame<'a> {
                 index: reader.varint_u32()?,
                 payload: reader.remaining(),
             },
+            client_kind::GOODBYE => {
+                reader.finish()?;
+                Self::Goodbye
+            }
             kind => {
                 return Err(DecodeError::UnknownKind {
                     frame: "client frame",
@@ -454,6 +463,10 @@ mod tests {
         assert_eq!(
             ClientFrame::decode(&encode_acks(&[1, 200, 70_000])).unwrap(),
             ClientFrame::Acks(vec![1, 200, 70_000])
+        );
+        assert_eq!(
+            ClientFrame::decode(&[client_kind::GOODBYE]).unwrap(),
+            ClientFrame::Goodbye
         );
         assert_eq!(
             ClientFrame::decode(&encode_message(client_kind::MESSAGE, 7, b"hi")).unwrap(),

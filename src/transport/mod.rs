@@ -1,0 +1,115 @@
+//! Real networking (feature `netcode`): renet's netcode UDP transport with one call per side,
+//! secure connect tokens, reasons a player can understand, and reconnects.
+//!
+//! ```no_run
+//! use bevy::prelude::*;
+//! use bevy_netsync::{prelude::*, transport::{self, ClientSettings, ServerSettings}};
+//!
+//! // Server
+//! let mut server = App::new();
+//! server.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! let addresses = transport::start_server(
+//!     server.world_mut(),
+//!     &ServerSettings { bind: "0.0.0.0:5000".into(), ..default() },
+//! )
+//! .expect("port 5000 is free");
+//!
+//! // Client
+//! let mut client = App::new();
+//! client.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! transport::connect(client.world_mut(), ClientSettings::unsecure("127.0.0.1:5000"))
+//!     .expect("the address resolves");
+//! ```
+
+mod address;
+#[cfg(feature = "client")]
+mod client;
+mod error;
+#[cfg(feature = "server")]
+mod server;
+mod token;
+
+use bevy::prelude::*;
+#[cfg(feature = "client")]
+use bevy_renet::{
+    RenetClient, RenetReceive,
+    netcode::{NetcodeClientPlugin, NetcodeClientTransport},
+};
+#[cfg(feature = "server")]
+use bevy_renet::{RenetServer, netcode::NetcodeServerPlugin};
+
+pub use address::resolve;
+pub use bevy_renet::netcode::ConnectToken;
+#[cfg(feature = "client")]
+pub use client::{
+    ClientSecurity, ClientSettings, ReconnectPolicy, Reconnecting, connect, disconnect,
+    random_client_id,
+};
+pub use error::TransportError;
+#[cfg(feature = "server")]
+pub use server::{
+    ClientUserData, ServerAddresses, ServerSecurity, ServerSettings, start_server, stop_server,
+};
+pub use token::{
+    PrivateKey, TokenIssuer, UserData, from_hex, generate_private_key, private_key_from_hex,
+    text_from_user_data, to_hex, token_from_bytes, token_to_bytes, unix_now, user_data_from_text,
+};
+
+/// The port [`ServerSettings::default`] binds.
+pub const DEFAULT_PORT: u16 = 5000;
+
+/// The netcode protocol id used unless a game sets its own. Netcode drops packets of another
+/// protocol id silently, so games keep this fixed across versions and let the
+/// [`ProtocolHash`](crate::shared::protocol::ProtocolHash) handshake report mismatches.
+pub const DEFAULT_PROTOCOL_ID: u64 = 0x6e65_7473_796e_6301;
+
+/// Most clients one netcode server accepts.
+pub const MAX_CLIENTS: usize = 1024;
+
+/// Netcode transport glue. Part of [`NetsyncPlugins`](crate::NetsyncPlugins) with the
+/// `netcode` feature.
+#[derive(Default)]
+pub struct NetcodeTransportPlugin;
+
+impl Plugin for NetcodeTransportPlugin {
+    fn build(&self, app: &mut App) {
+        #[cfg(feature = "server")]
+        {
+            if !app.is_plugin_added::<NetcodeServerPlugin>() {
+                app.add_plugins(NetcodeServerPlugin);
+            }
+            app.add_observer(server::attach_user_data).add_systems(
+                Last,
+                server::goodbye_on_exit
+                    .before(NetcodeServerPlugin::disconnect_on_exit)
+                    .run_if(resource_exists::<RenetServer>),
+            );
+        }
+        #[cfg(feature = "client")]
+        {
+            if !app.is_plugin_added::<NetcodeClientPlugin>() {
+                app.add_plugins(NetcodeClientPlugin);
+            }
+            app.add_systems(
+                PreUpdate,
+                (
+                    (
+                        client::explain_netcode_disconnect,
+                        client::enforce_connect_timeout,
+                    )
+                        .chain()
+                        .after(RenetReceive)
+                        .before(crate::client::ClientSet::Receive),
+                    client::reconnect.after(crate::client::ClientSet::Receive),
+                ),
+            )
+            .add_systems(
+                Last,
+                client::goodbye_on_exit
+                    .before(NetcodeClientPlugin::disconnect_on_exit)
+                    .run_if(resource_exists::<RenetClient>)
+                    .run_if(resource_exists::<NetcodeClientTransport>),
+            );
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Starting and stopping a netcode UDP server.
+
+use std::net::{SocketAddr, UdpSocket};
+
+use bevy::prelude::*;
+use bevy_renet::{
+    RenetServer,
+    netcode::{NetcodeServerTransport, ServerAuthentication, ServerConfig},
+    renet::Bytes,
+};
+
+use super::{
+    DEFAULT_PORT, DEFAULT_PROTOCOL_ID, MAX_CLIENTS, TransportError,
+    address::{default_public_address, resolve},
+    token::{PrivateKey, UserData, unix_now},
+};
+use crate::{
+    server::{ConnectedClient, reset_server},
+    shared::{
+        channels::{RELIABLE_CHANNEL, connection_config},
+        disconnect::DisconnectReason,
+        wire,
+    },
+};
+
+/// How a server accepts clients.
+#[derive(Clone, Debug, Default)]
+pub enum ServerSecurity {
+    /// Anyone who knows the address may connect (development, LAN games).
+    #[default]
+    Unsecure,
+    /// Only clients holding a connect token signed with this key (see
+    /// [`TokenIssuer`](super::TokenIssuer)).
+    Secure {
+        /// The server's private key.
+        private_key: PrivateKey,
+    },
+}
+
+/// Everything [`start_server`] needs.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Address to bind: `"0.0.0.0:5000"` for every interface, `"127.0.0.1:0"` for a free
+    /// loopback port.
+    pub bind: String,
+    /// Addresses clients use to reach this server, when they differ from `bind` (behind NAT, a
+    /// load balancer, a relay or in a container). Secure mode only accepts tokens naming one
+    /// of them. Empty: the bound address (with `0.0.0.0` read as loopback).
+    pub public_addresses: Vec<String>,
+    /// Most clients connected at once (at most [`MAX_CLIENTS`]).
+    pub max_clients: usize,
+    /// Unsecure or secure mode.
+    pub security: ServerSecurity,
+    /// The game's netcode protocol id: clients must use the same one.
+    pub protocol_id: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: format!("0.0.0.0:{DEFAULT_PORT}"),
+            public_addresses: Vec::new(),
+            max_clients: 32,
+            security: ServerSecurity::Unsecure,
+            protocol_id: DEFAULT_PROTOCOL_ID,
+        }
+    }
+}
+
+/// Where a running server listens. Inserted by [`start_server`].
+#[derive(Resource, Clone, Debug, PartialEq, Eq)]
+pub struct ServerAddresses {
+    /// The bound socket address (with the OS-chosen port when binding port 0).
+    pub local: SocketAddr,
+    /// The addresses advertised to clients.
+    pub public: Vec<SocketAddr>,
+}
+
+/// The user data of a client's connect token (for example its player name), inserted on its
+/// [`ConnectedClient`] entity when it joins over netcode.
+#[derive(Component, Clone, Debug, PartialEq, Eq)]
+pub struct ClientUserData(pub UserData);
+
+/// Binds a UDP socket and starts serving: inserts [`RenetServer`], netcode's transport and
+/// [`ServerAddresses`]. A server already running is stopped first.
+pub fn start_server(
+    world: &mut World,
+    settings: &ServerSettings,
+) -> Result<ServerAddresses, TransportError> {
+    if settings.max_clients == 0 || settings.max_clients > MAX_CLIENTS {
+        return Err(TransportError::TooManyClients(settings.max_clients));
+    }
+    let bind = resolve(&settings.bind)?;
+    let socket = UdpSocket::bind(bind).map_err(|source| TransportError::Bind {
+        address: bind,
+        source,
+    })?;
+    let local = socket.local_addr()?;
+    let public = if settings.public_addresses.is_empty() {
+        vec![default_public_address(local)]
+    } else {
+        settings
+            .public_addresses
+            .iter()
+            .map(|address| resolve(address))
+            .collect::<Result<_, _>>()?
+    };
+    let authentication = match &settings.security {
+        ServerSecurity::Unsecure => ServerAuthentication::Unsecure,
+        ServerSecurity::Secure { private_key } => ServerAuthentication::Secure {
+            private_key: *private_key,
+        },
+    };
+    let transport = NetcodeServerTransport::new(
+        ServerConfig {
+            current_time: unix_now(),
+            max_clients: settings.max_clients,
+            protocol_id: settings.protocol_id,
+            public_addresses: public.clone(),
+            authentication,
+        },
+        socket,
+    )?;
+    if world.contains_resource::<RenetServer>() {
+        stop_server(world);
+    }
+    reset_server(world);
+    let addresses = ServerAddresses { local, public };
+    world.insert_resource(RenetServer::new(connection_config()));
+    world.insert_resource(transport);
+    world.insert_resource(addresses.clone());
+    info!(
+        "server listening on {local}, clients connect to {:?}",
+        addresses.public
+    );
+    Ok(addresses)
+}
+
+/// Tells every client the server shuts down, closes every connection and removes the server
+/// resources. Replicated entities stay in the world.
+pub fn stop_server(world: &mut World) {
+    say_goodbye_to_clients(world);
+    if let (Some(mut transport), Some(mut server)) = (
+        world.remove_resource::<NetcodeServerTransport>(),
+        world.remove_resource::<RenetServer>(),
+    ) {
+        transport.disconnect_all(&mut server);
+    }
+    world.remove_resource::<ServerAddresses>();
+    reset_server(world);
+}
+
+/// Sends every client a [`DisconnectReason::ServerShutdown`] frame and flushes it now, so it
+/// leaves before netcode's disconnect packets.
+fn say_goodbye_to_clients(world: &mut World) {
+    let Some(mut server) = world.remove_resource::<RenetServer>() else {
+        return;
+    };
+    let frame = Bytes::from(wire::encode_disconnect(&DisconnectReason::ServerShutdown));
+    for client_id in server.clients_id() {
+        server.send_message(client_id, RELIABLE_CHANNEL, frame.clone());
+    }
+    if let Some(mut transport) = world.get_resource_mut::<NetcodeServerTransport>() {
+        transport.send_packets(&mut server);
+    }
+    world.insert_resource(server);
+}
+
+/// On `AppExit`, tells clients why before netcode closes the connections.
+pub(crate) fn goodbye_on_exit(world: &mut World) {
+    let exiting = !world.resource::<Messages<AppExit>>().is_empty();
+    if exiting {
+        say_goodbye_to_clients(world);
+    }
+}
+
+/// Attaches the token's user data to a client that joined over netcode.
+pub(crate) fn attach_user_data(
+    event: On<Add, ConnectedClient>,
+    clients: Query<&ConnectedClient>,
+    transport: Option<Res<NetcodeServerTransport>>,
+    mut commands: Commands,
+) {
+    let (Some(transport), Ok(client)) = (transport, clients.get(event.entity)) else {
+        return;
+    };
+    if let Some(data) = transport.user_data(client.id()) {
+        commands.entity(event.entity).insert(ClientUserData(data));
+    }
+}

@@ -1,0 +1,137 @@
+//! Why a client is not connected, over real UDP: each reason a player can see.
+
+mod common;
+
+use std::{net::UdpSocket, time::Duration};
+
+use bevy::prelude::*;
+use bevy_netsync::{
+    prelude::*,
+    transport::{self, ServerSettings, TransportError},
+};
+use common::{udp::*, *};
+
+#[test]
+fn nobody_listening_times_out_within_the_connect_timeout() {
+    // A port that was free a moment ago: nobody listens there.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut client = client(transport::ClientSettings {
+        connect_timeout: Duration::from_millis(500),
+        ..transport::ClientSettings::unsecure(format!("127.0.0.1:{port}"))
+    });
+    step(&mut [&mut client]);
+    assert_eq!(state(&client), ClientState::Connecting);
+    let steps = step_until(&mut [&mut client], 120, |apps| {
+        state(apps[0]) == ClientState::Disconnected
+    });
+    let waited = FRAME * steps as u32;
+    assert!(
+        waited <= Duration::from_millis(500) + FRAME * 3,
+        "gave up after {waited:?}"
+    );
+    let reason = last_disconnect(&client).unwrap();
+    assert_eq!(reason, DisconnectReason::ConnectTimedOut { millis: 500 });
+    assert!(reason.to_string().contains("timed out"), "{reason}");
+}
+
+#[test]
+fn a_full_server_says_so() {
+    let (mut server, addresses) = server(&ServerSettings {
+        max_clients: 1,
+        ..loopback_server()
+    });
+    let mut first = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut first], 120, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+    let mut second = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut first, &mut second], 120, |apps| {
+        state(apps[2]) == ClientState::Disconnected && last_disconnect(apps[2]).is_some()
+    });
+    assert_eq!(last_disconnect(&second), Some(DisconnectReason::ServerFull));
+    assert_eq!(state(&first), ClientState::Connected);
+    assert_eq!(connected_count(&mut server), 1);
+}
+
+#[test]
+fn server_shutdown_is_seen_as_such() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut client = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut client], 120, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+    server.world_mut().write_message(AppExit::Success);
+    step_until(&mut [&mut server, &mut client], 10, |apps| {
+        state(apps[1]) == ClientState::Disconnected
+    });
+    assert_eq!(
+        last_disconnect(&client),
+        Some(DisconnectReason::ServerShutdown)
+    );
+    assert!(client_snapshot(&mut client).is_empty());
+}
+
+#[test]
+fn a_client_that_vanishes_is_dropped_after_its_timeout_while_others_play_on() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut stays = client(client_settings(&addresses));
+    let mut vanishes = client(client_settings(&addresses));
+    let health = server.world_mut().spawn((Replicated, Health(0))).id();
+    step_until(&mut [&mut server, &mut stays, &mut vanishes], 120, |apps| {
+        connected_count(apps[0]) == 2
+            && state(apps[1]) == ClientState::Connected
+            && state(apps[2]) == ClientState::Connected
+    });
+    let reasons = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    server.add_observer(move |event: On<ClientDisconnected>| {
+        seen.lock().unwrap().push(event.reason.clone());
+    });
+
+    // Killed without a goodbye: the App is simply gone.
+    drop(vanishes);
+    let steps = step_until(&mut [&mut server, &mut stays], 180, |apps| {
+        apps[0].world_mut().get_mut::<Health>(health).unwrap().0 += 1;
+        connected_count(apps[0]) == 1
+    });
+    // The connect timeout (1 s) is also netcode's keep-alive timeout.
+    assert!(steps >= 55, "dropped after only {steps} steps");
+    let reasons = reasons.lock().unwrap().clone();
+    assert!(
+        matches!(reasons.as_slice(), [DisconnectReason::ConnectionLost(_)]),
+        "{reasons:?}"
+    );
+    step(&mut [&mut server, &mut stays]);
+    assert_eq!(state(&stays), ClientState::Connected);
+    assert_eq!(client_snapshot(&mut stays), server_snapshot(&mut server));
+}
+
+#[test]
+fn starting_on_a_port_in_use_is_an_error_not_a_panic() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut app = app();
+    let error = transport::start_server(
+        app.world_mut(),
+        &ServerSettings {
+            bind: taken.local_addr().unwrap().to_string(),
+            ..default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(error, TransportError::Bind { .. }), "{error}");
+    assert!(error.to_string().contains("cannot bind"), "{error}");
+
+    let error = transport::start_server(
+        app.world_mut(),
+        &ServerSettings {
+            bind: "no-such-host.invalid:5000".into(),
+            ..default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(error, TransportError::Resolve { .. }), "{error}");
+}

@@ -109,8 +109,8 @@ pub mod prelude {
     pub use crate::client::{ClientPlugin, ClientSet, ClientState, FromServer, LastDisconnect};
     #[cfg(feature = "server")]
     pub use crate::server::{
-        ClientDisconnected, ConnectedClient, LocalClient, Replicated, ServerConfig, ServerPlugin,
-        ServerSet, spawn_local_client,
+        ClientDisconnected, ConnectedClient, KickClient, LocalClient, Replicated, ServerConfig,
+        ServerPlugin, ServerSet, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,

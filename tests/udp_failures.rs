@@ -135,3 +135,86 @@ fn starting_on_a_port_in_use_is_an_error_not_a_panic() {
     .unwrap_err();
     assert!(matches!(error, TransportError::Resolve { .. }), "{error}");
 }
+
+#[test]
+fn a_kicked_client_learns_why_and_others_stay() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut kicked = client(client_settings(&addresses));
+    let mut stays = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut kicked, &mut stays], 120, |apps| {
+        state(apps[1]) == ClientState::Connected && state(apps[2]) == ClientState::Connected
+    });
+    let kicked_id = transport_client_id(&kicked);
+    let world = server.world_mut();
+    let target = world
+        .query::<(Entity, &ConnectedClient)>()
+        .iter(world)
+        .find(|(_, client)| client.id() == kicked_id)
+        .map(|(entity, _)| entity)
+        .unwrap();
+    world.trigger(KickClient {
+        client: target,
+        reason: "spamming the chat".into(),
+    });
+    step_until(&mut [&mut server, &mut kicked, &mut stays], 30, |apps| {
+        state(apps[1]) == ClientState::Disconnected
+    });
+    assert_eq!(
+        last_disconnect(&kicked),
+        Some(DisconnectReason::Kicked("spamming the chat".into()))
+    );
+    assert_eq!(connected_count(&mut server), 1);
+    step(&mut [&mut server, &mut kicked, &mut stays]);
+    assert_eq!(state(&stays), ClientState::Connected);
+    assert_eq!(client_snapshot(&mut stays), server_snapshot(&mut server));
+}
+
+#[test]
+fn a_server_that_vanishes_is_a_lost_connection() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut client = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut client], 120, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+    drop(server); // no goodbye
+    let steps = step_until(&mut [&mut client], 180, |apps| {
+        state(apps[0]) == ClientState::Disconnected
+    });
+    assert!(steps >= 55, "gave up after {steps} steps");
+    assert!(
+        matches!(
+            last_disconnect(&client),
+            Some(DisconnectReason::ConnectionLost(_))
+        ),
+        "{:?}",
+        last_disconnect(&client)
+    );
+}
+
+#[test]
+fn a_client_built_with_another_protocol_is_told_so_over_udp() {
+    #[derive(Component, serde::Serialize, serde::Deserialize)]
+    struct Extra;
+    let (mut server, addresses) = server(&loopback_server());
+    let mut odd = app();
+    odd.replicate::<Extra>();
+    transport::connect(odd.world_mut(), client_settings(&addresses)).unwrap();
+    step_until(&mut [&mut server, &mut odd], 120, |apps| {
+        state(apps[1]) == ClientState::Disconnected && last_disconnect(apps[1]).is_some()
+    });
+    assert!(
+        matches!(
+            last_disconnect(&odd),
+            Some(DisconnectReason::ProtocolMismatch { .. })
+        ),
+        "{:?}",
+        last_disconnect(&odd)
+    );
+    assert_eq!(connected_count(&mut server), 0);
+}
+
+fn transport_client_id(app: &App) -> u64 {
+    app.world()
+        .resource::<bevy_netsync::transport::NetcodeClientTransport>()
+        .client_id()
+}

@@ -159,3 +159,32 @@ pub(crate) fn finish_closing(mut slots: ResMut<ClientSlots>, mut server: ResMut<
         }
     }
 }
+
+/// Disconnects a client on purpose. Trigger it with `commands.trigger(KickClient { .. })`; the
+/// client learns [`DisconnectReason::Kicked`] with the reason, and [`ClientDisconnected`] fires.
+#[derive(Event, Debug, Clone, PartialEq, Eq)]
+pub struct KickClient {
+    /// The client's [`ConnectedClient`] entity.
+    pub client: Entity,
+    /// Why, in words the player will see.
+    pub reason: String,
+}
+
+/// Carries out [`KickClient`].
+pub(crate) fn kick_client(event: On<KickClient>, mut commands: Commands) {
+    let KickClient { client, reason } = event.event().clone();
+    commands.queue(move |world: &mut World| {
+        let Some(connected) = world.get::<ConnectedClient>(client).copied() else {
+            warn!("cannot kick {client}: not a connected client");
+            return;
+        };
+        world.resource_scope(|world, mut server: Mut<RenetServer>| {
+            close_client(
+                world,
+                &mut server,
+                connected.id(),
+                DisconnectReason::Kicked(reason),
+            );
+        });
+    });
+}

@@ -19,7 +19,7 @@ use bevy::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use config::ServerConfig;
-pub use connected_client::{ClientDisconnected, ConnectedClient};
+pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use replicated::Replicated;
 pub use send_replication::MAX_UPDATE_FRAME_BYTES;
@@ -87,6 +87,7 @@ impl Plugin for ServerPlugin {
                     .in_set(ServerSet::Send),
             )
             .add_observer(connected_client::track_connections)
+            .add_observer(connected_client::kick_client)
             .add_observer(change_log::log_started)
             .add_observer(change_log::log_stopped)
             .add_systems(

@@ -31,15 +31,12 @@ mod token;
 
 use bevy::prelude::*;
 #[cfg(feature = "client")]
-use bevy_renet::{
-    RenetClient, RenetReceive,
-    netcode::{NetcodeClientPlugin, NetcodeClientTransport},
-};
+use bevy_renet::{RenetClient, RenetReceive, netcode::NetcodeClientPlugin};
 #[cfg(feature = "server")]
 use bevy_renet::{RenetServer, netcode::NetcodeServerPlugin};
 
 pub use address::resolve;
-pub use bevy_renet::netcode::ConnectToken;
+pub use bevy_renet::netcode::{ConnectToken, NetcodeClientTransport, NetcodeServerTransport};
 #[cfg(feature = "client")]
 pub use client::{
     ClientSecurity, ClientSettings, ReconnectPolicy, Reconnecting, connect, disconnect,

@@ -1,6 +1,6 @@
 //! [`NetsyncAppExt`]: the protocol registration calls on `App`.
 
-use core::any::type_name;
+use core::any::{TypeId, type_name};
 
 use bevy::{ecs::component::Mutable, prelude::*};
 use serde::{Serialize, de::DeserializeOwned};
@@ -8,6 +8,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::shared::{
     channels::Channel,
     codec::{ComponentCodec, SerdeCodec},
+    input::{InputIndex, InputRegistry, LocalInput, NetInput, ReceiveInputsFn},
+    interpolate::Interpolate,
     messages::{
         FromClient, MessageIndex, MessageKind, MessageRegistry, ToClient, ToClients, ToServer,
         receive_client_message, receive_server_message,
@@ -15,6 +17,19 @@ use crate::shared::{
     protocol::ProtocolHash,
     registry::ReplicationRegistry,
 };
+
+/// The server's input receiver for `I`, or one that refuses inputs where the server side is not
+/// compiled in.
+fn receive_inputs_fn<I: NetInput>() -> ReceiveInputsFn {
+    #[cfg(feature = "server")]
+    {
+        crate::server::receive_inputs::<I>
+    }
+    #[cfg(not(feature = "server"))]
+    {
+        |_, _, _, _| Err(crate::shared::error::DecodeError::UnknownMessage(u32::MAX))
+    }
+}
 
 /// Registers the protocol: replicated components and messages.
 ///
@@ -49,6 +64,22 @@ pub trait NetsyncAppExt {
     fn add_server_message<M>(&mut self, channel: Channel) -> &mut Self
     where
         M: Message + Serialize + DeserializeOwned;
+
+    /// Adds a player input type. The game writes [`LocalInput<I>`] every frame; the client
+    /// sends it tick-stamped (with the last few ticks for redundancy) and the server hands the
+    /// simulation, each tick, the input each client meant for it as
+    /// [`ClientInput<I>`](crate::server::ClientInput) on the client's entity.
+    fn add_input<I: NetInput>(&mut self) -> &mut Self;
+
+    /// Draws `C` on clients between server snapshots at the
+    /// [`ClientTimeline::interpolation_tick`](crate::client::ClientTimeline) instead of
+    /// jumping from value to value. `C` must be replicated first; entities with
+    /// [`NoInterpolation`](crate::shared::registry::NoInterpolation) are left alone.
+    ///
+    /// # Panics
+    /// If `C` is not replicated yet: a protocol written out of order is a bug to fix, not a
+    /// state to run in.
+    fn interpolate<C: Interpolate>(&mut self) -> &mut Self;
 }
 
 impl NetsyncAppExt for App {
@@ -126,6 +157,54 @@ impl NetsyncAppExt for App {
         self.add_systems(
             PostUpdate,
             crate::server::send_server_messages::<M>.in_set(crate::server::SendStep::Messages),
+        );
+        self
+    }
+
+    fn add_input<I: NetInput>(&mut self) -> &mut Self {
+        self.init_resource::<LocalInput<I>>();
+        let mut registry = self.world_mut().get_resource_or_init::<InputRegistry>();
+        registry
+            .inputs
+            .push((type_name::<I>(), receive_inputs_fn::<I>()));
+        let index = (registry.inputs.len() - 1) as u32;
+        self.world_mut()
+            .get_resource_or_init::<ProtocolHash>()
+            .add(&format!("input {}", type_name::<I>()));
+        self.insert_resource(InputIndex::<I>::new(index));
+        #[cfg(feature = "client")]
+        self.init_resource::<crate::client::InputHistory<I>>()
+            .add_systems(
+                PostUpdate,
+                crate::client::send_inputs::<I>.in_set(crate::client::ClientSendStep::Inputs),
+            );
+        #[cfg(feature = "server")]
+        self.add_systems(
+            FixedPreUpdate,
+            (
+                crate::server::apply_inputs::<I>,
+                crate::server::apply_local_input::<I>,
+            )
+                .in_set(crate::server::ServerSet::ApplyInputs),
+        );
+        self
+    }
+
+    fn interpolate<C: Interpolate>(&mut self) -> &mut Self {
+        let replicated = self
+            .world_mut()
+            .get_resource_or_init::<ReplicationRegistry>()
+            .set_interpolated(TypeId::of::<C>());
+        assert!(
+            replicated,
+            "interpolate::<{0}>() needs replicate::<{0}>() first",
+            type_name::<C>()
+        );
+        #[cfg(feature = "client")]
+        self.add_systems(
+            PreUpdate,
+            crate::client::interpolate_components::<C>
+                .in_set(crate::client::ClientSet::Interpolate),
         );
         self
     }

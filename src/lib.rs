@@ -106,11 +106,14 @@ pub use app_ext::NetsyncAppExt;
 /// The names a game uses most.
 pub mod prelude {
     #[cfg(feature = "client")]
-    pub use crate::client::{ClientPlugin, ClientSet, ClientState, FromServer, LastDisconnect};
+    pub use crate::client::{
+        ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, InterpolationSettings,
+        LastDisconnect,
+    };
     #[cfg(feature = "server")]
     pub use crate::server::{
-        ClientDisconnected, ConnectedClient, KickClient, LocalClient, Replicated, ServerConfig,
-        ServerPlugin, ServerSet, spawn_local_client,
+        ClientDisconnected, ClientInput, ConnectedClient, InputStats, KickClient, LocalClient,
+        Replicated, ServerConfig, ServerPlugin, ServerSet, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,
@@ -121,8 +124,11 @@ pub mod prelude {
             disconnect::DisconnectReason,
             entity_map::ServerEntityMap,
             error::{DecodeError, EncodeError},
+            input::{LocalInput, NetInput},
+            interpolate::{Interpolate, SnapshotBuffer},
             messages::{FromClient, SendMode, ToClients},
             protocol::ProtocolHash,
+            registry::NoInterpolation,
             tick::{NetTick, ServerTick},
         },
     };

@@ -4,7 +4,10 @@
 use bevy::{ecs::system::SystemParam, prelude::*};
 use bevy_renet::{RenetClient, renet::Bytes};
 
-use super::session::{ClientSession, Handshake};
+use super::{
+    session::{ClientSession, Handshake},
+    timeline::ClientTimeline,
+};
 use crate::shared::{
     channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, entity_map::ServerEntityMap,
     protocol::ProtocolHash, wire,
@@ -33,6 +36,7 @@ pub(crate) struct ConnectionTraces<'w> {
     session: ResMut<'w, ClientSession>,
     map: ResMut<'w, ServerEntityMap>,
     last_disconnect: ResMut<'w, LastDisconnect>,
+    timeline: ResMut<'w, ClientTimeline>,
 }
 
 /// Follows the transport: sends the hello once connected, and on disconnect records the reason,
@@ -49,6 +53,7 @@ pub(crate) fn update_connection(
         session,
         map,
         last_disconnect,
+        timeline,
     } = &mut traces;
     match client {
         Some(mut client) if !client.is_disconnected() => {
@@ -82,6 +87,7 @@ pub(crate) fn update_connection(
             }
             map.clear();
             **session = ClientSession::default();
+            **timeline = ClientTimeline::default();
             next_state.set(ClientState::Disconnected);
         }
     }

@@ -2,16 +2,25 @@
 //! Everything runs only while a [`RenetClient`] resource exists.
 
 mod connection;
+mod diagnostics;
+mod input;
+mod interpolation;
 mod receive;
 mod send;
 mod session;
+mod timeline;
 
 use bevy::{prelude::*, state::app::StatesPlugin};
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 
 pub use connection::{ClientState, LastDisconnect};
+pub use diagnostics::NetsyncDiagnostics;
+pub use input::INPUT_REDUNDANCY;
 pub use receive::FromServer;
+pub use timeline::{ClientTimeline, InterpolationSettings};
 
+pub(crate) use input::{InputHistory, send_inputs};
+pub(crate) use interpolation::interpolate_components;
 pub(crate) use send::send_client_messages;
 #[cfg(feature = "netcode")]
 pub(crate) use session::{ClientSession, Handshake};
@@ -20,9 +29,13 @@ pub(crate) use session::{ClientSession, Handshake};
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientSet {
     /// `PreUpdate`, after [`RenetReceive`]: connection state, then structural changes and
-    /// component values from the server, then server messages. Read replicated state after it.
+    /// component values from the server, server messages, then the [`ClientTimeline`].
     Receive,
-    /// `PostUpdate`, before [`RenetSend`]: client messages, then acks.
+    /// `PreUpdate`, after [`ClientSet::Receive`]: interpolated components take their value at
+    /// the interpolation tick. Read drawn state after it.
+    Interpolate,
+    /// `PostUpdate`, before [`RenetSend`]: client messages, inputs, then acks. Write
+    /// [`LocalInput`](crate::shared::input::LocalInput) before it.
     Send,
 }
 
@@ -30,6 +43,7 @@ pub enum ClientSet {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum ClientSendStep {
     Messages,
+    Inputs,
     Acks,
 }
 
@@ -48,16 +62,27 @@ impl Plugin for ClientPlugin {
         let client_exists = resource_exists::<RenetClient>;
         app.init_state::<ClientState>()
             .init_resource::<LastDisconnect>()
+            .init_resource::<ClientTimeline>()
+            .init_resource::<InterpolationSettings>()
             .init_resource::<session::ClientSession>()
             .init_resource::<crate::shared::entity_map::ServerEntityMap>()
-            .configure_sets(PreUpdate, ClientSet::Receive.after(RenetReceive))
+            .configure_sets(
+                PreUpdate,
+                (ClientSet::Receive, ClientSet::Interpolate)
+                    .chain()
+                    .after(RenetReceive),
+            )
             .configure_sets(
                 PostUpdate,
                 ClientSet::Send.before(RenetSend).run_if(client_exists),
             )
             .configure_sets(
                 PostUpdate,
-                (ClientSendStep::Messages, ClientSendStep::Acks)
+                (
+                    ClientSendStep::Messages,
+                    ClientSendStep::Inputs,
+                    ClientSendStep::Acks,
+                )
                     .chain()
                     .in_set(ClientSet::Send),
             )
@@ -66,10 +91,13 @@ impl Plugin for ClientPlugin {
                 (
                     connection::update_connection,
                     receive::receive_from_server.run_if(client_exists),
+                    timeline::advance_timeline.run_if(client_exists),
+                    diagnostics::record_diagnostics,
                 )
                     .chain()
                     .in_set(ClientSet::Receive),
             )
             .add_systems(PostUpdate, send::send_acks.in_set(ClientSendStep::Acks));
+        diagnostics::register(app);
     }
 }

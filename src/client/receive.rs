@@ -7,6 +7,7 @@ use bevy_renet::{RenetClient, renet::Bytes};
 use super::{
     connection::ClientState,
     session::{ClientSession, Handshake, MAX_BUFFERED_UPDATES},
+    timeline::ClientTimeline,
 };
 use crate::shared::{
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
@@ -14,7 +15,7 @@ use crate::shared::{
     entity_map::ServerEntityMap,
     error::DecodeError,
     messages::MessageRegistry,
-    registry::ReplicationRegistry,
+    registry::{ApplyContext, ReplicationRegistry},
     tick::NetTick,
     wire::{self, ComponentBytes, ServerFrame, StructureEntry},
 };
@@ -41,43 +42,48 @@ pub(crate) fn receive_from_server(world: &mut World) {
 }
 
 fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), DisconnectReason> {
-    let malformed = |error: DecodeError| DisconnectReason::MalformedData(error.to_string());
-    while let Some(bytes) = client.receive_message(RELIABLE_CHANNEL) {
-        match ServerFrame::decode(&bytes).map_err(malformed)? {
-            ServerFrame::Welcome { client_id, tick } => {
-                debug!("welcomed as client {client_id} at tick {}", tick.0);
-                world.resource_mut::<ClientSession>().handshake = Handshake::Welcomed;
-                world
-                    .resource_mut::<NextState<ClientState>>()
-                    .set(ClientState::Connected);
-            }
-            ServerFrame::Disconnect(reason) => return Err(reason),
-            ServerFrame::Structure { tick, entries } => {
-                apply_structure(world, tick, &entries).map_err(malformed)?;
-                apply_waiting_updates(world).map_err(malformed)?;
-            }
-            ServerFrame::Update { header, .. } => {
-                queue_update(world, header, bytes).map_err(malformed)?
-            }
-            ServerFrame::Message { index, payload } => {
-                receive_message(world, index, payload).map_err(malformed)?;
-            }
+    for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
+        while let Some(bytes) = client.receive_message(channel) {
+            handle_frame(world, bytes, channel == RELIABLE_CHANNEL)?;
         }
     }
-    while let Some(bytes) = client.receive_message(UNRELIABLE_CHANNEL) {
-        match ServerFrame::decode(&bytes).map_err(malformed)? {
-            ServerFrame::Update { header, .. } => {
-                queue_update(world, header, bytes).map_err(malformed)?
-            }
-            ServerFrame::Message { index, payload } => {
-                receive_message(world, index, payload).map_err(malformed)?;
-            }
-            _ => {
-                return Err(DisconnectReason::MalformedData(
-                    "a control frame on the unreliable channel".into(),
-                ));
-            }
+    Ok(())
+}
+
+fn handle_frame(world: &mut World, bytes: Bytes, reliable: bool) -> Result<(), DisconnectReason> {
+    let malformed = |error: DecodeError| DisconnectReason::MalformedData(error.to_string());
+    match ServerFrame::decode(&bytes).map_err(malformed)? {
+        ServerFrame::Welcome { client_id, tick } if reliable => {
+            debug!("welcomed as client {client_id} at tick {}", tick.0);
+            world.resource_mut::<ClientTimeline>().observe(tick);
+            world.resource_mut::<ClientSession>().handshake = Handshake::Welcomed;
+            world
+                .resource_mut::<NextState<ClientState>>()
+                .set(ClientState::Connected);
         }
+        ServerFrame::Disconnect(reason) if reliable => return Err(reason),
+        ServerFrame::Structure { tick, entries } if reliable => {
+            world.resource_mut::<ClientTimeline>().observe(tick);
+            apply_structure(world, tick, &entries).map_err(malformed)?;
+            apply_waiting_updates(world).map_err(malformed)?;
+        }
+        ServerFrame::Welcome { .. }
+        | ServerFrame::Disconnect(_)
+        | ServerFrame::Structure { .. } => {
+            return Err(DisconnectReason::MalformedData(
+                "a control frame on the unreliable channel".into(),
+            ));
+        }
+        ServerFrame::Update { header, .. } => {
+            queue_update(world, header, bytes.clone()).map_err(malformed)?;
+        }
+        ServerFrame::Message { index, payload } => {
+            receive_message(world, index, payload).map_err(malformed)?;
+        }
+        ServerFrame::Tick(tick) => world.resource_mut::<ClientTimeline>().observe(tick),
+        ServerFrame::InputTiming { min_lead, late } => world
+            .resource_mut::<ClientTimeline>()
+            .observe_input_feedback(f64::from(min_lead), late),
     }
     Ok(())
 }
@@ -101,6 +107,7 @@ fn queue_update(
     header: wire::UpdateHeader,
     bytes: Bytes,
 ) -> Result<(), DecodeError> {
+    world.resource_mut::<ClientTimeline>().observe(header.tick);
     let ready = world
         .resource::<ClientSession>()
         .last_structure
@@ -239,7 +246,11 @@ fn apply_value(
     let component = registry.get(index)?;
     // An entity the game despawned locally simply stops receiving values.
     if let Ok(mut target) = world.get_entity_mut(entity) {
-        (component.apply)(&mut target, bytes, map)?;
+        let context = ApplyContext {
+            tick,
+            interpolated: component.interpolated,
+        };
+        (component.apply)(&mut target, bytes, map, context)?;
     }
     session.confirm(entity, index, tick);
     Ok(())

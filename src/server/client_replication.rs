@@ -29,6 +29,8 @@ pub(crate) struct ClientReplication {
     next_update_id: u32,
     /// Tick of the last structure frame sent to this client.
     pub(crate) last_structure: NetTick,
+    /// Tick of the last frame that carried a tick stamp to this client.
+    pub(crate) last_stamp: NetTick,
 }
 
 #[derive(Debug)]

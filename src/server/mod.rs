@@ -6,6 +6,7 @@ mod client_replication;
 mod collect_changes;
 mod config;
 mod connected_client;
+mod input;
 mod local_client;
 mod receive;
 mod replicated;
@@ -20,6 +21,8 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use config::ServerConfig;
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
+pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
+pub(crate) use input::{apply_inputs, apply_local_input, receive_inputs};
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use replicated::Replicated;
 pub use send_replication::MAX_UPDATE_FRAME_BYTES;
@@ -37,6 +40,8 @@ pub enum ServerSet {
     Receive,
     /// `FixedFirst`: advances [`ServerTick`]. Game simulation runs after it, in `FixedUpdate`.
     Tick,
+    /// `FixedPreUpdate`: writes each client's [`ClientInput`] for this tick.
+    ApplyInputs,
     /// `PostUpdate`, before [`RenetSend`]: replication of this tick, then
     /// [`ToClients`](crate::shared::messages::ToClients) messages, then closing connections
     /// of disconnected clients. Change replicated state before it.
@@ -76,6 +81,7 @@ impl Plugin for ServerPlugin {
                 ServerSet::Receive.after(RenetReceive).run_if(server_exists),
             )
             .configure_sets(FixedFirst, ServerSet::Tick.run_if(server_exists))
+            .configure_sets(FixedPreUpdate, ServerSet::ApplyInputs.run_if(server_exists))
             .configure_sets(
                 PostUpdate,
                 ServerSet::Send.before(RenetSend).run_if(server_exists),
@@ -99,6 +105,7 @@ impl Plugin for ServerPlugin {
                 PostUpdate,
                 (
                     send_replication::send_replication.in_set(SendStep::Replication),
+                    input::send_input_timing.in_set(SendStep::Messages),
                     connected_client::finish_closing.in_set(SendStep::Close),
                     change_log::clear_log_without_server.run_if(not(server_exists)),
                 ),

@@ -11,6 +11,7 @@ use super::{
 use crate::shared::{
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
     disconnect::DisconnectReason,
+    input::InputRegistry,
     messages::MessageRegistry,
     protocol::ProtocolHash,
     wire::ClientFrame,
@@ -73,6 +74,22 @@ fn handle_frame(
                 replication.acknowledge(&ids);
             }
             Ok(())
+        }
+        (
+            Slot::Joined(client),
+            ClientFrame::Inputs {
+                index,
+                newest,
+                inputs,
+            },
+        ) => {
+            let (name, receive) = *world
+                .resource::<InputRegistry>()
+                .inputs
+                .get(index as usize)
+                .ok_or_else(|| malformed(&format_args!("unknown input index {index}")))?;
+            receive(world, client, newest, &inputs)
+                .map_err(|error| malformed(&format_args!("input {name}: {error}")))
         }
         (Slot::Joined(client), ClientFrame::Message { index, payload }) => {
             let kind = world

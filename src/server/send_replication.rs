@@ -31,6 +31,10 @@ pub const MAX_UPDATE_FRAME_BYTES: usize = 1_190;
 /// Room the update header may take (kind byte and three 5-byte varints).
 const UPDATE_HEADER_BYTES: usize = 16;
 
+/// A client that got no tick-stamped frame for this many ticks gets a bare tick (6 per second
+/// at 60 Hz), so its clock keeps running on an idle world.
+const HEARTBEAT_TICKS: i32 = 10;
+
 /// Send bookkeeping kept between sends.
 #[derive(Resource, Default)]
 pub(crate) struct SendState {
@@ -123,6 +127,7 @@ impl ClientSender<'_> {
         client.pending_set.clear();
         client.synced = true;
         client.last_structure = self.tick;
+        client.last_stamp = self.tick;
     }
 
     /// Sends this tick's structural changes and every value the client has not acknowledged.
@@ -148,6 +153,18 @@ impl ClientSender<'_> {
         }
         client.forget_old(self.tick);
         self.send_updates(client, budget);
+        if client.last_structure == self.tick {
+            client.last_stamp = self.tick;
+        }
+        // Keep the client's clock fed when nothing else carries the tick.
+        if self.tick.diff(client.last_stamp) >= HEARTBEAT_TICKS {
+            self.server.send_message(
+                self.client_id,
+                UNRELIABLE_CHANNEL,
+                Bytes::from(wire::encode_tick(self.tick)),
+            );
+            client.last_stamp = self.tick;
+        }
     }
 
     /// Packs pending entities' unacknowledged values into update frames, oldest first, until
@@ -226,6 +243,7 @@ impl ClientSender<'_> {
             tick: self.tick,
             required_structure: client.last_structure,
         };
+        client.last_stamp = self.tick;
         let mut frame = Vec::with_capacity(body.len() + UPDATE_HEADER_BYTES);
         wire::write_update_header(&mut frame, header);
         frame.append(body);

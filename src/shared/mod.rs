@@ -6,6 +6,8 @@ pub mod codec;
 pub mod disconnect;
 pub mod entity_map;
 pub mod error;
+pub mod input;
+pub mod interpolate;
 pub mod messages;
 pub mod protocol;
 pub mod registry;

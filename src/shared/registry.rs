@@ -1,7 +1,7 @@
 //! [`ReplicationRegistry`]: the replicated component types, in registration order, with the
 //! type-erased functions that write them on the server and apply them on the client.
 
-use core::any::type_name;
+use core::any::{TypeId, type_name};
 use std::sync::Arc;
 
 use bevy::{
@@ -13,15 +13,36 @@ use super::{
     codec::ComponentCodec,
     entity_map::ServerEntityMap,
     error::{DecodeError, EncodeError},
+    interpolate::SnapshotBuffer,
+    tick::NetTick,
 };
+
+/// Marks a client entity whose components are shown as received, never interpolated: the
+/// seam for entities the client predicts or owns. Insert it before values arrive (for example
+/// in an `On<Add, FromServer>` observer) or at any time to stop interpolating.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoInterpolation;
 
 /// Writes an entity's value of one component type; `Ok(false)` when the entity lacks it.
 pub(crate) type WriteFn =
     Box<dyn Fn(&World, Entity, &mut Vec<u8>) -> Result<bool, EncodeError> + Send + Sync>;
 
-/// Decodes a value, maps its entities and inserts or overwrites it on the entity.
+/// Where a received value goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ApplyContext {
+    /// Server tick of the value.
+    pub(crate) tick: NetTick,
+    /// Whether the component is interpolated: values go to its [`SnapshotBuffer`] (unless
+    /// the entity has [`NoInterpolation`]).
+    pub(crate) interpolated: bool,
+}
+
+/// Decodes a value, maps its entities and inserts or overwrites it on the entity (or buffers it
+/// for interpolation).
 pub(crate) type ApplyFn = Box<
-    dyn Fn(&mut EntityWorldMut, &[u8], &ServerEntityMap) -> Result<(), DecodeError> + Send + Sync,
+    dyn Fn(&mut EntityWorldMut, &[u8], &ServerEntityMap, ApplyContext) -> Result<(), DecodeError>
+        + Send
+        + Sync,
 >;
 
 /// Removes one component type from an entity.
@@ -30,6 +51,9 @@ pub(crate) type RemoveFn = fn(&mut EntityWorldMut);
 /// One replicated component type.
 pub(crate) struct ReplicatedComponent {
     pub(crate) name: &'static str,
+    pub(crate) type_id: TypeId,
+    /// Set by [`NetsyncAppExt::interpolate`](crate::NetsyncAppExt::interpolate).
+    pub(crate) interpolated: bool,
     pub(crate) write: WriteFn,
     pub(crate) apply: ApplyFn,
     pub(crate) remove: RemoveFn,
@@ -65,6 +89,17 @@ impl ReplicationRegistry {
             .ok_or(DecodeError::UnknownComponent(index))
     }
 
+    /// Marks `C` as interpolated; `false` if `C` is not replicated.
+    pub(crate) fn set_interpolated(&mut self, type_id: TypeId) -> bool {
+        match self.components.iter_mut().find(|c| c.type_id == type_id) {
+            Some(component) => {
+                component.interpolated = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds `C` with `codec` and returns its wire index.
     pub(crate) fn register<C, K>(&mut self, codec: K) -> u32
     where
@@ -75,23 +110,43 @@ impl ReplicationRegistry {
         let write_codec = codec.clone();
         let component = ReplicatedComponent {
             name: type_name::<C>(),
+            type_id: TypeId::of::<C>(),
+            interpolated: false,
             write: Box::new(move |world, entity, out| match world.get::<C>(entity) {
                 Some(value) => write_codec.encode(value, None, out).map(|()| true),
                 None => Ok(false),
             }),
-            apply: Box::new(move |entity, bytes, map| {
-                let mut value = codec.decode(bytes, None)?;
-                C::map_entities(&mut value, &mut map.mapper());
-                match entity.get_mut::<C>() {
-                    Some(mut current) => *current = value,
-                    None => {
-                        entity.insert(value);
+            apply: Box::new(move |entity, bytes, map, context| {
+                let decode = || {
+                    let mut value = codec.decode(bytes, None)?;
+                    C::map_entities(&mut value, &mut map.mapper());
+                    Ok::<_, DecodeError>(value)
+                };
+                let value = decode()?;
+                if !context.interpolated || entity.contains::<NoInterpolation>() {
+                    match entity.get_mut::<C>() {
+                        Some(mut current) => *current = value,
+                        None => {
+                            entity.insert(value);
+                        }
+                    }
+                } else if let Some(mut buffer) = entity.get_mut::<SnapshotBuffer<C>>() {
+                    buffer.push(context.tick, value);
+                } else {
+                    // First value: shown at once, and the first snapshot. Decoding twice once
+                    // per entity spares every component a `Clone` bound.
+                    let mut buffer = SnapshotBuffer::<C>::default();
+                    buffer.push(context.tick, decode()?);
+                    if entity.contains::<C>() {
+                        entity.insert(buffer);
+                    } else {
+                        entity.insert((value, buffer));
                     }
                 }
                 Ok(())
             }),
             remove: |entity| {
-                entity.remove::<C>();
+                entity.remove::<(C, SnapshotBuffer<C>)>();
             },
         };
         self.components.push(component);

@@ -11,6 +11,9 @@
 //! | client → server | [`client_kind::ACKS`] | count, update ids |
 //! | client → server | [`client_kind::MESSAGE`] | message index, payload to the end |
 //! | client → server | [`client_kind::GOODBYE`] | nothing |
+//! | client → server | [`client_kind::INPUTS`] | input index, newest tick, count, inputs newest first (each length-prefixed) |
+//! | server → client | [`server_kind::TICK`] | tick |
+//! | server → client | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
 //!
 //! A component value is `index, length, bytes`, so a reader can always find the next value.
 
@@ -36,6 +39,10 @@ pub mod server_kind {
     pub const UPDATE: u8 = 3;
     /// A game message.
     pub const MESSAGE: u8 = 4;
+    /// The current tick, when nothing else carried it lately (unreliable channel).
+    pub const TICK: u8 = 5;
+    /// How early the client's inputs arrive (unreliable channel).
+    pub const INPUT_TIMING: u8 = 6;
 }
 
 /// Kind bytes of frames a client sends.
@@ -48,6 +55,8 @@ pub mod client_kind {
     pub const MESSAGE: u8 = 2;
     /// The client leaves on purpose.
     pub const GOODBYE: u8 = 3;
+    /// Inputs of the last few ticks (unreliable channel).
+    pub const INPUTS: u8 = 4;
 }
 
 const OP_DESPAWN: u8 = 0;
@@ -133,6 +142,16 @@ pub enum ServerFrame<'a> {
         /// Encoded message.
         payload: &'a [u8],
     },
+    /// The server's current tick.
+    Tick(NetTick),
+    /// How early the client's inputs arrived lately.
+    InputTiming {
+        /// The smallest lead (ticks before needed) of the inputs of the last window; negative
+        /// when some were late.
+        min_lead: i32,
+        /// Inputs that arrived after their tick was simulated.
+        late: u32,
+    },
 }
 
 /// A decoded frame from a client.
@@ -147,6 +166,15 @@ pub enum ClientFrame<'a> {
     Acks(Vec<u32>),
     /// The client leaves on purpose.
     Goodbye,
+    /// Inputs of consecutive ticks ending at `newest`.
+    Inputs {
+        /// Index in the input registry.
+        index: u32,
+        /// Tick of the first entry.
+        newest: NetTick,
+        /// Encoded inputs, newest first.
+        inputs: Vec<&'a [u8]>,
+    },
     /// A game message.
     Message {
         /// Index in the client-message registry.
@@ -190,6 +218,17 @@ impl<'a> ServerFrame<'a> {
                 index: reader.varint_u32()?,
                 payload: reader.remaining(),
             },
+            server_kind::TICK => {
+                let tick = reader.tick()?;
+                reader.finish()?;
+                Self::Tick(tick)
+            }
+            server_kind::INPUT_TIMING => {
+                let min_lead = unzigzag(reader.varint_u32()?);
+                let late = reader.varint_u32()?;
+                reader.finish()?;
+                Self::InputTiming { min_lead, late }
+            }
             kind => {
                 return Err(DecodeError::UnknownKind {
                     frame: "server frame",
@@ -226,6 +265,20 @@ impl<'a> ClientFrame<'a> {
             client_kind::GOODBYE => {
                 reader.finish()?;
                 Self::Goodbye
+            }
+            client_kind::INPUTS => {
+                let index = reader.varint_u32()?;
+                let newest = reader.tick()?;
+                let count = reader.count()?;
+                let inputs = (0..count)
+                    .map(|_| reader.bytes())
+                    .collect::<Result<_, _>>()?;
+                reader.finish()?;
+                Self::Inputs {
+                    index,
+                    newest,
+                    inputs,
+                }
             }
             kind => {
                 return Err(DecodeError::UnknownKind {
@@ -376,6 +429,41 @@ pub fn encode_hello(protocol: u64) -> Vec<u8> {
     out
 }
 
+/// Encodes a [`client_kind::INPUTS`] frame; `inputs` newest first, ending at `newest`.
+pub fn encode_inputs(index: u32, newest: NetTick, inputs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = vec![client_kind::INPUTS];
+    write_varint(&mut out, index.into());
+    write_tick(&mut out, newest);
+    write_varint(&mut out, inputs.len() as u64);
+    for input in inputs {
+        super::write_bytes(&mut out, input);
+    }
+    out
+}
+
+/// Encodes a [`server_kind::TICK`] frame.
+pub fn encode_tick(tick: NetTick) -> Vec<u8> {
+    let mut out = vec![server_kind::TICK];
+    write_tick(&mut out, tick);
+    out
+}
+
+/// Encodes a [`server_kind::INPUT_TIMING`] frame.
+pub fn encode_input_timing(min_lead: i32, late: u32) -> Vec<u8> {
+    let mut out = vec![server_kind::INPUT_TIMING];
+    write_varint(&mut out, zigzag(min_lead).into());
+    write_varint(&mut out, late.into());
+    out
+}
+
+const fn zigzag(value: i32) -> u32 {
+    ((value << 1) ^ (value >> 31)) as u32
+}
+
+const fn unzigzag(value: u32) -> i32 {
+    ((value >> 1) as i32) ^ -((value & 1) as i32)
+}
+
 /// Encodes a [`client_kind::ACKS`] frame.
 pub fn encode_acks(ids: &[u32]) -> Vec<u8> {
     let mut out = vec![client_kind::ACKS];
@@ -474,6 +562,29 @@ mod tests {
                 index: 7,
                 payload: b"hi"
             }
+        );
+    }
+
+    #[test]
+    fn input_and_timing_frames_roundtrip() {
+        let inputs = vec![vec![1, 2], vec![], vec![3]];
+        assert_eq!(
+            ClientFrame::decode(&encode_inputs(2, NetTick(500), &inputs)).unwrap(),
+            ClientFrame::Inputs {
+                index: 2,
+                newest: NetTick(500),
+                inputs: vec![&[1, 2][..], &[][..], &[3][..]],
+            }
+        );
+        for min_lead in [-70_000, -1, 0, 1, 12] {
+            assert_eq!(
+                ServerFrame::decode(&encode_input_timing(min_lead, 4)).unwrap(),
+                ServerFrame::InputTiming { min_lead, late: 4 }
+            );
+        }
+        assert_eq!(
+            ServerFrame::decode(&encode_tick(NetTick(9))).unwrap(),
+            ServerFrame::Tick(NetTick(9))
         );
     }
 

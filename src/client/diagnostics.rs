@@ -1,0 +1,76 @@
+//! [`NetsyncDiagnostics`]: the client's network figures in Bevy's diagnostics store.
+
+use bevy::{
+    diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, RegisterDiagnostic},
+    prelude::*,
+};
+use bevy_renet::RenetClient;
+
+use super::timeline::ClientTimeline;
+
+/// Paths of the client's diagnostics (read them from `DiagnosticsStore`), recorded every frame
+/// by [`ClientSet::Receive`](super::ClientSet::Receive) while connected.
+pub struct NetsyncDiagnostics;
+
+impl NetsyncDiagnostics {
+    /// Round-trip time, milliseconds.
+    pub const RTT_MS: DiagnosticPath = DiagnosticPath::const_new("netsync/rtt_ms");
+    /// Packet loss, percent.
+    pub const PACKET_LOSS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/packet_loss_percent");
+    /// Bytes received per second.
+    pub const BYTES_IN: DiagnosticPath = DiagnosticPath::const_new("netsync/bytes_in_per_second");
+    /// Bytes sent per second.
+    pub const BYTES_OUT: DiagnosticPath = DiagnosticPath::const_new("netsync/bytes_out_per_second");
+    /// Interpolation delay, milliseconds.
+    pub const INTERPOLATION_DELAY_MS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/interpolation_delay_ms");
+    /// Estimated server tick.
+    pub const SERVER_TICK: DiagnosticPath = DiagnosticPath::const_new("netsync/server_tick");
+    /// Input lead over the server, ticks.
+    pub const INPUT_LEAD_TICKS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/input_lead_ticks");
+}
+
+pub(crate) fn register(app: &mut App) {
+    for path in [
+        NetsyncDiagnostics::RTT_MS,
+        NetsyncDiagnostics::PACKET_LOSS,
+        NetsyncDiagnostics::BYTES_IN,
+        NetsyncDiagnostics::BYTES_OUT,
+        NetsyncDiagnostics::INTERPOLATION_DELAY_MS,
+        NetsyncDiagnostics::SERVER_TICK,
+        NetsyncDiagnostics::INPUT_LEAD_TICKS,
+    ] {
+        app.register_diagnostic(Diagnostic::new(path).with_max_history_length(60));
+    }
+}
+
+pub(crate) fn record_diagnostics(
+    mut diagnostics: Diagnostics,
+    client: Option<Res<RenetClient>>,
+    timeline: Res<ClientTimeline>,
+) {
+    let Some(client) = client.filter(|client| client.is_connected()) else {
+        return;
+    };
+    diagnostics.add_measurement(&NetsyncDiagnostics::RTT_MS, || client.rtt() * 1000.0);
+    diagnostics.add_measurement(&NetsyncDiagnostics::PACKET_LOSS, || {
+        client.packet_loss() * 100.0
+    });
+    diagnostics.add_measurement(&NetsyncDiagnostics::BYTES_IN, || {
+        client.bytes_received_per_sec()
+    });
+    diagnostics.add_measurement(&NetsyncDiagnostics::BYTES_OUT, || {
+        client.bytes_sent_per_sec()
+    });
+    if timeline.is_synced() {
+        diagnostics.add_measurement(&NetsyncDiagnostics::INTERPOLATION_DELAY_MS, || {
+            timeline.interpolation_delay().as_secs_f64() * 1000.0
+        });
+        diagnostics.add_measurement(&NetsyncDiagnostics::SERVER_TICK, || timeline.server_tick());
+        diagnostics.add_measurement(&NetsyncDiagnostics::INPUT_LEAD_TICKS, || {
+            timeline.input_lead_ticks()
+        });
+    }
+}

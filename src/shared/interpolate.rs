@@ -1,0 +1,254 @@
+//! [`Interpolate`]: how a component blends between two snapshots, and the [`SnapshotBuffer`]
+//! that holds them on the client.
+
+use std::collections::VecDeque;
+
+use bevy::{ecs::component::Mutable, prelude::*};
+
+use super::tick::NetTick;
+
+/// A component that can be drawn between two server snapshots.
+///
+/// ```
+/// use bevy::prelude::*;
+/// use bevy_netsync::prelude::*;
+///
+/// #[derive(Component, Clone, PartialEq, Debug)]
+/// struct Fuel(f32);
+///
+/// impl Interpolate for Fuel {
+///     fn interpolate(&self, to: &Self, t: f32) -> Self {
+///         Fuel(self.0 + (to.0 - self.0) * t)
+///     }
+/// }
+///
+/// assert_eq!(Fuel(0.0).interpolate(&Fuel(10.0), 0.25), Fuel(2.5));
+/// ```
+pub trait Interpolate: Component<Mutability = Mutable> + Clone {
+    /// The value `t` of the way from `self` to `to`; `t` is in `[0, 1]`, or a little above 1
+    /// when extrapolating.
+    fn interpolate(&self, to: &Self, t: f32) -> Self;
+
+    /// How far apart two values are, to tell a teleport from movement: snapshots farther apart
+    /// than [`InterpolationSettings::snap_distance`](crate::client::InterpolationSettings) snap
+    /// instead of sliding. The default never snaps.
+    fn distance(&self, _other: &Self) -> f32 {
+        0.0
+    }
+}
+
+impl Interpolate for Transform {
+    fn interpolate(&self, to: &Self, t: f32) -> Self {
+        Transform {
+            translation: self.translation.lerp(to.translation, t),
+            rotation: self.rotation.slerp(to.rotation, t),
+            scale: self.scale.lerp(to.scale, t),
+        }
+    }
+
+    fn distance(&self, other: &Self) -> f32 {
+        self.translation.distance(other.translation)
+    }
+}
+
+/// Most snapshots kept per entity.
+const MAX_SNAPSHOTS: usize = 64;
+
+/// Received values of an interpolated component, by server tick, oldest first. Filled by
+/// [`ClientSet::Receive`](crate::client::ClientSet::Receive), read by
+/// [`ClientSet::Interpolate`](crate::client::ClientSet::Interpolate).
+#[derive(Component, Debug)]
+pub struct SnapshotBuffer<C: Component> {
+    snapshots: VecDeque<(NetTick, C)>,
+}
+
+impl<C: Component> Default for SnapshotBuffer<C> {
+    fn default() -> Self {
+        Self {
+            snapshots: VecDeque::new(),
+        }
+    }
+}
+
+/// What [`SnapshotBuffer::sample`] decided.
+#[derive(Debug, PartialEq)]
+pub enum Sample<C> {
+    /// Nothing to show yet.
+    Empty,
+    /// Between two snapshots, or on one.
+    Interpolated(C),
+    /// Past the newest snapshot, projected forward (within the limit).
+    Extrapolated(C),
+    /// Past the newest snapshot and the extrapolation limit: held.
+    Held(C),
+}
+
+impl<C: Component> SnapshotBuffer<C> {
+    /// Adds a snapshot, keeping tick order; a tick already present is ignored.
+    pub fn push(&mut self, tick: NetTick, value: C) {
+        let position = self
+            .snapshots
+            .iter()
+            .rposition(|(held, _)| !held.is_newer_than(tick));
+        match position {
+            Some(index) if self.snapshots[index].0 == tick => {}
+            Some(index) => self.snapshots.insert(index + 1, (tick, value)),
+            None => self.snapshots.push_front((tick, value)),
+        }
+        if self.snapshots.len() > MAX_SNAPSHOTS {
+            self.snapshots.pop_front();
+        }
+    }
+
+    /// Number of snapshots held.
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// Whether no snapshot is held.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+
+    /// The newest snapshot's tick.
+    pub fn newest_tick(&self) -> Option<NetTick> {
+        self.snapshots.back().map(|(tick, _)| *tick)
+    }
+
+    /// Forgets snapshots no longer needed to sample at `tick` (keeps the one just before it).
+    pub fn prune(&mut self, tick: f64) {
+        while self.snapshots.len() > 2 && tick_f64(self.snapshots[1].0) <= tick {
+            self.snapshots.pop_front();
+        }
+    }
+}
+
+impl<C: Interpolate> SnapshotBuffer<C> {
+    /// The value at fractional server tick `tick`: interpolated between the snapshots around it,
+    /// extrapolated at most `max_extrapolation` ticks past the newest, then held. Snapshots
+    /// farther apart than `snap_distance` are not blended: the older one shows until the newer
+    /// one's tick.
+    pub fn sample(&self, tick: f64, max_extrapolation: f64, snap_distance: f32) -> Sample<C> {
+        let Some((newest_tick, newest)) = self.snapshots.back() else {
+            return Sample::Empty;
+        };
+        let newest_at = tick_f64(*newest_tick);
+        if tick >= newest_at {
+            let Some((previous_tick, previous)) = self.snapshots.iter().rev().nth(1) else {
+                return Sample::Held(newest.clone());
+            };
+            let previous_at = tick_f64(*previous_tick);
+            if max_extrapolation <= 0.0
+                || tick == newest_at
+                || previous.distance(newest) > snap_distance
+            {
+                return Sample::Held(newest.clone());
+            }
+            let ahead = (tick - newest_at).min(max_extrapolation);
+            let t = ((newest_at + ahead - previous_at) / (newest_at - previous_at)) as f32;
+            let value = previous.interpolate(newest, t);
+            return if tick - newest_at > max_extrapolation {
+                Sample::Held(value)
+            } else {
+                Sample::Extrapolated(value)
+            };
+        }
+        // The last snapshot at or before `tick`, and the one after it.
+        let after = self
+            .snapshots
+            .iter()
+            .position(|(held, _)| tick_f64(*held) > tick)
+            .unwrap_or(self.snapshots.len() - 1);
+        if after == 0 {
+            return Sample::Interpolated(self.snapshots[0].1.clone());
+        }
+        let (from_tick, from) = &self.snapshots[after - 1];
+        let (to_tick, to) = &self.snapshots[after];
+        if from.distance(to) > snap_distance {
+            return Sample::Interpolated(from.clone());
+        }
+        let from_at = tick_f64(*from_tick);
+        let t = ((tick - from_at) / (tick_f64(*to_tick) - from_at)) as f32;
+        Sample::Interpolated(from.interpolate(to, t))
+    }
+}
+
+/// A tick as a number on a line that does not wrap within a session's lifetime (ticks stay
+/// far below `u32::MAX` for two years at 60 Hz).
+fn tick_f64(tick: NetTick) -> f64 {
+    f64::from(tick.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Component, Clone, Debug, PartialEq)]
+    struct X(f32);
+
+    impl Interpolate for X {
+        fn interpolate(&self, to: &Self, t: f32) -> Self {
+            X(self.0 + (to.0 - self.0) * t)
+        }
+        fn distance(&self, other: &Self) -> f32 {
+            (self.0 - other.0).abs()
+        }
+    }
+
+    fn buffer(points: &[(u32, f32)]) -> SnapshotBuffer<X> {
+        let mut buffer = SnapshotBuffer::default();
+        for &(tick, x) in points {
+            buffer.push(NetTick(tick), X(x));
+        }
+        buffer
+    }
+
+    #[test]
+    fn samples_between_snapshots_in_any_arrival_order() {
+        let buffer = buffer(&[(12, 12.0), (10, 10.0), (11, 11.0), (11, 99.0)]);
+        assert_eq!(buffer.len(), 3, "duplicates are ignored");
+        assert_eq!(
+            buffer.sample(10.5, 0.0, 100.0),
+            Sample::Interpolated(X(10.5))
+        );
+        assert_eq!(
+            buffer.sample(11.75, 0.0, 100.0),
+            Sample::Interpolated(X(11.75))
+        );
+        assert_eq!(
+            buffer.sample(9.0, 0.0, 100.0),
+            Sample::Interpolated(X(10.0))
+        );
+    }
+
+    #[test]
+    fn extrapolates_within_the_limit_then_holds() {
+        let buffer = buffer(&[(10, 10.0), (12, 12.0)]);
+        assert_eq!(
+            buffer.sample(13.0, 3.0, 100.0),
+            Sample::Extrapolated(X(13.0))
+        );
+        assert_eq!(buffer.sample(20.0, 3.0, 100.0), Sample::Held(X(15.0)));
+        assert_eq!(buffer.sample(13.0, 0.0, 100.0), Sample::Held(X(12.0)));
+    }
+
+    #[test]
+    fn teleports_snap_instead_of_sliding() {
+        let buffer = buffer(&[(10, 0.0), (11, 1.0), (12, 500.0)]);
+        assert_eq!(buffer.sample(10.5, 0.0, 10.0), Sample::Interpolated(X(0.5)));
+        assert_eq!(buffer.sample(11.9, 0.0, 10.0), Sample::Interpolated(X(1.0)));
+        assert_eq!(buffer.sample(12.0, 0.0, 10.0), Sample::Held(X(500.0)));
+        assert_eq!(buffer.sample(13.0, 5.0, 10.0), Sample::Held(X(500.0)));
+    }
+
+    #[test]
+    fn prune_keeps_what_sampling_needs() {
+        let mut buffer = buffer(&[(10, 10.0), (11, 11.0), (12, 12.0), (13, 13.0)]);
+        buffer.prune(12.5);
+        assert_eq!(buffer.len(), 2);
+        assert_eq!(
+            buffer.sample(12.5, 0.0, 100.0),
+            Sample::Interpolated(X(12.5))
+        );
+    }
+}

@@ -6,15 +6,15 @@
 //! - crowd: 1,000 such entities, 4 clients
 //! - idle: 10,000 entities that never change, 16 clients
 
+#[path = "../tests/common/orbit.rs"]
+mod orbit;
+
 use std::{f32::consts::TAU, time::Duration};
 
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, testing::TestNet};
+use orbit::{Orbit, move_on_orbit};
 
-/// Circle radius in metres.
-const RADIUS: f32 = 10.0;
-/// Speed along the circle in metres per second.
-const SPEED: f32 = 5.0;
 /// Steps before measuring (joins and the initial world).
 const WARMUP_STEPS: usize = 120;
 /// Measured steps (10 s at 60 Hz).
@@ -22,30 +22,8 @@ const MEASURED_STEPS: usize = 600;
 /// IPv4 + UDP header bytes per packet.
 const IP_UDP_HEADER: f64 = 28.0;
 
-#[derive(Component)]
-struct Orbit {
-    center: Vec3,
-    phase: f32,
-}
-
 fn protocol(app: &mut App) {
     app.replicate::<Transform>();
-}
-
-fn orbit(
-    tick: Res<ServerTick>,
-    time: Res<Time<Fixed>>,
-    mut query: Query<(&Orbit, &mut Transform)>,
-) {
-    let seconds = tick.0.0 as f32 * time.timestep().as_secs_f32();
-    let angular_speed = SPEED / RADIUS;
-    for (orbit, mut transform) in &mut query {
-        let angle = orbit.phase + angular_speed * seconds;
-        transform.translation = orbit.center + RADIUS * Vec3::new(angle.cos(), 0.0, angle.sin());
-        // Heading is the tangent of the circle; face it.
-        let heading = Vec3::new(-angle.sin(), 0.0, angle.cos());
-        transform.rotation = Quat::from_rotation_arc(Vec3::NEG_Z, heading);
-    }
 }
 
 struct Scenario {
@@ -68,7 +46,7 @@ struct Figures {
 
 fn run(scenario: &Scenario) -> Figures {
     let mut net = TestNet::new(protocol);
-    net.server_mut().add_systems(FixedUpdate, orbit);
+    net.server_mut().add_systems(FixedUpdate, move_on_orbit);
     let side = (scenario.entities as f32).sqrt().ceil() as usize;
     let world = net.server_mut().world_mut();
     for i in 0..scenario.entities {

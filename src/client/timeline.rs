@@ -1,5 +1,6 @@
 //! [`ClientTimeline`]: the client's estimate of the server's clock, and the two timelines
-//! derived from it (interpolation, behind the server; input, ahead of it).
+//! derived from it (interpolation, behind the newest snapshot received; input, ahead of the
+//! server).
 
 use core::time::Duration;
 
@@ -17,8 +18,12 @@ const SPEED_GAIN: f64 = 0.05;
 const MAX_SPEED_CHANGE: f64 = 0.05;
 /// The interpolation delay changes by at most this share of elapsed time.
 const DELAY_SLEW: f64 = 0.1;
-/// Input lead the client aims for: the worst input of a window arrives this many ticks early.
+/// Input lead the client aims for on a loss-free link: the worst input of a window arrives
+/// this many ticks early.
 const TARGET_INPUT_LEAD: f64 = 1.0;
+/// Each packet repeats the inputs of the last ticks, so a lost packet only delays an input by
+/// one frame. The lead covers runs of lost packets up to this probability per tick.
+const INPUT_MISS_PROBABILITY: f64 = 2e-4;
 
 /// Bounds and margins of the adaptive interpolation delay and of interpolation itself.
 /// Read by [`ClientSet::Receive`](super::ClientSet::Receive) and
@@ -82,8 +87,9 @@ impl ClientTimeline {
         self.server_tick
     }
 
-    /// The fractional tick remote entities are drawn at: the server tick minus the
-    /// interpolation delay. Never goes backwards.
+    /// The fractional tick remote entities are drawn at: the tick of the newest snapshot
+    /// arriving now (the server tick minus half the RTT) minus the interpolation delay. Never
+    /// goes backwards.
     pub fn interpolation_tick(&self) -> f64 {
         self.interpolation_tick
     }
@@ -152,7 +158,7 @@ impl ClientTimeline {
             self.speed = 1.0;
             self.server_tick = f64::from(sample.0) + one_way_ticks;
             self.delay_ticks = self.target_delay(packet_loss, settings);
-            self.interpolation_tick = self.server_tick - self.delay_ticks;
+            self.interpolation_tick = self.server_tick - one_way_ticks - self.delay_ticks;
             self.input_adjust = 2.0;
             self.input_tick =
                 NetTick((self.server_tick + one_way_ticks + self.input_adjust) as u32);
@@ -179,13 +185,15 @@ impl ClientTimeline {
         let target = self.target_delay(packet_loss, settings);
         let max_step = DELAY_SLEW * elapsed_ticks;
         self.delay_ticks += (target - self.delay_ticks).clamp(-max_step, max_step);
+        // Behind the newest snapshot arriving now (the server's tick one trip ago), not behind
+        // the server itself: latency must not eat the delay that covers jitter and loss.
         self.interpolation_tick = self
             .interpolation_tick
-            .max(self.server_tick - self.delay_ticks);
+            .max(self.server_tick - one_way_ticks - self.delay_ticks);
 
         if let Some((min_lead, _late)) = self.input_feedback.take() {
-            self.input_adjust =
-                (self.input_adjust + 0.5 * (TARGET_INPUT_LEAD - min_lead)).clamp(-10.0, 60.0);
+            let target = TARGET_INPUT_LEAD + loss_margin_ticks(packet_loss);
+            self.input_adjust = (self.input_adjust + 0.5 * (target - min_lead)).clamp(-10.0, 60.0);
         }
         let input_tick = (self.server_tick + one_way_ticks + self.input_adjust)
             .floor()
@@ -201,6 +209,16 @@ impl ClientTimeline {
         let ticks = |d: Duration| d.as_secs_f64() / self.tick_seconds;
         delay.clamp(ticks(settings.min_delay), ticks(settings.max_delay))
     }
+}
+
+/// Extra input lead for a lossy link: enough ticks that a run of lost packets long enough to
+/// make an input late (one tick per lost packet) has at most [`INPUT_MISS_PROBABILITY`].
+fn loss_margin_ticks(packet_loss: f64) -> f64 {
+    if packet_loss <= INPUT_MISS_PROBABILITY {
+        return 0.0;
+    }
+    let losses_to_cover = (INPUT_MISS_PROBABILITY.ln() / packet_loss.min(0.5).ln()).ceil();
+    (losses_to_cover - 1.0).clamp(0.0, 8.0)
 }
 
 /// Advances [`ClientTimeline`] with this frame's real time, renet's RTT and loss.
@@ -266,6 +284,14 @@ mod tests {
         }
         let delay = timeline.interpolation_delay().as_secs_f64();
         assert!((0.03..=0.3).contains(&delay), "{delay}");
+    }
+
+    #[test]
+    fn loss_margin_grows_with_loss() {
+        assert_eq!(loss_margin_ticks(0.0), 0.0);
+        assert_eq!(loss_margin_ticks(0.03), 2.0);
+        assert_eq!(loss_margin_ticks(0.1), 3.0);
+        assert!(loss_margin_ticks(0.9) <= 8.0);
     }
 
     #[test]

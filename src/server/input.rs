@@ -48,6 +48,9 @@ pub struct InputStats {
     pub late: u64,
     /// Inputs too far in the future (dropped).
     pub too_early: u64,
+    /// Ticks to spare of the least early input in the last report window (negative: late).
+    /// Updated every few ticks when the server reports it to the client.
+    pub recent_min_lead: Option<i32>,
 }
 
 impl InputStats {
@@ -205,13 +208,14 @@ pub(crate) fn apply_local_input<I: NetInput>(
 pub(crate) fn send_input_timing(
     tick: Res<ServerTick>,
     mut server: ResMut<RenetServer>,
-    mut clients: Query<(&ConnectedClient, &mut InputTiming), Without<LocalClient>>,
+    mut clients: Query<(&ConnectedClient, &mut InputTiming, &mut InputStats), Without<LocalClient>>,
 ) {
     if !tick.0.0.is_multiple_of(TIMING_REPORT_TICKS) {
         return;
     }
-    for (client, mut timing) in &mut clients {
+    for (client, mut timing, mut stats) in &mut clients {
         if let Some(min_lead) = timing.min_lead.take() {
+            stats.recent_min_lead = Some(min_lead);
             let frame = wire::encode_input_timing(min_lead, timing.late);
             timing.late = 0;
             server.send_message(client.id(), UNRELIABLE_CHANNEL, Bytes::from(frame));

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod orbit;
 pub mod udp;
 
 use std::collections::BTreeMap;

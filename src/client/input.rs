@@ -65,14 +65,20 @@ pub(crate) fn send_inputs<I: NetInput>(
         history.inputs.pop_front();
     }
 
+    // Newest first; an input equal to the newer one travels as an empty entry (a held key
+    // costs one byte per tick).
     let mut payloads = Vec::with_capacity(history.inputs.len());
+    let mut newer: Option<&I> = None;
     for (_, input) in history.inputs.iter().rev() {
         let mut bytes = Vec::new();
-        if let Err(error) = encode_serde(input, &mut bytes) {
+        if newer != Some(input)
+            && let Err(error) = encode_serde(input, &mut bytes)
+        {
             error!("not sending input: {error}");
             return;
         }
         payloads.push(bytes);
+        newer = Some(input);
     }
     let frame = wire::encode_inputs(index.index, target, &payloads);
     client.send_message(UNRELIABLE_CHANNEL, Bytes::from(frame));

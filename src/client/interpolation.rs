@@ -21,10 +21,11 @@ pub(crate) fn interpolate_components<C: Interpolate>(
         return;
     }
     let tick = timeline.interpolation_tick();
+    let heard_until = timeline.newest_server_tick();
     let max_extrapolation =
         settings.max_extrapolation.as_secs_f64() / fixed.timestep().as_secs_f64();
     for (mut buffer, mut value) in &mut query {
-        match buffer.sample(tick, max_extrapolation, settings.snap_distance) {
+        match buffer.sample(tick, heard_until, max_extrapolation, settings.snap_distance) {
             Sample::Empty => {}
             Sample::Interpolated(sampled)
             | Sample::Extrapolated(sampled)

@@ -82,6 +82,11 @@ impl ClientTimeline {
         self.synced
     }
 
+    /// The newest server tick stamp received (any frame that carries one).
+    pub fn newest_server_tick(&self) -> Option<NetTick> {
+        self.newest_sample
+    }
+
     /// Estimated current server tick (fractional).
     pub fn server_tick(&self) -> f64 {
         self.server_tick

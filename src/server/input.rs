@@ -95,10 +95,15 @@ pub(crate) fn receive_inputs<I: NetInput>(
     newest: NetTick,
     inputs: &[&[u8]],
 ) -> Result<(), DecodeError> {
-    let decoded = inputs
-        .iter()
-        .map(|bytes| decode_serde::<I>(bytes))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Newest first; an empty entry repeats the newer input.
+    let mut decoded: Vec<I> = Vec::with_capacity(inputs.len());
+    for bytes in inputs {
+        let input = match (bytes.is_empty(), decoded.last()) {
+            (true, Some(newer)) => newer.clone(),
+            _ => decode_serde::<I>(bytes)?,
+        };
+        decoded.push(input);
+    }
     let now = world.resource::<ServerTick>().0;
     let mut entity = world.entity_mut(client);
     if !entity.contains::<InputQueue<I>>() {

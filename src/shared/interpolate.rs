@@ -124,21 +124,32 @@ impl<C: Component> SnapshotBuffer<C> {
 }
 
 impl<C: Interpolate> SnapshotBuffer<C> {
-    /// The value at fractional server tick `tick`: interpolated between the snapshots around it,
-    /// extrapolated at most `max_extrapolation` ticks past the newest, then held. Snapshots
-    /// farther apart than `snap_distance` are not blended: the older one shows until the newer
-    /// one's tick.
-    pub fn sample(&self, tick: f64, max_extrapolation: f64, snap_distance: f32) -> Sample<C> {
+    /// The value at fractional server tick `tick`: interpolated between the snapshots around it;
+    /// past the newest snapshot, held if the server has been heard from since (`heard_until`, its
+    /// newest tick stamp: updates only carry changes, so silence about this entity then means it
+    /// did not change), else extrapolated at most `max_extrapolation` ticks and then held.
+    /// Snapshots farther apart than `snap_distance` are not blended: the older one shows until
+    /// the newer one's tick.
+    pub fn sample(
+        &self,
+        tick: f64,
+        heard_until: Option<NetTick>,
+        max_extrapolation: f64,
+        snap_distance: f32,
+    ) -> Sample<C> {
         let Some((newest_tick, newest)) = self.snapshots.back() else {
             return Sample::Empty;
         };
         let newest_at = tick_f64(*newest_tick);
         if tick >= newest_at {
+            let unchanged_since =
+                heard_until.is_some_and(|heard| heard.is_newer_than(*newest_tick));
             let Some((previous_tick, previous)) = self.snapshots.iter().rev().nth(1) else {
                 return Sample::Held(newest.clone());
             };
             let previous_at = tick_f64(*previous_tick);
-            if max_extrapolation <= 0.0
+            if unchanged_since
+                || max_extrapolation <= 0.0
                 || tick == newest_at
                 || previous.distance(newest) > snap_distance
             {
@@ -208,15 +219,15 @@ mod tests {
         let buffer = buffer(&[(12, 12.0), (10, 10.0), (11, 11.0), (11, 99.0)]);
         assert_eq!(buffer.len(), 3, "duplicates are ignored");
         assert_eq!(
-            buffer.sample(10.5, 0.0, 100.0),
+            buffer.sample(10.5, None, 0.0, 100.0),
             Sample::Interpolated(X(10.5))
         );
         assert_eq!(
-            buffer.sample(11.75, 0.0, 100.0),
+            buffer.sample(11.75, None, 0.0, 100.0),
             Sample::Interpolated(X(11.75))
         );
         assert_eq!(
-            buffer.sample(9.0, 0.0, 100.0),
+            buffer.sample(9.0, None, 0.0, 100.0),
             Sample::Interpolated(X(10.0))
         );
     }
@@ -225,20 +236,41 @@ mod tests {
     fn extrapolates_within_the_limit_then_holds() {
         let buffer = buffer(&[(10, 10.0), (12, 12.0)]);
         assert_eq!(
-            buffer.sample(13.0, 3.0, 100.0),
+            buffer.sample(13.0, None, 3.0, 100.0),
             Sample::Extrapolated(X(13.0))
         );
-        assert_eq!(buffer.sample(20.0, 3.0, 100.0), Sample::Held(X(15.0)));
-        assert_eq!(buffer.sample(13.0, 0.0, 100.0), Sample::Held(X(12.0)));
+        assert_eq!(buffer.sample(20.0, None, 3.0, 100.0), Sample::Held(X(15.0)));
+        assert_eq!(buffer.sample(13.0, None, 0.0, 100.0), Sample::Held(X(12.0)));
+    }
+
+    #[test]
+    fn an_entity_the_server_stopped_mentioning_is_held_not_extrapolated() {
+        let buffer = buffer(&[(10, 10.0), (12, 12.0)]);
+        // The server was heard from at tick 14 without news of this entity: it stopped.
+        assert_eq!(
+            buffer.sample(13.0, Some(NetTick(14)), 3.0, 100.0),
+            Sample::Held(X(12.0))
+        );
+        // Nothing heard after tick 12: it may be moving on, so extrapolate.
+        assert_eq!(
+            buffer.sample(13.0, Some(NetTick(12)), 3.0, 100.0),
+            Sample::Extrapolated(X(13.0))
+        );
     }
 
     #[test]
     fn teleports_snap_instead_of_sliding() {
         let buffer = buffer(&[(10, 0.0), (11, 1.0), (12, 500.0)]);
-        assert_eq!(buffer.sample(10.5, 0.0, 10.0), Sample::Interpolated(X(0.5)));
-        assert_eq!(buffer.sample(11.9, 0.0, 10.0), Sample::Interpolated(X(1.0)));
-        assert_eq!(buffer.sample(12.0, 0.0, 10.0), Sample::Held(X(500.0)));
-        assert_eq!(buffer.sample(13.0, 5.0, 10.0), Sample::Held(X(500.0)));
+        assert_eq!(
+            buffer.sample(10.5, None, 0.0, 10.0),
+            Sample::Interpolated(X(0.5))
+        );
+        assert_eq!(
+            buffer.sample(11.9, None, 0.0, 10.0),
+            Sample::Interpolated(X(1.0))
+        );
+        assert_eq!(buffer.sample(12.0, None, 0.0, 10.0), Sample::Held(X(500.0)));
+        assert_eq!(buffer.sample(13.0, None, 5.0, 10.0), Sample::Held(X(500.0)));
     }
 
     #[test]
@@ -247,7 +279,7 @@ mod tests {
         buffer.prune(12.5);
         assert_eq!(buffer.len(), 2);
         assert_eq!(
-            buffer.sample(12.5, 0.0, 100.0),
+            buffer.sample(12.5, None, 0.0, 100.0),
             Sample::Interpolated(X(12.5))
         );
     }

@@ -11,7 +11,7 @@
 //! | client → server | [`client_kind::ACKS`] | count, update ids |
 //! | client → server | [`client_kind::MESSAGE`] | message index, payload to the end |
 //! | client → server | [`client_kind::GOODBYE`] | nothing |
-//! | client → server | [`client_kind::INPUTS`] | input index, newest tick, count, inputs newest first (each length-prefixed) |
+//! | client → server | [`client_kind::INPUTS`] | input index, newest tick, count, inputs newest first (each length-prefixed; empty = same as the newer one) |
 //! | server → client | [`server_kind::TICK`] | tick |
 //! | server → client | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
 //!

@@ -1,0 +1,260 @@
+//! Bots: headless clients steering around the arena and shooting, for load tests and demos.
+//! At the end they print what they saw.
+
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_netsync::{
+    prelude::*,
+    transport::{
+        self, ClientSecurity, ClientSettings, NetcodeClientTransport, user_data_from_text,
+    },
+};
+use bevy_renet::RenetClient;
+use serde::Serialize;
+
+use crate::{
+    headless,
+    level::Level,
+    protocol::{ArenaInput, PROTOCOL_ID, Player, direction_yaw},
+};
+
+/// Distance under which a bot shoots at someone, metres.
+const SHOOTING_RANGE: f32 = 14.0;
+
+/// A bot's intentions. Disable it to drive the bot's [`LocalInput`] by hand (tests do).
+#[derive(Resource)]
+pub struct BotBrain {
+    pub enabled: bool,
+    seed: u64,
+    waypoint: Vec2,
+}
+
+impl BotBrain {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            enabled: true,
+            seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            waypoint: Vec2::ZERO,
+        }
+    }
+
+    fn random(&mut self) -> f32 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Bot behaviour.
+pub fn plugin(app: &mut App) {
+    app.add_systems(Update, steer);
+}
+
+/// This client's transport id, once connected over netcode.
+pub fn my_client_id(world: &World) -> Option<u64> {
+    world
+        .get_resource::<NetcodeClientTransport>()
+        .map(|transport| transport.client_id())
+}
+
+fn steer(
+    mut brain: ResMut<BotBrain>,
+    transport: Option<Res<NetcodeClientTransport>>,
+    level: Res<Level>,
+    players: Query<(&Player, &Transform, &crate::protocol::Health)>,
+    mut input: ResMut<LocalInput<ArenaInput>>,
+) {
+    if !brain.enabled {
+        return;
+    }
+    let Some(me) = transport.map(|transport| transport.client_id()) else {
+        return;
+    };
+    let Some((_, my_transform, _)) = players.iter().find(|(player, ..)| player.client_id == me)
+    else {
+        return;
+    };
+    let position = Vec2::new(my_transform.translation.x, my_transform.translation.z);
+    if position.distance(brain.waypoint) < 1.5 || brain.waypoint == Vec2::ZERO {
+        let (x, z) = (brain.random() * 2.0 - 1.0, brain.random() * 2.0 - 1.0);
+        brain.waypoint = Vec2::new(x, z) * (level.half_size - Vec2::splat(2.0));
+    }
+    let target = players
+        .iter()
+        .filter(|(player, _, health)| player.client_id != me && health.0 > 0)
+        .map(|(_, transform, _)| Vec2::new(transform.translation.x, transform.translation.z))
+        .min_by(|a, b| a.distance(position).total_cmp(&b.distance(position)));
+    let aim_at = target.unwrap_or(brain.waypoint);
+    let fire = target.is_some_and(|target| target.distance(position) < SHOOTING_RANGE)
+        && brain.random() < 0.5;
+    input.0 = ArenaInput {
+        movement: (brain.waypoint - position).normalize_or_zero(),
+        aim: direction_yaw((aim_at - position).normalize_or(Vec2::NEG_Y)),
+        fire,
+    };
+}
+
+/// Builds a bot App connecting to `server` as `name`.
+pub fn bot_app(server: &str, name: &str, seed: u64) -> Result<App, String> {
+    let mut app = headless::headless_client();
+    plugin(&mut app);
+    app.insert_resource(BotBrain::new(seed));
+    app.finish();
+    app.cleanup();
+    headless::single_threaded(&mut app);
+    let settings = ClientSettings {
+        security: ClientSecurity::Unsecure {
+            client_id: transport::random_client_id(),
+            user_data: Some(user_data_from_text(name)),
+        },
+        protocol_id: PROTOCOL_ID,
+        ..ClientSettings::unsecure(server)
+    };
+    transport::connect(app.world_mut(), settings).map_err(|error| error.to_string())?;
+    Ok(app)
+}
+
+/// Running averages of what one bot saw while connected.
+#[derive(Default, Clone, Copy)]
+pub struct BotTotals {
+    frames: u64,
+    rtt: f64,
+    loss: f64,
+    bytes_in: f64,
+    bytes_out: f64,
+    delay: f64,
+    players_seen: usize,
+    entities: usize,
+}
+
+impl BotTotals {
+    /// Adds this frame's figures of a connected bot.
+    pub fn sample(&mut self, app: &mut App) {
+        let world = app.world_mut();
+        if *world.resource::<State<ClientState>>().get() != ClientState::Connected {
+            return;
+        }
+        let client = world.resource::<RenetClient>();
+        self.frames += 1;
+        self.rtt += client.rtt();
+        self.loss += client.packet_loss();
+        self.bytes_in += client.bytes_received_per_sec();
+        self.bytes_out += client.bytes_sent_per_sec();
+        self.delay += world
+            .resource::<ClientTimeline>()
+            .interpolation_delay()
+            .as_secs_f64();
+        self.entities = world.resource::<ServerEntityMap>().len();
+        let players = world.query::<&Player>().iter(world).count();
+        self.players_seen = self.players_seen.max(players);
+    }
+}
+
+/// What the bots saw, averaged over bots and frames.
+#[derive(Serialize, Debug)]
+pub struct Summary {
+    pub bots: usize,
+    pub connected_bots: usize,
+    pub duration_s: f64,
+    pub players_seen_min: usize,
+    pub players_seen_max: usize,
+    pub rtt_ms: f64,
+    pub packet_loss_percent: f64,
+    pub bytes_in_per_s: f64,
+    pub bytes_out_per_s: f64,
+    pub interpolation_delay_ms: f64,
+    pub replicated_entities: f64,
+}
+
+/// Averages the bots' totals.
+pub fn summarize(totals: &[BotTotals], duration: Duration) -> Summary {
+    let connected: Vec<&BotTotals> = totals.iter().filter(|t| t.frames > 0).collect();
+    let mean = |f: &dyn Fn(&BotTotals) -> f64| {
+        if connected.is_empty() {
+            0.0
+        } else {
+            connected.iter().map(|t| f(t)).sum::<f64>() / connected.len() as f64
+        }
+    };
+    let per_frame = |f: fn(&BotTotals) -> f64| mean(&|t| f(t) / t.frames as f64);
+    Summary {
+        bots: totals.len(),
+        connected_bots: connected.len(),
+        duration_s: duration.as_secs_f64(),
+        players_seen_min: connected.iter().map(|t| t.players_seen).min().unwrap_or(0),
+        players_seen_max: connected.iter().map(|t| t.players_seen).max().unwrap_or(0),
+        rtt_ms: per_frame(|t| t.rtt) * 1000.0,
+        packet_loss_percent: per_frame(|t| t.loss) * 100.0,
+        bytes_in_per_s: per_frame(|t| t.bytes_in),
+        bytes_out_per_s: per_frame(|t| t.bytes_out),
+        interpolation_delay_ms: per_frame(|t| t.delay) * 1000.0,
+        replicated_entities: mean(&|t| t.entities as f64),
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "bots: {} ({} connected) for {:.1} s",
+            self.bots, self.connected_bots, self.duration_s
+        )?;
+        writeln!(
+            f,
+            "players seen: {}..{}",
+            self.players_seen_min, self.players_seen_max
+        )?;
+        writeln!(
+            f,
+            "rtt: {:.1} ms, packet loss: {:.2} %",
+            self.rtt_ms, self.packet_loss_percent
+        )?;
+        writeln!(
+            f,
+            "per bot: {:.0} B/s in, {:.0} B/s out",
+            self.bytes_in_per_s, self.bytes_out_per_s
+        )?;
+        writeln!(
+            f,
+            "interpolation delay: {:.1} ms",
+            self.interpolation_delay_ms
+        )?;
+        write!(f, "replicated entities: {:.1}", self.replicated_entities)
+    }
+}
+
+/// Runs `count` bots against `server` for `duration` in real time, then prints the summary.
+pub fn run(count: usize, server: &str, duration: Duration, json: bool) -> Result<(), String> {
+    let mut apps = (0..count)
+        .map(|i| bot_app(server, &format!("bot-{}", i + 1), i as u64 + 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut totals = vec![BotTotals::default(); count];
+    let frame = Duration::from_secs_f64(1.0 / headless::HEADLESS_FPS);
+    let start = Instant::now();
+    let mut next_frame = start;
+    while start.elapsed() < duration {
+        for (app, totals) in apps.iter_mut().zip(&mut totals) {
+            app.update();
+            totals.sample(app);
+        }
+        next_frame += frame;
+        if let Some(wait) = next_frame.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    for app in &mut apps {
+        transport::disconnect(app.world_mut());
+    }
+    let summary = summarize(&totals, start.elapsed());
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Building the arena's Apps that need no window: the dedicated server and bot clients. The
+//! windowed host and client add rendering on top of the same pieces.
+
+use std::time::Duration;
+
+use bevy::{
+    app::ScheduleRunnerPlugin, ecs::schedule::SingleThreadedExecutor, log::LogPlugin, prelude::*,
+};
+use bevy_netsync::{
+    prelude::*,
+    transport::{ServerSecurity, ServerSettings},
+};
+
+use crate::{chat, level, player, projectile, protocol};
+
+/// Frame rate of headless Apps (the server's tick rate).
+pub const HEADLESS_FPS: f64 = 60.0;
+
+/// What every arena App has: the protocol and the level.
+pub fn shared(app: &mut App) {
+    protocol::plugin(app);
+    level::plugin(app);
+}
+
+/// The server's simulation: players, projectiles and chat.
+pub fn simulation(app: &mut App) {
+    player::plugin(app);
+    projectile::plugin(app);
+    chat::plugin(app);
+}
+
+/// Server settings for the arena.
+pub fn server_settings(
+    bind: String,
+    public_addresses: Vec<String>,
+    max_clients: usize,
+    security: ServerSecurity,
+) -> ServerSettings {
+    ServerSettings {
+        bind,
+        public_addresses,
+        max_clients,
+        security,
+        protocol_id: protocol::PROTOCOL_ID,
+    }
+}
+
+/// A dedicated server App: no window, no renderer, 60 frames per second, logging to the
+/// terminal. Start the transport on it, then `run()` it.
+pub fn dedicated_server() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(Duration::from_secs_f64(
+            1.0 / HEADLESS_FPS,
+        ))),
+        LogPlugin::default(),
+    ));
+    server_game(&mut app);
+    app
+}
+
+/// The server's game on top of whatever runs the App: networking, protocol, level and
+/// simulation.
+pub fn server_game(app: &mut App) {
+    app.add_plugins(NetsyncPlugins::default());
+    shared(app);
+    simulation(app);
+}
+
+/// A headless client App (a bot), driven by hand with `update()`.
+pub fn headless_client() -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+    shared(&mut app);
+    app
+}
+
+/// On two cores, one thread per small App beats the multi-threaded executor (see FACTS.md).
+pub fn single_threaded(app: &mut App) {
+    let mut schedules = app.world_mut().resource_mut::<Schedules>();
+    for (_, schedule) in schedules.iter_mut() {
+        schedule.set_executor(SingleThreadedExecutor::new());
+    }
+}

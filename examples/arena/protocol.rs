@@ -1,0 +1,83 @@
+//! What travels between the arena's server and clients. Server and clients call [`plugin`] in
+//! the same order.
+
+use bevy::prelude::*;
+use bevy_netsync::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The arena's netcode protocol id: other games' clients are dropped by netcode itself.
+pub const PROTOCOL_ID: u64 = 0x4152_454e_415f_3031;
+
+/// A player, one per connected client.
+#[derive(Component, Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct Player {
+    /// The transport id of the client that controls it.
+    pub client_id: u64,
+    /// Display name.
+    pub name: String,
+    /// Body colour (linear RGB).
+    pub color: [f32; 3],
+}
+
+/// Hit points; 0 means dead and waiting to respawn.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Health(pub u32);
+
+/// Kills and deaths.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Score {
+    pub kills: u32,
+    pub deaths: u32,
+}
+
+/// A flying projectile and who fired it.
+#[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+pub struct Projectile {
+    #[entities]
+    pub owner: Entity,
+}
+
+/// What a player wants this tick. The server clamps everything: a client can ask, not decide.
+#[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Debug)]
+pub struct ArenaInput {
+    /// Wanted direction on the ground (x, z), length at most 1.
+    pub movement: Vec2,
+    /// Aim direction as a yaw angle (radians, 0 = towards -z).
+    pub aim: f32,
+    /// Trigger held.
+    pub fire: bool,
+}
+
+/// A chat line a player typed.
+#[derive(Message, Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ChatSend(pub String);
+
+/// A chat line for everyone.
+#[derive(Message, Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct ChatLine {
+    pub from: String,
+    pub text: String,
+}
+
+/// Registers the protocol.
+pub fn plugin(app: &mut App) {
+    app.replicate::<Player>()
+        .replicate::<Health>()
+        .replicate::<Score>()
+        .replicate::<Projectile>()
+        .replicate::<Transform>()
+        .interpolate::<Transform>()
+        .add_input::<ArenaInput>()
+        .add_client_message::<ChatSend>(Channel::Reliable)
+        .add_server_message::<ChatLine>(Channel::Reliable);
+}
+
+/// The direction a yaw angle points to on the ground (x, z).
+pub fn yaw_direction(yaw: f32) -> Vec2 {
+    Vec2::new(-yaw.sin(), -yaw.cos())
+}
+
+/// The yaw angle of a ground direction (x, z).
+pub fn direction_yaw(direction: Vec2) -> f32 {
+    (-direction.x).atan2(-direction.y)
+}

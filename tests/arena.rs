@@ -1,0 +1,360 @@
+//! The arena example, headless: a server and bots over real UDP on loopback, time stepped by
+//! hand.
+
+// The example's own files; `main.rs` uses some items the tests do not.
+#[allow(dead_code)]
+#[path = "../examples/arena/bots.rs"]
+mod bots;
+#[path = "../examples/arena/chat.rs"]
+mod chat;
+#[allow(dead_code)]
+#[path = "../examples/arena/headless.rs"]
+mod headless;
+#[path = "../examples/arena/level.rs"]
+mod level;
+#[path = "../examples/arena/player.rs"]
+mod player;
+#[path = "../examples/arena/projectile.rs"]
+mod projectile;
+#[path = "../examples/arena/protocol.rs"]
+mod protocol;
+
+use std::{collections::BTreeMap, time::Duration};
+
+use bevy::{prelude::*, time::TimeUpdateStrategy};
+use bevy_netsync::{prelude::*, transport};
+use protocol::{ArenaInput, ChatLine, ChatSend, Player, Score};
+
+const FRAME: Duration = Duration::from_nanos(16_666_667);
+
+/// Player positions the server simulated, by tick and client id.
+#[derive(Resource, Default)]
+struct History(BTreeMap<u32, BTreeMap<u64, Vec3>>);
+
+fn record_history(
+    tick: Res<ServerTick>,
+    players: Query<(&Player, &Transform)>,
+    mut history: ResMut<History>,
+) {
+    let positions = players
+        .iter()
+        .map(|(player, transform)| (player.client_id, transform.translation))
+        .collect();
+    history.0.insert(tick.0.0, positions);
+}
+
+/// Chat lines a bot received.
+#[derive(Resource, Default)]
+struct Heard(Vec<ChatLine>);
+
+fn listen(mut lines: MessageReader<ChatLine>, mut heard: ResMut<Heard>) {
+    heard.0.extend(lines.read().cloned());
+}
+
+struct Arena {
+    server: App,
+    bots: Vec<App>,
+}
+
+impl Arena {
+    fn new(bots: usize, brains: bool) -> Self {
+        let mut server = App::new();
+        server.add_plugins(MinimalPlugins);
+        headless::server_game(&mut server);
+        server
+            .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+            .init_resource::<History>()
+            .add_systems(FixedPostUpdate, record_history);
+        server.finish();
+        server.cleanup();
+        headless::single_threaded(&mut server);
+        let settings = headless::server_settings(
+            "127.0.0.1:0".into(),
+            Vec::new(),
+            16,
+            transport::ServerSecurity::Unsecure,
+        );
+        let address = transport::start_server(server.world_mut(), &settings)
+            .unwrap()
+            .local
+            .to_string();
+        let bots = (0..bots)
+            .map(|i| {
+                let mut bot =
+                    bots::bot_app(&address, &format!("bot-{}", i + 1), i as u64 + 7).unwrap();
+                bot.insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+                    .init_resource::<Heard>()
+                    .add_systems(Update, listen);
+                bot.world_mut().resource_mut::<bots::BotBrain>().enabled = brains;
+                bot
+            })
+            .collect();
+        let mut arena = Self { server, bots };
+        let count = arena.bots.len();
+        arena.run_until(240, |arena| {
+            arena.players_on_server() == count && (0..count).all(|i| arena.players_seen(i) == count)
+        });
+        arena
+    }
+
+    fn step(&mut self) {
+        self.server.update();
+        for bot in &mut self.bots {
+            bot.update();
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+
+    fn run(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.step();
+        }
+    }
+
+    fn run_until(&mut self, max: usize, mut done: impl FnMut(&mut Self) -> bool) {
+        for _ in 0..max {
+            self.step();
+            if done(self) {
+                return;
+            }
+        }
+        panic!("condition not reached in {max} steps");
+    }
+
+    fn players_on_server(&mut self) -> usize {
+        let world = self.server.world_mut();
+        world.query::<&Player>().iter(world).count()
+    }
+
+    fn players_seen(&mut self, bot: usize) -> usize {
+        let world = self.bots[bot].world_mut();
+        world.query::<&Player>().iter(world).count()
+    }
+
+    fn client_id(&self, bot: usize) -> u64 {
+        bots::my_client_id(self.bots[bot].world()).unwrap()
+    }
+
+    /// The server-side player entity of a bot.
+    fn server_player(&mut self, bot: usize) -> Entity {
+        let id = self.client_id(bot);
+        let world = self.server.world_mut();
+        world
+            .query::<(Entity, &Player)>()
+            .iter(world)
+            .find(|(_, player)| player.client_id == id)
+            .map(|(entity, _)| entity)
+            .unwrap()
+    }
+
+    fn input(&mut self, bot: usize, input: ArenaInput) {
+        self.bots[bot]
+            .world_mut()
+            .resource_mut::<LocalInput<ArenaInput>>()
+            .0 = input;
+    }
+
+    fn scores(app: &mut App) -> BTreeMap<u64, Score> {
+        let world = app.world_mut();
+        world
+            .query::<(&Player, &Score)>()
+            .iter(world)
+            .map(|(player, score)| (player.client_id, *score))
+            .collect()
+    }
+}
+
+/// Where each bot draws each player against where the server had it at the bot's
+/// interpolation tick: `(error in metres)` for every pair.
+fn drawing_errors(arena: &mut Arena) -> Vec<f32> {
+    let mut errors = Vec::new();
+    for bot in 0..arena.bots.len() {
+        let world = arena.bots[bot].world_mut();
+        let tick = world.resource::<ClientTimeline>().interpolation_tick();
+        let seen: Vec<(u64, Vec3)> = world
+            .query::<(&Player, &Transform)>()
+            .iter(world)
+            .map(|(player, transform)| (player.client_id, transform.translation))
+            .collect();
+        let history = &arena.server.world().resource::<History>().0;
+        let (before, after) = (tick.floor() as u32, tick.ceil() as u32);
+        let t = tick.fract() as f32;
+        for (id, drawn) in seen {
+            let truth = history[&before][&id].lerp(history[&after][&id], t);
+            errors.push(drawn.distance(truth));
+        }
+    }
+    errors
+}
+
+#[test]
+fn bots_see_every_player_where_the_server_has_it() {
+    let mut arena = Arena::new(3, true);
+    let mut totals = vec![bots::BotTotals::default(); 3];
+    let mut errors = Vec::new();
+    for step in 0..240 {
+        arena.step();
+        for (bot, totals) in arena.bots.iter_mut().zip(&mut totals) {
+            totals.sample(bot);
+        }
+        if step >= 60 {
+            errors.extend(drawing_errors(&mut arena));
+        }
+    }
+    for bot in 0..3 {
+        assert_eq!(arena.players_seen(bot), 3);
+    }
+    // Real UDP: now and then a packet misses its frame and a bot extrapolates one tick, so a
+    // drawn position may be off by up to two ticks of top speed; nearly all are exact.
+    let two_ticks = 2.0 * player::MAX_SPEED / 60.0;
+    let worst = errors.iter().copied().fold(0.0, f32::max);
+    let exact = errors.iter().filter(|error| **error < 0.05).count();
+    eprintln!(
+        "{} comparisons: {exact} within 5 cm, worst {worst:.3} m",
+        errors.len()
+    );
+    assert!(errors.len() >= 1500, "only {} comparisons", errors.len());
+    assert!(
+        worst <= two_ticks + 0.01,
+        "a bot drew a player {worst} m off"
+    );
+    assert!(
+        exact * 10 >= errors.len() * 9,
+        "only {exact} of {} within 5 cm",
+        errors.len()
+    );
+
+    let summary = bots::summarize(&totals, Duration::from_secs(4));
+    assert_eq!((summary.bots, summary.connected_bots), (3, 3));
+    assert_eq!((summary.players_seen_min, summary.players_seen_max), (3, 3));
+    assert!(summary.bytes_in_per_s > 0.0 && summary.bytes_out_per_s > 0.0);
+    assert!(summary.replicated_entities >= 3.0);
+    assert!(summary.interpolation_delay_ms > 0.0);
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["players_seen_min"], 3);
+    // The bots moved and fought: it was not a still picture.
+    let history = &arena.server.world().resource::<History>().0;
+    let last_two: Vec<_> = history.values().rev().take(2).collect();
+    assert_ne!(last_two[0], last_two[1], "nobody moved");
+}
+
+#[test]
+fn a_shot_at_a_standing_player_hits_and_the_score_changes_everywhere() {
+    let mut arena = Arena::new(2, false);
+    let (target, shooter) = (arena.server_player(0), arena.server_player(1));
+    let world = arena.server.world_mut();
+    world.get_mut::<Transform>(target).unwrap().translation = Vec3::new(0.0, 0.0, 8.0);
+    world.get_mut::<Transform>(shooter).unwrap().translation = Vec3::new(0.0, 0.0, 12.0);
+    let (target_id, shooter_id) = (arena.client_id(0), arena.client_id(1));
+    // Facing -z (yaw 0), trigger held: a shot every cooldown, three hits kill.
+    arena.input(
+        1,
+        ArenaInput {
+            movement: Vec2::ZERO,
+            aim: 0.0,
+            fire: true,
+        },
+    );
+    arena.run_until(240, |arena| {
+        Arena::scores(&mut arena.server)
+            .get(&shooter_id)
+            .is_some_and(|score| score.kills == 1)
+    });
+    arena.input(1, ArenaInput::default());
+    arena.run(30);
+    for app in std::iter::once(&mut arena.server).chain(arena.bots.iter_mut()) {
+        let scores = Arena::scores(app);
+        assert_eq!(
+            scores[&shooter_id],
+            Score {
+                kills: 1,
+                deaths: 0
+            }
+        );
+        assert_eq!(
+            scores[&target_id],
+            Score {
+                kills: 0,
+                deaths: 1
+            }
+        );
+    }
+}
+
+#[test]
+fn a_chat_line_reaches_every_bot_and_a_bot_that_leaves_disappears() {
+    let mut arena = Arena::new(3, true);
+    arena.bots[0]
+        .world_mut()
+        .write_message(ChatSend("  hello arena  ".into()));
+    arena.run(10);
+    for bot in 0..3 {
+        let heard = &arena.bots[bot].world().resource::<Heard>().0;
+        assert_eq!(
+            heard,
+            &[ChatLine {
+                from: "bot-1".into(),
+                text: "hello arena".into()
+            }],
+            "bot {bot}"
+        );
+    }
+
+    transport::disconnect(arena.bots[2].world_mut());
+    arena.run_until(60, |arena| {
+        arena.players_seen(0) == 2 && arena.players_seen(1) == 2
+    });
+    assert_eq!(arena.players_on_server(), 2);
+}
+
+#[test]
+fn impossible_input_is_held_to_the_rules() {
+    let mut arena = Arena::new(2, false);
+    let cheater = arena.server_player(0);
+    let world = arena.server.world_mut();
+    world.get_mut::<Transform>(cheater).unwrap().translation = Vec3::new(-5.0, 0.0, 11.0);
+    let start_tick = world.resource::<ServerTick>().0;
+    for frame in 0..120 {
+        // A huge move vector, or NaN, and the trigger every tick.
+        let movement = if frame % 2 == 0 {
+            Vec2::new(1000.0, 0.0)
+        } else {
+            Vec2::NAN
+        };
+        arena.input(
+            0,
+            ArenaInput {
+                movement,
+                aim: f32::INFINITY,
+                fire: true,
+            },
+        );
+        arena.step();
+    }
+    let id = arena.client_id(0);
+    let history = &arena.server.world().resource::<History>().0;
+    let max_step = player::MAX_SPEED / 60.0 + 1e-4;
+    let positions: Vec<Vec3> = history
+        .range(start_tick.0 + 1..)
+        .filter_map(|(_, players)| players.get(&id).copied())
+        .collect();
+    assert!(positions.len() > 100);
+    for pair in positions.windows(2) {
+        let step = pair[0].distance(pair[1]);
+        assert!(step <= max_step, "moved {step} m in one tick");
+    }
+    assert!(positions.iter().all(|p| p.is_finite()));
+    let world = arena.server.world_mut();
+    let ticks = positions.len() as u32;
+    let shots = world
+        .query::<&protocol::Projectile>()
+        .iter(world)
+        .filter(|projectile| projectile.owner == cheater)
+        .count() as u32;
+    // Projectiles live 90 ticks: at most 90 / cooldown + 1 can be alive at once.
+    assert!(shots >= 1, "never fired");
+    assert!(
+        shots <= projectile::LIFETIME_TICKS / projectile::FIRE_COOLDOWN_TICKS + 1,
+        "{shots} shots alive after {ticks} ticks"
+    );
+}

@@ -8,7 +8,10 @@ use bevy::{
     },
     prelude::*,
 };
-use bevy_netsync::{prelude::*, transport::ServerAddresses};
+use bevy_netsync::{
+    prelude::*,
+    transport::{Reconnecting, ServerAddresses},
+};
 use bevy_renet::RenetClient;
 
 use crate::protocol::{ChatLine, ChatSend, Player, Score};
@@ -114,6 +117,13 @@ fn spawn_hud(mut commands: Commands) {
             Text::new(""),
             TextFont::from_font_size(26.0),
             TextColor(Color::srgb(1.0, 0.75, 0.4)),
+            TextLayout::justify(Justify::Center),
+            Node {
+                padding: UiRect::all(Val::Px(16.0)),
+                ..default()
+            },
+            BackgroundColor(Color::srgba(0.02, 0.02, 0.03, 0.8)),
+            Visibility::Hidden,
         ));
 }
 
@@ -266,19 +276,34 @@ fn update_chat_box(
     chat.0 = text.trim_start().to_string();
 }
 
+/// Says why this screen is not in the game: connecting, the last reason, the next retry.
 fn update_reason(
     state: Res<State<ClientState>>,
     last: Res<LastDisconnect>,
     hosting: Option<Res<ServerAddresses>>,
-    mut reason: Query<&mut Text, With<ReasonText>>,
+    retry: Option<Res<Reconnecting>>,
+    mut reason: Query<(&mut Text, &mut Visibility), With<ReasonText>>,
 ) {
-    let Ok(mut reason) = reason.single_mut() else {
+    let Ok((mut reason, mut visibility)) = reason.single_mut() else {
         return;
     };
-    reason.0 = match (state.get(), &last.0, hosting) {
-        (_, _, Some(_)) | (ClientState::Connected, _, _) => String::new(),
-        (ClientState::Connecting, _, _) => "Connecting...".into(),
-        (ClientState::Disconnected, Some(why), _) => format!("Not connected\n{why}"),
-        (ClientState::Disconnected, None, _) => "Not connected".into(),
+    if hosting.is_some() || *state.get() == ClientState::Connected {
+        *visibility = Visibility::Hidden;
+        return;
+    }
+    *visibility = Visibility::Inherited;
+    let mut text = match (state.get(), &last.0) {
+        (ClientState::Connecting, None) => "Connecting...".to_string(),
+        (ClientState::Connecting, Some(why)) => format!("Connecting again...\nlast time: {why}"),
+        (_, Some(why)) => format!("Not connected\n{why}"),
+        (_, None) => "Not connected".to_string(),
     };
+    if let Some(retry) = retry {
+        text.push_str(&format!(
+            "\nretrying in {:.1} s (attempt {})",
+            retry.remaining.as_secs_f32(),
+            retry.attempt
+        ));
+    }
+    reason.0 = text;
 }

@@ -3,7 +3,10 @@
 mod common;
 
 use bevy::prelude::*;
-use bevy_netsync::{prelude::*, testing::LinkConditioner};
+use bevy_netsync::{
+    prelude::*,
+    testing::{LinkConditioner, TestNet},
+};
 use common::orbit::*;
 
 fn protocol(app: &mut App) {
@@ -11,8 +14,8 @@ fn protocol(app: &mut App) {
 }
 
 /// A server with one orbiting entity and one client on `link`.
-fn orbiting(link: LinkConditioner, seed: u64) -> (bevy_netsync::testing::TestNet, Entity, Orbit) {
-    let mut net = bevy_netsync::testing::TestNet::new(protocol)
+fn orbiting(link: LinkConditioner, seed: u64) -> (TestNet, Entity, Orbit) {
+    let mut net = TestNet::new(protocol)
         .with_seed(seed)
         .with_default_link(link);
     net.server_mut().add_systems(FixedUpdate, move_on_orbit);
@@ -32,12 +35,7 @@ fn orbiting(link: LinkConditioner, seed: u64) -> (bevy_netsync::testing::TestNet
 /// Runs `steps` steps after a 2 s warm-up and returns the worst distance between the drawn
 /// position and the true position at the interpolation tick; asserts the drawn position never
 /// moves backwards along the circle.
-fn worst_error(
-    net: &mut bevy_netsync::testing::TestNet,
-    entity: Entity,
-    orbit: Orbit,
-    steps: usize,
-) -> f32 {
+fn worst_error(net: &mut TestNet, entity: Entity, orbit: Orbit, steps: usize) -> f32 {
     net.run(120);
     let mut worst = 0.0f32;
     let mut last_angle = f64::MIN;
@@ -114,15 +112,37 @@ fn interpolated_position_stays_close_on_a_late_jittery_lossy_link() {
     );
 }
 
-#[test]
-fn a_teleport_snaps_instead_of_sliding() {
-    let mut net = bevy_netsync::testing::TestNet::new(protocol);
+/// A server with one entity (moved by hand along x) and one client on a perfect link.
+fn one_entity() -> (TestNet, Entity) {
+    let mut net = TestNet::new(protocol);
     let entity = net
         .server_mut()
         .world_mut()
         .spawn((Replicated, Transform::default()))
         .id();
     net.add_client();
+    (net, entity)
+}
+
+/// Puts the server's entity at `x`.
+fn move_to(net: &mut TestNet, entity: Entity, x: f32) {
+    let world = net.server_mut().world_mut();
+    world.get_mut::<Transform>(entity).unwrap().translation.x = x;
+}
+
+/// Where the client draws the entity along x.
+fn drawn_x(net: &mut TestNet, entity: Entity) -> f32 {
+    let world = net.client_mut(0).world_mut();
+    let mirrored = world
+        .resource::<ServerEntityMap>()
+        .to_client(entity)
+        .unwrap();
+    world.get::<Transform>(mirrored).unwrap().translation.x
+}
+
+#[test]
+fn a_teleport_snaps_instead_of_sliding() {
+    let (mut net, entity) = one_entity();
     net.run(60);
     for step in 0..120 {
         let x = if step < 60 {
@@ -130,52 +150,27 @@ fn a_teleport_snaps_instead_of_sliding() {
         } else {
             100.0 + (step - 60) as f32 * 0.05
         };
-        net.server_mut()
-            .world_mut()
-            .get_mut::<Transform>(entity)
-            .unwrap()
-            .translation
-            .x = x;
+        move_to(&mut net, entity, x);
         net.step();
-        let world = net.client_mut(0).world_mut();
-        let mirrored = world
-            .resource::<ServerEntityMap>()
-            .to_client(entity)
-            .unwrap();
-        let drawn = world.get::<Transform>(mirrored).unwrap().translation.x;
+        let drawn = drawn_x(&mut net, entity);
         assert!(!(3.5..100.0).contains(&drawn), "slid through {drawn}");
     }
     net.run(30);
-    let world = net.client_mut(0).world_mut();
-    let mirrored = world
-        .resource::<ServerEntityMap>()
-        .to_client(entity)
-        .unwrap();
-    assert!(world.get::<Transform>(mirrored).unwrap().translation.x >= 100.0);
+    assert!(drawn_x(&mut net, entity) >= 100.0);
 }
 
 #[test]
 fn a_starved_buffer_extrapolates_within_its_bound_then_holds() {
-    let mut net = bevy_netsync::testing::TestNet::new(protocol);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Transform::default()))
-        .id();
-    net.add_client();
+    let (mut net, entity) = one_entity();
     let speed_per_tick = 5.0 / 60.0;
     let mut x = 0.0;
     for _ in 0..120 {
         x += speed_per_tick;
-        net.server_mut()
-            .world_mut()
-            .get_mut::<Transform>(entity)
-            .unwrap()
-            .translation
-            .x = x;
+        move_to(&mut net, entity, x);
         net.step();
     }
     // The server keeps moving, but nothing reaches the client for a second.
+    let newest_value = x;
     net.set_links(0, LinkConditioner::new(0, 0, 1.0), LinkConditioner::PERFECT);
     let limit = net
         .client(0)
@@ -184,30 +179,22 @@ fn a_starved_buffer_extrapolates_within_its_bound_then_holds() {
         .max_extrapolation
         .as_secs_f32();
     let mut drawn_positions = Vec::new();
-    let mut newest_value = 0.0;
-    for frame in 0..60 {
+    for _ in 0..60 {
         x += speed_per_tick;
-        net.server_mut()
-            .world_mut()
-            .get_mut::<Transform>(entity)
-            .unwrap()
-            .translation
-            .x = x;
+        move_to(&mut net, entity, x);
         net.step();
-        let world = net.client_mut(0).world_mut();
-        let mirrored = world
-            .resource::<ServerEntityMap>()
-            .to_client(entity)
-            .unwrap();
-        if frame == 0 {
-            newest_value = x - speed_per_tick; // the value sent just before the blackout
-        }
-        drawn_positions.push(world.get::<Transform>(mirrored).unwrap().translation.x);
+        drawn_positions.push(drawn_x(&mut net, entity));
     }
     let bound = newest_value + 5.0 * limit + 1e-3;
     assert!(
         drawn_positions.iter().all(|drawn| *drawn <= bound),
         "drifted past {bound}: {drawn_positions:?}"
+    );
+    assert!(
+        drawn_positions
+            .iter()
+            .any(|drawn| *drawn > newest_value + 0.01),
+        "never extrapolated: {drawn_positions:?}"
     );
     let tail = &drawn_positions[30..];
     assert!(

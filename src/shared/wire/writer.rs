@@ -67,6 +67,15 @@ pub fn write_prefixed<E>(
     Ok(())
 }
 
+/// Encodes a game-message frame with the given kind byte.
+pub fn encode_message(kind: u8, index: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    out.push(kind);
+    write_varint(&mut out, index.into());
+    out.extend_from_slice(payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,4 @@
-//! Frames: the first byte of every renet message names its kind; the rest is laid out here.
-//!
-//! | direction | kind | layout after the kind byte |
-//! | --- | --- | --- |
-//! | server → client | [`server_kind::WELCOME`] | client id (varint), tick |
-//! | server → client | [`server_kind::DISCONNECT`] | [`DisconnectReason`] (bincode) |
-//! | server → client | [`server_kind::STRUCTURE`] | tick, then entries to the end: entity, op, components |
-//! | server → client | [`server_kind::UPDATE`] | update id, tick, required structure tick, then entities to the end |
-//! | server → client | [`server_kind::MESSAGE`] | message index, payload to the end |
-//! | client → server | [`client_kind::HELLO`] | protocol hash (u64 LE) |
-//! | client → server | [`client_kind::ACKS`] | count, update ids |
-//! | client → server | [`client_kind::MESSAGE`] | message index, payload to the end |
-//! | client → server | [`client_kind::GOODBYE`] | nothing |
-//! | client → server | [`client_kind::INPUTS`] | input index, newest tick, count, inputs newest first (each length-prefixed; empty = same as the newer one) |
-//! | server → client | [`server_kind::TICK`] | tick |
-//! | server → client | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
-//!
-//! A component value is `index, length, bytes`, so a reader can always find the next value.
+//! Frames the server sends: welcome, disconnect reason, structure, update, tick, input timing.
 
 use bevy::prelude::Entity;
 
@@ -43,20 +26,6 @@ pub mod server_kind {
     pub const TICK: u8 = 5;
     /// How early the client's inputs arrive (unreliable channel).
     pub const INPUT_TIMING: u8 = 6;
-}
-
-/// Kind bytes of frames a client sends.
-pub mod client_kind {
-    /// Handshake: the client's protocol hash.
-    pub const HELLO: u8 = 0;
-    /// Update ids the client received.
-    pub const ACKS: u8 = 1;
-    /// A game message.
-    pub const MESSAGE: u8 = 2;
-    /// The client leaves on purpose.
-    pub const GOODBYE: u8 = 3;
-    /// Inputs of the last few ticks (unreliable channel).
-    pub const INPUTS: u8 = 4;
 }
 
 const OP_DESPAWN: u8 = 0;
@@ -154,36 +123,6 @@ pub enum ServerFrame<'a> {
     },
 }
 
-/// A decoded frame from a client.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ClientFrame<'a> {
-    /// Handshake with the client's protocol hash.
-    Hello {
-        /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash) of the client.
-        protocol: u64,
-    },
-    /// Update ids the client received.
-    Acks(Vec<u32>),
-    /// The client leaves on purpose.
-    Goodbye,
-    /// Inputs of consecutive ticks ending at `newest`.
-    Inputs {
-        /// Index in the input registry.
-        index: u32,
-        /// Tick of the first entry.
-        newest: NetTick,
-        /// Encoded inputs, newest first.
-        inputs: Vec<&'a [u8]>,
-    },
-    /// A game message.
-    Message {
-        /// Index in the client-message registry.
-        index: u32,
-        /// Encoded message.
-        payload: &'a [u8],
-    },
-}
-
 impl<'a> ServerFrame<'a> {
     /// Decodes a whole frame; any malformed byte is an error.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
@@ -232,57 +171,6 @@ impl<'a> ServerFrame<'a> {
             kind => {
                 return Err(DecodeError::UnknownKind {
                     frame: "server frame",
-                    kind,
-                });
-            }
-        };
-        Ok(frame)
-    }
-}
-
-impl<'a> ClientFrame<'a> {
-    /// Decodes a whole frame; any malformed byte is an error.
-    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(bytes);
-        let frame = match reader.u8()? {
-            client_kind::HELLO => {
-                let protocol = reader.u64_le()?;
-                reader.finish()?;
-                Self::Hello { protocol }
-            }
-            client_kind::ACKS => {
-                let count = reader.count()?;
-                let ids = (0..count)
-                    .map(|_| reader.varint_u32())
-                    .collect::<Result<_, _>>()?;
-                reader.finish()?;
-                Self::Acks(ids)
-            }
-            client_kind::MESSAGE => Self::Message {
-                index: reader.varint_u32()?,
-                payload: reader.remaining(),
-            },
-            client_kind::GOODBYE => {
-                reader.finish()?;
-                Self::Goodbye
-            }
-            client_kind::INPUTS => {
-                let index = reader.varint_u32()?;
-                let newest = reader.tick()?;
-                let count = reader.count()?;
-                let inputs = (0..count)
-                    .map(|_| reader.bytes())
-                    .collect::<Result<_, _>>()?;
-                reader.finish()?;
-                Self::Inputs {
-                    index,
-                    newest,
-                    inputs,
-                }
-            }
-            kind => {
-                return Err(DecodeError::UnknownKind {
-                    frame: "client frame",
                     kind,
                 });
             }
@@ -413,34 +301,6 @@ pub fn write_update_header(out: &mut Vec<u8>, header: UpdateHeader) {
     write_tick(out, header.required_structure);
 }
 
-/// Encodes a game-message frame with the given kind byte.
-pub fn encode_message(kind: u8, index: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 4);
-    out.push(kind);
-    write_varint(&mut out, index.into());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Encodes a [`client_kind::HELLO`] frame.
-pub fn encode_hello(protocol: u64) -> Vec<u8> {
-    let mut out = vec![client_kind::HELLO];
-    out.extend_from_slice(&protocol.to_le_bytes());
-    out
-}
-
-/// Encodes a [`client_kind::INPUTS`] frame; `inputs` newest first, ending at `newest`.
-pub fn encode_inputs(index: u32, newest: NetTick, inputs: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = vec![client_kind::INPUTS];
-    write_varint(&mut out, index.into());
-    write_tick(&mut out, newest);
-    write_varint(&mut out, inputs.len() as u64);
-    for input in inputs {
-        super::write_bytes(&mut out, input);
-    }
-    out
-}
-
 /// Encodes a [`server_kind::TICK`] frame.
 pub fn encode_tick(tick: NetTick) -> Vec<u8> {
     let mut out = vec![server_kind::TICK];
@@ -464,19 +324,11 @@ const fn unzigzag(value: u32) -> i32 {
     ((value >> 1) as i32) ^ -((value & 1) as i32)
 }
 
-/// Encodes a [`client_kind::ACKS`] frame.
-pub fn encode_acks(ids: &[u32]) -> Vec<u8> {
-    let mut out = vec![client_kind::ACKS];
-    write_varint(&mut out, ids.len() as u64);
-    for id in ids {
-        write_varint(&mut out, (*id).into());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use bevy::prelude::Entity;
+
+    use crate::shared::{disconnect::DisconnectReason, tick::NetTick, wire::*};
 
     fn entity(index: u32) -> Entity {
         Entity::from_raw_u32(index).unwrap()
@@ -541,54 +393,6 @@ mod tests {
     }
 
     #[test]
-    fn client_frames_roundtrip() {
-        assert_eq!(
-            ClientFrame::decode(&encode_hello(0xdead_beef)).unwrap(),
-            ClientFrame::Hello {
-                protocol: 0xdead_beef
-            }
-        );
-        assert_eq!(
-            ClientFrame::decode(&encode_acks(&[1, 200, 70_000])).unwrap(),
-            ClientFrame::Acks(vec![1, 200, 70_000])
-        );
-        assert_eq!(
-            ClientFrame::decode(&[client_kind::GOODBYE]).unwrap(),
-            ClientFrame::Goodbye
-        );
-        assert_eq!(
-            ClientFrame::decode(&encode_message(client_kind::MESSAGE, 7, b"hi")).unwrap(),
-            ClientFrame::Message {
-                index: 7,
-                payload: b"hi"
-            }
-        );
-    }
-
-    #[test]
-    fn input_and_timing_frames_roundtrip() {
-        let inputs = vec![vec![1, 2], vec![], vec![3]];
-        assert_eq!(
-            ClientFrame::decode(&encode_inputs(2, NetTick(500), &inputs)).unwrap(),
-            ClientFrame::Inputs {
-                index: 2,
-                newest: NetTick(500),
-                inputs: vec![&[1, 2][..], &[][..], &[3][..]],
-            }
-        );
-        for min_lead in [-70_000, -1, 0, 1, 12] {
-            assert_eq!(
-                ServerFrame::decode(&encode_input_timing(min_lead, 4)).unwrap(),
-                ServerFrame::InputTiming { min_lead, late: 4 }
-            );
-        }
-        assert_eq!(
-            ServerFrame::decode(&encode_tick(NetTick(9))).unwrap(),
-            ServerFrame::Tick(NetTick(9))
-        );
-    }
-
-    #[test]
     fn control_frames_roundtrip() {
         assert_eq!(
             ServerFrame::decode(&encode_welcome(99, NetTick(5))).unwrap(),
@@ -638,16 +442,5 @@ mod tests {
             let _ = ClientFrame::decode(&bytes);
             let _ = peek_update_header(&bytes);
         }
-    }
-
-    #[test]
-    fn unknown_kinds_are_named() {
-        assert_eq!(
-            ClientFrame::decode(&[200]),
-            Err(DecodeError::UnknownKind {
-                frame: "client frame",
-                kind: 200
-            })
-        );
     }
 }

@@ -78,6 +78,46 @@
 //! whose protocol differs, or that sends malformed or oversized data, is disconnected with a
 //! [`DisconnectReason`](shared::disconnect::DisconnectReason); the others are not disturbed.
 //!
+//! ## Real networking
+//!
+//! With the default `netcode` feature, [`transport::start_server`] and [`transport::connect`]
+//! put an App on renet's netcode UDP transport (unsecure for development, or secure with
+//! connect tokens from a [`transport::TokenIssuer`]). Host mode (a listen server) is a server
+//! plus [`spawn_local_client`](server::spawn_local_client): the host's player is a client like
+//! any other, without a socket.
+//!
+//! ## Inputs and interpolation
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Debug)]
+//! struct Steer { x: f32, fire: bool }
+//!
+//! let mut app = App::new();
+//! app.add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+//!     .replicate::<Transform>()
+//!     .interpolate::<Transform>() // remote entities drawn between snapshots
+//!     .add_input::<Steer>();      // tick-stamped, redundant, lead-adjusted
+//!
+//! // Client: write the local player's input every frame.
+//! app.world_mut().resource_mut::<LocalInput<Steer>>().0 = Steer { x: 1.0, fire: false };
+//!
+//! // Server: in `FixedUpdate`, read each client's input for the tick being simulated.
+//! fn steer(inputs: Query<(&ConnectedClient, &ClientInput<Steer>)>) {
+//!     for (client, input) in &inputs {
+//!         let _ = (client.id(), input.input.x, input.repeated);
+//!     }
+//! }
+//! app.add_systems(FixedUpdate, steer);
+//! ```
+//!
+//! The client's [`ClientTimeline`](client::ClientTimeline) estimates the server's tick and
+//! derives the interpolation tick (behind the newest snapshot by an adaptive delay) and the
+//! input tick (ahead of the server by just enough).
+//!
 //! ## Testing your game
 //!
 //! With the `test_utils` feature, [`testing::TestNet`] runs a server App and client Apps in

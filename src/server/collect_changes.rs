@@ -2,7 +2,10 @@
 
 use core::mem;
 
-use bevy::{ecs::entity::EntityHashMap, prelude::*};
+use bevy::{
+    ecs::entity::{EntityHashMap, EntityHashSet},
+    prelude::*,
+};
 use bevy_renet::renet::Bytes;
 
 use super::{
@@ -89,9 +92,10 @@ pub(crate) fn collect_changes(
     }
 
     // Inserts and removals on entities clients already have, grouped per entity.
+    let spawned: EntityHashSet = changes.spawned.iter().copied().collect();
     let mut touched: EntityHashMap<Vec<u32>> = EntityHashMap::default();
     for &(entity, index) in &log.touched {
-        if !changes.spawned.contains(&entity) && replicated.entities.contains_key(&entity) {
+        if !spawned.contains(&entity) && replicated.entities.contains_key(&entity) {
             let indices = touched.entry(entity).or_default();
             if !indices.contains(&index) {
                 indices.push(index);

@@ -88,7 +88,9 @@ pub(crate) fn track_connections(
                     client_id: *client_id,
                     reason,
                 });
-                commands.entity(client).despawn();
+                if let Ok(mut entity) = commands.get_entity(client) {
+                    entity.despawn();
+                }
             }
         }
     }

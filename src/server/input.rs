@@ -105,7 +105,10 @@ pub(crate) fn receive_inputs<I: NetInput>(
         decoded.push(input);
     }
     let now = world.resource::<ServerTick>().0;
-    let mut entity = world.entity_mut(client);
+    // The game may have despawned the client's entity; its inputs then have nowhere to go.
+    let Ok(mut entity) = world.get_entity_mut(client) else {
+        return Ok(());
+    };
     if !entity.contains::<InputQueue<I>>() {
         entity.insert((
             InputQueue::<I>::default(),

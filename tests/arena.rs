@@ -67,7 +67,7 @@ impl Arena {
             .add_systems(FixedPostUpdate, record_history);
         server.finish();
         server.cleanup();
-        headless::single_threaded(&mut server);
+        bevy_netsync::single_threaded(&mut server);
         let settings = headless::server_settings(
             "127.0.0.1:0".into(),
             Vec::new(),

@@ -103,7 +103,7 @@ pub fn bot_app(server: &str, name: &str, seed: u64) -> Result<App, String> {
     app.insert_resource(BotBrain::new(seed));
     app.finish();
     app.cleanup();
-    headless::single_threaded(&mut app);
+    bevy_netsync::single_threaded(&mut app);
     let settings = ClientSettings {
         security: ClientSecurity::Unsecure {
             client_id: transport::random_client_id(),

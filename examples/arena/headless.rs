@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use bevy::{
-    app::ScheduleRunnerPlugin, ecs::schedule::SingleThreadedExecutor, log::LogPlugin, prelude::*,
-};
+use bevy::{app::ScheduleRunnerPlugin, log::LogPlugin, prelude::*};
 use bevy_netsync::{
     prelude::*,
     transport::{ServerSecurity, ServerSettings},
@@ -73,12 +71,4 @@ pub fn headless_client() -> App {
     app.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
     shared(&mut app);
     app
-}
-
-/// On two cores, one thread per small App beats the multi-threaded executor (see FACTS.md).
-pub fn single_threaded(app: &mut App) {
-    let mut schedules = app.world_mut().resource_mut::<Schedules>();
-    for (_, schedule) in schedules.iter_mut() {
-        schedule.set_executor(SingleThreadedExecutor::new());
-    }
 }

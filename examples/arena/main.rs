@@ -265,6 +265,8 @@ fn run(mode: Mode) -> Result<(), String> {
                 addresses.local.port(),
                 addresses.public
             );
+            // A headless server is a small App: one thread is faster than many on few cores.
+            bevy_netsync::single_threaded(&mut app);
             app.run();
         }
         Mode::Bots {

@@ -29,7 +29,7 @@ mod rng;
 use core::time::Duration;
 use std::{sync::Arc, time::Instant};
 
-use bevy::{ecs::schedule::SingleThreadedExecutor, prelude::*, time::TimeUpdateStrategy};
+use bevy::{prelude::*, time::TimeUpdateStrategy};
 use bevy_renet::{
     RenetClient, RenetServer,
     renet::{self, ClientId},
@@ -321,14 +321,5 @@ fn base_app(protocol: &Protocol) -> App {
 fn finish(app: &mut App) {
     app.finish();
     app.cleanup();
-    single_threaded(app);
-}
-
-/// Runs every schedule of `app` on one thread. Small Apps stepped by hand are faster that way
-/// (on 2 cores, several times), and the order systems run in stays the same from run to run.
-pub fn single_threaded(app: &mut App) {
-    let mut schedules = app.world_mut().resource_mut::<Schedules>();
-    for (_, schedule) in schedules.iter_mut() {
-        schedule.set_executor(SingleThreadedExecutor::new());
-    }
+    crate::single_threaded(app);
 }

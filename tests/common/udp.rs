@@ -21,7 +21,7 @@ pub fn app() -> App {
     protocol(&mut app);
     app.finish();
     app.cleanup();
-    bevy_netsync::testing::single_threaded(&mut app);
+    bevy_netsync::single_threaded(&mut app);
     app
 }
 

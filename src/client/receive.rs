@@ -17,7 +17,7 @@ use crate::shared::{
     messages::MessageRegistry,
     registry::{ApplyContext, ReplicationRegistry},
     tick::NetTick,
-    wire::{self, ComponentBytes, ServerFrame, StructureEntry},
+    wire::{self, ComponentBytes, EntityUpdate, ServerFrame, StructureEntry},
 };
 
 /// Marks a client entity that mirrors a server entity. Its server entity is in
@@ -74,8 +74,8 @@ fn handle_frame(world: &mut World, bytes: Bytes, reliable: bool) -> Result<(), D
                 "a control frame on the unreliable channel".into(),
             ));
         }
-        ServerFrame::Update { header, .. } => {
-            queue_update(world, header, bytes.clone()).map_err(malformed)?;
+        ServerFrame::Update { header, entities } => {
+            queue_update(world, header, &entities, &bytes).map_err(malformed)?;
         }
         ServerFrame::Message { index, payload } => {
             receive_message(world, index, payload).map_err(malformed)?;
@@ -101,11 +101,12 @@ fn receive_message(world: &mut World, index: u32, payload: &[u8]) -> Result<(), 
     })
 }
 
-/// Applies an update now if its structure frame arrived, else keeps it for later.
+/// Applies a decoded update now if its structure frame arrived, else keeps its bytes for later.
 fn queue_update(
     world: &mut World,
     header: wire::UpdateHeader,
-    bytes: Bytes,
+    entities: &[EntityUpdate],
+    bytes: &Bytes,
 ) -> Result<(), DecodeError> {
     world.resource_mut::<ClientTimeline>().observe(header.tick);
     let ready = world
@@ -113,13 +114,13 @@ fn queue_update(
         .last_structure
         .is_some_and(|applied| !header.required_structure.is_newer_than(applied));
     if ready {
-        return apply_update(world, &bytes);
+        return apply_entities(world, header, entities);
     }
     let mut session = world.resource_mut::<ClientSession>();
     if session.waiting_updates.len() >= MAX_BUFFERED_UPDATES {
         session.waiting_updates.remove(0);
     }
-    session.waiting_updates.push((header, bytes));
+    session.waiting_updates.push((header, bytes.clone()));
     Ok(())
 }
 
@@ -140,7 +141,7 @@ fn apply_waiting_updates(world: &mut World) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Applies the fresh values of an update frame and queues its ack.
+/// Decodes a buffered update frame and applies it.
 fn apply_update(world: &mut World, bytes: &[u8]) -> Result<(), DecodeError> {
     let ServerFrame::Update { header, entities } = ServerFrame::decode(bytes)? else {
         return Err(DecodeError::UnknownKind {
@@ -148,8 +149,17 @@ fn apply_update(world: &mut World, bytes: &[u8]) -> Result<(), DecodeError> {
             kind: bytes.first().copied().unwrap_or_default(),
         });
     };
+    apply_entities(world, header, &entities)
+}
+
+/// Applies the fresh values of an update frame's entities and queues its ack.
+fn apply_entities(
+    world: &mut World,
+    header: wire::UpdateHeader,
+    entities: &[EntityUpdate],
+) -> Result<(), DecodeError> {
     with_replication(world, |world, registry, map, session| {
-        for update in &entities {
+        for update in entities {
             // Unknown: despawned by a structure frame that overtook this update.
             let Some(entity) = map.to_client(update.entity) else {
                 continue;

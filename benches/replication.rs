@@ -6,7 +6,7 @@
 //! - crowd: 1,000 such entities, 4 clients
 //! - idle: 10,000 entities that never change, 16 clients
 
-#[path = "../tests/common/orbit.rs"]
+#[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
 
 use std::{f32::consts::TAU, time::Duration};

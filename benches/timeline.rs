@@ -1,7 +1,7 @@
 //! Interpolation delay and error, and inputs on time, for clean, P50 and P95 links.
 //! Run with `cargo bench --bench timeline`.
 
-#[path = "../tests/common/orbit.rs"]
+#[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
 
 use std::f32::consts::TAU;

@@ -1,13 +1,11 @@
 //! Remote entities drawn between snapshots at the client's interpolation tick.
 
-mod common;
-
+use crate::common::orbit::*;
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     testing::{LinkConditioner, TestNet},
 };
-use common::orbit::*;
 
 fn protocol(app: &mut App) {
     app.replicate::<Transform>().interpolate::<Transform>();

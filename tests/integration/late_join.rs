@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 
 #[test]
 fn late_joiner_receives_whole_world() {

@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 
 fn connected_net(clients: usize) -> (bevy_netsync::testing::TestNet, Vec<Entity>) {
     let mut net = net();

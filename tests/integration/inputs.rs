@@ -1,7 +1,5 @@
 //! Tick-stamped inputs: redundancy against loss, and a lead that adapts to the link.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use bevy::prelude::*;

@@ -1,15 +1,13 @@
 //! Why a client is not connected, over real UDP: each reason a player can see.
 
-mod common;
-
 use std::{net::UdpSocket, time::Duration};
 
+use crate::common::{udp::*, *};
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     transport::{self, ServerSettings, TransportError},
 };
-use common::{udp::*, *};
 
 #[test]
 fn nobody_listening_times_out_within_the_connect_timeout() {

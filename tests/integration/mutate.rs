@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, testing::LinkConditioner};
-use common::*;
 
 #[test]
 fn mutations_reach_clients_every_tick() {

@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, shared::channels};
-use common::*;
 
 /// Connects a misbehaving client and a good one, lets `misbehave` act, and checks that only
 /// the misbehaving one is dropped, with the expected reason, while the good one keeps up.

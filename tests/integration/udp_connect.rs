@@ -1,15 +1,13 @@
 //! Connecting over real UDP on loopback: replication, leaving and reconnecting.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{udp::*, *};
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     transport::{self, ReconnectPolicy},
 };
-use common::{udp::*, *};
 
 #[test]
 fn client_connects_and_replicates_over_udp() {

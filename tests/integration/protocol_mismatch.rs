@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Component, Serialize, Deserialize)]

@@ -1,10 +1,8 @@
 //! Host mode: one App is the server and has a local player, without a socket for it.
 
-mod common;
-
+use crate::common::{udp::*, *};
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, server::LOCAL_CLIENT_ID};
-use common::{udp::*, *};
 
 #[test]
 fn host_and_remote_clients_all_see_the_same_players() {

@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 
 #[test]
 fn entity_fields_point_to_the_clients_own_entities() {

@@ -1,9 +1,8 @@
 //! Secure mode over real UDP: connect tokens signed with the server's private key.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::udp::*;
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
@@ -13,7 +12,6 @@ use bevy_netsync::{
         user_data_from_text,
     },
 };
-use common::udp::*;
 
 fn secure_server() -> (App, transport::ServerAddresses, TokenIssuer) {
     let private_key = generate_private_key();

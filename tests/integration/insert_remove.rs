@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 
 #[test]
 fn inserted_and_removed_components_follow_the_server() {

@@ -1,11 +1,9 @@
 //! Replication under a bad link: 100 ms ± 20 ms one way, 20 % loss, 5 % duplication and
 //! reordering. Everything must still converge exactly.
 
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, testing::LinkConditioner};
-use common::*;
 
 fn bad_link() -> LinkConditioner {
     LinkConditioner::new(100, 20, 0.2)

@@ -1,8 +1,6 @@
-mod common;
-
+use crate::common::*;
 use bevy::prelude::*;
 use bevy_netsync::prelude::*;
-use common::*;
 
 #[test]
 fn spawned_entities_reach_every_client_with_their_components() {

@@ -1,0 +1,23 @@
+//! The crate's integration tests, one module per feature, in one test binary: every test binary
+//! links all of Bevy, so one binary instead of sixteen saves minutes of linking and gigabytes of
+//! disk. The arena's own test (`tests/arena.rs`) stays a binary of its own, since the example's
+//! files name their siblings from the crate root.
+
+mod common;
+
+mod arena_screenshot;
+mod entity_mapping;
+mod host_mode;
+mod inputs;
+mod insert_remove;
+mod interpolation;
+mod late_join;
+mod lossy_link;
+mod malformed_input;
+mod messages;
+mod mutate;
+mod protocol_mismatch;
+mod spawn_despawn;
+mod udp_connect;
+mod udp_failures;
+mod udp_secure;

@@ -1,7 +1,7 @@
-//! Replication bandwidth and server CPU on the in-process test network, default codec,
-//! 60 ticks per second. Run with `cargo bench --bench replication`.
+//! Replication bandwidth and server CPU on the in-process test network, 60 ticks per second.
+//! Run with `cargo bench --bench replication`.
 //!
-//! Scenarios:
+//! Scenarios, each with the default serde codec and with the quantized [`TransformCodec`]:
 //! - arena: 64 entities on 10 m circles at 5 m/s, rotation following the heading, 16 clients
 //! - crowd: 1,000 such entities, 4 clients
 //! - idle: 10,000 entities that never change, 16 clients
@@ -22,8 +22,40 @@ const MEASURED_STEPS: usize = 600;
 /// IPv4 + UDP header bytes per packet.
 const IP_UDP_HEADER: f64 = 28.0;
 
-fn protocol(app: &mut App) {
-    app.replicate::<Transform>();
+/// How `Transform` goes on the wire.
+#[derive(Clone, Copy)]
+enum Codec {
+    Serde,
+    Quantized,
+}
+
+impl Codec {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Serde => "serde",
+            Self::Quantized => "TransformCodec",
+        }
+    }
+
+    fn register(self, app: &mut App) {
+        match self {
+            Self::Serde => app.replicate::<Transform>(),
+            Self::Quantized => app.replicate_with::<Transform>(TransformCodec::default()),
+        };
+    }
+
+    /// The value a client should hold for the server's `value`.
+    fn expected(self, value: &Transform) -> Transform {
+        match self {
+            Self::Serde => *value,
+            Self::Quantized => {
+                let mut bytes = Vec::new();
+                let codec = TransformCodec::default();
+                codec.encode(value, None, &mut bytes).expect("encodable");
+                codec.decode(&bytes, None).expect("decodable")
+            }
+        }
+    }
 }
 
 struct Scenario {
@@ -31,6 +63,7 @@ struct Scenario {
     entities: usize,
     clients: usize,
     moving: bool,
+    codec: Codec,
 }
 
 struct Figures {
@@ -45,7 +78,8 @@ struct Figures {
 }
 
 fn run(scenario: &Scenario) -> Figures {
-    let mut net = TestNet::new(protocol);
+    let codec = scenario.codec;
+    let mut net = TestNet::new(move |app: &mut App| codec.register(app));
     net.server_mut().add_systems(FixedUpdate, move_on_orbit);
     let side = (scenario.entities as f32).sqrt().ceil() as usize;
     let world = net.server_mut().world_mut();
@@ -95,7 +129,8 @@ fn run(scenario: &Scenario) -> Figures {
     }
 }
 
-/// Every client holds every server entity with exactly the server's transform.
+/// Every client holds every server entity with exactly the server's transform (after the
+/// codec's quantization, which the server's copy goes through too).
 fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
     let world = net.server_mut().world_mut();
     let server: Vec<(Entity, Transform)> = world
@@ -117,7 +152,7 @@ fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
             let mirrored = map
                 .to_client(*server_entity)
                 .and_then(|entity| world.get::<Transform>(entity));
-            if mirrored != Some(transform) {
+            if mirrored != Some(&scenario.codec.expected(transform)) {
                 return Err(format!("client {client}: {server_entity} differs"));
             }
         }
@@ -126,27 +161,23 @@ fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
 }
 
 fn main() {
-    let scenarios = [
-        Scenario {
-            name: "arena",
-            entities: 64,
-            clients: 16,
-            moving: true,
-        },
-        Scenario {
-            name: "crowd",
-            entities: 1_000,
-            clients: 4,
-            moving: true,
-        },
-        Scenario {
-            name: "idle",
-            entities: 10_000,
-            clients: 16,
-            moving: false,
-        },
-    ];
-    println!("bevy_netsync replication benchmark: default serde codec, 60 ticks/s, perfect link,");
+    let mut scenarios = Vec::new();
+    for (name, entities, clients, moving) in [
+        ("arena", 64, 16, true),
+        ("crowd", 1_000, 4, true),
+        ("idle", 10_000, 16, false),
+    ] {
+        for codec in [Codec::Serde, Codec::Quantized] {
+            scenarios.push(Scenario {
+                name,
+                entities,
+                clients,
+                moving,
+                codec,
+            });
+        }
+    }
+    println!("bevy_netsync replication benchmark: 60 ticks/s, perfect link,");
     println!(
         "{MEASURED_STEPS} measured steps after {WARMUP_STEPS} warm-up steps; per-client figures are averages."
     );
@@ -155,14 +186,15 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick median | p99 | correct |"
+        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick median | p99 | correct |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for scenario in &scenarios {
         let figures = run(scenario);
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
             scenario.name,
+            scenario.codec.name(),
             scenario.entities,
             scenario.clients,
             figures.down_payload,

@@ -87,7 +87,7 @@ impl NetsyncAppExt for App {
     where
         C: Component<Mutability = Mutable>,
     {
-        let codec_name = type_name_of(&codec);
+        let codec_name = format!("{} {}", type_name_of(&codec), codec.settings());
         let index = self
             .world_mut()
             .get_resource_or_init::<ReplicationRegistry>()

@@ -67,6 +67,11 @@
 //!   sends nothing.
 //! - A value older than the one a client holds is dropped, so late or duplicated packets never
 //!   roll state back.
+//! - Values are encoded by the component's [`ComponentCodec`](shared::codec::ComponentCodec):
+//!   serde + bincode by default. For `Transform`, register
+//!   [`TransformCodec`](shared::transform_codec::TransformCodec) to send a 1 mm fixed-point
+//!   position and a smallest-three rotation, about a third of the bytes:
+//!   `app.replicate_with::<Transform>(TransformCodec::default())`.
 //!
 //! ## Connections
 //!
@@ -173,6 +178,7 @@ pub mod prelude {
             protocol::ProtocolHash,
             registry::NoInterpolation,
             tick::{NetTick, ServerTick},
+            transform_codec::TransformCodec,
         },
     };
 }

@@ -65,7 +65,9 @@ pub fn plugin(app: &mut App) {
         .replicate::<Health>()
         .replicate::<Score>()
         .replicate::<Projectile>()
-        .replicate::<Transform>()
+        // Quantized: 1 mm positions, 10-bit smallest-three rotations, about a third of serde's
+        // bytes.
+        .replicate_with::<Transform>(TransformCodec::default())
         .interpolate::<Transform>()
         .add_input::<ArenaInput>()
         .add_client_message::<ChatSend>(Channel::Reliable)

@@ -64,6 +64,14 @@ pub trait ComponentCodec<C>: Send + Sync + 'static {
 
     /// Decodes exactly `bytes` (against the same `baseline` the encoder saw).
     fn decode(&self, bytes: &[u8], baseline: Option<&C>) -> Result<C, DecodeError>;
+
+    /// The codec's settings that both sides must share (a quantization step, say), folded into
+    /// the [`ProtocolHash`](super::protocol::ProtocolHash) with the codec's type name, so a
+    /// client built with other settings is refused on connect instead of misreading values.
+    /// Empty by default.
+    fn settings(&self) -> String {
+        String::new()
+    }
 }
 
 /// The default codec: serde with bincode 2's standard configuration (varint integers,

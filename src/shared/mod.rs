@@ -12,6 +12,7 @@ pub mod messages;
 pub mod protocol;
 pub mod registry;
 pub mod tick;
+pub mod transform_codec;
 pub mod wire;
 
 use core::time::Duration;

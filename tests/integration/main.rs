@@ -17,6 +17,7 @@ mod malformed_input;
 mod messages;
 mod mutate;
 mod protocol_mismatch;
+mod quantized_transform;
 mod spawn_despawn;
 mod udp_connect;
 mod udp_failures;

@@ -36,6 +36,14 @@ impl<'a> Reader<'a> {
         Ok(first)
     }
 
+    /// Reads a little-endian `u32` of 4 bytes.
+    pub fn u32_le(&mut self) -> Result<u32, DecodeError> {
+        let raw = self.take(4, "a 32-bit value")?;
+        let mut array = [0u8; 4];
+        array.copy_from_slice(raw);
+        Ok(u32::from_le_bytes(array))
+    }
+
     /// Reads a little-endian `u64` of 8 bytes.
     pub fn u64_le(&mut self) -> Result<u64, DecodeError> {
         let raw = self.take(8, "a 64-bit value")?;
@@ -102,7 +110,8 @@ impl<'a> Reader<'a> {
         self.take(len, "a byte string")
     }
 
-    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+    /// Reads exactly `len` bytes; `what` names them in the error.
+    pub fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.bytes.len() < len {
             return Err(DecodeError::UnexpectedEnd(what));
         }

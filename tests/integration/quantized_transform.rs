@@ -1,0 +1,119 @@
+//! `Transform` replicated with [`TransformCodec`]: clients hold exactly the quantized server
+//! value, also over a lossy link, and codec settings are part of the protocol.
+
+use crate::common::orbit::{Orbit, move_on_orbit};
+use bevy::prelude::*;
+use bevy_netsync::{
+    prelude::*,
+    testing::{LinkConditioner, TestNet},
+};
+
+const STEP: f32 = 0.002;
+
+fn codec() -> TransformCodec {
+    TransformCodec::default().with_position_step(STEP)
+}
+
+fn protocol(app: &mut App) {
+    app.replicate_with::<Transform>(codec());
+}
+
+/// What a client should hold for `value`: the server's value through the codec and back.
+fn quantized(value: &Transform) -> Transform {
+    let mut bytes = Vec::new();
+    codec().encode(value, None, &mut bytes).unwrap();
+    codec().decode(&bytes, None).unwrap()
+}
+
+/// Every client entity equals the quantized value of its server entity.
+fn assert_quantized_copy(net: &mut TestNet, client: usize) {
+    let world = net.server_mut().world_mut();
+    let server: Vec<(Entity, Transform)> = world
+        .query_filtered::<(Entity, &Transform), With<Replicated>>()
+        .iter(world)
+        .map(|(entity, transform)| (entity, *transform))
+        .collect();
+    let world = net.client_mut(client).world_mut();
+    let map = world.resource::<ServerEntityMap>();
+    assert_eq!(map.len(), server.len(), "client {client} entity count");
+    for (entity, transform) in &server {
+        let mirrored = map
+            .to_client(*entity)
+            .and_then(|mirror| world.get::<Transform>(mirror))
+            .copied();
+        let expected = quantized(transform);
+        assert_eq!(mirrored, Some(expected), "client {client}, {entity}");
+        assert!(
+            expected.translation.distance(transform.translation) <= STEP,
+            "within a step of the server"
+        );
+    }
+}
+
+#[test]
+fn clients_hold_the_quantized_server_transform_over_a_lossy_link() {
+    let mut net = TestNet::new(protocol).with_default_link(
+        LinkConditioner::new(60, 15, 0.1)
+            .with_duplicate(0.05)
+            .with_reorder(0.05),
+    );
+    net.server_mut().add_systems(FixedUpdate, move_on_orbit);
+    let world = net.server_mut().world_mut();
+    for i in 0..12 {
+        let center = Vec3::new(i as f32 * 7.5 - 40.0, 0.9, -3.0 * i as f32);
+        world.spawn((
+            Replicated,
+            Transform::from_translation(center),
+            Orbit {
+                center,
+                phase: i as f32,
+            },
+        ));
+    }
+    // A still, scaled entity and one at the origin with no rotation.
+    world.spawn((
+        Replicated,
+        Transform::from_xyz(-1.0, 2.0, 3.0).with_scale(Vec3::new(2.0, 0.5, 1.0)),
+    ));
+    world.spawn((Replicated, Transform::IDENTITY));
+    let clients = [net.add_client(), net.add_client()];
+    net.run(240);
+
+    // Stop moving; resends over the lossy link must bring every client to the last values.
+    let world = net.server_mut().world_mut();
+    let movers: Vec<Entity> = world
+        .query_filtered::<Entity, With<Orbit>>()
+        .iter(world)
+        .collect();
+    for entity in movers {
+        world.entity_mut(entity).remove::<Orbit>();
+    }
+    net.run(120);
+    for client in clients {
+        assert_quantized_copy(&mut net, client);
+    }
+}
+
+#[test]
+fn codec_settings_are_part_of_the_protocol() {
+    let hash = |register: fn(&mut App)| {
+        let mut app = App::new();
+        register(&mut app);
+        app.world().resource::<ProtocolHash>().value()
+    };
+    let serde = hash(|app| {
+        app.replicate::<Transform>();
+    });
+    let default = hash(|app| {
+        app.replicate_with::<Transform>(TransformCodec::default());
+    });
+    let coarse = hash(|app| {
+        app.replicate_with::<Transform>(TransformCodec::default().with_position_step(0.01));
+    });
+    let coarse_again = hash(|app| {
+        app.replicate_with::<Transform>(TransformCodec::default().with_position_step(0.01));
+    });
+    assert_ne!(serde, default);
+    assert_ne!(default, coarse);
+    assert_eq!(coarse, coarse_again);
+}

@@ -8,6 +8,8 @@
 
 #[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
+#[path = "../tests/integration/common/transforms.rs"]
+mod transforms;
 
 use std::{f32::consts::TAU, time::Duration};
 
@@ -48,12 +50,7 @@ impl Codec {
     fn expected(self, value: &Transform) -> Transform {
         match self {
             Self::Serde => *value,
-            Self::Quantized => {
-                let mut bytes = Vec::new();
-                let codec = TransformCodec::default();
-                codec.encode(value, None, &mut bytes).expect("encodable");
-                codec.decode(&bytes, None).expect("decodable")
-            }
+            Self::Quantized => transforms::round_trip(&TransformCodec::default(), value),
         }
     }
 }
@@ -132,32 +129,9 @@ fn run(scenario: &Scenario) -> Figures {
 /// Every client holds every server entity with exactly the server's transform (after the
 /// codec's quantization, which the server's copy goes through too).
 fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
-    let world = net.server_mut().world_mut();
-    let server: Vec<(Entity, Transform)> = world
-        .query_filtered::<(Entity, &Transform), With<Replicated>>()
-        .iter(world)
-        .map(|(entity, transform)| (entity, *transform))
-        .collect();
-    for client in 0..scenario.clients {
-        let world = net.client_mut(client).world_mut();
-        let map = world.resource::<ServerEntityMap>();
-        if map.len() != server.len() {
-            return Err(format!(
-                "client {client} has {} of {} entities",
-                map.len(),
-                server.len()
-            ));
-        }
-        for (server_entity, transform) in &server {
-            let mirrored = map
-                .to_client(*server_entity)
-                .and_then(|entity| world.get::<Transform>(entity));
-            if mirrored != Some(&scenario.codec.expected(transform)) {
-                return Err(format!("client {client}: {server_entity} differs"));
-            }
-        }
-    }
-    Ok(())
+    (0..scenario.clients).try_for_each(|client| {
+        transforms::compare_transforms(net, client, |value| scenario.codec.expected(value))
+    })
 }
 
 fn main() {

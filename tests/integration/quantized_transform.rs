@@ -1,7 +1,10 @@
 //! `Transform` replicated with [`TransformCodec`]: clients hold exactly the quantized server
 //! value, also over a lossy link, and codec settings are part of the protocol.
 
-use crate::common::orbit::{Orbit, move_on_orbit};
+use crate::common::{
+    orbit::{Orbit, move_on_orbit},
+    transforms::{compare_transforms, round_trip},
+};
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
@@ -16,38 +19,6 @@ fn codec() -> TransformCodec {
 
 fn protocol(app: &mut App) {
     app.replicate_with::<Transform>(codec());
-}
-
-/// What a client should hold for `value`: the server's value through the codec and back.
-fn quantized(value: &Transform) -> Transform {
-    let mut bytes = Vec::new();
-    codec().encode(value, None, &mut bytes).unwrap();
-    codec().decode(&bytes, None).unwrap()
-}
-
-/// Every client entity equals the quantized value of its server entity.
-fn assert_quantized_copy(net: &mut TestNet, client: usize) {
-    let world = net.server_mut().world_mut();
-    let server: Vec<(Entity, Transform)> = world
-        .query_filtered::<(Entity, &Transform), With<Replicated>>()
-        .iter(world)
-        .map(|(entity, transform)| (entity, *transform))
-        .collect();
-    let world = net.client_mut(client).world_mut();
-    let map = world.resource::<ServerEntityMap>();
-    assert_eq!(map.len(), server.len(), "client {client} entity count");
-    for (entity, transform) in &server {
-        let mirrored = map
-            .to_client(*entity)
-            .and_then(|mirror| world.get::<Transform>(mirror))
-            .copied();
-        let expected = quantized(transform);
-        assert_eq!(mirrored, Some(expected), "client {client}, {entity}");
-        assert!(
-            expected.translation.distance(transform.translation) <= STEP,
-            "within a step of the server"
-        );
-    }
 }
 
 #[test]
@@ -90,7 +61,8 @@ fn clients_hold_the_quantized_server_transform_over_a_lossy_link() {
     }
     net.run(120);
     for client in clients {
-        assert_quantized_copy(&mut net, client);
+        let quantized = |value: &Transform| round_trip(&codec(), value);
+        compare_transforms(&mut net, client, quantized).unwrap();
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod orbit;
+pub mod transforms;
 pub mod udp;
 
 use std::collections::BTreeMap;

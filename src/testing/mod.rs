@@ -251,6 +251,12 @@ impl TestNet {
         &mut self.server
     }
 
+    /// Spawns `bundle` in the server's world and returns the server entity. Include
+    /// [`Replicated`](crate::server::Replicated) to replicate it.
+    pub fn spawn_on_server(&mut self, bundle: impl Bundle) -> Entity {
+        self.server.world_mut().spawn(bundle).id()
+    }
+
     /// A client App.
     pub fn client(&self, client: usize) -> &App {
         &self.clients[client].app

@@ -23,11 +23,7 @@ fn entity_fields_point_to_the_clients_own_entities() {
     assert_eq!(world.get::<Target>(client_b), Some(&Target(client_a)));
 
     // A later mutation that points at an entity spawned earlier.
-    let c = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(3)))
-        .id();
+    let c = net.spawn_on_server((Replicated, Health(3)));
     net.run(2);
     net.server_mut().world_mut().get_mut::<Target>(b).unwrap().0 = c;
     net.run(2);

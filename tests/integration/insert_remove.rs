@@ -7,11 +7,7 @@ fn inserted_and_removed_components_follow_the_server() {
     let mut net = net();
     let client = net.add_client();
     net.run(5);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(5)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(5)));
     net.run(3);
     assert_converged(&mut net, client);
 
@@ -40,11 +36,7 @@ fn remove_then_reinsert_in_one_tick_keeps_the_new_value() {
     let mut net = net();
     let client = net.add_client();
     net.run(5);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(5)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(5)));
     net.run(3);
     let mut server_entity = net.server_mut().world_mut().entity_mut(entity);
     server_entity.remove::<Health>();
@@ -65,11 +57,7 @@ fn removal_is_not_undone_by_a_late_value() {
         bevy_netsync::testing::LinkConditioner::new(60, 30, 0.1).with_reorder(0.3),
     );
     net.run(30);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(0), Position(Vec3::ZERO)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(0), Position(Vec3::ZERO)));
     for tick in 0..40u32 {
         net.server_mut()
             .world_mut()

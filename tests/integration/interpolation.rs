@@ -21,11 +21,7 @@ fn orbiting(link: LinkConditioner, seed: u64) -> (TestNet, Entity, Orbit) {
         center: Vec3::new(3.0, 0.0, -4.0),
         phase: 0.5,
     };
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Transform::default(), orbit))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Transform::default(), orbit));
     net.add_client();
     (net, entity, orbit)
 }
@@ -113,11 +109,7 @@ fn interpolated_position_stays_close_on_a_late_jittery_lossy_link() {
 /// A server with one entity (moved by hand along x) and one client on a perfect link.
 fn one_entity() -> (TestNet, Entity) {
     let mut net = TestNet::new(protocol);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Transform::default()))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Transform::default()));
     net.add_client();
     (net, entity)
 }

@@ -11,11 +11,7 @@ fn only_the_offender_is_dropped(
     let mut net = net();
     let offender = net.add_client();
     let good = net.add_client();
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(1)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(1)));
     net.run(5);
     assert_eq!(connected_clients(&mut net), 2);
 
@@ -120,11 +116,7 @@ fn second_handshake_disconnects_only_the_sender() {
 fn bogus_acks_are_harmless() {
     let mut net = net();
     let client = net.add_client();
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(1)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(1)));
     net.run(5);
     // Acks for frames never sent (and huge ids) are ignored, not trusted.
     net.send_raw(

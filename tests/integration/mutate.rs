@@ -7,11 +7,7 @@ fn mutations_reach_clients_every_tick() {
     let mut net = net();
     let client = net.add_client();
     net.run(5);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(0), Position(Vec3::ZERO)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(0), Position(Vec3::ZERO)));
     net.run(2);
     for tick in 1..=30u32 {
         let world = net.server_mut().world_mut();
@@ -58,11 +54,7 @@ fn late_and_duplicated_values_never_roll_a_client_back() {
             .with_reorder(0.3),
     );
     net.run(30);
-    let entity = net
-        .server_mut()
-        .world_mut()
-        .spawn((Replicated, Health(0)))
-        .id();
+    let entity = net.spawn_on_server((Replicated, Health(0)));
     let mut highest_seen = 0;
     let mut changes_seen = 0;
     for tick in 1..=300u32 {

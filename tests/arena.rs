@@ -282,6 +282,47 @@ fn a_shot_at_a_standing_player_hits_and_the_score_changes_everywhere() {
 }
 
 #[test]
+fn a_chat_flood_is_cut_to_the_allowance_and_the_sender_is_told() {
+    let mut arena = Arena::new(2, false);
+    for line in 0..20 {
+        arena.bots[0]
+            .world_mut()
+            .write_message(ChatSend(format!("spam {line}")));
+    }
+    arena.run(10);
+    let burst = chat::CHAT_BURST as usize;
+    let spam: Vec<ChatLine> = (0..burst)
+        .map(|line| ChatLine {
+            from: "bot-1".into(),
+            text: format!("spam {line}"),
+        })
+        .collect();
+    let heard = |arena: &Arena, bot: usize| arena.bots[bot].world().resource::<Heard>().0.clone();
+    assert_eq!(
+        heard(&arena, 1),
+        spam,
+        "the other bot hears the allowance only"
+    );
+    let sender = heard(&arena, 0);
+    assert_eq!(sender[..burst], spam[..]);
+    assert_eq!(
+        sender.len(),
+        burst + 1,
+        "one notice, not one per dropped line"
+    );
+    assert_eq!(sender[burst].from, chat::SERVER_NAME);
+
+    // A second later there is room for one more line.
+    arena.run(60);
+    arena.bots[0]
+        .world_mut()
+        .write_message(ChatSend("after a pause".into()));
+    arena.run(10);
+    let last = heard(&arena, 1).pop().unwrap();
+    assert_eq!(last.text, "after a pause");
+}
+
+#[test]
 fn a_chat_line_reaches_every_bot_and_a_bot_that_leaves_disappears() {
     let mut arena = Arena::new(3, true);
     arena.bots[0]

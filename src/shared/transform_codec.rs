@@ -1,12 +1,14 @@
 //! [`TransformCodec`]: a `Transform` as a fixed-point position and a smallest-three rotation,
 //! about 14 bytes where serde writes 40.
 
+use core::any::type_name;
+
 use bevy::prelude::*;
 
 use super::{
     codec::ComponentCodec,
     error::{DecodeError, EncodeError},
-    wire::{Reader, write_varint},
+    wire::{Reader, write_signed_varint},
 };
 
 /// Flag bit: a rotation follows the position (absent: `Quat::IDENTITY`).
@@ -130,12 +132,12 @@ impl TransformCodec {
                 self.position_step
             )));
         }
-        write_varint(out, zigzag(steps as i64));
+        write_signed_varint(out, steps as i64);
         Ok(())
     }
 
     fn decode_position(&self, reader: &mut Reader) -> Result<f32, DecodeError> {
-        let steps = unzigzag(reader.varint()?);
+        let steps = reader.signed_varint()?;
         Ok((steps as f64 * f64::from(self.position_step)) as f32)
     }
 
@@ -276,24 +278,16 @@ impl ComponentCodec<Transform> for TransformCodec {
     }
 }
 
-const fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-const fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
 fn encode_error(detail: String) -> EncodeError {
     EncodeError {
-        type_name: "bevy_transform::components::transform::Transform",
+        type_name: type_name::<Transform>(),
         detail,
     }
 }
 
 fn codec_error(detail: impl Into<String>) -> DecodeError {
     DecodeError::Codec {
-        type_name: "bevy_transform::components::transform::Transform",
+        type_name: type_name::<Transform>(),
         detail: detail.into(),
     }
 }

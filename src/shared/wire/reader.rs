@@ -71,6 +71,12 @@ impl<'a> Reader<'a> {
         Err(DecodeError::VarintOverflow)
     }
 
+    /// Reads a signed value written by [`write_signed_varint`](super::write_signed_varint).
+    pub fn signed_varint(&mut self) -> Result<i64, DecodeError> {
+        let value = self.varint()?;
+        Ok(((value >> 1) as i64) ^ -((value & 1) as i64))
+    }
+
     /// Reads a varint that must fit in a `u32`.
     pub fn varint_u32(&mut self) -> Result<u32, DecodeError> {
         u32::try_from(self.varint()?).map_err(|_| DecodeError::VarintOverflow)
@@ -132,6 +138,29 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_varints_roundtrip_and_stay_short() {
+        for value in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            1 << 40,
+            -(1 << 40),
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            super::super::write_signed_varint(&mut out, value);
+            assert_eq!(Reader::new(&out).signed_varint(), Ok(value));
+            if (-64..64).contains(&value) {
+                assert_eq!(out.len(), 1, "{value}");
+            }
+        }
+    }
 
     #[test]
     fn truncated_and_overlong_varints_are_errors() {

@@ -2,7 +2,7 @@
 
 use bevy::prelude::Entity;
 
-use super::{Reader, write_entity, write_tick, write_varint};
+use super::{Reader, write_entity, write_signed_varint, write_tick, write_varint};
 use crate::shared::{
     codec::{decode_serde, encode_serde},
     disconnect::DisconnectReason,
@@ -163,7 +163,8 @@ impl<'a> ServerFrame<'a> {
                 Self::Tick(tick)
             }
             server_kind::INPUT_TIMING => {
-                let min_lead = unzigzag(reader.varint_u32()?);
+                let min_lead = i32::try_from(reader.signed_varint()?)
+                    .map_err(|_| DecodeError::VarintOverflow)?;
                 let late = reader.varint_u32()?;
                 reader.finish()?;
                 Self::InputTiming { min_lead, late }
@@ -311,17 +312,9 @@ pub fn encode_tick(tick: NetTick) -> Vec<u8> {
 /// Encodes a [`server_kind::INPUT_TIMING`] frame.
 pub fn encode_input_timing(min_lead: i32, late: u32) -> Vec<u8> {
     let mut out = vec![server_kind::INPUT_TIMING];
-    write_varint(&mut out, zigzag(min_lead).into());
+    write_signed_varint(&mut out, min_lead.into());
     write_varint(&mut out, late.into());
     out
-}
-
-const fn zigzag(value: i32) -> u32 {
-    ((value << 1) ^ (value >> 31)) as u32
-}
-
-const fn unzigzag(value: u32) -> i32 {
-    ((value >> 1) as i32) ^ -((value & 1) as i32)
 }
 
 #[cfg(test)]
@@ -332,6 +325,20 @@ mod tests {
 
     fn entity(index: u32) -> Entity {
         Entity::from_raw_u32(index).unwrap()
+    }
+
+    #[test]
+    fn input_timing_roundtrip_keeps_the_sign() {
+        for min_lead in [0, 1, -1, 7, -60, i32::MAX, i32::MIN] {
+            let bytes = encode_input_timing(min_lead, 3);
+            let frame = ServerFrame::decode(&bytes).unwrap();
+            assert_eq!(frame, ServerFrame::InputTiming { min_lead, late: 3 });
+        }
+        // A lead beyond i32 is refused, not wrapped.
+        let mut out = vec![server_kind::INPUT_TIMING];
+        write_signed_varint(&mut out, i64::from(i32::MAX) + 1);
+        write_varint(&mut out, 0);
+        assert!(ServerFrame::decode(&out).is_err());
     }
 
     #[test]

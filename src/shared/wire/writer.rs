@@ -14,6 +14,12 @@ pub fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Appends a signed value as a zigzag varint: small magnitudes of either sign take one byte.
+#[inline]
+pub fn write_signed_varint(out: &mut Vec<u8>, value: i64) {
+    write_varint(out, ((value << 1) ^ (value >> 63)) as u64);
+}
+
 /// Appends a tick as a varint.
 #[inline]
 pub fn write_tick(out: &mut Vec<u8>, tick: NetTick) {

@@ -2,12 +2,16 @@
 
 use core::any::{TypeId, type_name};
 
-use bevy::{ecs::component::Mutable, prelude::*};
+use bevy::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::shared::{
     channels::Channel,
-    codec::{ComponentCodec, SerdeCodec},
+    codec::{
+        ComponentCodec, MAX_VALUE_BYTES, SerdeCodec, decode_serde, encode_serde,
+        write_length_prefixed,
+    },
+    error::{DecodeError, EncodeError},
     input::{InputIndex, InputRegistry, LocalInput, NetInput, ReceiveInputsFn},
     interpolate::Interpolate,
     messages::{
@@ -15,7 +19,8 @@ use crate::shared::{
         receive_client_message, receive_server_message,
     },
     protocol::ProtocolHash,
-    registry::ReplicationRegistry,
+    registry::{ReplicatedResource, ReplicationRegistry, ResourceRegistry},
+    wire::BitWriter,
 };
 
 /// The server's input receiver for `I`, or one that refuses inputs where the server side is not
@@ -40,10 +45,13 @@ pub trait NetsyncAppExt {
     /// Replicates `C` from server to clients with the default [`SerdeCodec`].
     ///
     /// Entities inside `C` (fields marked `#[entities]`, Bevy's `MapEntities`) are mapped to
-    /// the client's entities.
+    /// the client's entities; an entity not replicated to the client (yet) maps to
+    /// `Entity::PLACEHOLDER` until it arrives. Immutable components are re-inserted on change;
+    /// relationships such as `ChildOf` are inserted once their target exists on the client, so
+    /// `app.replicate::<ChildOf>()` replicates hierarchies.
     fn replicate<C>(&mut self) -> &mut Self
     where
-        C: Component<Mutability = Mutable> + Serialize + DeserializeOwned,
+        C: Component + Serialize + DeserializeOwned,
     {
         self.replicate_with::<C>(SerdeCodec::<C>::default())
     }
@@ -51,7 +59,14 @@ pub trait NetsyncAppExt {
     /// Replicates `C` with a custom codec.
     fn replicate_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
     where
-        C: Component<Mutability = Mutable>;
+        C: Component;
+
+    /// Replicates the server's resource `R` to every client (late joiners included): inserted
+    /// on clients when it exists on the server, updated when it changes, removed when it is
+    /// removed. Values larger than a frame travel in slices like large components.
+    fn replicate_resource<R>(&mut self) -> &mut Self
+    where
+        R: Resource + Serialize + DeserializeOwned;
 
     /// Lets clients send `M` to the server: clients write `M` with a `MessageWriter<M>`, the
     /// server reads [`FromClient<M>`].
@@ -85,27 +100,52 @@ pub trait NetsyncAppExt {
 impl NetsyncAppExt for App {
     fn replicate_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
     where
-        C: Component<Mutability = Mutable>,
+        C: Component,
     {
         let codec_name = format!("{} {}", type_name_of(&codec), codec.settings());
-        let index = self
-            .world_mut()
-            .get_resource_or_init::<ReplicationRegistry>()
-            .register::<C, _>(codec);
+        let world = self.world_mut();
+        world.init_resource::<ReplicationRegistry>();
+        world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
+            registry.register::<C, _>(world, codec);
+        });
         self.world_mut()
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("component {} {}", type_name::<C>(), codec_name));
         #[cfg(feature = "server")]
         {
-            crate::server::observe_component::<C>(self, index);
+            crate::server::observe_component::<C>(self);
             let detector = crate::server::detector::<C>(self.world_mut());
             self.world_mut()
                 .get_resource_or_init::<crate::server::ChangeDetectors>()
                 .detectors
                 .push(detector);
         }
-        #[cfg(not(feature = "server"))]
-        let _ = index;
+        self
+    }
+
+    fn replicate_resource<R>(&mut self) -> &mut Self
+    where
+        R: Resource + Serialize + DeserializeOwned,
+    {
+        self.world_mut()
+            .get_resource_or_init::<ResourceRegistry>()
+            .resources
+            .push(ReplicatedResource {
+                name: type_name::<R>(),
+                write: write_resource::<R>,
+                changed: |world| {
+                    world
+                        .get_resource_change_ticks::<R>()
+                        .map(|ticks| ticks.changed)
+                },
+                apply_bytes: apply_resource::<R>,
+                remove: |world| {
+                    world.remove_resource::<R>();
+                },
+            });
+        self.world_mut()
+            .get_resource_or_init::<ProtocolHash>()
+            .add(&format!("resource {}", type_name::<R>()));
         self
     }
 
@@ -154,10 +194,16 @@ impl NetsyncAppExt for App {
             .add(&format!("server message {} {channel:?}", type_name::<M>()));
         self.insert_resource(MessageIndex::<ToClient, M>::new(index, channel));
         #[cfg(feature = "server")]
-        self.add_systems(
-            PostUpdate,
-            crate::server::send_server_messages::<M>.in_set(crate::server::SendStep::Messages),
-        );
+        self.init_resource::<crate::server::MessageOutbox<M>>()
+            .add_systems(
+                PostUpdate,
+                (
+                    crate::server::queue_server_messages::<M>
+                        .in_set(crate::server::SendStep::QueueMessages),
+                    crate::server::send_server_messages::<M>
+                        .in_set(crate::server::SendStep::Messages),
+                ),
+            );
         self
     }
 
@@ -212,4 +258,34 @@ impl NetsyncAppExt for App {
 
 fn type_name_of<T>(_: &T) -> &'static str {
     type_name::<T>()
+}
+
+/// Writes resource `R` (serde bytes, length-prefixed); `Ok(false)` when it does not exist.
+fn write_resource<R: Resource + Serialize>(
+    world: &World,
+    out: &mut BitWriter,
+) -> Result<bool, EncodeError> {
+    let Some(resource) = world.get_resource::<R>() else {
+        return Ok(false);
+    };
+    let mut bytes = Vec::new();
+    encode_serde(resource, &mut bytes)?;
+    if bytes.len() > MAX_VALUE_BYTES {
+        return Err(EncodeError {
+            type_name: type_name::<R>(),
+            detail: format!("the value is larger than the limit of {MAX_VALUE_BYTES} bytes"),
+        });
+    }
+    write_length_prefixed(out, &bytes);
+    Ok(true)
+}
+
+/// Decodes resource `R` and inserts it (replacing the one the client has).
+fn apply_resource<R: Resource + DeserializeOwned>(
+    world: &mut World,
+    bytes: &[u8],
+) -> Result<(), DecodeError> {
+    let value: R = decode_serde(bytes)?;
+    world.insert_resource(value);
+    Ok(())
 }

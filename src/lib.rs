@@ -156,12 +156,13 @@ pub mod prelude {
     #[cfg(feature = "client")]
     pub use crate::client::{
         ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, InterpolationSettings,
-        LastDisconnect,
+        LastDisconnect, NetsyncDiagnostics,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
         ClientDisconnected, ClientInput, ConnectedClient, InputStats, KickClient, LocalClient,
-        Replicated, ServerConfig, ServerPlugin, ServerSet, spawn_local_client,
+        PriorityHook, Replicated, ReplicationBudget, ReplicationPriority, ServerConfig,
+        ServerPlugin, ServerSet, ValueRefused, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,

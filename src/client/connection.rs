@@ -5,12 +5,18 @@ use bevy::{ecs::system::SystemParam, prelude::*};
 use bevy_renet::{RenetClient, renet::Bytes};
 
 use super::{
+    held_messages::HeldMessages,
+    replicas::Replicas,
     session::{ClientSession, Handshake},
     timeline::ClientTimeline,
 };
 use crate::shared::{
-    channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, entity_map::ServerEntityMap,
-    protocol::ProtocolHash, wire,
+    channels::RELIABLE_CHANNEL,
+    disconnect::DisconnectReason,
+    entity_map::ServerEntityMap,
+    protocol::ProtocolHash,
+    registry::{ReplicationRegistry, ResourceRegistry},
+    wire,
 };
 
 /// Where the client's connection stands. Set by [`ClientSet::Receive`](super::ClientSet::Receive).
@@ -37,6 +43,8 @@ pub(crate) struct ConnectionTraces<'w> {
     map: ResMut<'w, ServerEntityMap>,
     last_disconnect: ResMut<'w, LastDisconnect>,
     timeline: ResMut<'w, ClientTimeline>,
+    replicas: ResMut<'w, Replicas>,
+    held: ResMut<'w, HeldMessages>,
 }
 
 /// Follows the transport: sends the hello once connected, and on disconnect records the reason,
@@ -54,6 +62,8 @@ pub(crate) fn update_connection(
         map,
         last_disconnect,
         timeline,
+        replicas,
+        held,
     } = &mut traces;
     match client {
         Some(mut client) if !client.is_disconnected() => {
@@ -86,9 +96,36 @@ pub(crate) fn update_connection(
                 }
             }
             map.clear();
+            let resources: Vec<usize> = replicas
+                .resources
+                .iter()
+                .enumerate()
+                .filter(|(_, held)| held.is_some())
+                .map(|(index, _)| index)
+                .collect();
+            commands.queue(move |world: &mut World| forget_replication(world, &resources));
             **session = ClientSession::default();
             **timeline = ClientTimeline::default();
+            **replicas = Replicas::default();
+            **held = HeldMessages::default();
             next_state.set(ClientState::Disconnected);
         }
+    }
+}
+
+/// Removes the replicated resources a connection left, and the value histories of its entities.
+fn forget_replication(world: &mut World, resources: &[usize]) {
+    for &index in resources {
+        let remove = world
+            .resource::<ResourceRegistry>()
+            .resources
+            .get(index)
+            .map(|resource| resource.remove);
+        if let Some(remove) = remove {
+            remove(world);
+        }
+    }
+    for component in &mut world.resource_mut::<ReplicationRegistry>().components {
+        component.fns.clear_client();
     }
 }

@@ -1,11 +1,15 @@
-//! The client side: connection state, receiving and applying replication, acks and messages.
-//! Everything runs only while a [`RenetClient`] resource exists.
+//! The client side: connection state, applying replication, acknowledgements, inputs and
+//! messages. Everything runs only while a [`RenetClient`] resource exists.
 
+mod apply_state;
+mod blob_assembly;
 mod connection;
 mod diagnostics;
+mod held_messages;
 mod input;
 mod interpolation;
 mod receive;
+mod replicas;
 mod send;
 mod session;
 mod timeline;
@@ -13,10 +17,10 @@ mod timeline;
 use bevy::{prelude::*, state::app::StatesPlugin};
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 
+pub use apply_state::FromServer;
 pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;
-pub use receive::FromServer;
 pub use timeline::{ClientTimeline, InterpolationSettings};
 
 pub(crate) use input::{InputHistory, send_inputs};
@@ -28,14 +32,15 @@ pub(crate) use session::{ClientSession, Handshake};
 /// The client's system sets, in pipeline order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientSet {
-    /// `PreUpdate`, after [`RenetReceive`]: connection state, then structural changes and
-    /// component values from the server, server messages, then the [`ClientTimeline`].
+    /// `PreUpdate`, after [`RenetReceive`]: connection state, then replication from the server
+    /// (spawns, despawns, components, resources), server messages, then the [`ClientTimeline`].
     Receive,
     /// `PreUpdate`, after [`ClientSet::Receive`]: interpolated components take their value at
     /// the interpolation tick. Read drawn state after it.
     Interpolate,
-    /// `PostUpdate`, before [`RenetSend`]: client messages, inputs, then acks. Write
-    /// [`LocalInput`](crate::shared::input::LocalInput) before it.
+    /// `PostUpdate`, before [`RenetSend`]: client messages, then one update frame with the
+    /// acknowledgements and inputs. Write [`LocalInput`](crate::shared::input::LocalInput)
+    /// before it.
     Send,
 }
 
@@ -44,7 +49,7 @@ pub enum ClientSet {
 pub(crate) enum ClientSendStep {
     Messages,
     Inputs,
-    Acks,
+    Update,
 }
 
 /// Receives replication from a server. Part of [`NetsyncPlugins`](crate::NetsyncPlugins).
@@ -65,6 +70,9 @@ impl Plugin for ClientPlugin {
             .init_resource::<ClientTimeline>()
             .init_resource::<InterpolationSettings>()
             .init_resource::<session::ClientSession>()
+            .init_resource::<replicas::Replicas>()
+            .init_resource::<held_messages::HeldMessages>()
+            .init_resource::<send::OutgoingInputs>()
             .init_resource::<crate::shared::entity_map::ServerEntityMap>()
             .configure_sets(
                 PreUpdate,
@@ -81,7 +89,7 @@ impl Plugin for ClientPlugin {
                 (
                     ClientSendStep::Messages,
                     ClientSendStep::Inputs,
-                    ClientSendStep::Acks,
+                    ClientSendStep::Update,
                 )
                     .chain()
                     .in_set(ClientSet::Send),
@@ -97,7 +105,7 @@ impl Plugin for ClientPlugin {
                     .chain()
                     .in_set(ClientSet::Receive),
             )
-            .add_systems(PostUpdate, send::send_acks.in_set(ClientSendStep::Acks));
+            .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update));
         diagnostics::register(app);
     }
 }

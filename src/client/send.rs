@@ -1,4 +1,5 @@
-//! Sending to the server: game messages and acknowledgements of update frames.
+//! Sending to the server: game messages, and one update frame per frame with the
+//! acknowledgements of the frames received and the inputs of every input type.
 
 use bevy::prelude::*;
 use bevy_renet::{RenetClient, renet::Bytes};
@@ -6,17 +7,22 @@ use serde::Serialize;
 
 use super::{
     connection::ClientState,
+    replicas::Replicas,
     session::{ClientSession, Handshake},
 };
 use crate::shared::{
     channels::UNRELIABLE_CHANNEL,
     codec::encode_serde,
     messages::{MessageIndex, ToServer},
-    wire::{self, client_kind},
+    wire::{self, InputsOut, ack_ranges, client_kind},
 };
 
-/// Most update ids in one ack frame.
-const MAX_ACKS_PER_FRAME: usize = 256;
+/// Inputs of every type to send this frame, filled by each input type's system.
+#[derive(Resource, Default)]
+pub(crate) struct OutgoingInputs {
+    /// `(input index, newest tick's low 16 bits, inputs newest first)`.
+    pub(crate) blocks: Vec<(u32, u16, Vec<Vec<u8>>)>,
+}
 
 /// Sends the messages `M` the game wrote this frame. Messages written while not
 /// [`ClientState::Connected`] are dropped.
@@ -41,14 +47,64 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
     }
 }
 
-/// Acknowledges the update frames applied this frame.
-pub(crate) fn send_acks(mut client: ResMut<RenetClient>, mut session: ResMut<ClientSession>) {
+/// Sends one update frame: frame ids received (each twice, in case an update is lost) and the
+/// inputs gathered this frame.
+pub(crate) fn send_update(
+    mut client: ResMut<RenetClient>,
+    session: Res<ClientSession>,
+    mut replicas: ResMut<Replicas>,
+    mut outgoing: ResMut<OutgoingInputs>,
+) {
     if session.handshake != Handshake::Welcomed || !client.is_connected() {
-        session.acks.clear();
+        replicas.acks.clear();
+        replicas.acks_previous.clear();
+        outgoing.blocks.clear();
         return;
     }
-    for ids in session.acks.chunks(MAX_ACKS_PER_FRAME) {
-        client.send_message(UNRELIABLE_CHANNEL, Bytes::from(wire::encode_acks(ids)));
+    let mut ids = replicas.acks.clone();
+    ids.extend_from_slice(&replicas.acks_previous);
+    let ranges = match newest_id(&ids) {
+        Some(newest) => ack_ranges(&ids, newest),
+        None => Vec::new(),
+    };
+    if ranges.is_empty() && outgoing.blocks.is_empty() {
+        return;
     }
-    session.acks.clear();
+    let blocks: Vec<InputsOut> = outgoing
+        .blocks
+        .iter()
+        .map(|(index, newest, inputs)| InputsOut {
+            index: *index,
+            newest: *newest,
+            inputs,
+        })
+        .collect();
+    let frame = wire::encode_update(&ranges, &blocks);
+    client.send_message(UNRELIABLE_CHANNEL, Bytes::from(frame));
+    replicas.acks_previous = core::mem::take(&mut replicas.acks);
+    outgoing.blocks.clear();
+}
+
+/// The newest of 16-bit wrapping frame ids.
+fn newest_id(ids: &[u16]) -> Option<u16> {
+    let mut newest = *ids.first()?;
+    for &id in ids {
+        let ahead = id.wrapping_sub(newest);
+        if ahead != 0 && ahead < 0x8000 {
+            newest = id;
+        }
+    }
+    Some(newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_id_survives_the_wrap() {
+        assert_eq!(newest_id(&[]), None);
+        assert_eq!(newest_id(&[5, 9, 7]), Some(9));
+        assert_eq!(newest_id(&[65_534, 1, 65_535]), Some(1));
+    }
 }

@@ -1,20 +1,17 @@
-//! Recording what changed on replicated entities between two sends: observers for structural
-//! changes ([`StructuralLog`]) and per-component change detectors ([`ChangeDetectors`]).
+//! Recording what may have changed on replicated entities between two sends: observers note the
+//! entities whose replication or replicated components changed ([`StructuralLog`]), and one
+//! change detector per replicated component finds changed values ([`ChangeDetectors`]).
 
 use bevy::{ecs::change_detection::Tick, prelude::*};
 
-use super::replicated::Replicated;
+use super::{priority::ReplicationPriority, replicated::Replicated};
 
-/// Structural changes since the last send, recorded by observers in any schedule and consumed
-/// by [`ServerSet::Send`](super::ServerSet::Send).
+/// Entities whose replicated components or [`Replicated`] marker were added or removed since
+/// the last send, recorded by observers in any schedule and consumed by
+/// [`ServerSet::Send`](super::ServerSet::Send), which compares each with what clients hold.
 #[derive(Resource, Default, Debug)]
 pub(crate) struct StructuralLog {
-    /// Entities that gained [`Replicated`].
-    pub(crate) started: Vec<Entity>,
-    /// Entities that lost [`Replicated`] or were despawned.
-    pub(crate) stopped: Vec<Entity>,
-    /// `(entity, component index)` added to or removed from a replicated entity.
-    pub(crate) touched: Vec<(Entity, u32)>,
+    pub(crate) touched: Vec<Entity>,
 }
 
 // The observers log whether or not a server runs right now: they may fire while a system
@@ -22,38 +19,38 @@ pub(crate) struct StructuralLog {
 // every frame by `clear_log_without_server`.
 
 pub(crate) fn log_started(event: On<Add, Replicated>, mut log: ResMut<StructuralLog>) {
-    log.started.push(event.entity);
+    log.touched.push(event.entity);
 }
 
 pub(crate) fn log_stopped(event: On<Remove, Replicated>, mut log: ResMut<StructuralLog>) {
-    log.stopped.push(event.entity);
+    log.touched.push(event.entity);
 }
 
 /// Keeps the log empty while no server runs (a server that starts scans every replicated
 /// entity anyway).
 pub(crate) fn clear_log_without_server(mut log: ResMut<StructuralLog>) {
-    if !log.started.is_empty() || !log.stopped.is_empty() || !log.touched.is_empty() {
-        *log = StructuralLog::default();
+    if !log.touched.is_empty() {
+        log.touched = Vec::new();
     }
 }
 
 /// Adds the observers that log inserts and removals of the replicated component `C`.
-pub(crate) fn observe_component<C: Component>(app: &mut App, index: u32) {
+pub(crate) fn observe_component<C: Component>(app: &mut App) {
     app.add_observer(
-        move |event: On<Add, C>,
-              replicated: Query<(), With<Replicated>>,
-              mut log: ResMut<StructuralLog>| {
+        |event: On<Add, C>,
+         replicated: Query<(), With<Replicated>>,
+         mut log: ResMut<StructuralLog>| {
             if replicated.contains(event.entity) {
-                log.touched.push((event.entity, index));
+                log.touched.push(event.entity);
             }
         },
     );
     app.add_observer(
-        move |event: On<Remove, C>,
-              replicated: Query<(), With<Replicated>>,
-              mut log: ResMut<StructuralLog>| {
+        |event: On<Remove, C>,
+         replicated: Query<(), With<Replicated>>,
+         mut log: ResMut<StructuralLog>| {
             if replicated.contains(event.entity) {
-                log.touched.push((event.entity, index));
+                log.touched.push(event.entity);
             }
         },
     );
@@ -62,12 +59,24 @@ pub(crate) fn observe_component<C: Component>(app: &mut App, index: u32) {
 /// Lists the replicated entities whose component changed in `(last_run, this_run]`.
 pub(crate) type DetectFn = Box<dyn FnMut(&World, Tick, Tick, &mut Vec<Entity>) + Send + Sync>;
 
-/// One change detector per replicated component, in registry order.
-#[derive(Resource, Default)]
+/// One change detector per replicated component, in registry order, and one for
+/// [`ReplicationPriority`].
+#[derive(Resource)]
 pub(crate) struct ChangeDetectors {
     pub(crate) detectors: Vec<DetectFn>,
+    pub(crate) priority: Option<DetectFn>,
     /// World change tick of the previous collection.
     pub(crate) last_run: Option<Tick>,
+}
+
+impl FromWorld for ChangeDetectors {
+    fn from_world(world: &mut World) -> Self {
+        Self {
+            detectors: Vec::new(),
+            priority: Some(detector::<ReplicationPriority>(world)),
+            last_run: None,
+        }
+    }
 }
 
 /// Builds the change detector for `C`.

@@ -1,84 +1,288 @@
-//! [`ClientReplication`]: what one client has acknowledged and what it still needs.
+//! [`ClientReplication`]: what one client holds, has acknowledged, and still needs.
 
-use bevy::{
-    ecs::entity::{EntityHashMap, EntityHashSet},
-    platform::collections::HashMap,
-    prelude::*,
-};
+use bevy::{ecs::entity::EntityHashSet, prelude::*};
+use bevy_renet::renet::Bytes;
 
+use super::{blobs::ClientBlobs, budget::Budget, choose_entities::Chosen, dirty::DirtySet};
 use crate::shared::tick::NetTick;
 
-/// Unacknowledged update frames older than this many ticks are forgotten; their entities stay
-/// pending, so their newest values are sent again anyway.
-const FORGET_UNACKED_AFTER_TICKS: i32 = 256;
+/// Frames remembered for acknowledgement; older ones count as lost.
+pub(crate) const SENT_FRAMES: usize = 4096;
+
+/// What one client knows of one slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientSlot {
+    /// The entity this state is about (`Entity::PLACEHOLDER` when unused).
+    pub(crate) entity: Entity,
+    /// Bumped whenever the state is reset, so late acks of an earlier life are ignored.
+    pub(crate) epoch: u32,
+    /// Whether the entity is relevant to the client.
+    pub(crate) visible: bool,
+    /// Whether a spawn was sent, so the client may hold the entity.
+    pub(crate) known: bool,
+    /// The newest frame tick the client acknowledged for this entity, and the one before.
+    pub(crate) acked: Option<NetTick>,
+    pub(crate) acked_previous: Option<NetTick>,
+    /// Accumulated priority: grows every send while the entity has news, back to zero when sent.
+    pub(crate) priority: f32,
+    /// The tick it became out of date on this client (for the message watermark).
+    pub(crate) dirty_since: NetTick,
+    /// Bits of its last entry, for the next size estimate.
+    pub(crate) last_bits: u32,
+}
+
+impl Default for ClientSlot {
+    fn default() -> Self {
+        Self {
+            entity: Entity::PLACEHOLDER,
+            epoch: 0,
+            visible: false,
+            known: false,
+            acked: None,
+            acked_previous: None,
+            priority: 0.0,
+            dirty_since: NetTick::default(),
+            last_bits: 0,
+        }
+    }
+}
+
+impl ClientSlot {
+    /// Starts a new life for `entity` (a new spawn, or a new entity in the slot).
+    pub(crate) fn reset(&mut self, entity: Entity) {
+        *self = Self {
+            entity,
+            epoch: self.epoch.wrapping_add(1),
+            ..Self::default()
+        };
+    }
+
+    /// Notes that a frame of `tick` carrying this entity was acknowledged.
+    pub(crate) fn acknowledge(&mut self, tick: NetTick) {
+        self.known = true;
+        match self.acked {
+            None => self.acked = Some(tick),
+            Some(newest) if tick.is_newer_than(newest) => {
+                self.acked_previous = Some(newest);
+                self.acked = Some(tick);
+            }
+            Some(newest) if tick != newest => {
+                if self
+                    .acked_previous
+                    .is_none_or(|previous| tick.is_newer_than(previous))
+                {
+                    self.acked_previous = Some(tick);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// An entity the client may hold that it must drop (despawned, or out of its view).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PendingDespawn {
+    pub(crate) entity: Entity,
+    /// The tick the despawn happened at (for the message watermark).
+    pub(crate) since: NetTick,
+}
+
+/// What one client knows of one replicated resource.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ClientResource {
+    /// Tick of the newest value (or removal) the client acknowledged.
+    pub(crate) acked: Option<NetTick>,
+    /// Whether a value was ever sent.
+    pub(crate) known: bool,
+}
+
+/// Something a frame carried, to act on when the frame is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SentItem {
+    /// An entity's entry (spawn or update) in the slot's `epoch`.
+    Slot { slot: u32, epoch: u32 },
+    /// A despawn scheduled at a tick.
+    Despawn(PendingDespawn),
+    /// A resource's value or removal as of a tick.
+    Resource { index: u32, tick: NetTick },
+    /// A slice of a large value.
+    Slice { blob: u32, index: u32 },
+}
+
+/// A frame waiting for its acknowledgement.
+#[derive(Debug, Default)]
+struct SentFrame {
+    seq: Option<u16>,
+    tick: NetTick,
+    items: Vec<SentItem>,
+}
 
 /// Per-client replication state, on the client's [`ConnectedClient`](super::ConnectedClient)
 /// entity. Written by [`ServerSet::Receive`](super::ServerSet::Receive) (acks) and
 /// [`ServerSet::Send`](super::ServerSet::Send).
-#[derive(Component, Default, Debug)]
+#[derive(Component)]
 pub(crate) struct ClientReplication {
-    /// Whether the client received the whole world.
-    pub(crate) synced: bool,
-    /// Entities the client has, with the newest tick whose values it acknowledged.
-    pub(crate) acked: EntityHashMap<NetTick>,
-    /// Entities that may have values the client lacks, oldest first.
-    pub(crate) pending: Vec<Entity>,
-    pub(crate) pending_set: EntityHashSet,
-    /// Update frames in flight: id → (tick, entities in it).
-    sent: HashMap<u32, SentUpdate>,
-    next_update_id: u32,
-    /// Tick of the last structure frame sent to this client.
-    pub(crate) last_structure: NetTick,
-    /// Tick of the last frame that carried a tick stamp to this client.
-    pub(crate) last_stamp: NetTick,
+    /// Per slot, indexed like [`ReplicatedWorld`](super::replicated_world::ReplicatedWorld).
+    pub(crate) slots: Vec<ClientSlot>,
+    /// Slots that may have news for this client, in wire order.
+    pub(crate) dirty: DirtySet,
+    /// Despawns not acknowledged yet.
+    pub(crate) despawns: Vec<PendingDespawn>,
+    pub(crate) despawn_set: EntityHashSet,
+    /// Per replicated resource.
+    pub(crate) resources: Vec<ClientResource>,
+    /// Large values on their way.
+    pub(crate) blobs: ClientBlobs,
+    pub(crate) budget: Budget,
+    sent: Vec<SentFrame>,
+    next_seq: u16,
+    /// Tick of the last frame sent (any frame that carries the tick).
+    pub(crate) last_frame_tick: Option<NetTick>,
+    /// The newest input tick received from the client, reported back so it stops repeating it.
+    pub(crate) input_ack: Option<NetTick>,
+    /// The input tick last reported.
+    pub(crate) input_ack_sent: Option<NetTick>,
+    /// Sends left during which a frame goes out even without news, so held messages are released
+    /// soon after a loss.
+    pub(crate) message_sends_left: u32,
+    /// Whether the client was given every slot once (a new client starts with the whole world).
+    pub(crate) initialized: bool,
+    /// This send: bytes the budget allows.
+    pub(crate) allowance: usize,
+    /// This send: the entities chosen, in slot order.
+    pub(crate) chosen: Vec<Chosen>,
+    /// This send: the oldest `dirty_since` of entities with news left out.
+    pub(crate) excluded_since: Option<NetTick>,
+    /// This send: frames ready for renet.
+    pub(crate) outbox: Vec<Bytes>,
+    /// Round trip in ticks, as renet measures it (for resending slices).
+    pub(crate) rtt_ticks: u32,
 }
 
-#[derive(Debug)]
-struct SentUpdate {
-    tick: NetTick,
-    entities: Vec<Entity>,
+impl Default for ClientReplication {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            dirty: DirtySet::default(),
+            despawns: Vec::new(),
+            despawn_set: EntityHashSet::default(),
+            resources: Vec::new(),
+            blobs: ClientBlobs::default(),
+            budget: Budget::default(),
+            sent: (0..SENT_FRAMES).map(|_| SentFrame::default()).collect(),
+            next_seq: 0,
+            last_frame_tick: None,
+            input_ack: None,
+            input_ack_sent: None,
+            message_sends_left: 0,
+            initialized: false,
+            allowance: 0,
+            chosen: Vec::new(),
+            excluded_since: None,
+            outbox: Vec::new(),
+            rtt_ticks: 6,
+        }
+    }
 }
 
 impl ClientReplication {
-    /// Marks `entity` as possibly out of date on this client.
-    pub(crate) fn mark_pending(&mut self, entity: Entity) {
-        if self.acked.contains_key(&entity) && self.pending_set.insert(entity) {
-            self.pending.push(entity);
+    /// Grows the slot table to `len`.
+    pub(crate) fn reserve_slots(&mut self, len: usize) {
+        if self.slots.len() < len {
+            self.slots.resize(len, ClientSlot::default());
+            self.dirty.reserve(len);
         }
     }
 
-    /// Records an update frame about to be sent and returns its id.
-    pub(crate) fn record_sent(&mut self, tick: NetTick, entities: Vec<Entity>) -> u32 {
-        let id = self.next_update_id;
-        self.next_update_id = self.next_update_id.wrapping_add(1);
-        self.sent.insert(id, SentUpdate { tick, entities });
-        id
+    /// Notes an entity with news left out of this send (for the watermark).
+    pub(crate) fn exclude(&mut self, since: NetTick) {
+        self.excluded_since = Some(self.excluded_since.map_or(since, |held| held.min(since)));
     }
 
-    /// Drops in-flight records too old to be acknowledged any more.
-    pub(crate) fn forget_old(&mut self, now: NetTick) {
-        self.sent
-            .retain(|_, sent| now.diff(sent.tick) < FORGET_UNACKED_AFTER_TICKS);
+    /// Marks `slot` as having news since `tick`.
+    pub(crate) fn mark_dirty(&mut self, slot: u32, tick: NetTick) {
+        if self.dirty.insert(slot) {
+            self.slots[slot as usize].dirty_since = tick;
+        }
     }
 
-    /// Applies acknowledgements of update frames (unknown or repeated ids are ignored).
-    pub(crate) fn acknowledge(&mut self, ids: &[u32]) {
-        for id in ids {
-            let Some(sent) = self.sent.remove(id) else {
+    /// Schedules the despawn of `entity` (unless already scheduled).
+    pub(crate) fn push_despawn(&mut self, entity: Entity, tick: NetTick) {
+        if self.despawn_set.insert(entity) {
+            self.despawns.push(PendingDespawn {
+                entity,
+                since: tick,
+            });
+        }
+    }
+
+    /// Cancels a pending despawn (the entity became relevant again and is spawned anew).
+    pub(crate) fn cancel_despawn(&mut self, entity: Entity) {
+        if self.despawn_set.remove(&entity) {
+            self.despawns.retain(|despawn| despawn.entity != entity);
+        }
+    }
+
+    /// The next frame sequence number.
+    pub(crate) fn next_seq(&mut self) -> u16 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        seq
+    }
+
+    /// Remembers what frame `seq` of `tick` carried.
+    pub(crate) fn record_sent(&mut self, seq: u16, tick: NetTick, items: Vec<SentItem>) {
+        let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
+        frame.seq = Some(seq);
+        frame.tick = tick;
+        frame.items = items;
+    }
+
+    /// Applies the acknowledgement of frames (unknown, repeated or forgotten ones are ignored).
+    pub(crate) fn acknowledge(&mut self, seqs: impl IntoIterator<Item = u16>) {
+        for seq in seqs {
+            let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
+            if frame.seq != Some(seq) {
                 continue;
-            };
-            for entity in sent.entities {
-                if let Some(acked) = self.acked.get_mut(&entity) {
-                    *acked = acked.max(sent.tick);
+            }
+            frame.seq = None;
+            let tick = frame.tick;
+            let items = core::mem::take(&mut frame.items);
+            for item in &items {
+                match *item {
+                    SentItem::Slot { slot, epoch } => {
+                        if let Some(state) = self.slots.get_mut(slot as usize)
+                            && state.epoch == epoch
+                        {
+                            state.acknowledge(tick);
+                        }
+                    }
+                    SentItem::Despawn(despawn) => {
+                        if self.despawns.contains(&despawn) {
+                            self.cancel_despawn(despawn.entity);
+                        }
+                    }
+                    SentItem::Resource { index, tick } => {
+                        if let Some(state) = self.resources.get_mut(index as usize) {
+                            state.acked = Some(state.acked.map_or(tick, |acked| acked.max(tick)));
+                        }
+                    }
+                    SentItem::Slice { blob, index } => self.blobs.acknowledge(blob, index),
                 }
+            }
+            // Give the allocation back for reuse.
+            let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
+            if frame.items.capacity() == 0 {
+                frame.items = items;
+                frame.items.clear();
             }
         }
     }
 
-    /// Number of update frames awaiting acknowledgement.
+    /// Frames awaiting acknowledgement.
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
-        self.sent.len()
+        self.sent.iter().filter(|frame| frame.seq.is_some()).count()
     }
 }
 
@@ -87,26 +291,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn acks_raise_ticks_and_ignore_unknown_ids() {
+    fn acks_keep_the_two_newest_ticks_and_ignore_old_lives() {
         let entity = Entity::from_raw_u32(3).unwrap();
-        let mut state = ClientReplication::default();
-        state.acked.insert(entity, NetTick(1));
-        let old = state.record_sent(NetTick(5), vec![entity]);
-        let new = state.record_sent(NetTick(6), vec![entity]);
-        state.acknowledge(&[new, 999]);
-        assert_eq!(state.acked[&entity], NetTick(6));
-        // A late ack of an older frame never lowers the tick.
-        state.acknowledge(&[old, old]);
-        assert_eq!(state.acked[&entity], NetTick(6));
-        assert_eq!(state.in_flight(), 0);
+        let mut client = ClientReplication::default();
+        client.reserve_slots(1);
+        client.slots[0].reset(entity);
+        let epoch = client.slots[0].epoch;
+        for (seq, tick) in [(0u16, 5u32), (1, 7), (2, 6)] {
+            client.record_sent(seq, NetTick(tick), vec![SentItem::Slot { slot: 0, epoch }]);
+        }
+        client.acknowledge([1, 0, 999]);
+        assert_eq!(client.slots[0].acked, Some(NetTick(7)));
+        assert_eq!(client.slots[0].acked_previous, Some(NetTick(5)));
+        client.acknowledge([2, 2]);
+        assert_eq!(client.slots[0].acked_previous, Some(NetTick(6)));
+        // A new life of the slot ignores acks of frames sent before.
+        client.record_sent(3, NetTick(8), vec![SentItem::Slot { slot: 0, epoch }]);
+        client.slots[0].reset(entity);
+        client.acknowledge([3]);
+        assert_eq!(client.slots[0].acked, None);
+        assert_eq!(client.in_flight(), 0);
     }
 
     #[test]
-    fn old_records_are_forgotten() {
-        let mut state = ClientReplication::default();
-        state.record_sent(NetTick(1), vec![]);
-        state.record_sent(NetTick(300), vec![]);
-        state.forget_old(NetTick(300));
-        assert_eq!(state.in_flight(), 1);
+    fn despawns_are_pending_until_acknowledged() {
+        let entity = Entity::from_raw_u32(4).unwrap();
+        let mut client = ClientReplication::default();
+        client.push_despawn(entity, NetTick(2));
+        client.push_despawn(entity, NetTick(3));
+        assert_eq!(client.despawns.len(), 1);
+        let pending = client.despawns[0];
+        client.record_sent(0, NetTick(3), vec![SentItem::Despawn(pending)]);
+        client.acknowledge([0]);
+        assert!(client.despawns.is_empty());
     }
 }

@@ -2,6 +2,10 @@
 
 use bevy::prelude::*;
 
+/// The default of [`ServerConfig::bytes_per_second`]: 1 MiB/s (8 Mbit/s), room for late joins
+/// and large values on a broadband link. A moving player costs a few hundred bytes per second.
+pub const DEFAULT_BYTES_PER_SECOND: usize = 1 << 20;
+
 /// Server tunables, read by [`ServerSet::Receive`](super::ServerSet::Receive) and
 /// [`ServerSet::Send`](super::ServerSet::Send). Set it through
 /// [`ServerPlugin`](super::ServerPlugin) or by replacing the resource.
@@ -9,8 +13,13 @@ use bevy::prelude::*;
 pub struct ServerConfig {
     /// Replication is sent every this many ticks (1 = every tick).
     pub send_interval_ticks: u32,
-    /// Most bytes of component values sent to one client per send. What does not fit is sent
-    /// in the next one (oldest first), so a huge burst never overflows renet.
+    /// Most bytes sent to one client per second: replication frames, slices of large values,
+    /// messages, and an estimate of the transport's headers. When the world changes faster than
+    /// this allows, entities go by priority (see
+    /// [`ReplicationPriority`](super::ReplicationPriority)) and the rest follow later. Override
+    /// it per client with [`ReplicationBudget`](super::ReplicationBudget).
+    pub bytes_per_second: usize,
+    /// Most bytes of replication sent to one client per send, whatever the budget has saved up.
     pub update_bytes_per_tick: usize,
     /// Largest message a client may send; a larger one disconnects that client.
     pub max_client_message_bytes: usize,
@@ -23,7 +32,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             send_interval_ticks: 1,
-            update_bytes_per_tick: 64 * 1024,
+            bytes_per_second: DEFAULT_BYTES_PER_SECOND,
+            update_bytes_per_tick: 256 * 1024,
             max_client_message_bytes: 64 * 1024,
             disconnect_grace_frames: 4,
         }

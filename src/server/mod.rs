@@ -1,42 +1,64 @@
-//! The server side: receive from clients, count ticks, collect changes, send replication and
-//! messages. Everything runs only while a [`RenetServer`] resource exists.
+//! The server side: receive from clients, count ticks, and send each client its share of the
+//! replicated world and messages. Everything runs only while a [`RenetServer`] resource exists.
+//!
+//! The send pipeline is the chain in [`ServerPlugin::build`]: plan the send, detect changes,
+//! encode each changed value once, update what each client should see, choose per client under
+//! its budget, pack frames, send them; then messages, then closing connections.
 
+mod blobs;
+mod budget;
 mod change_log;
+mod choose_entities;
 mod client_replication;
-mod collect_changes;
 mod config;
 mod connected_client;
+mod detect_changes;
+mod dirty;
+mod encode_values;
 mod input;
 mod local_client;
+mod pack_frames;
+mod priority;
 mod receive;
 mod replicated;
 mod replicated_world;
+mod send_frames;
 mod send_messages;
-mod send_replication;
+mod send_plan;
 mod tick;
+mod update_relevance;
 mod value_cache;
 
 use bevy::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
+pub use blobs::LARGE_VALUE_BYTES;
+pub use budget::ReplicationBudget;
 pub use config::ServerConfig;
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
+pub use encode_values::ValueRefused;
 pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
 pub(crate) use input::{apply_inputs, apply_local_input, receive_inputs};
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
+pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 pub use replicated::Replicated;
-pub use send_replication::MAX_UPDATE_FRAME_BYTES;
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
-pub(crate) use send_messages::{forward_local_messages, send_server_messages};
+pub(crate) use send_messages::{
+    MessageOutbox, forward_local_messages, queue_server_messages, send_server_messages,
+};
+
+/// Largest state frame the server packs; kept for compatibility (see
+/// [`MAX_STATE_FRAME_BYTES`](crate::shared::wire::MAX_STATE_FRAME_BYTES)).
+pub const MAX_UPDATE_FRAME_BYTES: usize = crate::shared::wire::MAX_STATE_FRAME_BYTES;
 
 use crate::shared::tick::ServerTick;
 
 /// The server's system sets, in pipeline order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServerSet {
-    /// `PreUpdate`, after [`RenetReceive`]: handshakes, acks, and client messages written as
-    /// [`FromClient`](crate::shared::messages::FromClient). Read client messages after it.
+    /// `PreUpdate`, after [`RenetReceive`]: handshakes, acks, inputs, and client messages written
+    /// as [`FromClient`](crate::shared::messages::FromClient). Read client messages after it.
     Receive,
     /// `FixedFirst`: advances [`ServerTick`]. Game simulation runs after it, in `FixedUpdate`.
     Tick,
@@ -51,8 +73,13 @@ pub enum ServerSet {
 /// Steps inside [`ServerSet::Send`], in order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum SendStep {
+    /// Queue this frame's `ToClients` messages (every frame).
+    QueueMessages,
+    /// The replication pipeline (on send frames).
     Replication,
+    /// Send the queued messages, stamped with the replication tick.
     Messages,
+    /// Close connections whose grace period ran out.
     Close,
 }
 
@@ -75,7 +102,10 @@ impl Plugin for ServerPlugin {
             .init_resource::<change_log::StructuralLog>()
             .init_resource::<ChangeDetectors>()
             .init_resource::<replicated_world::ReplicatedWorld>()
-            .init_resource::<send_replication::SendState>()
+            .init_resource::<replicated_world::ReplicatedResources>()
+            .init_resource::<value_cache::ValueCache>()
+            .init_resource::<blobs::BlobStore>()
+            .init_resource::<send_plan::SendPlan>()
             .configure_sets(
                 PreUpdate,
                 ServerSet::Receive.after(RenetReceive).run_if(server_exists),
@@ -88,7 +118,12 @@ impl Plugin for ServerPlugin {
             )
             .configure_sets(
                 PostUpdate,
-                (SendStep::Replication, SendStep::Messages, SendStep::Close)
+                (
+                    SendStep::QueueMessages,
+                    SendStep::Replication,
+                    SendStep::Messages,
+                    SendStep::Close,
+                )
                     .chain()
                     .in_set(ServerSet::Send),
             )
@@ -104,7 +139,17 @@ impl Plugin for ServerPlugin {
             .add_systems(
                 PostUpdate,
                 (
-                    send_replication::send_replication.in_set(SendStep::Replication),
+                    (
+                        send_plan::plan_send,
+                        detect_changes::detect_changes,
+                        encode_values::encode_values,
+                        update_relevance::update_relevance,
+                        choose_entities::choose_entities,
+                        pack_frames::pack_frames,
+                        send_frames::send_frames,
+                    )
+                        .chain()
+                        .in_set(SendStep::Replication),
                     input::send_input_timing.in_set(SendStep::Messages),
                     connected_client::finish_closing.in_set(SendStep::Close),
                     change_log::clear_log_without_server.run_if(not(server_exists)),
@@ -137,8 +182,16 @@ pub(crate) fn reset_server(world: &mut World) {
         });
         world.despawn(client);
     }
+    for component in &mut world
+        .resource_mut::<crate::shared::registry::ReplicationRegistry>()
+        .components
+    {
+        component.fns.clear_server();
+    }
     world.insert_resource(replicated_world::ReplicatedWorld::default());
-    world.insert_resource(send_replication::SendState::default());
+    world.insert_resource(replicated_world::ReplicatedResources::default());
+    world.insert_resource(blobs::BlobStore::default());
+    world.insert_resource(send_plan::SendPlan::default());
     world.insert_resource(change_log::StructuralLog::default());
     world.resource_mut::<ChangeDetectors>().last_run = None;
 }

@@ -14,8 +14,19 @@ use crate::shared::{
     input::InputRegistry,
     messages::MessageRegistry,
     protocol::ProtocolHash,
+    tick::{NetTick, ServerTick},
     wire::ClientFrame,
 };
+
+/// The tick nearest `now` whose low 16 bits are `low` (clients send only those).
+fn tick_near(now: NetTick, low: u16) -> NetTick {
+    let candidate = NetTick((now.0 & !0xffff) | u32::from(low));
+    match candidate.diff(now) {
+        diff if diff > 0x8000 => candidate.sub(0x1_0000),
+        diff if diff < -0x8000 => candidate.add(0x1_0000),
+        _ => candidate,
+    }
+}
 
 /// Drains every client's channels. A client whose data is malformed, oversized or out of
 /// place is disconnected with the reason; the others are served as usual.
@@ -69,27 +80,31 @@ fn handle_frame(
         }
         (Slot::Handshaking, _) => Err(malformed(&"data before the handshake")),
         (Slot::Joined(_), ClientFrame::Hello { .. }) => Err(malformed(&"a second handshake")),
-        (Slot::Joined(client), ClientFrame::Acks(ids)) => {
+        (Slot::Joined(client), ClientFrame::Update { acks, inputs }) => {
             if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
-                replication.acknowledge(&ids);
+                replication.acknowledge(acks.iter().flat_map(|range| range.ids()));
+            }
+            let now = world.resource::<ServerTick>().0;
+            for block in inputs {
+                let (name, receive) = *world
+                    .resource::<InputRegistry>()
+                    .inputs
+                    .get(block.index as usize)
+                    .ok_or_else(|| {
+                        malformed(&format_args!("unknown input index {}", block.index))
+                    })?;
+                let newest = tick_near(now, block.newest);
+                receive(world, client, newest, &block.inputs)
+                    .map_err(|error| malformed(&format_args!("input {name}: {error}")))?;
+                if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
+                    replication.input_ack = Some(
+                        replication
+                            .input_ack
+                            .map_or(newest, |held| held.max(newest)),
+                    );
+                }
             }
             Ok(())
-        }
-        (
-            Slot::Joined(client),
-            ClientFrame::Inputs {
-                index,
-                newest,
-                inputs,
-            },
-        ) => {
-            let (name, receive) = *world
-                .resource::<InputRegistry>()
-                .inputs
-                .get(index as usize)
-                .ok_or_else(|| malformed(&format_args!("unknown input index {index}")))?;
-            receive(world, client, newest, &inputs)
-                .map_err(|error| malformed(&format_args!("input {name}: {error}")))
         }
         (Slot::Joined(client), ClientFrame::Message { index, payload }) => {
             let kind = world
@@ -100,5 +115,29 @@ fn handle_frame(
             receive(world, client, client_id, payload)
                 .map_err(|error| malformed(&format_args!("message {name}: {error}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_ticks_are_rebuilt_near_the_server_tick() {
+        assert_eq!(
+            tick_near(NetTick(70_000), 70_000u32 as u16),
+            NetTick(70_000)
+        );
+        assert_eq!(
+            tick_near(NetTick(70_000), (70_010u32 & 0xffff) as u16),
+            NetTick(70_010)
+        );
+        assert_eq!(tick_near(NetTick(65_540), 65_530), NetTick(65_530));
+        assert_eq!(
+            tick_near(NetTick(u32::MAX - 2), 3),
+            NetTick(3),
+            "across the wrap"
+        );
+        assert_eq!(tick_near(NetTick(2), u16::MAX), NetTick(u32::MAX));
     }
 }

@@ -1,46 +1,114 @@
-//! Sending game messages ([`ToClients`]) to their clients.
+//! Sending game messages ([`ToClients`]) to their clients, after the replication they follow.
+//!
+//! Messages written in a frame are queued, and sent right after the next replication send with
+//! its tick; a client delivers such a message only once it holds every change up to that tick
+//! (the watermark of state frames). So a message never arrives before the entity it names or
+//! the change it announces, whatever the send interval or frame rate.
 
 use bevy::prelude::*;
 use bevy_renet::{RenetServer, renet::Bytes};
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 
-use super::{connected_client::ConnectedClient, local_client::LocalClient};
+use super::{
+    budget::FRAME_OVERHEAD_BYTES, client_replication::ClientReplication,
+    connected_client::ConnectedClient, local_client::LocalClient,
+    pack_frames::MESSAGE_FOLLOW_UP_SENDS, send_plan::SendPlan,
+};
 use crate::shared::{
-    codec::encode_serde,
+    codec::{decode_serde, encode_serde},
     messages::{FromClient, MessageIndex, ToClient, ToClients},
-    wire::{self, server_kind},
+    wire,
 };
 
-/// Drains `ToClients<M>` and sends each message, encoded once, to its clients. The host's
-/// [`LocalClient`] gets it as a plain `M` message.
-pub(crate) fn send_server_messages<M: Message + Serialize>(
+/// Messages `M` waiting for the next replication send.
+#[derive(Resource)]
+pub(crate) struct MessageOutbox<M> {
+    queued: Vec<ToClients<M>>,
+}
+
+impl<M> Default for MessageOutbox<M> {
+    fn default() -> Self {
+        Self { queued: Vec::new() }
+    }
+}
+
+/// A connected client as a message recipient: remote ones have replication state.
+type ClientTarget = (
+    Entity,
+    Option<&'static mut ClientReplication>,
+    Has<LocalClient>,
+);
+
+/// Drains `ToClients<M>` every frame: the host's [`LocalClient`] gets its copy as a plain `M` at
+/// once, remote clients' copies wait in the outbox for the next replication send (which then
+/// carries a frame to each of them, so the watermark they wait for arrives with them).
+pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
     mut messages: ResMut<Messages<ToClients<M>>>,
-    index: Res<MessageIndex<ToClient, M>>,
-    mut server: ResMut<RenetServer>,
-    clients: Query<(Entity, &ConnectedClient, Has<LocalClient>)>,
+    mut outbox: ResMut<MessageOutbox<M>>,
+    mut clients: Query<ClientTarget, With<ConnectedClient>>,
     mut local: MessageWriter<M>,
 ) {
-    for ToClients { mode, message } in messages.drain() {
-        let local_client = clients
-            .iter()
-            .find(|(entity, _, is_local)| *is_local && mode.includes(*entity));
+    for message in messages.drain() {
+        let mut remote = false;
+        let mut for_local = false;
+        for (client, replication, is_local) in &mut clients {
+            if !message.mode.includes(client) {
+                continue;
+            }
+            if is_local {
+                for_local = true;
+            } else if let Some(mut replication) = replication {
+                replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
+                remote = true;
+            }
+        }
+        match (for_local, remote) {
+            (true, true) => {
+                // Message types need not be `Clone`: the host's copy goes through the codec.
+                let mut bytes = Vec::new();
+                match encode_serde(&message.message, &mut bytes)
+                    .map_err(|error| error.to_string())
+                    .and_then(|()| decode_serde::<M>(&bytes).map_err(|error| error.to_string()))
+                {
+                    Ok(copy) => {
+                        local.write(copy);
+                    }
+                    Err(error) => error!("not sending a message: {error}"),
+                }
+                outbox.queued.push(message);
+            }
+            (true, false) => {
+                local.write(message.message);
+            }
+            (false, true) => outbox.queued.push(message),
+            (false, false) => {}
+        }
+    }
+}
+
+/// Sends the queued messages `M`, encoded once, stamped with this send's tick.
+pub(crate) fn send_server_messages<M: Message + Serialize>(
+    plan: Res<SendPlan>,
+    mut outbox: ResMut<MessageOutbox<M>>,
+    index: Res<MessageIndex<ToClient, M>>,
+    mut server: ResMut<RenetServer>,
+    mut clients: Query<(Entity, &ConnectedClient, &mut ClientReplication), Without<LocalClient>>,
+) {
+    let Some(tick) = plan.tick else {
+        return;
+    };
+    for ToClients { mode, message } in outbox.queued.drain(..) {
         let mut payload = Vec::new();
         if let Err(error) = encode_serde(&message, &mut payload) {
             error!("not sending a message: {error}");
             continue;
         }
-        let frame = Bytes::from(wire::encode_message(
-            server_kind::MESSAGE,
-            index.index,
-            &payload,
-        ));
-        for (client, connected, is_local) in &clients {
-            if !is_local && mode.includes(client) {
+        let frame = Bytes::from(wire::encode_server_message(index.index, tick, &payload));
+        for (client, connected, mut replication) in &mut clients {
+            if mode.includes(client) {
+                replication.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
                 server.send_message(connected.id(), index.channel.id(), frame.clone());
             }
-        }
-        if local_client.is_some() {
-            local.write(message);
         }
     }
 }

@@ -5,11 +5,46 @@ use core::{any::type_name, marker::PhantomData};
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::error::{DecodeError, EncodeError};
+use super::{
+    error::{DecodeError, EncodeError},
+    tick::NetTick,
+    wire::{BitReader, BitWriter},
+};
 
-/// The most bytes a single value decoded by [`SerdeCodec`] may claim. A length field in hostile
-/// data cannot make the decoder allocate more than this.
-pub const MAX_DECODED_VALUE_BYTES: usize = 1 << 20;
+/// The largest encoded component or resource value replication carries (8 MiB). Values up to
+/// about a kilobyte travel inside replication frames; larger ones are sent in acknowledged
+/// slices beside them. A value above this limit is refused on the server with an error naming
+/// the type, and its entity is not replicated until the value fits again.
+pub const MAX_VALUE_BYTES: usize = 8 << 20;
+
+/// The most bytes a single value decoded by [`SerdeCodec`] may claim: [`MAX_VALUE_BYTES`]. A
+/// length field in hostile data cannot make the decoder allocate more than this.
+pub const MAX_DECODED_VALUE_BYTES: usize = MAX_VALUE_BYTES;
+
+/// Golomb order of the byte-length prefix of values written through the byte-level API.
+const LENGTH_ORDER: u32 = 3;
+
+/// A value the receiving client acknowledged, for codecs that send differences
+/// ([`ComponentCodec::uses_baselines`]). Both sides see exactly the same baseline: the value as
+/// the client decoded it, never the server's unquantized original.
+#[derive(Debug)]
+pub struct Baseline<'a, C> {
+    /// The acknowledged value.
+    pub value: &'a C,
+    /// The server tick this value was set at.
+    pub tick: NetTick,
+    /// The acknowledged value before it and its tick, when the client holds one: two points
+    /// give a velocity to extrapolate from.
+    pub previous: Option<(&'a C, NetTick)>,
+}
+
+impl<C> Clone for Baseline<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Baseline<'_, C> {}
 
 type BincodeConfig = bincode::config::Configuration<
     bincode::config::LittleEndian,
@@ -23,11 +58,21 @@ const fn bincode_config() -> BincodeConfig {
 
 /// Turns values of `C` into bytes and back, optionally against a baseline.
 ///
-/// The baseline is the value the receiving client has acknowledged for this component (when the
-/// replication layer knows one). A delta codec writes only what differs from it; the decoder is
-/// handed the same baseline. Codecs that write whole values ignore it.
+/// Only [`encode`](Self::encode) and [`decode`](Self::decode) are required: replication then
+/// sends each value whole, as length-prefixed bytes. A codec that wants to spend fewer bits
+/// overrides [`write`](Self::write) / [`read`](Self::read) to pack values bit by bit, and a
+/// codec that sends differences returns `true` from [`uses_baselines`](Self::uses_baselines)
+/// and overrides [`write_delta`](Self::write_delta) / [`read_delta`](Self::read_delta) (their
+/// defaults hand the baseline to `encode`/`decode`). [`TransformCodec`](super::transform_codec::TransformCodec)
+/// does all of it.
 ///
-/// Decoding works on untrusted bytes: return an error, never panic.
+/// The baseline is a value the receiving client has acknowledged for this component. A delta
+/// codec writes only what differs from it; the decoder is handed the same baseline. Codecs
+/// that write whole values ignore it.
+///
+/// Decoding works on untrusted bytes: return an error, never panic. Encoding and decoding must
+/// be deterministic: a client holds exactly what `decode` makes of what `encode` wrote, whether
+/// the value travelled whole or as a difference.
 ///
 /// ```
 /// use bevy::prelude::*;
@@ -72,6 +117,74 @@ pub trait ComponentCodec<C>: Send + Sync + 'static {
     fn settings(&self) -> String {
         String::new()
     }
+
+    /// Whether values should be sent as differences from the client's acknowledged baseline
+    /// (through [`write_delta`](Self::write_delta)). Replication then keeps a short history of
+    /// acknowledged values on both sides. `false` by default.
+    fn uses_baselines(&self) -> bool {
+        false
+    }
+
+    /// Writes `value` whole into a replication frame. The default writes
+    /// [`encode`](Self::encode)'s bytes with a length prefix.
+    fn write(&self, value: &C, out: &mut BitWriter) -> Result<(), EncodeError> {
+        let mut bytes = Vec::new();
+        self.encode(value, None, &mut bytes)?;
+        write_length_prefixed(out, &bytes);
+        Ok(())
+    }
+
+    /// Reads a value written by [`write`](Self::write).
+    fn read(&self, reader: &mut BitReader) -> Result<C, DecodeError> {
+        let bytes = read_length_prefixed(reader)?;
+        self.decode(&bytes, None)
+    }
+
+    /// Writes `value`, which was set at server tick `tick`, as a difference from `baseline`.
+    /// Only called when [`uses_baselines`](Self::uses_baselines) is `true`. The default hands
+    /// the baseline to [`encode`](Self::encode) and writes its bytes with a length prefix.
+    fn write_delta(
+        &self,
+        value: &C,
+        tick: NetTick,
+        baseline: Baseline<'_, C>,
+        out: &mut BitWriter,
+    ) -> Result<(), EncodeError> {
+        let _ = tick;
+        let mut bytes = Vec::new();
+        self.encode(value, Some(baseline.value), &mut bytes)?;
+        write_length_prefixed(out, &bytes);
+        Ok(())
+    }
+
+    /// Reads a value written by [`write_delta`](Self::write_delta) with the same `tick` and
+    /// `baseline`.
+    fn read_delta(
+        &self,
+        reader: &mut BitReader,
+        tick: NetTick,
+        baseline: Baseline<'_, C>,
+    ) -> Result<C, DecodeError> {
+        let _ = tick;
+        let bytes = read_length_prefixed(reader)?;
+        self.decode(&bytes, Some(baseline.value))
+    }
+}
+
+/// Writes a byte length (a short Golomb code) and the bytes.
+pub fn write_length_prefixed(out: &mut BitWriter, bytes: &[u8]) {
+    out.write_golomb(bytes.len() as u64, LENGTH_ORDER);
+    out.write_bytes(bytes);
+}
+
+/// Reads what [`write_length_prefixed`] wrote; a length above [`MAX_VALUE_BYTES`] or beyond the
+/// data is an error.
+pub fn read_length_prefixed(reader: &mut BitReader) -> Result<Vec<u8>, DecodeError> {
+    let len = reader.read_golomb(LENGTH_ORDER)?;
+    if len > MAX_VALUE_BYTES as u64 {
+        return Err(DecodeError::UnexpectedEnd("a value longer than the limit"));
+    }
+    reader.read_bytes(len as usize)
 }
 
 /// The default codec: serde with bincode 2's standard configuration (varint integers,

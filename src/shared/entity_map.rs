@@ -55,23 +55,4 @@ impl ServerEntityMap {
         self.to_client.clear();
         self.to_server.clear();
     }
-
-    /// An [`EntityMapper`] for values received from the server: known server entities become
-    /// their client entities, unknown ones become [`Entity::PLACEHOLDER`].
-    pub(crate) fn mapper(&self) -> ReceivedEntityMapper<'_> {
-        ReceivedEntityMapper { map: self }
-    }
-}
-
-/// Maps entities inside received component values (Bevy's `#[entities]` fields).
-pub(crate) struct ReceivedEntityMapper<'a> {
-    map: &'a ServerEntityMap,
-}
-
-impl EntityMapper for ReceivedEntityMapper<'_> {
-    fn get_mapped(&mut self, source: Entity) -> Entity {
-        self.map.to_client(source).unwrap_or(Entity::PLACEHOLDER)
-    }
-
-    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
 }

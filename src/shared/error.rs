@@ -42,6 +42,16 @@ pub enum DecodeError {
     /// Bytes were left over after a complete frame.
     #[error("{0} trailing bytes after a complete frame")]
     TrailingBytes(usize),
+    /// A list longer than the protocol allows.
+    #[error("{count} {what} in one frame, more than the limit of {limit}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// How many the frame claimed.
+        count: usize,
+        /// The most allowed.
+        limit: usize,
+    },
 }
 
 /// Why a value could not be encoded.

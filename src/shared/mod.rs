@@ -5,7 +5,9 @@ pub mod channels;
 pub mod codec;
 pub mod disconnect;
 pub mod entity_map;
+pub(crate) mod erased;
 pub mod error;
+pub(crate) mod history;
 pub mod input;
 pub mod interpolate;
 pub mod messages;
@@ -36,6 +38,7 @@ impl Default for SharedPlugin {
 impl Plugin for SharedPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<registry::ReplicationRegistry>()
+            .init_resource::<registry::ResourceRegistry>()
             .init_resource::<messages::MessageRegistry>()
             .init_resource::<protocol::ProtocolHash>()
             .insert_resource(Time::<Fixed>::from_duration(Duration::from_secs_f64(

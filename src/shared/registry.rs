@@ -1,20 +1,27 @@
-//! [`ReplicationRegistry`]: the replicated component types, in registration order, with the
-//! type-erased functions that write them on the server and apply them on the client.
+//! [`ReplicationRegistry`]: the replicated component types, in registration order, each with the
+//! typed code that encodes it on the server and applies it on the client, and the short value
+//! histories that delta coding needs.
 
 use core::any::{TypeId, type_name};
-use std::sync::Arc;
 
 use bevy::{
-    ecs::{component::Mutable, world::EntityWorldMut},
+    ecs::{
+        component::ComponentId,
+        entity::{EntityHashMap, EntityMapper},
+        world::EntityWorldMut,
+    },
     prelude::*,
 };
 
 use super::{
-    codec::ComponentCodec,
+    codec::{Baseline, ComponentCodec, MAX_VALUE_BYTES},
     entity_map::ServerEntityMap,
+    erased::ErasedValue,
     error::{DecodeError, EncodeError},
+    history::History,
     interpolate::SnapshotBuffer,
     tick::NetTick,
+    wire::{BitReader, BitWriter},
 };
 
 /// Marks a client entity whose components are shown as received, never interpolated: the
@@ -23,40 +30,150 @@ use super::{
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoInterpolation;
 
-/// Writes an entity's value of one component type; `Ok(false)` when the entity lacks it.
-pub(crate) type WriteFn =
-    Box<dyn Fn(&World, Entity, &mut Vec<u8>) -> Result<bool, EncodeError> + Send + Sync>;
+/// Delta-coded values use baselines at most this many ticks older than the value (about a
+/// second at 60 Hz); older ones are sent whole. Clients keep twice as much history and ignore
+/// frames older than this behind the newest they saw.
+pub const BASELINE_WINDOW_TICKS: u32 = 64;
 
-/// Where a received value goes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ApplyContext {
-    /// Server tick of the value.
-    pub(crate) tick: NetTick,
-    /// Whether the component is interpolated: values go to its [`SnapshotBuffer`] (unless
-    /// the entity has [`NoInterpolation`]).
-    pub(crate) interpolated: bool,
+/// How a value travels in a replication frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueEncoding {
+    /// Whole, decodable alone.
+    Whole,
+    /// As a difference from the client's values in effect at `base` (and `previous`).
+    Delta {
+        base: NetTick,
+        previous: Option<NetTick>,
+    },
 }
 
-/// Decodes a value, maps its entities and inserts or overwrites it on the entity (or buffers it
-/// for interpolation).
-pub(crate) type ApplyFn = Box<
-    dyn Fn(&mut EntityWorldMut, &[u8], &ServerEntityMap, ApplyContext) -> Result<(), DecodeError>
-        + Send
-        + Sync,
->;
+/// Why a value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The bytes are malformed.
+    Malformed(DecodeError),
+    /// A delta's baseline is not (or no longer) held: the frame is old or raced a despawn.
+    MissingBaseline,
+}
 
-/// Removes one component type from an entity.
-pub(crate) type RemoveFn = fn(&mut EntityWorldMut);
+impl From<DecodeError> for ReadError {
+    fn from(error: DecodeError) -> Self {
+        Self::Malformed(error)
+    }
+}
+
+/// The typed work for one replicated component type, behind a trait object.
+pub(crate) trait ComponentFns: Send + Sync {
+    /// Server: writes `entity`'s value whole; `Ok(false)` when it lacks the component.
+    fn write_whole(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError>;
+
+    /// Server: remembers the value just written whole (bits `start..end` of `written`) as the
+    /// client will decode it, the baseline of future deltas. Only for delta codecs.
+    fn remember(
+        &mut self,
+        slot: u32,
+        tick: NetTick,
+        written: &BitWriter,
+        range: (usize, usize),
+    ) -> Result<(), DecodeError>;
+
+    /// Server: writes `entity`'s value (set at `tick`) against the client's baselines;
+    /// `Ok(false)` and nothing written when the baseline is not held.
+    #[allow(clippy::too_many_arguments)]
+    fn write_delta(
+        &self,
+        world: &World,
+        entity: Entity,
+        slot: u32,
+        tick: NetTick,
+        base: NetTick,
+        previous: Option<NetTick>,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError>;
+
+    /// Server: forgets the history of a slot (its entity is gone or lost the component).
+    fn forget_slot(&mut self, slot: u32);
+
+    /// Client: reads a value of server entity `remote` set at `tick`, decoded `copies` times
+    /// (the interpolation buffer needs its own), and remembers it for future deltas.
+    fn read(
+        &mut self,
+        reader: &mut BitReader,
+        encoding: ValueEncoding,
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, ReadError>;
+
+    /// Client: decodes a value that arrived in slices (its whole encoding).
+    fn read_blob(
+        &mut self,
+        bytes: &[u8],
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, DecodeError>;
+
+    /// Client: writes over the entity's existing value (in place when the component is
+    /// mutable, re-inserted when it is immutable).
+    fn overwrite(&self, entity: &mut EntityWorldMut, value: ErasedValue);
+
+    /// Client: adds a snapshot to the entity's interpolation buffer; gives the value back when
+    /// the entity has no buffer yet.
+    fn push_snapshot(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue>;
+
+    /// Client: an interpolation buffer holding one snapshot.
+    fn new_buffer(&self, tick: NetTick, value: ErasedValue) -> ErasedValue;
+
+    /// Client: removes the component (and its interpolation buffer).
+    fn remove(&self, entity: &mut EntityWorldMut);
+
+    /// Client: maps the entities inside the entity's component again: the `n`-th entity the
+    /// component names is `targets[n]` on the server, resolved through `map` (or
+    /// `Entity::PLACEHOLDER`).
+    fn remap(&self, entity: &mut EntityWorldMut, targets: &[Entity], map: &ServerEntityMap);
+
+    /// Client: forgets the history of a server entity.
+    fn forget_remote(&mut self, remote: Entity);
+
+    /// Client: takes the component off the entity, with the server entities `targets` put back
+    /// inside (the `n`-th entity it names becomes `targets[n]`).
+    fn take_unmapped(&self, entity: &mut EntityWorldMut, targets: &[Entity])
+    -> Option<ErasedValue>;
+
+    /// Client: forgets every history (the connection ended).
+    fn clear_client(&mut self);
+
+    /// Server: forgets every history (the server restarted).
+    fn clear_server(&mut self);
+}
 
 /// One replicated component type.
 pub(crate) struct ReplicatedComponent {
     pub(crate) name: &'static str,
     pub(crate) type_id: TypeId,
+    /// The component's id in this App's world.
+    pub(crate) component_id: ComponentId,
+    /// The id of its [`SnapshotBuffer`].
+    pub(crate) buffer_id: ComponentId,
     /// Set by [`NetsyncAppExt::interpolate`](crate::NetsyncAppExt::interpolate).
     pub(crate) interpolated: bool,
-    pub(crate) write: WriteFn,
-    pub(crate) apply: ApplyFn,
-    pub(crate) remove: RemoveFn,
+    /// Whether values are delta-coded.
+    pub(crate) uses_baselines: bool,
+    /// A relationship (like `ChildOf`): never inserted while its target is unknown, since Bevy
+    /// drops relationships to missing entities.
+    pub(crate) relationship: bool,
+    pub(crate) fns: Box<dyn ComponentFns>,
 }
 
 /// Every replicated component type, indexed by registration order (the index travels on the
@@ -89,6 +206,25 @@ impl ReplicationRegistry {
             .ok_or(DecodeError::UnknownComponent(index))
     }
 
+    pub(crate) fn get_mut(&mut self, index: u32) -> Result<&mut ReplicatedComponent, DecodeError> {
+        self.components
+            .get_mut(index as usize)
+            .ok_or(DecodeError::UnknownComponent(index))
+    }
+
+    /// The wire index of a component type.
+    pub(crate) fn index_of(&self, type_id: TypeId) -> Option<u32> {
+        self.components
+            .iter()
+            .position(|component| component.type_id == type_id)
+            .map(|index| index as u32)
+    }
+
+    /// Bits a component index takes on the wire.
+    pub(crate) fn index_bits(&self) -> u32 {
+        usize::BITS - self.components.len().saturating_sub(1).leading_zeros()
+    }
+
     /// Marks `C` as interpolated; `false` if `C` is not replicated.
     pub(crate) fn set_interpolated(&mut self, type_id: TypeId) -> bool {
         match self.components.iter_mut().find(|c| c.type_id == type_id) {
@@ -101,55 +237,354 @@ impl ReplicationRegistry {
     }
 
     /// Adds `C` with `codec` and returns its wire index.
-    pub(crate) fn register<C, K>(&mut self, codec: K) -> u32
+    pub(crate) fn register<C, K>(&mut self, world: &mut World, codec: K) -> u32
     where
-        C: Component<Mutability = Mutable>,
+        C: Component,
         K: ComponentCodec<C>,
     {
-        let codec = Arc::new(codec);
-        let write_codec = codec.clone();
         let component = ReplicatedComponent {
             name: type_name::<C>(),
             type_id: TypeId::of::<C>(),
+            component_id: world.register_component::<C>(),
+            buffer_id: world.register_component::<SnapshotBuffer<C>>(),
             interpolated: false,
-            write: Box::new(move |world, entity, out| match world.get::<C>(entity) {
-                Some(value) => write_codec.encode(value, None, out).map(|()| true),
-                None => Ok(false),
+            uses_baselines: codec.uses_baselines(),
+            relationship: C::relationship_accessor().is_some(),
+            fns: Box::new(Typed::<C, K> {
+                codec,
+                server_history: Vec::new(),
+                client_history: EntityHashMap::default(),
             }),
-            apply: Box::new(move |entity, bytes, map, context| {
-                let decode = || {
-                    let mut value = codec.decode(bytes, None)?;
-                    C::map_entities(&mut value, &mut map.mapper());
-                    Ok::<_, DecodeError>(value)
-                };
-                let value = decode()?;
-                if !context.interpolated || entity.contains::<NoInterpolation>() {
-                    match entity.get_mut::<C>() {
-                        Some(mut current) => *current = value,
-                        None => {
-                            entity.insert(value);
-                        }
-                    }
-                } else if let Some(mut buffer) = entity.get_mut::<SnapshotBuffer<C>>() {
-                    buffer.push(context.tick, value);
-                } else {
-                    // First value: shown at once, and the first snapshot. Decoding twice once
-                    // per entity spares every component a `Clone` bound.
-                    let mut buffer = SnapshotBuffer::<C>::default();
-                    buffer.push(context.tick, decode()?);
-                    if entity.contains::<C>() {
-                        entity.insert(buffer);
-                    } else {
-                        entity.insert((value, buffer));
-                    }
-                }
-                Ok(())
-            }),
-            remove: |entity| {
-                entity.remove::<(C, SnapshotBuffer<C>)>();
-            },
         };
         self.components.push(component);
         (self.components.len() - 1) as u32
+    }
+}
+
+/// The typed implementation of [`ComponentFns`].
+struct Typed<C, K> {
+    codec: K,
+    /// Server: values as clients decode them, by slot (delta codecs only).
+    server_history: Vec<History<C>>,
+    /// Client: values received, by server entity (delta codecs only).
+    client_history: EntityHashMap<History<C>>,
+}
+
+/// The baseline in effect at `base`, with the distinct one before it at `previous`.
+fn baseline_of<C>(
+    history: &History<C>,
+    base: NetTick,
+    previous: Option<NetTick>,
+) -> Option<Baseline<'_, C>> {
+    let (tick, value) = history.at(base)?;
+    let previous = previous
+        .and_then(|previous| history.at(previous))
+        .filter(|(older, _)| tick.is_newer_than(*older))
+        .map(|(older, value)| (value, older));
+    Some(Baseline {
+        value,
+        tick,
+        previous,
+    })
+}
+
+impl<C: Component, K: ComponentCodec<C>> Typed<C, K> {
+    fn decode_once(
+        &self,
+        reader: &mut BitReader,
+        encoding: ValueEncoding,
+        remote: Entity,
+        tick: NetTick,
+    ) -> Result<C, ReadError> {
+        match encoding {
+            ValueEncoding::Whole => Ok(self.codec.read(reader)?),
+            ValueEncoding::Delta { base, previous } => {
+                let baseline = self
+                    .client_history
+                    .get(&remote)
+                    .and_then(|history| baseline_of(history, base, previous))
+                    .ok_or(ReadError::MissingBaseline)?;
+                Ok(self.codec.read_delta(reader, tick, baseline)?)
+            }
+        }
+    }
+
+    fn remember_received(&mut self, remote: Entity, tick: NetTick, value: C) {
+        let history = self.client_history.entry(remote).or_default();
+        history.prune(tick.sub(2 * BASELINE_WINDOW_TICKS));
+        history.insert(tick, value);
+    }
+}
+
+impl<C: Component, K: ComponentCodec<C>> ComponentFns for Typed<C, K> {
+    fn write_whole(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError> {
+        let Some(value) = world.get::<C>(entity) else {
+            return Ok(false);
+        };
+        let start = out.bit_len();
+        if let Err(error) = self.codec.write(value, out) {
+            out.truncate(start);
+            return Err(error);
+        }
+        if out.bit_len() - start > MAX_VALUE_BYTES * 8 {
+            out.truncate(start);
+            return Err(EncodeError {
+                type_name: type_name::<C>(),
+                detail: format!("the value is larger than the limit of {MAX_VALUE_BYTES} bytes"),
+            });
+        }
+        Ok(true)
+    }
+
+    fn remember(
+        &mut self,
+        slot: u32,
+        tick: NetTick,
+        written: &BitWriter,
+        (start, end): (usize, usize),
+    ) -> Result<(), DecodeError> {
+        let mut reader = BitReader::with_range(written.as_bytes(), start, end);
+        let value = self.codec.read(&mut reader)?;
+        let slot = slot as usize;
+        if self.server_history.len() <= slot {
+            self.server_history.resize_with(slot + 1, History::default);
+        }
+        let history = &mut self.server_history[slot];
+        history.prune(tick.sub(BASELINE_WINDOW_TICKS));
+        history.insert(tick, value);
+        Ok(())
+    }
+
+    fn write_delta(
+        &self,
+        world: &World,
+        entity: Entity,
+        slot: u32,
+        tick: NetTick,
+        base: NetTick,
+        previous: Option<NetTick>,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError> {
+        let (Some(value), Some(history)) = (
+            world.get::<C>(entity),
+            self.server_history.get(slot as usize),
+        ) else {
+            return Ok(false);
+        };
+        let Some(baseline) = baseline_of(history, base, previous) else {
+            return Ok(false);
+        };
+        let start = out.bit_len();
+        match self.codec.write_delta(value, tick, baseline, out) {
+            Ok(()) => Ok(true),
+            Err(error) => {
+                out.truncate(start);
+                Err(error)
+            }
+        }
+    }
+
+    fn forget_slot(&mut self, slot: u32) {
+        if let Some(history) = self.server_history.get_mut(slot as usize) {
+            *history = History::default();
+        }
+    }
+
+    fn read(
+        &mut self,
+        reader: &mut BitReader,
+        encoding: ValueEncoding,
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, ReadError> {
+        let start = reader.clone();
+        let mut values = Vec::with_capacity(copies);
+        for _ in 0..copies.max(1) {
+            *reader = start.clone();
+            values.push(ErasedValue::new(
+                self.decode_once(reader, encoding, remote, tick)?,
+            ));
+        }
+        if self.codec.uses_baselines() {
+            let mut again = start;
+            let value = self.decode_once(&mut again, encoding, remote, tick)?;
+            self.remember_received(remote, tick, value);
+        }
+        values.truncate(copies);
+        Ok(values)
+    }
+
+    fn read_blob(
+        &mut self,
+        bytes: &[u8],
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, DecodeError> {
+        let decode = || {
+            let mut reader = BitReader::new(bytes);
+            let value = self.codec.read(&mut reader)?;
+            reader.finish()?;
+            Ok::<_, DecodeError>(value)
+        };
+        let values = (0..copies)
+            .map(|_| decode().map(ErasedValue::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.codec.uses_baselines() {
+            let value = decode()?;
+            self.remember_received(remote, tick, value);
+        }
+        Ok(values)
+    }
+
+    fn overwrite(&self, entity: &mut EntityWorldMut, value: ErasedValue) {
+        let value = value.take::<C>();
+        if <C::Mutability as bevy::ecs::component::ComponentMutability>::MUTABLE {
+            // SAFETY: the component is mutable (checked just above).
+            if let Some(mut current) = unsafe { entity.get_mut_assume_mutable::<C>() } {
+                *current = value;
+                return;
+            }
+        }
+        entity.insert(value);
+    }
+
+    fn push_snapshot(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue> {
+        match entity.get_mut::<SnapshotBuffer<C>>() {
+            Some(mut buffer) => {
+                buffer.push(tick, value.take::<C>());
+                None
+            }
+            None => Some(value),
+        }
+    }
+
+    fn new_buffer(&self, tick: NetTick, value: ErasedValue) -> ErasedValue {
+        let mut buffer = SnapshotBuffer::<C>::default();
+        buffer.push(tick, value.take::<C>());
+        ErasedValue::new(buffer)
+    }
+
+    fn remove(&self, entity: &mut EntityWorldMut) {
+        entity.remove::<(C, SnapshotBuffer<C>)>();
+    }
+
+    fn remap(&self, entity: &mut EntityWorldMut, targets: &[Entity], map: &ServerEntityMap) {
+        let mut replay = ReplayMapper {
+            targets,
+            next: 0,
+            map,
+        };
+        if <C::Mutability as bevy::ecs::component::ComponentMutability>::MUTABLE {
+            // SAFETY: the component is mutable (checked just above).
+            if let Some(mut current) = unsafe { entity.get_mut_assume_mutable::<C>() } {
+                C::map_entities(&mut *current, &mut replay);
+            }
+        } else if let Some(mut current) = entity.take::<C>() {
+            C::map_entities(&mut current, &mut replay);
+            entity.insert(current);
+        }
+    }
+
+    fn forget_remote(&mut self, remote: Entity) {
+        self.client_history.remove(&remote);
+    }
+
+    fn take_unmapped(
+        &self,
+        entity: &mut EntityWorldMut,
+        targets: &[Entity],
+    ) -> Option<ErasedValue> {
+        let mut value = entity.take::<C>()?;
+        let mut back = TargetsMapper { targets, next: 0 };
+        C::map_entities(&mut value, &mut back);
+        Some(ErasedValue::new(value))
+    }
+
+    fn clear_client(&mut self) {
+        self.client_history.clear();
+    }
+
+    fn clear_server(&mut self) {
+        self.server_history.clear();
+    }
+}
+
+/// Puts the `n`-th recorded server entity back as the `n`-th entity a component names.
+struct TargetsMapper<'a> {
+    targets: &'a [Entity],
+    next: usize,
+}
+
+impl EntityMapper for TargetsMapper<'_> {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        let target = self.targets.get(self.next).copied().unwrap_or(source);
+        self.next += 1;
+        target
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+/// Maps the `n`-th entity a component names to the client copy of the `n`-th recorded server
+/// entity.
+struct ReplayMapper<'a> {
+    targets: &'a [Entity],
+    next: usize,
+    map: &'a ServerEntityMap,
+}
+
+impl EntityMapper for ReplayMapper<'_> {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        let Some(&target) = self.targets.get(self.next) else {
+            return source;
+        };
+        self.next += 1;
+        self.map.to_client(target).unwrap_or(Entity::PLACEHOLDER)
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+/// A replicated resource type. Values travel as length-prefixed serde bytes.
+pub(crate) struct ReplicatedResource {
+    pub(crate) name: &'static str,
+    /// Server: writes the resource whole; `Ok(false)` when it does not exist.
+    pub(crate) write: fn(&World, &mut BitWriter) -> Result<bool, EncodeError>,
+    /// Server: the tick the resource last changed at, `None` when it does not exist.
+    pub(crate) changed: fn(&World) -> Option<bevy::ecs::change_detection::Tick>,
+    /// Client: decodes a value and inserts or overwrites the resource.
+    pub(crate) apply_bytes: fn(&mut World, &[u8]) -> Result<(), DecodeError>,
+    /// Client: removes the resource.
+    pub(crate) remove: fn(&mut World),
+}
+
+/// Every replicated resource type, in registration (wire) order. Filled by
+/// [`NetsyncAppExt::replicate_resource`](crate::NetsyncAppExt::replicate_resource).
+#[derive(Resource, Default)]
+pub struct ResourceRegistry {
+    pub(crate) resources: Vec<ReplicatedResource>,
+}
+
+impl ResourceRegistry {
+    /// Number of replicated resource types.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Whether no resource is replicated.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
     }
 }

@@ -52,6 +52,16 @@ impl NetTick {
             self
         }
     }
+
+    /// The earlier of two ticks.
+    #[inline]
+    pub fn min(self, other: Self) -> Self {
+        if other.is_newer_than(self) {
+            self
+        } else {
+            other
+        }
+    }
 }
 
 /// The server's current tick, advanced once per `FixedUpdate` step in

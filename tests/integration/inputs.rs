@@ -137,7 +137,16 @@ fn far_future_inputs_are_dropped_not_stored() {
         bevy_netsync::shared::codec::encode_serde(&Sampled(1), &mut bytes).unwrap();
         bytes
     };
-    let frame = bevy_netsync::shared::wire::encode_inputs(0, now.add(100_000), &[payload]);
+    // Inputs carry the low 16 bits of their tick; the server rebuilds the tick nearest its own.
+    let payloads = [payload];
+    let frame = bevy_netsync::shared::wire::encode_update(
+        &[],
+        &[bevy_netsync::shared::wire::InputsOut {
+            index: 0,
+            newest: now.add(1_000).0 as u16,
+            inputs: &payloads,
+        }],
+    );
     net.send_raw(0, bevy_netsync::shared::channels::UNRELIABLE_CHANNEL, frame);
     net.run(2);
     assert_eq!(stats(&mut net).too_early, 1);

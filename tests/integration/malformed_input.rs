@@ -122,7 +122,19 @@ fn bogus_acks_are_harmless() {
     net.send_raw(
         client,
         channels::UNRELIABLE_CHANNEL,
-        bevy_netsync::shared::wire::encode_acks(&[u32::MAX, 5_000, 123]),
+        bevy_netsync::shared::wire::encode_update(
+            &[
+                bevy_netsync::shared::wire::AckRange {
+                    newest: u16::MAX,
+                    len: 4_000,
+                },
+                bevy_netsync::shared::wire::AckRange {
+                    newest: 123,
+                    len: 0,
+                },
+            ],
+            &[],
+        ),
     );
     net.server_mut()
         .world_mut()

@@ -1,33 +1,42 @@
-//! The wire format: byte-level primitives ([`Reader`], `write_*`) and frames.
+//! The wire format: byte-level primitives ([`Reader`], `write_*`), bit-level packing
+//! ([`BitWriter`], [`BitReader`]) and frames.
 //!
-//! Nothing here touches a `World` or renet; every decoder takes `&[u8]` and returns a
-//! `Result`, so malformed data is an error and never a panic.
+//! Nothing here touches a `World` or renet; every decoder takes bytes and returns a `Result`,
+//! so malformed data is an error and never a panic.
 //!
 //! Frames: the first byte of every renet message names its kind; the rest is laid out here.
 //!
-//! | direction | kind | layout after the kind byte |
-//! | --- | --- | --- |
-//! | server → client | [`server_kind::WELCOME`] | client id (varint), tick |
-//! | server → client | [`server_kind::DISCONNECT`] | [`DisconnectReason`](crate::shared::disconnect::DisconnectReason) (bincode) |
-//! | server → client | [`server_kind::STRUCTURE`] | tick, then entries to the end: entity, op, components |
-//! | server → client | [`server_kind::UPDATE`] | update id, tick, required structure tick, then entities to the end |
-//! | server → client | [`server_kind::MESSAGE`] | message index, payload to the end |
-//! | client → server | [`client_kind::HELLO`] | protocol hash (u64 LE) |
-//! | client → server | [`client_kind::ACKS`] | count, update ids |
-//! | client → server | [`client_kind::MESSAGE`] | message index, payload to the end |
-//! | client → server | [`client_kind::GOODBYE`] | nothing |
-//! | client → server | [`client_kind::INPUTS`] | input index, newest tick, count, inputs newest first (each length-prefixed; empty = same as the newer one) |
-//! | server → client | [`server_kind::TICK`] | tick |
-//! | server → client | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
+//! | direction | channel | kind | layout after the kind byte |
+//! | --- | --- | --- | --- |
+//! | server → client | reliable | [`server_kind::WELCOME`] | client id (varint), tick |
+//! | server → client | reliable | [`server_kind::DISCONNECT`] | [`DisconnectReason`](crate::shared::disconnect::DisconnectReason) (bincode) |
+//! | server → client | unreliable | [`server_kind::STATE`] | bit-packed: see [`state_frame`](self#the-state-frame) |
+//! | server → client | unreliable | [`server_kind::SLICE`] | frame id (u16 LE), blob id, total length, slice index, bytes |
+//! | server → client | either | [`server_kind::MESSAGE`] | message index, replication tick it follows, payload |
+//! | server → client | unreliable | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
+//! | client → server | reliable | [`client_kind::HELLO`] | protocol hash (u64 LE) |
+//! | client → server | unreliable | [`client_kind::UPDATE`] | acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits), inputs newest first |
+//! | client → server | either | [`client_kind::MESSAGE`] | message index, payload |
+//! | client → server | reliable | [`client_kind::GOODBYE`] | nothing |
 //!
-//! A component value is `index, length, bytes`, so a reader can always find the next value.
+//! # The state frame
+//!
+//! Everything a client needs to hold the server's replicated world travels in state frames:
+//! spawns, despawns, insertions, removals, values and resources, each entry resent until the
+//! client acknowledged a frame carrying it (or something newer). Entities are named by their
+//! slot, a small number the server assigns; values carry the tick they were set at, so a client
+//! applies each server change once. The layout is documented in `state_frame.rs`.
 
+mod bits;
 mod client_frames;
 mod reader;
 mod server_frames;
+mod state_frame;
 mod writer;
 
+pub use bits::*;
 pub use client_frames::*;
 pub use reader::Reader;
 pub use server_frames::*;
+pub use state_frame::*;
 pub use writer::*;

@@ -1,10 +1,11 @@
-//! Frames the server sends: welcome, disconnect reason, structure, update, tick, input timing.
+//! Frames the server sends: welcome, disconnect reason, state, slice, message, input timing.
 
-use bevy::prelude::Entity;
-
-use super::{Reader, write_entity, write_signed_varint, write_tick, write_varint};
+use super::{
+    BitReader, Reader, StateHeader, read_state_header, write_signed_varint, write_tick,
+    write_varint,
+};
 use crate::shared::{
-    codec::{decode_serde, encode_serde},
+    codec::{MAX_VALUE_BYTES, decode_serde, encode_serde},
     disconnect::DisconnectReason,
     error::DecodeError,
     tick::NetTick,
@@ -16,66 +17,14 @@ pub mod server_kind {
     pub const WELCOME: u8 = 0;
     /// The server is about to close the connection, and why.
     pub const DISCONNECT: u8 = 1;
-    /// One tick's spawns, despawns, inserts and removes (reliable channel).
-    pub const STRUCTURE: u8 = 2;
-    /// Component values of one tick (unreliable channel).
-    pub const UPDATE: u8 = 3;
+    /// One client's share of a tick's replication (unreliable channel, bit-packed).
+    pub const STATE: u8 = 2;
+    /// A slice of a large value (unreliable channel).
+    pub const SLICE: u8 = 3;
     /// A game message.
     pub const MESSAGE: u8 = 4;
-    /// The current tick, when nothing else carried it lately (unreliable channel).
-    pub const TICK: u8 = 5;
     /// How early the client's inputs arrive (unreliable channel).
     pub const INPUT_TIMING: u8 = 6;
-}
-
-const OP_DESPAWN: u8 = 0;
-const OP_SPAWN: u8 = 1;
-const OP_CHANGE: u8 = 2;
-
-/// A replicated component value on the wire: registry index and encoded bytes.
-pub type ComponentBytes<'a> = (u32, &'a [u8]);
-
-/// One entity's entry in a [`server_kind::STRUCTURE`] frame.
-#[derive(Debug, PartialEq, Eq)]
-pub enum StructureEntry<'a> {
-    /// The entity stopped being replicated (or was despawned) on the server.
-    Despawn(Entity),
-    /// The entity started being replicated, with all its replicated components.
-    Spawn {
-        /// The server's entity.
-        entity: Entity,
-        /// Every replicated component it has.
-        components: Vec<ComponentBytes<'a>>,
-    },
-    /// Components were inserted into or removed from an entity the client already has.
-    Change {
-        /// The server's entity.
-        entity: Entity,
-        /// Components added (with their values).
-        inserted: Vec<ComponentBytes<'a>>,
-        /// Registry indices of components removed.
-        removed: Vec<u32>,
-    },
-}
-
-/// One entity's values in a [`server_kind::UPDATE`] frame.
-#[derive(Debug, PartialEq, Eq)]
-pub struct EntityUpdate<'a> {
-    /// The server's entity.
-    pub entity: Entity,
-    /// Values of the components that changed since the client's last acknowledged update.
-    pub components: Vec<ComponentBytes<'a>>,
-}
-
-/// Header of a [`server_kind::UPDATE`] frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UpdateHeader {
-    /// Per-client id the client acknowledges.
-    pub update_id: u32,
-    /// Server tick of the values.
-    pub tick: NetTick,
-    /// The client must have applied the structure frame of this tick before these values.
-    pub required_structure: NetTick,
 }
 
 /// A decoded frame from the server. Slices borrow from the received bytes.
@@ -90,29 +39,38 @@ pub enum ServerFrame<'a> {
     },
     /// The server closes the connection.
     Disconnect(DisconnectReason),
-    /// Structural changes of one tick, applied all at once.
-    Structure {
-        /// Server tick of the changes.
-        tick: NetTick,
-        /// The entries, in order.
-        entries: Vec<StructureEntry<'a>>,
+    /// Replication of one tick (or part of it). The entries after the header are read with the
+    /// protocol's registry.
+    State {
+        /// Frame id, tick, part and watermark.
+        header: StateHeader,
+        /// The whole frame.
+        bytes: &'a [u8],
+        /// The bit where the entries start.
+        body_start: usize,
     },
-    /// Component values of one tick.
-    Update {
-        /// Ids and ticks.
-        header: UpdateHeader,
-        /// Entities and values.
-        entities: Vec<EntityUpdate<'a>>,
+    /// A slice of a large value.
+    Slice {
+        /// Frame id the client acknowledges.
+        seq: u16,
+        /// Which value.
+        blob: u32,
+        /// Its whole length in bytes.
+        total_len: usize,
+        /// Which slice.
+        index: u32,
+        /// The slice's bytes.
+        payload: &'a [u8],
     },
-    /// A game message.
+    /// A game message, delivered once replication reached `tick`.
     Message {
         /// Index in the server-message registry.
         index: u32,
+        /// The replication tick the message follows.
+        tick: NetTick,
         /// Encoded message.
         payload: &'a [u8],
     },
-    /// The server's current tick.
-    Tick(NetTick),
     /// How early the client's inputs arrived lately.
     InputTiming {
         /// The smallest lead (ticks before needed) of the inputs of the last window; negative
@@ -124,7 +82,7 @@ pub enum ServerFrame<'a> {
 }
 
 impl<'a> ServerFrame<'a> {
-    /// Decodes a whole frame; any malformed byte is an error.
+    /// Decodes a whole frame (a state frame's header only); any malformed byte is an error.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(bytes);
         let frame = match reader.u8()? {
@@ -135,33 +93,42 @@ impl<'a> ServerFrame<'a> {
                 Self::Welcome { client_id, tick }
             }
             server_kind::DISCONNECT => Self::Disconnect(decode_serde(reader.remaining())?),
-            server_kind::STRUCTURE => {
-                let tick = reader.tick()?;
-                let mut entries = Vec::new();
-                while !reader.is_empty() {
-                    entries.push(read_structure_entry(&mut reader)?);
+            server_kind::STATE => {
+                let mut bits = BitReader::new(bytes);
+                let header = read_state_header(&mut bits)?;
+                Self::State {
+                    header,
+                    bytes,
+                    body_start: bits.position(),
                 }
-                Self::Structure { tick, entries }
             }
-            server_kind::UPDATE => {
-                let header = read_update_header(&mut reader)?;
-                let mut entities = Vec::new();
-                while !reader.is_empty() {
-                    let entity = reader.entity()?;
-                    let components = read_components(&mut reader)?;
-                    entities.push(EntityUpdate { entity, components });
+            server_kind::SLICE => {
+                let seq = u16::from_le_bytes([reader.u8()?, reader.u8()?]);
+                let blob = reader.varint_u32()?;
+                let total_len = reader.varint()?;
+                if total_len == 0 || total_len > MAX_VALUE_BYTES as u64 {
+                    return Err(DecodeError::UnexpectedEnd(
+                        "a slice of a value within limits",
+                    ));
                 }
-                Self::Update { header, entities }
+                let index = reader.varint_u32()?;
+                let payload = reader.remaining();
+                if payload.is_empty() {
+                    return Err(DecodeError::UnexpectedEnd("a slice"));
+                }
+                Self::Slice {
+                    seq,
+                    blob,
+                    total_len: total_len as usize,
+                    index,
+                    payload,
+                }
             }
             server_kind::MESSAGE => Self::Message {
                 index: reader.varint_u32()?,
+                tick: reader.tick()?,
                 payload: reader.remaining(),
             },
-            server_kind::TICK => {
-                let tick = reader.tick()?;
-                reader.finish()?;
-                Self::Tick(tick)
-            }
             server_kind::INPUT_TIMING => {
                 let min_lead = i32::try_from(reader.signed_varint()?)
                     .map_err(|_| DecodeError::VarintOverflow)?;
@@ -180,61 +147,7 @@ impl<'a> ServerFrame<'a> {
     }
 }
 
-/// Reads only the header of an update frame (the client buffers frames by it).
-pub fn peek_update_header(bytes: &[u8]) -> Result<UpdateHeader, DecodeError> {
-    let mut reader = Reader::new(bytes);
-    match reader.u8()? {
-        server_kind::UPDATE => read_update_header(&mut reader),
-        kind => Err(DecodeError::UnknownKind {
-            frame: "update frame",
-            kind,
-        }),
-    }
-}
-
-fn read_update_header(reader: &mut Reader) -> Result<UpdateHeader, DecodeError> {
-    Ok(UpdateHeader {
-        update_id: reader.varint_u32()?,
-        tick: reader.tick()?,
-        required_structure: reader.tick()?,
-    })
-}
-
-fn read_structure_entry<'a>(reader: &mut Reader<'a>) -> Result<StructureEntry<'a>, DecodeError> {
-    let entity = reader.entity()?;
-    match reader.u8()? {
-        OP_DESPAWN => Ok(StructureEntry::Despawn(entity)),
-        OP_SPAWN => Ok(StructureEntry::Spawn {
-            entity,
-            components: read_components(reader)?,
-        }),
-        OP_CHANGE => {
-            let inserted = read_components(reader)?;
-            let count = reader.count()?;
-            let removed = (0..count)
-                .map(|_| reader.varint_u32())
-                .collect::<Result<_, _>>()?;
-            Ok(StructureEntry::Change {
-                entity,
-                inserted,
-                removed,
-            })
-        }
-        kind => Err(DecodeError::UnknownKind {
-            frame: "structure entry",
-            kind,
-        }),
-    }
-}
-
-fn read_components<'a>(reader: &mut Reader<'a>) -> Result<Vec<ComponentBytes<'a>>, DecodeError> {
-    let count = reader.count()?;
-    (0..count)
-        .map(|_| Ok((reader.varint_u32()?, reader.bytes()?)))
-        .collect()
-}
-
-/// Starts a [`server_kind::WELCOME`] frame.
+/// Encodes a [`server_kind::WELCOME`] frame.
 pub fn encode_welcome(client_id: u64, tick: NetTick) -> Vec<u8> {
     let mut out = vec![server_kind::WELCOME];
     write_varint(&mut out, client_id);
@@ -252,60 +165,25 @@ pub fn encode_disconnect(reason: &DisconnectReason) -> Vec<u8> {
     out
 }
 
-/// Starts a [`server_kind::STRUCTURE`] frame for `tick`; entries follow.
-pub fn write_structure_header(out: &mut Vec<u8>, tick: NetTick) {
-    out.push(server_kind::STRUCTURE);
-    write_tick(out, tick);
+/// Encodes a [`server_kind::SLICE`] frame.
+pub fn encode_slice(seq: u16, blob: u32, total_len: usize, index: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    out.push(server_kind::SLICE);
+    out.extend_from_slice(&seq.to_le_bytes());
+    write_varint(&mut out, blob.into());
+    write_varint(&mut out, total_len as u64);
+    write_varint(&mut out, index.into());
+    out.extend_from_slice(payload);
+    out
 }
 
-/// Appends a despawn entry.
-pub fn write_despawn(out: &mut Vec<u8>, entity: Entity) {
-    write_entity(out, entity);
-    out.push(OP_DESPAWN);
-}
-
-/// Appends the head of a spawn entry; `count` component values must follow.
-pub fn write_spawn_head(out: &mut Vec<u8>, entity: Entity, count: usize) {
-    write_entity(out, entity);
-    out.push(OP_SPAWN);
-    write_varint(out, count as u64);
-}
-
-/// Appends the head of a change entry; `inserted` component values and then a removal list
-/// (written with [`write_removals`]) must follow.
-pub fn write_change_head(out: &mut Vec<u8>, entity: Entity, inserted: usize) {
-    write_entity(out, entity);
-    out.push(OP_CHANGE);
-    write_varint(out, inserted as u64);
-}
-
-/// Appends the removal list that ends a change entry.
-pub fn write_removals(out: &mut Vec<u8>, removed: &[u32]) {
-    write_varint(out, removed.len() as u64);
-    for index in removed {
-        write_varint(out, (*index).into());
-    }
-}
-
-/// Appends one component value: registry index, then the length-prefixed bytes.
-pub fn write_component(out: &mut Vec<u8>, index: u32, bytes: &[u8]) {
-    write_varint(out, index.into());
-    super::write_bytes(out, bytes);
-}
-
-/// Starts a [`server_kind::UPDATE`] frame; entities follow, each as
-/// [`write_entity`], a count and that many [`write_component`] values.
-pub fn write_update_header(out: &mut Vec<u8>, header: UpdateHeader) {
-    out.push(server_kind::UPDATE);
-    write_varint(out, header.update_id.into());
-    write_tick(out, header.tick);
-    write_tick(out, header.required_structure);
-}
-
-/// Encodes a [`server_kind::TICK`] frame.
-pub fn encode_tick(tick: NetTick) -> Vec<u8> {
-    let mut out = vec![server_kind::TICK];
+/// Encodes a [`server_kind::MESSAGE`] frame.
+pub fn encode_server_message(index: u32, tick: NetTick, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.push(server_kind::MESSAGE);
+    write_varint(&mut out, index.into());
     write_tick(&mut out, tick);
+    out.extend_from_slice(payload);
     out
 }
 
@@ -319,13 +197,11 @@ pub fn encode_input_timing(min_lead: i32, late: u32) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use bevy::prelude::Entity;
-
-    use crate::shared::{disconnect::DisconnectReason, tick::NetTick, wire::*};
-
-    fn entity(index: u32) -> Entity {
-        Entity::from_raw_u32(index).unwrap()
-    }
+    use crate::shared::{
+        disconnect::DisconnectReason,
+        tick::NetTick,
+        wire::{BitWriter, LastPart, StateHeader, write_state_header, *},
+    };
 
     #[test]
     fn input_timing_roundtrip_keeps_the_sign() {
@@ -339,64 +215,6 @@ mod tests {
         write_signed_varint(&mut out, i64::from(i32::MAX) + 1);
         write_varint(&mut out, 0);
         assert!(ServerFrame::decode(&out).is_err());
-    }
-
-    #[test]
-    fn structure_roundtrip() {
-        let mut out = Vec::new();
-        write_structure_header(&mut out, NetTick(42));
-        write_spawn_head(&mut out, entity(1), 2);
-        write_component(&mut out, 0, &[1, 2, 3]);
-        write_component(&mut out, 3, &[]);
-        write_despawn(&mut out, entity(2));
-        write_change_head(&mut out, entity(3), 1);
-        write_component(&mut out, 1, &[9]);
-        write_removals(&mut out, &[0, 2]);
-
-        let frame = ServerFrame::decode(&out).unwrap();
-        assert_eq!(
-            frame,
-            ServerFrame::Structure {
-                tick: NetTick(42),
-                entries: vec![
-                    StructureEntry::Spawn {
-                        entity: entity(1),
-                        components: vec![(0, &[1, 2, 3][..]), (3, &[][..])],
-                    },
-                    StructureEntry::Despawn(entity(2)),
-                    StructureEntry::Change {
-                        entity: entity(3),
-                        inserted: vec![(1, &[9][..])],
-                        removed: vec![0, 2],
-                    },
-                ],
-            }
-        );
-    }
-
-    #[test]
-    fn update_roundtrip() {
-        let header = UpdateHeader {
-            update_id: 300,
-            tick: NetTick(70_000),
-            required_structure: NetTick(69_990),
-        };
-        let mut out = Vec::new();
-        write_update_header(&mut out, header);
-        write_entity(&mut out, entity(5));
-        write_varint(&mut out, 1);
-        write_component(&mut out, 2, &[4, 4]);
-        assert_eq!(peek_update_header(&out).unwrap(), header);
-        assert_eq!(
-            ServerFrame::decode(&out).unwrap(),
-            ServerFrame::Update {
-                header,
-                entities: vec![EntityUpdate {
-                    entity: entity(5),
-                    components: vec![(2, &[4, 4][..])],
-                }],
-            }
-        );
     }
 
     #[test]
@@ -416,21 +234,53 @@ mod tests {
             ServerFrame::decode(&encode_disconnect(&reason)).unwrap(),
             ServerFrame::Disconnect(reason)
         );
+        assert_eq!(
+            ServerFrame::decode(&encode_server_message(3, NetTick(70_000), b"hi")).unwrap(),
+            ServerFrame::Message {
+                index: 3,
+                tick: NetTick(70_000),
+                payload: b"hi"
+            }
+        );
+        let slice = encode_slice(65_000, 7, 5_000, 4, &[1, 2, 3]);
+        assert_eq!(
+            ServerFrame::decode(&slice).unwrap(),
+            ServerFrame::Slice {
+                seq: 65_000,
+                blob: 7,
+                total_len: 5_000,
+                index: 4,
+                payload: &[1, 2, 3]
+            }
+        );
     }
 
     #[test]
-    fn every_truncation_of_a_valid_frame_is_an_error_or_a_shorter_frame() {
-        let mut out = Vec::new();
-        write_structure_header(&mut out, NetTick(1));
-        write_spawn_head(&mut out, entity(1), 1);
-        write_component(&mut out, 0, &[1, 2, 3, 4]);
-        for len in 0..out.len() {
-            // Must never panic; a cut inside an entry is an error.
-            let result = ServerFrame::decode(&out[..len]);
-            if len > 2 {
-                assert!(result.is_err(), "prefix of {len} bytes decoded");
-            }
-        }
+    fn a_state_frame_decodes_its_header_and_points_at_its_entries() {
+        let header = StateHeader {
+            seq: 9,
+            tick: NetTick(123),
+            part: 0,
+            last: Some(LastPart {
+                watermark: NetTick(120),
+                input_ack: None,
+            }),
+        };
+        let mut out = BitWriter::new();
+        write_state_header(&mut out, &header);
+        let start = out.bit_len();
+        out.write_bits(0b101, 3);
+        let bytes = out.into_bytes();
+        let ServerFrame::State {
+            header: decoded,
+            body_start,
+            ..
+        } = ServerFrame::decode(&bytes).unwrap()
+        else {
+            panic!("not a state frame");
+        };
+        assert_eq!(decoded, header);
+        assert_eq!(body_start, start);
     }
 
     #[test]
@@ -447,7 +297,6 @@ mod tests {
                 .collect();
             let _ = ServerFrame::decode(&bytes);
             let _ = ClientFrame::decode(&bytes);
-            let _ = peek_update_header(&bytes);
         }
     }
 }

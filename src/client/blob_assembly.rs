@@ -1,0 +1,167 @@
+//! [`BlobAssembly`]: large values arriving in slices, put back together on the client.
+
+use bevy::platform::collections::HashMap;
+
+use crate::shared::{codec::MAX_VALUE_BYTES, error::DecodeError, tick::NetTick};
+
+/// Payload bytes per slice (the server's slice size).
+pub(crate) const SLICE_BYTES: usize = 1024;
+/// Most bytes held in unfinished and finished values together; beyond, the oldest go (the
+/// server resends what the client did not acknowledge).
+const MAX_HELD_BYTES: usize = 4 * MAX_VALUE_BYTES;
+/// Finished values are kept this many ticks for the entries that refer to them.
+const KEEP_TICKS: i32 = 600;
+
+#[derive(Debug)]
+struct Partial {
+    bytes: Vec<u8>,
+    received: Vec<bool>,
+    count: usize,
+    touched: NetTick,
+}
+
+/// Values arriving in slices, and finished ones waiting for their entry.
+#[derive(Debug, Default)]
+pub(crate) struct BlobAssembly {
+    partial: HashMap<u32, Partial>,
+    complete: HashMap<u32, (Vec<u8>, NetTick)>,
+    held_bytes: usize,
+}
+
+impl BlobAssembly {
+    /// Adds slice `index` of value `blob` (`total_len` bytes in all), received at `now`.
+    pub(crate) fn add_slice(
+        &mut self,
+        blob: u32,
+        total_len: usize,
+        index: u32,
+        payload: &[u8],
+        now: NetTick,
+    ) -> Result<(), DecodeError> {
+        if total_len == 0 || total_len > MAX_VALUE_BYTES {
+            return Err(DecodeError::UnexpectedEnd("a value within the size limit"));
+        }
+        if self.complete.contains_key(&blob) {
+            return Ok(());
+        }
+        let slices = total_len.div_ceil(SLICE_BYTES);
+        let index = index as usize;
+        let start = index * SLICE_BYTES;
+        let expected = total_len.saturating_sub(start).min(SLICE_BYTES);
+        if index >= slices || payload.len() != expected {
+            return Err(DecodeError::UnexpectedEnd("a slice of the announced size"));
+        }
+        if !self.partial.contains_key(&blob) {
+            self.make_room(total_len);
+            self.held_bytes += total_len;
+            self.partial.insert(
+                blob,
+                Partial {
+                    bytes: vec![0; total_len],
+                    received: vec![false; slices],
+                    count: 0,
+                    touched: now,
+                },
+            );
+        }
+        let Some(partial) = self.partial.get_mut(&blob) else {
+            return Ok(());
+        };
+        if partial.bytes.len() != total_len {
+            return Err(DecodeError::UnexpectedEnd("slices of one length"));
+        }
+        partial.touched = now;
+        if !partial.received[index] {
+            partial.received[index] = true;
+            partial.count += 1;
+            partial.bytes[start..start + expected].copy_from_slice(payload);
+        }
+        if partial.count == slices
+            && let Some(done) = self.partial.remove(&blob)
+        {
+            self.complete.insert(blob, (done.bytes, now));
+        }
+        Ok(())
+    }
+
+    /// A finished value.
+    pub(crate) fn get(&self, blob: u32) -> Option<&[u8]> {
+        self.complete.get(&blob).map(|(bytes, _)| bytes.as_slice())
+    }
+
+    /// Forgets finished values nobody referred to for a long time.
+    pub(crate) fn prune(&mut self, now: NetTick) {
+        let mut freed = 0;
+        self.complete.retain(|_, (bytes, done)| {
+            let keep = now.diff(*done) <= KEEP_TICKS;
+            if !keep {
+                freed += bytes.len();
+            }
+            keep
+        });
+        self.partial.retain(|_, partial| {
+            let keep = now.diff(partial.touched) <= KEEP_TICKS;
+            if !keep {
+                freed += partial.bytes.len();
+            }
+            keep
+        });
+        self.held_bytes -= freed;
+    }
+
+    /// Drops the oldest values until `incoming` more bytes fit.
+    fn make_room(&mut self, incoming: usize) {
+        while self.held_bytes + incoming > MAX_HELD_BYTES {
+            let oldest_complete = self
+                .complete
+                .iter()
+                .min_by_key(|(_, (_, done))| done.0)
+                .map(|(id, _)| *id);
+            let oldest_partial = self
+                .partial
+                .iter()
+                .min_by_key(|(_, partial)| partial.touched.0)
+                .map(|(id, _)| *id);
+            if let Some(id) = oldest_complete {
+                if let Some((bytes, _)) = self.complete.remove(&id) {
+                    self.held_bytes -= bytes.len();
+                }
+            } else if let Some(id) = oldest_partial {
+                if let Some(partial) = self.partial.remove(&id) {
+                    self.held_bytes -= partial.bytes.len();
+                }
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_in_any_order_make_the_value_and_bad_slices_are_errors() {
+        let value: Vec<u8> = (0..2_500u32).map(|i| i as u8).collect();
+        let mut assembly = BlobAssembly::default();
+        for index in [2u32, 0, 0, 1] {
+            let start = index as usize * SLICE_BYTES;
+            let end = (start + SLICE_BYTES).min(value.len());
+            assert!(assembly.get(9).is_none());
+            assembly
+                .add_slice(9, value.len(), index, &value[start..end], NetTick(1))
+                .unwrap();
+        }
+        assert_eq!(assembly.get(9), Some(value.as_slice()));
+        assert!(assembly.add_slice(1, 10, 1, &[0; 10], NetTick(1)).is_err());
+        assert!(assembly.add_slice(1, 10, 0, &[0; 9], NetTick(1)).is_err());
+        assert!(
+            assembly
+                .add_slice(1, MAX_VALUE_BYTES + 1, 0, &[0; SLICE_BYTES], NetTick(1))
+                .is_err()
+        );
+        assembly.prune(NetTick(1_000));
+        assert!(assembly.get(9).is_none());
+    }
+}

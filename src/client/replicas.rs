@@ -1,0 +1,290 @@
+//! [`Replicas`]: the client's bookkeeping of what it holds of the server's world: per server
+//! entity, the tick of every component value it applied (so each server change is applied once),
+//! the entities its components name (so references follow spawns and despawns), relationships
+//! waiting for their target; per slot, the entity; and the watermark messages wait for.
+
+use bevy::{
+    ecs::entity::{EntityHashMap, EntityMapper},
+    prelude::*,
+};
+
+use super::blob_assembly::BlobAssembly;
+use crate::shared::{
+    entity_map::ServerEntityMap, erased::ErasedValue, registry::BASELINE_WINDOW_TICKS,
+    tick::NetTick,
+};
+
+/// What the client holds of one server entity.
+#[derive(Default)]
+pub(crate) struct Replica {
+    /// The slot the server named it by.
+    pub(crate) slot: u32,
+    /// Tick of the frame that spawned it here; older frames about it are stale.
+    pub(crate) spawned: NetTick,
+    /// Per component: the tick of the value (or removal) applied, and whether it is present.
+    pub(crate) held: Vec<(u32, NetTick, bool)>,
+    /// Per component that names entities: the server entities it names, in its order.
+    pub(crate) references: Vec<(u32, Vec<Entity>)>,
+    /// Relationship components waiting for their target to arrive, with server entities inside.
+    pub(crate) deferred: Vec<(u32, ErasedValue)>,
+}
+
+impl Replica {
+    /// Whether a value (or removal) of component `index` set at `tick` is newer than what is held.
+    pub(crate) fn is_fresh(&self, index: u32, tick: NetTick) -> bool {
+        self.held
+            .iter()
+            .find(|(held, ..)| *held == index)
+            .is_none_or(|(_, held, _)| tick.is_newer_than(*held))
+    }
+
+    /// Notes what is held of component `index` as of `tick`.
+    pub(crate) fn hold(&mut self, index: u32, tick: NetTick, present: bool) {
+        match self.held.iter_mut().find(|(held, ..)| *held == index) {
+            Some(entry) => *entry = (index, tick, present),
+            None => self.held.push((index, tick, present)),
+        }
+    }
+
+    /// Components present.
+    pub(crate) fn present(&self) -> impl Iterator<Item = u32> + '_ {
+        self.held
+            .iter()
+            .filter(|(.., present)| *present)
+            .map(|(index, ..)| *index)
+    }
+
+    /// The server entities component `index` names.
+    pub(crate) fn references(&self, index: u32) -> Option<&[Entity]> {
+        self.references
+            .iter()
+            .find(|(held, _)| *held == index)
+            .map(|(_, targets)| targets.as_slice())
+    }
+}
+
+/// Per tick: which of its frames arrived, and what its last frame said.
+#[derive(Debug, Default)]
+struct TickParts {
+    tick: NetTick,
+    received: Vec<u32>,
+    last: Option<(u32, NetTick)>,
+}
+
+/// The client's replication bookkeeping for one connection, reset when it disconnects. Written
+/// by [`ClientSet::Receive`](super::ClientSet::Receive); acknowledgements are sent by
+/// [`ClientSet::Send`](super::ClientSet::Send).
+#[derive(Resource, Default)]
+pub(crate) struct Replicas {
+    pub(crate) entities: EntityHashMap<Replica>,
+    /// Slot → server entity.
+    pub(crate) slots: Vec<Option<Entity>>,
+    /// Server entity → entities (server ids) whose components name it, with the component.
+    pub(crate) named_by: EntityHashMap<Vec<(Entity, u32)>>,
+    /// Server entities despawned, with the tick: older spawns of them are stale.
+    pub(crate) tombstones: EntityHashMap<NetTick>,
+    /// Per replicated resource: tick of the value (or removal) applied.
+    pub(crate) resources: Vec<Option<NetTick>>,
+    /// The newest frame tick seen.
+    pub(crate) newest_tick: Option<NetTick>,
+    /// Every change up to this tick is held.
+    pub(crate) watermark: Option<NetTick>,
+    parts: Vec<TickParts>,
+    /// Frame ids received since the last update frame, and the ones of the update before (each
+    /// id is acknowledged twice, in case an update frame is lost).
+    pub(crate) acks: Vec<u16>,
+    pub(crate) acks_previous: Vec<u16>,
+    /// The newest input tick the server said it received.
+    pub(crate) input_ack: Option<NetTick>,
+    pub(crate) blobs: BlobAssembly,
+}
+
+impl Replicas {
+    /// Whether a frame of `tick` is too old to read (its baselines may be forgotten).
+    pub(crate) fn is_stale(&self, tick: NetTick) -> bool {
+        self.newest_tick
+            .is_some_and(|newest| newest.diff(tick) > BASELINE_WINDOW_TICKS as i32)
+    }
+
+    /// Notes a frame tick seen.
+    pub(crate) fn saw_tick(&mut self, tick: NetTick) {
+        self.newest_tick = Some(self.newest_tick.map_or(tick, |newest| newest.max(tick)));
+    }
+
+    /// Notes that part `part` of `tick` was applied whole; the last part names its watermark.
+    pub(crate) fn part_applied(&mut self, tick: NetTick, part: u32, last: Option<NetTick>) {
+        let position = match self.parts.iter().position(|parts| parts.tick == tick) {
+            Some(position) => position,
+            None => {
+                self.parts.push(TickParts {
+                    tick,
+                    ..TickParts::default()
+                });
+                self.parts.len() - 1
+            }
+        };
+        let parts = &mut self.parts[position];
+        if !parts.received.contains(&part) {
+            parts.received.push(part);
+        }
+        if let Some(watermark) = last {
+            parts.last = Some((part, watermark));
+        }
+        if let Some((last_part, watermark)) = parts.last
+            && parts.received.len() as u32 == last_part + 1
+        {
+            self.watermark = Some(self.watermark.map_or(watermark, |held| held.max(watermark)));
+            self.parts.remove(position);
+        }
+        let newest = self.newest_tick.unwrap_or(tick);
+        self.parts
+            .retain(|parts| newest.diff(parts.tick) <= BASELINE_WINDOW_TICKS as i32);
+    }
+
+    /// Notes that `referrer`'s component `index` names `targets` (replacing what it named).
+    pub(crate) fn set_references(&mut self, referrer: Entity, index: u32, targets: Vec<Entity>) {
+        let Some(replica) = self.entities.get_mut(&referrer) else {
+            return;
+        };
+        let old = match replica
+            .references
+            .iter()
+            .position(|(held, _)| *held == index)
+        {
+            Some(position) if targets.is_empty() => Some(replica.references.remove(position).1),
+            Some(position) => Some(core::mem::replace(
+                &mut replica.references[position].1,
+                targets.clone(),
+            )),
+            None => {
+                if !targets.is_empty() {
+                    replica.references.push((index, targets.clone()));
+                }
+                None
+            }
+        };
+        for target in old.into_iter().flatten() {
+            if let Some(list) = self.named_by.get_mut(&target) {
+                list.retain(|entry| *entry != (referrer, index));
+                if list.is_empty() {
+                    self.named_by.remove(&target);
+                }
+            }
+        }
+        for target in targets {
+            let list = self.named_by.entry(target).or_default();
+            if !list.contains(&(referrer, index)) {
+                list.push((referrer, index));
+            }
+        }
+    }
+
+    /// Forgets a server entity: its slot, references and relationships.
+    pub(crate) fn forget(&mut self, remote: Entity) -> Option<Replica> {
+        let mut replica = self.entities.remove(&remote)?;
+        if let Some(slot) = self.slots.get_mut(replica.slot as usize)
+            && *slot == Some(remote)
+        {
+            *slot = None;
+        }
+        for (index, targets) in core::mem::take(&mut replica.references) {
+            for target in targets {
+                if let Some(list) = self.named_by.get_mut(&target) {
+                    list.retain(|entry| *entry != (remote, index));
+                    if list.is_empty() {
+                        self.named_by.remove(&target);
+                    }
+                }
+            }
+        }
+        Some(replica)
+    }
+
+    /// Forgets tombstones too old for any frame still read.
+    pub(crate) fn prune(&mut self) {
+        if let Some(newest) = self.newest_tick {
+            self.tombstones
+                .retain(|_, tick| newest.diff(*tick) <= 2 * BASELINE_WINDOW_TICKS as i32);
+        }
+    }
+}
+
+/// Maps server entities inside received values to client entities (unknown ones to
+/// `Entity::PLACEHOLDER`) and records them in order.
+pub(crate) struct RecordingMapper<'a> {
+    pub(crate) map: &'a ServerEntityMap,
+    pub(crate) seen: Vec<Entity>,
+}
+
+impl EntityMapper for RecordingMapper<'_> {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        self.seen.push(source);
+        self.map.to_client(source).unwrap_or(Entity::PLACEHOLDER)
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+/// Records the entities inside a value without changing them.
+pub(crate) struct ListingMapper {
+    pub(crate) seen: Vec<Entity>,
+}
+
+impl EntityMapper for ListingMapper {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        self.seen.push(source);
+        source
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_apply_once_and_never_go_back() {
+        let mut replica = Replica::default();
+        assert!(replica.is_fresh(0, NetTick(5)));
+        replica.hold(0, NetTick(5), true);
+        assert!(!replica.is_fresh(0, NetTick(5)));
+        assert!(!replica.is_fresh(0, NetTick(4)));
+        assert!(replica.is_fresh(0, NetTick(6)));
+        assert!(replica.is_fresh(1, NetTick(1)));
+        replica.hold(0, NetTick(7), false);
+        assert_eq!(replica.present().count(), 0);
+    }
+
+    #[test]
+    fn the_watermark_moves_once_every_part_of_a_tick_arrived() {
+        let mut replicas = Replicas::default();
+        replicas.saw_tick(NetTick(10));
+        replicas.part_applied(NetTick(10), 1, Some(NetTick(9)));
+        assert_eq!(replicas.watermark, None);
+        replicas.part_applied(NetTick(10), 1, Some(NetTick(9)));
+        assert_eq!(
+            replicas.watermark, None,
+            "a duplicate is not the missing part"
+        );
+        replicas.part_applied(NetTick(10), 0, None);
+        assert_eq!(replicas.watermark, Some(NetTick(9)));
+        replicas.part_applied(NetTick(8), 0, Some(NetTick(8)));
+        assert_eq!(replicas.watermark, Some(NetTick(9)), "never goes back");
+    }
+
+    #[test]
+    fn references_are_indexed_both_ways() {
+        let a = Entity::from_raw_u32(1).unwrap();
+        let b = Entity::from_raw_u32(2).unwrap();
+        let mut replicas = Replicas::default();
+        replicas.entities.insert(a, Replica::default());
+        replicas.set_references(a, 3, vec![b]);
+        assert_eq!(replicas.named_by[&b], [(a, 3)]);
+        replicas.set_references(a, 3, vec![]);
+        assert!(replicas.named_by.is_empty());
+        replicas.set_references(a, 3, vec![b]);
+        replicas.forget(a);
+        assert!(replicas.named_by.is_empty());
+    }
+}

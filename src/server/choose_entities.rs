@@ -1,0 +1,280 @@
+//! Step 4 of the send pipeline: per client, choose which entities with news go out this send.
+//!
+//! Each client has a byte budget ([`ServerConfig::bytes_per_second`](super::ServerConfig), or
+//! its [`ReplicationBudget`]). When every entity with news fits, all go. When they do not, each
+//! adds its priority (its [`ReplicationPriority`](super::ReplicationPriority) weighed by the
+//! [`PriorityHook`]) to its account with this client, and the largest accounts go first; a sent
+//! entity's account starts again from zero, so nothing waits forever.
+
+use bevy::prelude::*;
+
+use super::{
+    blobs::{BlobKey, BlobStatus, BlobStore},
+    budget::ReplicationBudget,
+    client_replication::{ClientReplication, ClientSlot},
+    config::ServerConfig,
+    local_client::LocalClient,
+    priority::{PriorityHook, PriorityQuery},
+    replicated_world::{ReplicatedWorld, SlotRecord},
+    send_plan::SendPlan,
+};
+use crate::shared::tick::NetTick;
+
+/// An entity chosen for this send, and since when it has been out of date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chosen {
+    pub(crate) slot: u32,
+    pub(crate) since: NetTick,
+}
+
+/// Chooses each client's entities for this send.
+pub(crate) fn choose_entities(world: &mut World) {
+    let plan = world.resource::<SendPlan>();
+    let (Some(_), seconds) = (plan.tick, plan.seconds) else {
+        return;
+    };
+    let config = world.resource::<ServerConfig>().clone();
+    let hook = world.get_resource::<PriorityHook>().cloned();
+    world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
+        world.resource_scope(|world, blobs: Mut<BlobStore>| {
+            let mut clients = world.query_filtered::<
+                (Entity, &mut ClientReplication, Option<&ReplicationBudget>),
+                Without<LocalClient>,
+            >();
+            let mut scratch = Scratch::default();
+            for (client_entity, mut client, budget) in clients.iter_mut(world) {
+                let rate = budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
+                let allowance = client
+                    .budget
+                    .refill(rate, seconds)
+                    .min(config.update_bytes_per_tick.max(1));
+                client.allowance = allowance;
+                choose(
+                    &mut client,
+                    &replicated,
+                    &blobs,
+                    hook.as_ref(),
+                    client_entity,
+                    &mut scratch,
+                );
+            }
+        });
+    });
+}
+
+#[derive(Default)]
+struct Scratch {
+    dirty: Vec<u32>,
+    candidates: Vec<Candidate>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    slot: u32,
+    since: NetTick,
+    bits: u32,
+    priority: f32,
+}
+
+fn choose(
+    client: &mut ClientReplication,
+    replicated: &ReplicatedWorld,
+    blobs: &BlobStore,
+    hook: Option<&PriorityHook>,
+    client_entity: Entity,
+    scratch: &mut Scratch,
+) {
+    client.chosen.clear();
+    client.excluded_since = None;
+    client.dirty.collect_into(&mut scratch.dirty);
+    scratch.candidates.clear();
+    let mut total_bits = 0u64;
+    for &slot in &scratch.dirty {
+        let record = &replicated.slots[slot as usize];
+        let state = client.slots[slot as usize];
+        if !record.live || state.entity != record.entity || !state.visible {
+            client.dirty.remove(slot);
+            continue;
+        }
+        if let Some(acked) = state.acked
+            && !record.last_change.is_newer_than(acked)
+        {
+            client.dirty.remove(slot);
+            continue;
+        }
+        let since = state.acked.map_or(state.dirty_since, |acked| {
+            state.dirty_since.max(acked.add(1))
+        });
+        if !large_values_ready(client, blobs, slot, record, &state) {
+            client.exclude(since);
+            continue;
+        }
+        let bits = estimate_bits(record, &state);
+        total_bits += u64::from(bits);
+        scratch.candidates.push(Candidate {
+            slot,
+            since,
+            bits,
+            priority: state.priority,
+        });
+    }
+
+    let allowance_bits = client.allowance as u64 * 8;
+    if total_bits > allowance_bits {
+        // Not everything fits: the largest accounts go first.
+        for candidate in &mut scratch.candidates {
+            let record = &replicated.slots[candidate.slot as usize];
+            let weight = hook.map_or(1.0, |hook| {
+                let weight = (hook.0)(&PriorityQuery {
+                    client: client_entity,
+                    entity: record.entity,
+                    distance: None,
+                });
+                if weight.is_finite() {
+                    weight.max(0.0)
+                } else {
+                    1.0
+                }
+            });
+            let state = &mut client.slots[candidate.slot as usize];
+            state.priority += record.priority * weight;
+            candidate.priority = state.priority;
+        }
+        scratch
+            .candidates
+            .sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
+        let mut used = 0u64;
+        for candidate in &scratch.candidates {
+            if used + u64::from(candidate.bits) <= allowance_bits || client.chosen.is_empty() {
+                used += u64::from(candidate.bits);
+                client.chosen.push(Chosen {
+                    slot: candidate.slot,
+                    since: candidate.since,
+                });
+            } else {
+                client.exclude(candidate.since);
+            }
+        }
+        client.chosen.sort_unstable_by_key(|chosen| chosen.slot);
+    } else {
+        client
+            .chosen
+            .extend(scratch.candidates.iter().map(|candidate| Chosen {
+                slot: candidate.slot,
+                since: candidate.since,
+            }));
+    }
+    add_unsent_parents(client, replicated, &scratch.candidates);
+}
+
+/// Whether every large value the entry needs has reached the client (starting transfers).
+fn large_values_ready(
+    client: &mut ClientReplication,
+    blobs: &BlobStore,
+    slot: u32,
+    record: &SlotRecord,
+    state: &ClientSlot,
+) -> bool {
+    let mut ready = true;
+    for component in &record.components {
+        let needed = component.present
+            && component.large
+            && state
+                .acked
+                .is_none_or(|acked| component.changed.is_newer_than(acked));
+        if !needed {
+            continue;
+        }
+        let key = BlobKey::Component {
+            slot,
+            index: component.index,
+        };
+        match blobs.get(key) {
+            Some(blob) => {
+                if client.blobs.status(key, blob) != BlobStatus::Complete {
+                    ready = false;
+                }
+            }
+            None => ready = false,
+        }
+    }
+    ready
+}
+
+/// A guess of an entry's size: its last size, or what its values weigh.
+fn estimate_bits(record: &SlotRecord, state: &ClientSlot) -> u32 {
+    match state.acked {
+        None => {
+            64 + record
+                .present()
+                .map(|component| {
+                    if component.large {
+                        48
+                    } else {
+                        component.whole_bits + 4
+                    }
+                })
+                .sum::<u32>()
+        }
+        Some(_) if state.last_bits > 0 => state.last_bits,
+        Some(acked) => {
+            16 + record
+                .components
+                .iter()
+                .filter(|component| component.changed.is_newer_than(acked))
+                .map(|component| component.whole_bits / 2 + 4)
+                .sum::<u32>()
+        }
+    }
+}
+
+/// A child spawned without its parent would lose its `ChildOf` on the client: spawn unsent
+/// parents along (when they can go).
+fn add_unsent_parents(
+    client: &mut ClientReplication,
+    replicated: &ReplicatedWorld,
+    candidates: &[Candidate],
+) {
+    for _ in 0..8 {
+        let mut added = false;
+        let mut index = 0;
+        while index < client.chosen.len() {
+            let slot = client.chosen[index].slot;
+            index += 1;
+            if client.slots[slot as usize].acked.is_some() {
+                continue;
+            }
+            let Some(parent) = replicated.slots[slot as usize].parent else {
+                continue;
+            };
+            let parent_state = &client.slots[parent as usize];
+            if !parent_state.visible || parent_state.acked.is_some() {
+                continue;
+            }
+            if client
+                .chosen
+                .binary_search_by_key(&parent, |c| c.slot)
+                .is_ok()
+            {
+                continue;
+            }
+            if let Some(candidate) = candidates.iter().find(|c| c.slot == parent) {
+                let position = client
+                    .chosen
+                    .binary_search_by_key(&parent, |c| c.slot)
+                    .unwrap_or_else(|position| position);
+                client.chosen.insert(
+                    position,
+                    Chosen {
+                        slot: parent,
+                        since: candidate.since,
+                    },
+                );
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+}

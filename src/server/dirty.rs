@@ -1,0 +1,95 @@
+//! [`DirtySet`]: the slots that may have news for a client, as a bit set that iterates in slot
+//! (wire) order and costs nothing to scan when empty.
+
+/// A set of slot numbers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DirtySet {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl DirtySet {
+    /// Makes room for slots below `slots`.
+    pub(crate) fn reserve(&mut self, slots: usize) {
+        let words = slots.div_ceil(64);
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+    }
+
+    /// Adds `slot`; returns whether it was absent.
+    pub(crate) fn insert(&mut self, slot: u32) -> bool {
+        let (word, bit) = (slot as usize / 64, slot % 64);
+        self.reserve(slot as usize + 1);
+        let mask = 1u64 << bit;
+        let absent = self.words[word] & mask == 0;
+        if absent {
+            self.words[word] |= mask;
+            self.len += 1;
+        }
+        absent
+    }
+
+    /// Removes `slot`.
+    pub(crate) fn remove(&mut self, slot: u32) {
+        let (word, bit) = (slot as usize / 64, slot % 64);
+        if let Some(word) = self.words.get_mut(word) {
+            let mask = 1u64 << bit;
+            if *word & mask != 0 {
+                *word &= !mask;
+                self.len -= 1;
+            }
+        }
+    }
+
+    /// Whether `slot` is in the set.
+    #[cfg(test)]
+    pub(crate) fn contains(&self, slot: u32) -> bool {
+        self.words
+            .get(slot as usize / 64)
+            .is_some_and(|word| word & (1u64 << (slot % 64)) != 0)
+    }
+
+    /// Number of slots in the set.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The slots in ascending order, written into `out` (cleared first).
+    pub(crate) fn collect_into(&self, out: &mut Vec<u32>) {
+        out.clear();
+        if self.len == 0 {
+            return;
+        }
+        for (index, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                out.push(index as u32 * 64 + bit);
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterates_in_order_and_counts() {
+        let mut set = DirtySet::default();
+        for slot in [130, 3, 64, 3, 0] {
+            set.insert(slot);
+        }
+        assert_eq!(set.len(), 4);
+        set.remove(64);
+        set.remove(64);
+        set.remove(10_000);
+        let mut out = Vec::new();
+        set.collect_into(&mut out);
+        assert_eq!(out, [0, 3, 130]);
+        assert!(set.contains(130) && !set.contains(64));
+    }
+}

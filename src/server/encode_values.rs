@@ -1,0 +1,193 @@
+//! Step 2 of the send pipeline: encode every value that changed in this send, once, whatever the
+//! number of clients. Small values go to the [`ValueCache`] (and, for delta codecs, into the
+//! history future deltas are taken against); large ones to the [`BlobStore`]. A value that cannot
+//! be encoded (too large, or refused by its codec) is not replicated: the error is logged and
+//! [`ValueRefused`] is triggered.
+
+use bevy::prelude::*;
+
+use super::{
+    blobs::{BlobKey, BlobStore, LARGE_VALUE_BYTES},
+    replicated_world::{ReplicatedResources, ReplicatedWorld},
+    send_plan::SendPlan,
+    value_cache::ValueCache,
+};
+use crate::shared::{
+    error::EncodeError,
+    registry::{ReplicationRegistry, ResourceRegistry},
+    tick::NetTick,
+    wire::BitWriter,
+};
+
+/// Triggered on the server when a replicated value cannot be sent: larger than
+/// [`MAX_VALUE_BYTES`](crate::shared::codec::MAX_VALUE_BYTES), or refused by its codec (a
+/// non-finite `Transform`, say). Clients then lose the component (or resource) until a value
+/// that can be sent replaces it.
+#[derive(Event, Clone, Debug, PartialEq, Eq)]
+pub struct ValueRefused {
+    /// The entity, or `None` for a resource.
+    pub entity: Option<Entity>,
+    /// The component or resource type.
+    pub type_name: &'static str,
+    /// Why.
+    pub error: EncodeError,
+}
+
+/// Encodes this send's changed values.
+pub(crate) fn encode_values(world: &mut World) {
+    let Some(tick) = world.resource::<SendPlan>().tick else {
+        return;
+    };
+    world.resource_scope(|world, mut cache: Mut<ValueCache>| {
+        cache.begin(tick);
+        world.resource_scope(|world, mut blobs: Mut<BlobStore>| {
+            let refused = world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
+                world.resource_scope(|world, mut replicated: Mut<ReplicatedWorld>| {
+                    encode_components(
+                        world,
+                        &mut registry,
+                        &mut replicated,
+                        &mut cache,
+                        &mut blobs,
+                        tick,
+                    )
+                })
+            });
+            let mut refused_resources = Vec::new();
+            world.resource_scope(|world, mut resources: Mut<ReplicatedResources>| {
+                let registry = world.resource::<ResourceRegistry>();
+                for (index, record) in resources.records.iter_mut().enumerate() {
+                    if record.changed != Some(tick) {
+                        continue;
+                    }
+                    let key = BlobKey::Resource(index as u32);
+                    if !record.present {
+                        blobs.remove(key);
+                        continue;
+                    }
+                    let resource = &registry.resources[index];
+                    let mut bits = BitWriter::new();
+                    match (resource.write)(world, &mut bits) {
+                        Ok(true) => {
+                            record.whole_bits = bits.bit_len() as u32;
+                            record.large = bits.byte_len() > LARGE_VALUE_BYTES;
+                            if record.large {
+                                blobs.store(key, bits.into_bytes());
+                            } else {
+                                blobs.remove(key);
+                            }
+                        }
+                        Ok(false) => record.present = false,
+                        Err(error) => {
+                            record.present = false;
+                            refused_resources.push((resource.name, error));
+                        }
+                    }
+                }
+            });
+            for refusal in refused.into_iter().chain(refused_resources.into_iter().map(
+                |(type_name, error)| ValueRefused {
+                    entity: None,
+                    type_name,
+                    error,
+                },
+            )) {
+                error!(
+                    "not replicating {}{}: {}",
+                    refusal.type_name,
+                    refusal
+                        .entity
+                        .map(|entity| format!(" of {entity}"))
+                        .unwrap_or_default(),
+                    refusal.error.detail
+                );
+                world.trigger(refusal);
+            }
+        });
+    });
+}
+
+fn encode_components(
+    world: &World,
+    registry: &mut ReplicationRegistry,
+    replicated: &mut ReplicatedWorld,
+    cache: &mut ValueCache,
+    blobs: &mut BlobStore,
+    tick: NetTick,
+) -> Vec<ValueRefused> {
+    for &(slot, _) in &replicated.despawned {
+        for component in &mut registry.components {
+            component.fns.forget_slot(slot);
+        }
+        blobs.remove_slot(slot);
+    }
+    let mut refused = Vec::new();
+    for position in 0..replicated.changed.len() {
+        let slot = replicated.changed[position];
+        let record = &mut replicated.slots[slot as usize];
+        if !record.live {
+            continue;
+        }
+        let entity = record.entity;
+        let mut failed = Vec::new();
+        for state in &mut record.components {
+            if state.changed != tick {
+                continue;
+            }
+            let index = state.index;
+            let key = BlobKey::Component { slot, index };
+            let Ok(component) = registry.get_mut(index) else {
+                continue;
+            };
+            if !state.present {
+                component.fns.forget_slot(slot);
+                blobs.remove(key);
+                state.large = false;
+                continue;
+            }
+            let start = cache.bits.bit_len();
+            match component.fns.write_whole(world, entity, &mut cache.bits) {
+                Ok(true) => {
+                    let end = cache.bits.bit_len();
+                    state.whole_bits = (end - start) as u32;
+                    state.large = (end - start).div_ceil(8) > LARGE_VALUE_BYTES;
+                    if state.large {
+                        let mut blob = BitWriter::with_capacity((end - start).div_ceil(8));
+                        blob.append_bits(&cache.bits, start, end - start);
+                        blobs.store(key, blob.into_bytes());
+                        cache.bits.truncate(start);
+                        component.fns.forget_slot(slot);
+                    } else {
+                        blobs.remove(key);
+                        if component.uses_baselines
+                            && let Err(error) =
+                                component
+                                    .fns
+                                    .remember(slot, tick, &cache.bits, (start, end))
+                        {
+                            // The codec cannot read what it wrote: deltas would be wrong.
+                            error!("{} cannot decode its own encoding: {error}", component.name);
+                            component.fns.forget_slot(slot);
+                        }
+                        cache.set_whole(slot, index, Some((start, end)));
+                    }
+                }
+                Ok(false) => failed.push(index),
+                Err(error) => {
+                    failed.push(index);
+                    refused.push(ValueRefused {
+                        entity: Some(entity),
+                        type_name: component.name,
+                        error,
+                    });
+                }
+            }
+        }
+        for index in failed {
+            record.unset(index, tick);
+            registry.components[index as usize].fns.forget_slot(slot);
+            blobs.remove(BlobKey::Component { slot, index });
+        }
+    }
+    refused
+}

@@ -1,0 +1,480 @@
+//! Step 5 of the send pipeline: pack each client's chosen entities, its pending despawns and
+//! resources into bit-packed state frames (copying entry bodies from the [`ValueCache`]), then
+//! slices of large values with what is left of its budget. The last frame of a tick carries the
+//! watermark: the tick up to which the client holds every change once all the tick's frames
+//! arrived, which server messages wait for.
+
+use bevy::prelude::*;
+use bevy_renet::renet::Bytes;
+
+use super::{
+    blobs::{BlobKey, BlobStatus, BlobStore},
+    budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
+    client_replication::{ClientReplication, SentItem},
+    local_client::LocalClient,
+    replicated_world::{ReplicatedResources, ReplicatedWorld},
+    send_plan::SendPlan,
+    value_cache::{BodyKey, EncodeContext, ValueCache},
+};
+use crate::shared::{
+    registry::{ReplicationRegistry, ResourceRegistry},
+    tick::NetTick,
+    wire::{
+        BitWriter, DespawnEntry, EntryHead, LastPart, MAX_STATE_FRAME_BYTES, MAX_STATE_HEADER_BITS,
+        StateHeader, ValueKind, encode_slice, write_change_tick, write_count, write_despawns,
+        write_entries_end, write_entry_head, write_index, write_shape_parts, write_state_header,
+        write_value_kind,
+    },
+};
+
+/// A client that got no frame for this many ticks gets one without news (6 per second at
+/// 60 Hz), so its clock and watermark keep moving on an idle world.
+pub(crate) const HEARTBEAT_TICKS: i32 = 10;
+/// After a message, this many sends carry a frame even without news, so a message held for a
+/// lost frame's watermark is released soon.
+pub(crate) const MESSAGE_FOLLOW_UP_SENDS: u32 = 8;
+/// A frame without news goes out when the input acknowledgement advanced this many ticks since
+/// the last one reported, so the client can stop repeating inputs.
+const INPUT_ACK_TICKS: i32 = 4;
+/// Most despawns in one frame (the rest wait for the next send).
+const MAX_DESPAWNS_PER_FRAME: usize = 256;
+
+/// Packs every client's frames for this send into its outbox.
+pub(crate) fn pack_frames(world: &mut World) {
+    let Some(tick) = world.resource::<SendPlan>().tick else {
+        return;
+    };
+    world.resource_scope(|world, mut cache: Mut<ValueCache>| {
+        world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
+            world.resource_scope(|world, blobs: Mut<BlobStore>| {
+                world.resource_scope(|world, resources: Mut<ReplicatedResources>| {
+                    world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
+                        build_bodies(
+                            world,
+                            &mut cache,
+                            &replicated,
+                            &blobs,
+                            &resources,
+                            &registry,
+                        );
+                        let shared = Shared {
+                            tick,
+                            index_bits: registry.index_bits(),
+                            cache: &cache,
+                            replicated: &replicated,
+                            blobs: &blobs,
+                            resources: &resources,
+                        };
+                        let mut clients =
+                            world.query_filtered::<&mut ClientReplication, Without<LocalClient>>();
+                        for mut client in clients.iter_mut(world) {
+                            pack_client(&mut client, &shared);
+                        }
+                    });
+                });
+            });
+        });
+    });
+}
+
+/// Encodes, once, every body and resource value some client will need this send.
+fn build_bodies(
+    world: &mut World,
+    cache: &mut ValueCache,
+    replicated: &ReplicatedWorld,
+    blobs: &BlobStore,
+    resources: &ReplicatedResources,
+    registry: &ReplicationRegistry,
+) {
+    let mut needed: Vec<(u32, BodyKey)> = Vec::new();
+    let mut resources_needed: Vec<u32> = Vec::new();
+    let mut clients = world.query_filtered::<&ClientReplication, Without<LocalClient>>();
+    for client in clients.iter(world) {
+        for chosen in &client.chosen {
+            needed.push((chosen.slot, body_key(client, chosen.slot)));
+        }
+        for (index, state) in client.resources.iter().enumerate() {
+            if let Some(record) = resources.records.get(index)
+                && record.present
+                && resource_needs_send(record.changed, state.acked)
+            {
+                resources_needed.push(index as u32);
+            }
+        }
+    }
+    let world = &*world;
+    let context = EncodeContext {
+        world,
+        registry,
+        replicated,
+        blobs,
+    };
+    for (slot, key) in needed {
+        cache.body(&context, slot, key);
+    }
+    resources_needed.sort_unstable();
+    resources_needed.dedup();
+    let resource_registry = world.resource::<ResourceRegistry>();
+    for index in resources_needed {
+        cache.resource_whole(world, resource_registry, index);
+    }
+}
+
+fn body_key(client: &ClientReplication, slot: u32) -> BodyKey {
+    let state = &client.slots[slot as usize];
+    match state.acked {
+        None => BodyKey::Spawn,
+        Some(base) => BodyKey::Update {
+            base,
+            previous: state.acked_previous,
+        },
+    }
+}
+
+fn resource_needs_send(changed: Option<NetTick>, acked: Option<NetTick>) -> bool {
+    changed.is_some_and(|changed| acked.is_none_or(|acked| changed.is_newer_than(acked)))
+}
+
+/// What every client's packing reads.
+struct Shared<'a> {
+    tick: NetTick,
+    index_bits: u32,
+    cache: &'a ValueCache,
+    replicated: &'a ReplicatedWorld,
+    blobs: &'a BlobStore,
+    resources: &'a ReplicatedResources,
+}
+
+/// The frames of one client being packed.
+struct Packer {
+    frames: Vec<(BitWriter, Vec<SentItem>)>,
+    body: BitWriter,
+    items: Vec<SentItem>,
+    previous_slot: Option<u32>,
+    previous_components: Vec<u32>,
+    previous_baseline: Option<Option<(NetTick, Option<NetTick>)>>,
+    entry: BitWriter,
+    /// Bytes of budget left.
+    left: usize,
+    /// Whether nothing was packed yet (the first entry may overdraw a positive budget).
+    first: bool,
+}
+
+impl Packer {
+    fn new(left: usize) -> Self {
+        Self {
+            frames: Vec::new(),
+            body: BitWriter::with_capacity(MAX_STATE_FRAME_BYTES),
+            items: Vec::new(),
+            previous_slot: None,
+            previous_components: Vec::new(),
+            previous_baseline: None,
+            entry: BitWriter::new(),
+            left,
+            first: true,
+        }
+    }
+
+    fn frame_room_bits(&self) -> usize {
+        (MAX_STATE_FRAME_BYTES * 8).saturating_sub(MAX_STATE_HEADER_BITS + self.body.bit_len() + 1)
+    }
+
+    /// Ends the current frame and starts the next (without despawns or resources).
+    fn next_frame(&mut self) {
+        write_entries_end(&mut self.body);
+        let body = core::mem::take(&mut self.body);
+        let items = core::mem::take(&mut self.items);
+        self.frames.push((body, items));
+        write_despawns(&mut self.body, &[]);
+        write_count(&mut self.body, 0);
+        self.previous_slot = None;
+        self.previous_components.clear();
+        self.previous_baseline = None;
+    }
+
+    /// Whether `bits` more fit the budget; spends them if so.
+    fn spend(&mut self, bits: usize) -> bool {
+        let bytes = bits.div_ceil(8);
+        if bytes <= self.left || (self.first && self.left > 0) {
+            self.left = self.left.saturating_sub(bytes);
+            self.first = false;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn pack_client(client: &mut ClientReplication, shared: &Shared) {
+    let tick = shared.tick;
+    client.outbox.clear();
+    let mut packer = Packer::new(
+        client
+            .allowance
+            .saturating_sub(ACK_PACKET_BYTES + FRAME_OVERHEAD_BYTES),
+    );
+    let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
+
+    // Despawns, oldest entities first.
+    let mut despawns: Vec<DespawnEntry> = client
+        .despawns
+        .iter()
+        .map(|despawn| DespawnEntry {
+            entity: despawn.entity,
+            freeze: false,
+        })
+        .collect();
+    despawns.sort_unstable_by_key(|despawn| despawn.entity.index_u32());
+    if despawns.len() > MAX_DESPAWNS_PER_FRAME {
+        for despawn in &despawns[MAX_DESPAWNS_PER_FRAME..] {
+            if let Some(pending) = client.despawns.iter().find(|p| p.entity == despawn.entity) {
+                watermark = watermark.min(pending.since.sub(1));
+            }
+        }
+        despawns.truncate(MAX_DESPAWNS_PER_FRAME);
+    }
+    write_despawns(&mut packer.body, &despawns);
+    for despawn in &despawns {
+        if let Some(pending) = client.despawns.iter().find(|p| p.entity == despawn.entity) {
+            packer.items.push(SentItem::Despawn(*pending));
+        }
+    }
+    packer.spend(packer.body.bit_len());
+
+    pack_resources(client, shared, &mut packer, &mut watermark);
+    pack_entities(client, shared, &mut packer, &mut watermark);
+
+    let has_news = !packer.frames.is_empty() || !packer.items.is_empty();
+    let heartbeat_due = client
+        .last_frame_tick
+        .is_none_or(|last| tick.diff(last) >= HEARTBEAT_TICKS)
+        || client.message_sends_left > 0
+        || client.input_ack.is_some_and(|ack| {
+            client
+                .input_ack_sent
+                .is_none_or(|sent| ack.diff(sent) >= INPUT_ACK_TICKS)
+        });
+    client.message_sends_left = client.message_sends_left.saturating_sub(1);
+    if has_news || heartbeat_due {
+        write_entries_end(&mut packer.body);
+        let body = core::mem::take(&mut packer.body);
+        let items = core::mem::take(&mut packer.items);
+        packer.frames.push((body, items));
+        let count = packer.frames.len();
+        let mut spent = ACK_PACKET_BYTES;
+        for (part, (body, items)) in packer.frames.drain(..).enumerate() {
+            let seq = client.next_seq();
+            let last = (part + 1 == count).then_some(LastPart {
+                watermark,
+                input_ack: client.input_ack,
+            });
+            let mut frame = BitWriter::with_capacity(body.byte_len() + 16);
+            write_state_header(
+                &mut frame,
+                &StateHeader {
+                    seq,
+                    tick,
+                    part: part as u32,
+                    last,
+                },
+            );
+            frame.append(&body);
+            spent += frame.byte_len() + FRAME_OVERHEAD_BYTES;
+            client.outbox.push(Bytes::from(frame.into_bytes()));
+            client.record_sent(seq, tick, items);
+        }
+        client.budget.spend(spent);
+        client.last_frame_tick = Some(tick);
+        client.input_ack_sent = client.input_ack;
+    }
+
+    pack_slices(client, tick);
+}
+
+/// Resources with news, whole or by reference to their slices.
+fn pack_resources(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    packer: &mut Packer,
+    watermark: &mut NetTick,
+) {
+    let tick = shared.tick;
+    let mut entries = BitWriter::new();
+    let mut count = 0;
+    for (index, record) in shared.resources.records.iter().enumerate() {
+        let Some(state) = client.resources.get(index).copied() else {
+            continue;
+        };
+        let Some(changed) = record.changed else {
+            continue;
+        };
+        if !resource_needs_send(record.changed, state.acked) || (!record.present && !state.known) {
+            continue;
+        }
+        let index = index as u32;
+        let mut entry = BitWriter::new();
+        write_index(&mut entry, index);
+        entry.write_bool(!record.present);
+        write_change_tick(&mut entry, changed, tick);
+        if record.present {
+            if record.large {
+                let key = BlobKey::Resource(index);
+                let ready = shared
+                    .blobs
+                    .get(key)
+                    .map(|blob| (client.blobs.status(key, blob), blob.id));
+                match ready {
+                    Some((BlobStatus::Complete, id)) => {
+                        write_value_kind(&mut entry, ValueKind::Blob(id), false);
+                    }
+                    _ => {
+                        *watermark = watermark.min(changed.sub(1));
+                        continue;
+                    }
+                }
+            } else {
+                let Some((from, to)) = shared.cache_resource(index) else {
+                    continue;
+                };
+                write_value_kind(&mut entry, ValueKind::Whole, false);
+                entry.append_bits(&shared.cache.bits, from, to - from);
+            }
+        }
+        if !packer.spend(entry.bit_len()) {
+            *watermark = watermark.min(changed.sub(1));
+            continue;
+        }
+        entries.append(&entry);
+        count += 1;
+        client.resources[index as usize].known = true;
+        packer.items.push(SentItem::Resource {
+            index,
+            tick: changed,
+        });
+    }
+    write_count(&mut packer.body, count);
+    packer.body.append(&entries);
+}
+
+/// The chosen entities, in slot order, until the budget runs out.
+fn pack_entities(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    packer: &mut Packer,
+    watermark: &mut NetTick,
+) {
+    let tick = shared.tick;
+    let chosen = core::mem::take(&mut client.chosen);
+    let mut budget_spent = false;
+    for chosen in &chosen {
+        let slot = chosen.slot;
+        if budget_spent {
+            *watermark = watermark.min(chosen.since.sub(1));
+            continue;
+        }
+        let key = body_key(client, slot);
+        let Some(body) = shared.cache.built_body(slot, key) else {
+            if key != BodyKey::Spawn {
+                // Nothing left to say (a value failed to encode): not dirty any more.
+                client.dirty.remove(slot);
+            }
+            continue;
+        };
+        let state = client.slots[slot as usize];
+        let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
+        let same_shape = packer.previous_baseline == Some(body.baseline)
+            && packer.previous_components == body.components;
+        let write = |packer: &mut Packer, same_shape: bool| {
+            packer.entry.clear();
+            write_entry_head(
+                &mut packer.entry,
+                &EntryHead { slot, spawn },
+                packer.previous_slot,
+            );
+            if same_shape {
+                packer.entry.write_bool(false);
+            } else {
+                write_shape_parts(
+                    &mut packer.entry,
+                    &body.components,
+                    body.baseline,
+                    shared.index_bits,
+                    tick,
+                );
+            }
+            let (from, to) = body.range;
+            packer
+                .entry
+                .append_bits(&shared.cache.bits, from, to - from);
+        };
+        write(packer, same_shape);
+        if packer.entry.bit_len() > packer.frame_room_bits() && packer.previous_slot.is_some() {
+            packer.next_frame();
+            write(packer, false);
+        }
+        let bits = packer.entry.bit_len();
+        if !packer.spend(bits) {
+            budget_spent = true;
+            *watermark = watermark.min(chosen.since.sub(1));
+            continue;
+        }
+        let entry = core::mem::take(&mut packer.entry);
+        packer.body.append(&entry);
+        packer.entry = entry;
+        packer.previous_slot = Some(slot);
+        if packer.previous_components != body.components {
+            packer.previous_components.clear();
+            packer
+                .previous_components
+                .extend_from_slice(&body.components);
+        }
+        packer.previous_baseline = Some(body.baseline);
+        packer.items.push(SentItem::Slot {
+            slot,
+            epoch: state.epoch,
+        });
+        let state = &mut client.slots[slot as usize];
+        state.known = true;
+        state.priority = 0.0;
+        state.last_bits = bits as u32;
+    }
+    client.chosen = chosen;
+}
+
+/// Slices of large values, with what is left of the budget after the frames.
+fn pack_slices(client: &mut ClientReplication, tick: NetTick) {
+    if client.blobs.is_idle() {
+        return;
+    }
+    let mut left = client.budget.available();
+    let resend_after = client.rtt_ticks.saturating_mul(3) / 2 + 3;
+    let slices = client
+        .blobs
+        .next_slices(tick, resend_after, &mut left, FRAME_OVERHEAD_BYTES + 12);
+    for slice in slices {
+        let seq = client.next_seq();
+        let frame = encode_slice(
+            seq,
+            slice.blob,
+            slice.total_len,
+            slice.index,
+            &slice.payload,
+        );
+        client.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
+        client.outbox.push(Bytes::from(frame));
+        client.record_sent(
+            seq,
+            tick,
+            vec![SentItem::Slice {
+                blob: slice.blob,
+                index: slice.index,
+            }],
+        );
+    }
+}
+
+impl Shared<'_> {
+    fn cache_resource(&self, index: u32) -> Option<(usize, usize)> {
+        self.cache.built_resource(index)
+    }
+}

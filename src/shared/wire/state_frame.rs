@@ -1,0 +1,533 @@
+//! The state frame: one client's share of a server tick, bit-packed.
+//!
+//! ```text
+//! kind byte (STATE), then bits:
+//!   seq: 16            frame id the client acknowledges
+//!   tick: 32           server tick
+//!   part: golomb       index of this frame among the tick's frames
+//!   last: 1            whether it is the tick's last frame; if so:
+//!     lag: golomb        tick − watermark (every change up to the watermark is held once all
+//!                        of the tick's frames arrived)
+//!     input ack: 1 (+ signed golomb, input tick − tick)
+//!   despawns: golomb count, then per entity (ascending index): index gap, generation, freeze: 1
+//!   resources: golomb count, then per resource: index, removed: 1, change tick, [value]
+//!   entities, each after a 1 bit (a 0 bit ends the frame):
+//!     op: 1              0 update, 1 spawn
+//!     slot gap: golomb   slot − previous slot − 1 (the first: the slot)
+//!     spawn only: entity index, generation
+//!     shape: 1           0 = the previous entry's; 1 = count, component indices, baselines
+//!     per component: [update: removed: 1], change tick, [value kind, value]
+//! ```
+//!
+//! A change tick is `0` when it is the frame's tick, else `1` and how many ticks earlier. A value
+//! is a delta (`0`), whole (`10`) or a finished slice transfer (`11` + blob id) when the entity's
+//! shape names baselines and the component's codec uses them; else whole (`0`) or blob (`1`).
+//! Values themselves are written by the component's codec.
+
+use bevy::ecs::entity::{Entity, EntityGeneration, EntityIndex};
+
+use super::{BitReader, BitWriter, server_kind};
+use crate::shared::{error::DecodeError, tick::NetTick};
+
+/// Largest state frame the server packs (one renet packet); an entity too large for one goes
+/// in a frame of its own, which renet slices.
+pub const MAX_STATE_FRAME_BYTES: usize = 1_150;
+
+/// Bits a frame header may take, at most.
+pub const MAX_STATE_HEADER_BITS: usize = 8 + 16 + 32 + 65 + 1 + 65 + 1 + 66;
+
+/// The header of a state frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateHeader {
+    /// Per-client frame id, acknowledged by the client.
+    pub seq: u16,
+    /// The server tick of the frame.
+    pub tick: NetTick,
+    /// Index of this frame among the tick's frames.
+    pub part: u32,
+    /// Present on the tick's last frame.
+    pub last: Option<LastPart>,
+}
+
+/// What only the last frame of a tick says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastPart {
+    /// Every change up to this tick is held by a client that received all of the tick's frames.
+    pub watermark: NetTick,
+    /// The newest input tick the server received from this client.
+    pub input_ack: Option<NetTick>,
+}
+
+/// Writes the kind byte and the header.
+pub fn write_state_header(out: &mut BitWriter, header: &StateHeader) {
+    out.write_bits(u64::from(server_kind::STATE), 8);
+    out.write_bits(u64::from(header.seq), 16);
+    out.write_bits(u64::from(header.tick.0), 32);
+    out.write_golomb(u64::from(header.part), 0);
+    out.write_bool(header.last.is_some());
+    if let Some(last) = header.last {
+        let lag = header.tick.diff(last.watermark).max(0) as u64;
+        out.write_golomb(lag, 0);
+        out.write_bool(last.input_ack.is_some());
+        if let Some(input) = last.input_ack {
+            out.write_signed_golomb(i64::from(input.diff(header.tick)), 2);
+        }
+    }
+}
+
+/// Reads a header written by [`write_state_header`] (the kind byte included).
+pub fn read_state_header(reader: &mut BitReader) -> Result<StateHeader, DecodeError> {
+    let kind = reader.read_bits(8)? as u8;
+    if kind != server_kind::STATE {
+        return Err(DecodeError::UnknownKind {
+            frame: "state frame",
+            kind,
+        });
+    }
+    let seq = reader.read_bits(16)? as u16;
+    let tick = NetTick(reader.read_bits(32)? as u32);
+    let part = u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)?;
+    let last = if reader.read_bool()? {
+        let lag = u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)?;
+        let input_ack = if reader.read_bool()? {
+            let offset = i32::try_from(reader.read_signed_golomb(2)?)
+                .map_err(|_| DecodeError::VarintOverflow)?;
+            Some(NetTick(tick.0.wrapping_add_signed(offset)))
+        } else {
+            None
+        };
+        Some(LastPart {
+            watermark: tick.sub(lag),
+            input_ack,
+        })
+    } else {
+        None
+    };
+    Ok(StateHeader {
+        seq,
+        tick,
+        part,
+        last,
+    })
+}
+
+/// An entity the client must drop: despawned, or (`freeze`) kept as it is but no longer updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DespawnEntry {
+    /// The server entity.
+    pub entity: Entity,
+    /// Keep the entity, frozen, instead of despawning it.
+    pub freeze: bool,
+}
+
+/// Writes the despawn section; `despawns` must be sorted by entity index.
+pub fn write_despawns(out: &mut BitWriter, despawns: &[DespawnEntry]) {
+    out.write_golomb(despawns.len() as u64, 0);
+    let mut previous: Option<u32> = None;
+    for despawn in despawns {
+        let index = despawn.entity.index_u32();
+        let gap = previous.map_or(index, |previous| {
+            index.wrapping_sub(previous).wrapping_sub(1)
+        });
+        out.write_golomb(u64::from(gap), 0);
+        out.write_golomb(u64::from(despawn.entity.generation().to_bits()), 0);
+        out.write_bool(despawn.freeze);
+        previous = Some(index);
+    }
+}
+
+/// Reads the despawn section.
+pub fn read_despawns(reader: &mut BitReader) -> Result<Vec<DespawnEntry>, DecodeError> {
+    let count = reader.read_count(3)?;
+    let mut despawns = Vec::with_capacity(count);
+    let mut previous: Option<u32> = None;
+    for _ in 0..count {
+        let gap = read_u32(reader)?;
+        let index = match previous {
+            None => gap,
+            Some(previous) => previous
+                .checked_add(gap)
+                .and_then(|index| index.checked_add(1))
+                .ok_or(DecodeError::VarintOverflow)?,
+        };
+        let generation = read_u32(reader)?;
+        let freeze = reader.read_bool()?;
+        despawns.push(DespawnEntry {
+            entity: entity_from_parts(index, generation)?,
+            freeze,
+        });
+        previous = Some(index);
+    }
+    Ok(despawns)
+}
+
+/// Writes a count of items of a section (resources).
+pub fn write_count(out: &mut BitWriter, count: usize) {
+    out.write_golomb(count as u64, 0);
+}
+
+/// Writes a small index (a resource index).
+pub fn write_index(out: &mut BitWriter, index: u32) {
+    out.write_golomb(u64::from(index), 0);
+}
+
+/// Reads a small index.
+pub fn read_index(reader: &mut BitReader) -> Result<u32, DecodeError> {
+    read_u32(reader)
+}
+
+/// The start of an entity entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryHead {
+    /// The entity's slot (its id on the wire).
+    pub slot: u32,
+    /// For spawns, the server entity; `None` for updates.
+    pub spawn: Option<Entity>,
+}
+
+/// Writes the head of an entity entry; `previous` is the slot of the frame's previous entry.
+pub fn write_entry_head(out: &mut BitWriter, head: &EntryHead, previous: Option<u32>) {
+    out.write_bool(true);
+    out.write_bool(head.spawn.is_some());
+    debug_assert!(
+        previous.is_none_or(|previous| head.slot > previous),
+        "entries out of order"
+    );
+    let gap = previous.map_or(head.slot, |previous| {
+        head.slot.wrapping_sub(previous).wrapping_sub(1)
+    });
+    out.write_golomb(u64::from(gap), 0);
+    if let Some(entity) = head.spawn {
+        out.write_golomb(u64::from(entity.index_u32()), 0);
+        out.write_golomb(u64::from(entity.generation().to_bits()), 0);
+    }
+}
+
+/// Ends the entity entries.
+pub fn write_entries_end(out: &mut BitWriter) {
+    out.write_bool(false);
+}
+
+/// Reads the next entry's head, or `None` at the end of the entries.
+pub fn read_entry_head(
+    reader: &mut BitReader,
+    previous: Option<u32>,
+) -> Result<Option<EntryHead>, DecodeError> {
+    if !reader.read_bool()? {
+        return Ok(None);
+    }
+    let spawn = reader.read_bool()?;
+    let gap = read_u32(reader)?;
+    let slot = match previous {
+        None => gap,
+        Some(previous) => previous
+            .checked_add(gap)
+            .and_then(|slot| slot.checked_add(1))
+            .ok_or(DecodeError::VarintOverflow)?,
+    };
+    let spawn = if spawn {
+        let index = read_u32(reader)?;
+        let generation = read_u32(reader)?;
+        Some(entity_from_parts(index, generation)?)
+    } else {
+        None
+    };
+    Ok(Some(EntryHead { slot, spawn }))
+}
+
+/// Which components an entry carries, and the baselines its deltas use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Registry indices, in the order their values follow (a spawn may have none).
+    pub components: Vec<u32>,
+    /// The acknowledged ticks deltas are taken against: the newest, and the one before.
+    pub baseline: Option<(NetTick, Option<NetTick>)>,
+}
+
+/// Writes a shape: one bit when it equals `previous`.
+pub fn write_shape(
+    out: &mut BitWriter,
+    shape: &Shape,
+    previous: Option<&Shape>,
+    index_bits: u32,
+    tick: NetTick,
+) {
+    if previous == Some(shape) {
+        out.write_bool(false);
+    } else {
+        write_shape_parts(out, &shape.components, shape.baseline, index_bits, tick);
+    }
+}
+
+/// Writes a shape that differs from the previous entry's, from its parts.
+pub fn write_shape_parts(
+    out: &mut BitWriter,
+    components: &[u32],
+    baseline: Option<(NetTick, Option<NetTick>)>,
+    index_bits: u32,
+    tick: NetTick,
+) {
+    out.write_bool(true);
+    out.write_golomb(components.len() as u64, 0);
+    for &index in components {
+        out.write_bits(u64::from(index), index_bits);
+    }
+    out.write_bool(baseline.is_some());
+    if let Some((base, previous)) = baseline {
+        out.write_golomb(tick.diff(base).max(0) as u64, 0);
+        out.write_bool(previous.is_some());
+        if let Some(previous) = previous {
+            out.write_golomb((base.diff(previous) - 1).max(0) as u64, 0);
+        }
+    }
+}
+
+/// Reads a shape written by [`write_shape`]; component indices must be below `registry_len`.
+pub fn read_shape(
+    reader: &mut BitReader,
+    previous: Option<&Shape>,
+    index_bits: u32,
+    registry_len: usize,
+    tick: NetTick,
+) -> Result<Shape, DecodeError> {
+    if !reader.read_bool()? {
+        return previous
+            .cloned()
+            .ok_or(DecodeError::UnexpectedEnd("a shape to repeat"));
+    }
+    let count = reader.read_golomb(0)?;
+    if count > registry_len as u64 {
+        return Err(DecodeError::UnexpectedEnd("a component list"));
+    }
+    let mut components = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let index = reader.read_bits(index_bits)? as u32;
+        if index as usize >= registry_len {
+            return Err(DecodeError::UnknownComponent(index));
+        }
+        components.push(index);
+    }
+    let baseline = if reader.read_bool()? {
+        let base = tick.sub(read_u32(reader)?);
+        let previous = if reader.read_bool()? {
+            let gap = read_u32(reader)?
+                .checked_add(1)
+                .ok_or(DecodeError::VarintOverflow)?;
+            Some(base.sub(gap))
+        } else {
+            None
+        };
+        Some((base, previous))
+    } else {
+        None
+    };
+    Ok(Shape {
+        components,
+        baseline,
+    })
+}
+
+/// Writes the tick a value was set at, relative to the frame's tick.
+pub fn write_change_tick(out: &mut BitWriter, changed: NetTick, tick: NetTick) {
+    let age = tick.diff(changed).max(0) as u64;
+    if age == 0 {
+        out.write_bool(false);
+    } else {
+        out.write_bool(true);
+        out.write_golomb(age - 1, 0);
+    }
+}
+
+/// Reads a change tick written by [`write_change_tick`].
+pub fn read_change_tick(reader: &mut BitReader, tick: NetTick) -> Result<NetTick, DecodeError> {
+    if !reader.read_bool()? {
+        return Ok(tick);
+    }
+    let age = read_u32(reader)?
+        .checked_add(1)
+        .ok_or(DecodeError::VarintOverflow)?;
+    Ok(tick.sub(age))
+}
+
+/// How a value follows its change tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A difference from the entry's baselines, written by the codec.
+    Delta,
+    /// Whole, written by the codec.
+    Whole,
+    /// A value that arrived in slices, by blob id.
+    Blob(u32),
+}
+
+/// Writes a value kind; `delta_allowed` must match what the reader will pass.
+pub fn write_value_kind(out: &mut BitWriter, kind: ValueKind, delta_allowed: bool) {
+    if delta_allowed {
+        match kind {
+            ValueKind::Delta => out.write_bool(false),
+            ValueKind::Whole => out.write_bits(0b01, 2),
+            ValueKind::Blob(id) => {
+                out.write_bits(0b11, 2);
+                out.write_bits(u64::from(id), 32);
+            }
+        }
+    } else {
+        match kind {
+            ValueKind::Delta | ValueKind::Whole => out.write_bool(false),
+            ValueKind::Blob(id) => {
+                out.write_bool(true);
+                out.write_bits(u64::from(id), 32);
+            }
+        }
+    }
+}
+
+/// Reads a value kind written by [`write_value_kind`].
+pub fn read_value_kind(
+    reader: &mut BitReader,
+    delta_allowed: bool,
+) -> Result<ValueKind, DecodeError> {
+    if !reader.read_bool()? {
+        return Ok(if delta_allowed {
+            ValueKind::Delta
+        } else {
+            ValueKind::Whole
+        });
+    }
+    if delta_allowed && !reader.read_bool()? {
+        return Ok(ValueKind::Whole);
+    }
+    Ok(ValueKind::Blob(reader.read_bits(32)? as u32))
+}
+
+fn read_u32(reader: &mut BitReader) -> Result<u32, DecodeError> {
+    u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)
+}
+
+fn entity_from_parts(index: u32, generation: u32) -> Result<Entity, DecodeError> {
+    let index =
+        EntityIndex::from_raw_u32(index).ok_or(DecodeError::InvalidEntity(u64::from(index)))?;
+    Ok(Entity::from_index_and_generation(
+        index,
+        EntityGeneration::from_bits(generation),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(index: u32, generation: u32) -> Entity {
+        entity_from_parts(index, generation).unwrap()
+    }
+
+    #[test]
+    fn a_frame_roundtrips_field_by_field() {
+        let tick = NetTick(1_000);
+        let header = StateHeader {
+            seq: 65_535,
+            tick,
+            part: 2,
+            last: Some(LastPart {
+                watermark: NetTick(990),
+                input_ack: Some(NetTick(1_004)),
+            }),
+        };
+        let despawns = [
+            DespawnEntry {
+                entity: entity(3, 1),
+                freeze: false,
+            },
+            DespawnEntry {
+                entity: entity(9, 0),
+                freeze: true,
+            },
+        ];
+        let shape = Shape {
+            components: vec![4, 0],
+            baseline: Some((NetTick(998), Some(NetTick(990)))),
+        };
+        let mut out = BitWriter::new();
+        write_state_header(&mut out, &header);
+        write_despawns(&mut out, &despawns);
+        write_count(&mut out, 0);
+        let spawn = EntryHead {
+            slot: 12,
+            spawn: Some(entity(40, 2)),
+        };
+        let update = EntryHead {
+            slot: 13,
+            spawn: None,
+        };
+        write_entry_head(&mut out, &spawn, None);
+        write_shape(&mut out, &shape, None, 3, tick);
+        write_change_tick(&mut out, tick, tick);
+        write_value_kind(&mut out, ValueKind::Blob(77), true);
+        write_change_tick(&mut out, NetTick(900), tick);
+        write_value_kind(&mut out, ValueKind::Whole, true);
+        write_entry_head(&mut out, &update, Some(12));
+        write_shape(&mut out, &shape, Some(&shape), 3, tick);
+        write_value_kind(&mut out, ValueKind::Delta, true);
+        write_value_kind(&mut out, ValueKind::Whole, false);
+        write_entries_end(&mut out);
+
+        let bytes = out.into_bytes();
+        let mut reader = BitReader::new(&bytes);
+        assert_eq!(read_state_header(&mut reader), Ok(header));
+        assert_eq!(read_despawns(&mut reader).unwrap(), despawns);
+        assert_eq!(reader.read_count(1), Ok(0));
+        assert_eq!(read_entry_head(&mut reader, None), Ok(Some(spawn)));
+        let read = read_shape(&mut reader, None, 3, 5, tick).unwrap();
+        assert_eq!(read, shape);
+        assert_eq!(read_change_tick(&mut reader, tick), Ok(tick));
+        assert_eq!(read_value_kind(&mut reader, true), Ok(ValueKind::Blob(77)));
+        assert_eq!(read_change_tick(&mut reader, tick), Ok(NetTick(900)));
+        assert_eq!(read_value_kind(&mut reader, true), Ok(ValueKind::Whole));
+        assert_eq!(read_entry_head(&mut reader, Some(12)), Ok(Some(update)));
+        assert_eq!(
+            read_shape(&mut reader, Some(&read), 3, 5, tick).unwrap(),
+            shape
+        );
+        assert_eq!(read_value_kind(&mut reader, true), Ok(ValueKind::Delta));
+        assert_eq!(read_value_kind(&mut reader, false), Ok(ValueKind::Whole));
+        assert_eq!(read_entry_head(&mut reader, Some(13)), Ok(None));
+        assert!(reader.finish().is_ok());
+    }
+
+    #[test]
+    fn a_repeated_shape_costs_one_bit_and_unknown_components_are_refused() {
+        let shape = Shape {
+            components: vec![1],
+            baseline: None,
+        };
+        let mut out = BitWriter::new();
+        write_shape(&mut out, &shape, Some(&shape), 3, NetTick(5));
+        assert_eq!(out.bit_len(), 1);
+        let mut out = BitWriter::new();
+        write_shape(&mut out, &shape, None, 3, NetTick(5));
+        let bytes = out.into_bytes();
+        assert_eq!(
+            read_shape(&mut BitReader::new(&bytes), None, 3, 1, NetTick(5)),
+            Err(DecodeError::UnknownComponent(1))
+        );
+        assert!(read_shape(&mut BitReader::new(&[0]), None, 3, 5, NetTick(5)).is_err());
+    }
+
+    #[test]
+    fn header_fields_survive_the_tick_wrap() {
+        let tick = NetTick(2);
+        let header = StateHeader {
+            seq: 0,
+            tick,
+            part: 0,
+            last: Some(LastPart {
+                watermark: NetTick(u32::MAX - 3),
+                input_ack: Some(NetTick(u32::MAX)),
+            }),
+        };
+        let mut out = BitWriter::new();
+        write_state_header(&mut out, &header);
+        let bytes = out.into_bytes();
+        assert_eq!(read_state_header(&mut BitReader::new(&bytes)), Ok(header));
+    }
+}

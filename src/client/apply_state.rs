@@ -59,6 +59,7 @@ pub(crate) fn apply_state_frame(
                     replicas: &mut replicas,
                     tick: header.tick,
                     touched_targets: Vec::new(),
+                    blob_missing: false,
                 };
                 let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
                 let complete = frame.run(&mut reader)?;
@@ -82,11 +83,18 @@ pub(crate) fn apply_state_frame(
     })
 }
 
-/// One component value read from a frame: `None` is a removal.
+/// One component value read from a frame.
 struct Staged {
     index: u32,
     tick: NetTick,
-    values: Option<Vec<ErasedValue>>,
+    value: StagedValue,
+}
+
+enum StagedValue {
+    Removed,
+    Decoded(Vec<ErasedValue>),
+    /// A value that arrived in slices: decoded only if it is still news.
+    Blob(u32),
 }
 
 /// One entity's entry read from a frame.
@@ -127,6 +135,8 @@ struct FrameApply<'a> {
     tick: NetTick,
     /// Server entities that appeared or disappeared here: their referrers are mapped again.
     touched_targets: Vec<Entity>,
+    /// A large value that is news was not held (the frame is then not acknowledged).
+    blob_missing: bool,
 }
 
 impl FrameApply<'_> {
@@ -142,9 +152,9 @@ impl FrameApply<'_> {
         }
         let mut staged = Vec::new();
         let result = self.read_entities(reader, &mut staged);
-        self.apply(staged);
+        self.apply(staged)?;
         match result {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(!self.blob_missing),
             Err(Stop::Abort) => Ok(false),
             Err(Stop::Malformed(error)) => Err(error),
         }
@@ -156,16 +166,14 @@ impl FrameApply<'_> {
             let index = read_index(reader)?;
             let removed = reader.read_bool()?;
             let changed = read_change_tick(reader, self.tick)?;
-            let value = if removed {
+            let kind = if removed {
                 None
             } else {
-                Some(match read_value_kind(reader, false)? {
-                    ValueKind::Blob(id) => {
-                        let bytes = self.replicas.blobs.get(id).ok_or(Stop::Abort)?;
-                        read_length_prefixed(&mut BitReader::new(bytes))?
-                    }
-                    ValueKind::Whole | ValueKind::Delta => read_length_prefixed(reader)?,
-                })
+                Some(read_value_kind(reader, false)?)
+            };
+            let inline = match kind {
+                Some(ValueKind::Whole | ValueKind::Delta) => Some(read_length_prefixed(reader)?),
+                _ => None,
             };
             let registry = self.world.resource::<ResourceRegistry>();
             let resource = registry
@@ -180,8 +188,17 @@ impl FrameApply<'_> {
             if held[index as usize].is_some_and(|held| !changed.is_newer_than(held)) {
                 continue;
             }
-            held[index as usize] = Some(changed);
-            match value {
+            let bytes = match (kind, inline) {
+                (None, _) => None,
+                (_, Some(bytes)) => Some(bytes),
+                (Some(ValueKind::Blob(id)), None) => {
+                    let blob = self.replicas.blobs.take(id).ok_or(Stop::Abort)?;
+                    Some(read_length_prefixed(&mut BitReader::new(&blob))?)
+                }
+                (Some(_), None) => continue,
+            };
+            self.replicas.resources[index as usize] = Some(changed);
+            match bytes {
                 Some(bytes) => apply(self.world, &bytes)?,
                 None => remove(self.world),
             }
@@ -264,38 +281,37 @@ impl FrameApply<'_> {
                 values.push(Staged {
                     index,
                     tick: changed,
-                    values: None,
+                    value: StagedValue::Removed,
                 });
                 continue;
             }
             let component = self.registry.get_mut(index)?;
             let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
             let copies = if component.interpolated { 2 } else { 1 };
-            let decoded = match read_value_kind(reader, delta_allowed)? {
-                ValueKind::Whole => {
-                    component
-                        .fns
-                        .read(reader, ValueEncoding::Whole, remote, changed, copies)?
-                }
+            let value = match read_value_kind(reader, delta_allowed)? {
+                ValueKind::Whole => StagedValue::Decoded(component.fns.read(
+                    reader,
+                    ValueEncoding::Whole,
+                    remote,
+                    changed,
+                    copies,
+                )?),
                 ValueKind::Delta => {
                     let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                    component.fns.read(
+                    StagedValue::Decoded(component.fns.read(
                         reader,
                         ValueEncoding::Delta { base, previous },
                         remote,
                         changed,
                         copies,
-                    )?
+                    )?)
                 }
-                ValueKind::Blob(id) => {
-                    let bytes = self.replicas.blobs.get(id).ok_or(Stop::Abort)?;
-                    component.fns.read_blob(bytes, remote, changed, copies)?
-                }
+                ValueKind::Blob(id) => StagedValue::Blob(id),
             };
             values.push(Staged {
                 index,
                 tick: changed,
-                values: Some(decoded),
+                value,
             });
         }
         Ok(values)
@@ -359,7 +375,8 @@ impl FrameApply<'_> {
         }
     }
 
-    fn apply(&mut self, staged: Vec<StagedEntity>) {
+    fn apply(&mut self, mut staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
+        self.decode_blobs(&mut staged)?;
         // Map every spawned entity first, so values in this frame that name them resolve.
         for entity in &staged {
             if !entity.spawn {
@@ -383,6 +400,46 @@ impl FrameApply<'_> {
         for entity in staged {
             self.apply_entity(entity);
         }
+        Ok(())
+    }
+
+    /// Decodes the large values that are still news; one that is news but gone (evicted) is
+    /// left out, and the frame is then not acknowledged, so the server sends it again.
+    fn decode_blobs(&mut self, staged: &mut [StagedEntity]) -> Result<(), DecodeError> {
+        for entity in staged.iter_mut() {
+            let fresh = |index: u32, tick: NetTick| {
+                self.replicas
+                    .entities
+                    .get(&entity.remote)
+                    .is_none_or(|replica| replica.is_fresh(index, tick))
+            };
+            let mut missing = Vec::new();
+            for (position, value) in entity.values.iter_mut().enumerate() {
+                let StagedValue::Blob(id) = value.value else {
+                    continue;
+                };
+                if !fresh(value.index, value.tick) {
+                    continue;
+                }
+                let Some(bytes) = self.replicas.blobs.take(id) else {
+                    missing.push(position);
+                    self.blob_missing = true;
+                    continue;
+                };
+                let component = self.registry.get_mut(value.index)?;
+                let copies = if component.interpolated { 2 } else { 1 };
+                value.value = StagedValue::Decoded(component.fns.read_blob(
+                    &bytes,
+                    entity.remote,
+                    value.tick,
+                    copies,
+                )?);
+            }
+            for position in missing.into_iter().rev() {
+                entity.values.remove(position);
+            }
+        }
+        Ok(())
     }
 
     fn apply_entity(&mut self, staged: StagedEntity) {
@@ -429,8 +486,14 @@ impl FrameApply<'_> {
             if !replica.is_fresh(value.index, value.tick) {
                 continue;
             }
-            replica.hold(value.index, value.tick, value.values.is_some());
-            let Some(mut copies) = value.values else {
+            let copies = match value.value {
+                StagedValue::Decoded(copies) => Some(copies),
+                StagedValue::Removed => None,
+                // Not held and not news: nothing to do.
+                StagedValue::Blob(_) => continue,
+            };
+            replica.hold(value.index, value.tick, copies.is_some());
+            let Some(mut copies) = copies else {
                 remove_component(
                     registry,
                     entity.as_mut(),

@@ -6,9 +6,9 @@ use crate::shared::{codec::MAX_VALUE_BYTES, error::DecodeError, tick::NetTick};
 
 /// Payload bytes per slice (the server's slice size).
 pub(crate) const SLICE_BYTES: usize = 1024;
-/// Most bytes held in unfinished and finished values together; beyond, the oldest go (the
-/// server resends what the client did not acknowledge).
-const MAX_HELD_BYTES: usize = 4 * MAX_VALUE_BYTES;
+/// Most bytes held in unfinished and finished values together (the server keeps less than
+/// half of this on its way); beyond, unfinished ones go first, then the oldest finished ones.
+const MAX_HELD_BYTES: usize = 8 * MAX_VALUE_BYTES;
 /// Finished values are kept this many ticks for the entries that refer to them.
 const KEEP_TICKS: i32 = 600;
 
@@ -85,8 +85,16 @@ impl BlobAssembly {
     }
 
     /// A finished value.
+    #[cfg(test)]
     pub(crate) fn get(&self, blob: u32) -> Option<&[u8]> {
         self.complete.get(&blob).map(|(bytes, _)| bytes.as_slice())
+    }
+
+    /// Takes a finished value that is being applied (later mentions of it are old news).
+    pub(crate) fn take(&mut self, blob: u32) -> Option<Vec<u8>> {
+        let (bytes, _) = self.complete.remove(&blob)?;
+        self.held_bytes -= bytes.len();
+        Some(bytes)
     }
 
     /// Forgets finished values nobody referred to for a long time.
@@ -122,13 +130,13 @@ impl BlobAssembly {
                 .iter()
                 .min_by_key(|(_, partial)| partial.touched.0)
                 .map(|(id, _)| *id);
-            if let Some(id) = oldest_complete {
-                if let Some((bytes, _)) = self.complete.remove(&id) {
-                    self.held_bytes -= bytes.len();
-                }
-            } else if let Some(id) = oldest_partial {
+            if let Some(id) = oldest_partial {
                 if let Some(partial) = self.partial.remove(&id) {
                     self.held_bytes -= partial.bytes.len();
+                }
+            } else if let Some(id) = oldest_complete {
+                if let Some((bytes, _)) = self.complete.remove(&id) {
+                    self.held_bytes -= bytes.len();
                 }
             } else {
                 break;

@@ -75,6 +75,7 @@ pub(crate) fn deliver_ready(
     watermark: Option<NetTick>,
 ) -> Result<(), DecodeError> {
     let ready = world.resource_mut::<HeldMessages>().take_ready(watermark);
+
     for (index, payload) in ready {
         let kind = world.resource::<MessageRegistry>().server_message(index)?;
         let (name, receive) = (kind.name, kind.receive);

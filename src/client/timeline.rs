@@ -87,14 +87,21 @@ impl ClientTimeline {
         self.newest_sample
     }
 
-    /// Estimated current server tick (fractional).
+    /// Estimated current server tick (fractional), on an unwrapped line: past `u32::MAX` it
+    /// keeps counting (see [`NetTick::unwrap_near`]); [`estimated_tick`](Self::estimated_tick)
+    /// gives it as a `NetTick`.
     pub fn server_tick(&self) -> f64 {
         self.server_tick
     }
 
+    /// Estimated current server tick.
+    pub fn estimated_tick(&self) -> NetTick {
+        NetTick::from_unwrapped(self.server_tick)
+    }
+
     /// The fractional tick remote entities are drawn at: the tick of the newest snapshot
     /// arriving now (the server tick minus half the RTT) minus the interpolation delay. Never
-    /// goes backwards.
+    /// goes backwards; on the same unwrapped line as [`server_tick`](Self::server_tick).
     pub fn interpolation_tick(&self) -> f64 {
         self.interpolation_tick
     }
@@ -122,7 +129,7 @@ impl ClientTimeline {
 
     /// How far ahead inputs are sent, in ticks, beyond the server's estimated tick.
     pub fn input_lead_ticks(&self) -> f64 {
-        f64::from(self.input_tick.0) - self.server_tick
+        self.input_tick.unwrap_near(self.server_tick) - self.server_tick
     }
 
     /// Notes a server tick stamp that arrived this frame.
@@ -166,7 +173,7 @@ impl ClientTimeline {
             self.interpolation_tick = self.server_tick - one_way_ticks - self.delay_ticks;
             self.input_adjust = 2.0;
             self.input_tick =
-                NetTick((self.server_tick + one_way_ticks + self.input_adjust) as u32);
+                NetTick::from_unwrapped(self.server_tick + one_way_ticks + self.input_adjust);
             self.newest_sample = Some(sample);
             return;
         }
@@ -174,7 +181,7 @@ impl ClientTimeline {
         self.server_tick += elapsed_ticks * self.speed;
         if let Some(sample) = newest {
             self.newest_sample = Some(sample);
-            let error = f64::from(sample.0) + one_way_ticks - self.server_tick;
+            let error = sample.unwrap_near(self.server_tick) + one_way_ticks - self.server_tick;
             if error > SNAP_TICKS {
                 self.server_tick += error;
                 self.error_smoothed = 0.0;
@@ -200,10 +207,9 @@ impl ClientTimeline {
             let target = TARGET_INPUT_LEAD + loss_margin_ticks(packet_loss);
             self.input_adjust = (self.input_adjust + 0.5 * (target - min_lead)).clamp(-10.0, 60.0);
         }
-        let input_tick = (self.server_tick + one_way_ticks + self.input_adjust)
-            .floor()
-            .max(0.0) as u32;
-        self.input_tick = self.input_tick.max(NetTick(input_tick));
+        let input_tick =
+            NetTick::from_unwrapped(self.server_tick + one_way_ticks + self.input_adjust);
+        self.input_tick = self.input_tick.max(input_tick);
     }
 
     /// About two send intervals, plus margins for measured jitter and loss, within bounds.

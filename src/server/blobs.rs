@@ -14,6 +14,9 @@ pub const LARGE_VALUE_BYTES: usize = 900;
 pub(crate) const SLICE_BYTES: usize = 1024;
 /// Most large values on their way to one client at once; further ones wait their turn.
 pub(crate) const MAX_TRANSFERS_PER_CLIENT: usize = 32;
+/// Most bytes of large values on their way to one client at once (a single larger value may
+/// still go alone): bounds what the server and the client hold for transfers.
+pub(crate) const MAX_TRANSFER_BYTES_PER_CLIENT: usize = 32 << 20;
 
 /// What a large value belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,10 +80,12 @@ impl BlobStore {
 struct Transfer {
     key: BlobKey,
     blob: Blob,
-    /// When each slice was last sent; `None` once acknowledged or before the first send.
-    sent_at: Vec<Option<NetTick>>,
     acked: Vec<bool>,
     acked_count: usize,
+    /// The first slice never sent.
+    next_new: usize,
+    /// Slices sent and not acknowledged (as far as known), oldest send first.
+    in_flight: std::collections::VecDeque<(u32, NetTick)>,
 }
 
 /// A slice ready to be framed.
@@ -122,14 +127,19 @@ impl ClientBlobs {
             // A newer value replaces the one on its way.
             self.transfers.remove(position);
         }
-        if self.transfers.len() < MAX_TRANSFERS_PER_CLIENT {
+        let in_flight: usize = self.transfers.iter().map(|t| t.blob.bytes.len()).sum();
+        let room = self.transfers.is_empty()
+            || (self.transfers.len() < MAX_TRANSFERS_PER_CLIENT
+                && in_flight + blob.bytes.len() <= MAX_TRANSFER_BYTES_PER_CLIENT);
+        if room {
             let slices = blob.bytes.len().div_ceil(SLICE_BYTES).max(1);
             self.transfers.push(Transfer {
                 key,
                 blob: blob.clone(),
-                sent_at: vec![None; slices],
                 acked: vec![false; slices],
                 acked_count: 0,
+                next_new: 0,
+                in_flight: std::collections::VecDeque::new(),
             });
         }
         BlobStatus::Pending
@@ -147,7 +157,6 @@ impl ClientBlobs {
         if !*acked {
             *acked = true;
             transfer.acked_count += 1;
-            transfer.sent_at[index as usize] = None;
         }
         if transfer.acked_count == transfer.acked.len() {
             let done = self.transfers.remove(position);
@@ -168,8 +177,8 @@ impl ClientBlobs {
         self.transfers.is_empty()
     }
 
-    /// Slices to send now, oldest transfer first, within `budget` bytes: slices never sent, then
-    /// slices sent `resend_after` ticks ago or more without an acknowledgement.
+    /// Slices to send now, oldest transfer first, within `budget` bytes: slices sent
+    /// `resend_after` ticks ago or more without an acknowledgement, then slices never sent.
     pub(crate) fn next_slices(
         &mut self,
         now: NetTick,
@@ -179,32 +188,51 @@ impl ClientBlobs {
     ) -> Vec<SliceOut> {
         let mut out = Vec::new();
         for transfer in &mut self.transfers {
-            for index in 0..transfer.acked.len() {
-                if transfer.acked[index] {
-                    continue;
-                }
-                let due = transfer.sent_at[index]
-                    .is_none_or(|sent| now.diff(sent) >= resend_after as i32);
-                if !due {
-                    continue;
-                }
+            let slices = transfer.acked.len();
+            let cost = |index: usize| {
                 let start = index * SLICE_BYTES;
-                let end = (start + SLICE_BYTES).min(transfer.blob.bytes.len());
-                let cost = end - start + overhead;
-                if cost > *budget {
+                (start, (start + SLICE_BYTES).min(transfer.blob.bytes.len()))
+            };
+            // Resends: the in-flight queue is in send order, so only its front can be due.
+            while let Some(&(index, sent)) = transfer.in_flight.front() {
+                if transfer.acked[index as usize] {
+                    transfer.in_flight.pop_front();
+                    continue;
+                }
+                if now.diff(sent) < resend_after as i32 {
+                    break;
+                }
+                let (start, end) = cost(index as usize);
+                if end - start + overhead > *budget {
                     return out;
                 }
-                *budget -= cost;
-                transfer.sent_at[index] = Some(now);
-                out.push(SliceOut {
-                    blob: transfer.blob.id,
-                    total_len: transfer.blob.bytes.len(),
-                    index: index as u32,
-                    payload: transfer.blob.bytes.slice(start..end),
-                });
+                *budget -= end - start + overhead;
+                transfer.in_flight.pop_front();
+                transfer.in_flight.push_back((index, now));
+                out.push(slice_out(&transfer.blob, index, start, end));
+            }
+            while transfer.next_new < slices {
+                let index = transfer.next_new;
+                let (start, end) = cost(index);
+                if end - start + overhead > *budget {
+                    return out;
+                }
+                *budget -= end - start + overhead;
+                transfer.next_new += 1;
+                transfer.in_flight.push_back((index as u32, now));
+                out.push(slice_out(&transfer.blob, index as u32, start, end));
             }
         }
         out
+    }
+}
+
+fn slice_out(blob: &Blob, index: u32, start: usize, end: usize) -> SliceOut {
+    SliceOut {
+        blob: blob.id,
+        total_len: blob.bytes.len(),
+        index,
+        payload: blob.bytes.slice(start..end),
     }
 }
 

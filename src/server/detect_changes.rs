@@ -66,13 +66,12 @@ fn detect_values(world: &mut World, replicated: &mut ReplicatedWorld, tick: NetT
                 let Some(slot) = replicated.slot_of(entity) else {
                     continue;
                 };
-                let record = &mut replicated.slots[slot as usize];
-                if record.component(index).is_some_and(|c| c.present) {
-                    record.set(index, tick);
-                    replicated.mark_changed(slot);
-                    if Some(index) == hierarchy {
-                        read_entity_extras(world, replicated, slot, hierarchy);
-                    }
+                // The entity has the component (the detector only lists those): a value that
+                // was refused before is present again once it changes.
+                replicated.slots[slot as usize].set(index, tick);
+                replicated.mark_changed(slot);
+                if Some(index) == hierarchy {
+                    read_entity_extras(world, replicated, slot, hierarchy);
                 }
             }
         }

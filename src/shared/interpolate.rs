@@ -116,15 +116,18 @@ impl<C: Component> SnapshotBuffer<C> {
     }
 
     /// Forgets snapshots no longer needed to sample at `tick` (keeps the one just before it).
+    /// `tick` is on the unwrapped line of [`ClientTimeline`](crate::client::ClientTimeline).
     pub fn prune(&mut self, tick: f64) {
-        while self.snapshots.len() > 2 && tick_f64(self.snapshots[1].0) <= tick {
+        while self.snapshots.len() > 2 && self.snapshots[1].0.unwrap_near(tick) <= tick {
             self.snapshots.pop_front();
         }
     }
 }
 
 impl<C: Interpolate> SnapshotBuffer<C> {
-    /// The value at fractional server tick `tick`: interpolated between the snapshots around it;
+    /// The value at fractional server tick `tick` (on the unwrapped line of
+    /// [`ClientTimeline`](crate::client::ClientTimeline), so sampling works across the tick
+    /// wrap): interpolated between the snapshots around it;
     /// past the newest snapshot, held if the server has been heard from since (`heard_until`, its
     /// newest tick stamp: updates only carry changes, so silence about this entity then means it
     /// did not change), else extrapolated at most `max_extrapolation` ticks and then held.
@@ -140,14 +143,15 @@ impl<C: Interpolate> SnapshotBuffer<C> {
         let Some((newest_tick, newest)) = self.snapshots.back() else {
             return Sample::Empty;
         };
-        let newest_at = tick_f64(*newest_tick);
+        let at = |held: NetTick| held.unwrap_near(tick);
+        let newest_at = at(*newest_tick);
         if tick >= newest_at {
             let unchanged_since =
                 heard_until.is_some_and(|heard| heard.is_newer_than(*newest_tick));
             let Some((previous_tick, previous)) = self.snapshots.iter().rev().nth(1) else {
                 return Sample::Held(newest.clone());
             };
-            let previous_at = tick_f64(*previous_tick);
+            let previous_at = at(*previous_tick);
             if unchanged_since
                 || max_extrapolation <= 0.0
                 || tick == newest_at
@@ -168,7 +172,7 @@ impl<C: Interpolate> SnapshotBuffer<C> {
         let after = self
             .snapshots
             .iter()
-            .position(|(held, _)| tick_f64(*held) > tick)
+            .position(|(held, _)| at(*held) > tick)
             .unwrap_or(self.snapshots.len() - 1);
         if after == 0 {
             return Sample::Interpolated(self.snapshots[0].1.clone());
@@ -178,16 +182,10 @@ impl<C: Interpolate> SnapshotBuffer<C> {
         if from.distance(to) > snap_distance {
             return Sample::Interpolated(from.clone());
         }
-        let from_at = tick_f64(*from_tick);
-        let t = ((tick - from_at) / (tick_f64(*to_tick) - from_at)) as f32;
+        let from_at = at(*from_tick);
+        let t = ((tick - from_at) / (at(*to_tick) - from_at)) as f32;
         Sample::Interpolated(from.interpolate(to, t))
     }
-}
-
-/// A tick as a number on a line that does not wrap within a session's lifetime (ticks stay
-/// far below `u32::MAX` for two years at 60 Hz).
-fn tick_f64(tick: NetTick) -> f64 {
-    f64::from(tick.0)
 }
 
 #[cfg(test)]
@@ -271,6 +269,24 @@ mod tests {
         );
         assert_eq!(buffer.sample(12.0, None, 0.0, 10.0), Sample::Held(X(500.0)));
         assert_eq!(buffer.sample(13.0, None, 5.0, 10.0), Sample::Held(X(500.0)));
+    }
+
+    #[test]
+    fn sampling_works_across_the_tick_wrap() {
+        let max = u32::MAX;
+        let buffer = buffer(&[(max - 1, 10.0), (max, 11.0), (0, 12.0), (1, 13.0)]);
+        let at = f64::from(max) + 0.5;
+        assert_eq!(
+            buffer.sample(at, None, 0.0, 100.0),
+            Sample::Interpolated(X(11.5))
+        );
+        assert_eq!(
+            buffer.sample(at + 1.0, None, 0.0, 100.0),
+            Sample::Interpolated(X(12.5))
+        );
+        let mut buffer = buffer;
+        buffer.prune(at + 1.0);
+        assert_eq!(buffer.len(), 2);
     }
 
     #[test]

@@ -53,6 +53,22 @@ impl NetTick {
         }
     }
 
+    /// This tick on the unwrapped line of fractional ticks, as the occurrence nearest `near`:
+    /// client clocks count past `u32::MAX` that way, and only wrap when they become a `NetTick`
+    /// again ([`NetTick::from_unwrapped`]).
+    #[inline]
+    pub fn unwrap_near(self, near: f64) -> f64 {
+        let base = near.floor();
+        let base_tick = Self::from_unwrapped(base);
+        base + f64::from(self.diff(base_tick))
+    }
+
+    /// The tick at a point of the unwrapped line (rounded down), wrapped to 32 bits.
+    #[inline]
+    pub fn from_unwrapped(tick: f64) -> Self {
+        Self(tick.floor().rem_euclid(4_294_967_296.0) as u32)
+    }
+
     /// The earlier of two ticks.
     #[inline]
     pub fn min(self, other: Self) -> Self {
@@ -84,6 +100,22 @@ mod tests {
         assert_eq!(after.diff(before), 3);
         assert_eq!(before.wrapping_cmp(after), Ordering::Less);
         assert_eq!(before.max(after), after);
+    }
+
+    #[test]
+    fn unwrapping_counts_past_the_wrap() {
+        let near = f64::from(u32::MAX) - 0.5;
+        assert_eq!(NetTick(2).unwrap_near(near), f64::from(u32::MAX) + 3.0);
+        assert_eq!(
+            NetTick(u32::MAX - 4).unwrap_near(near),
+            f64::from(u32::MAX) - 4.0
+        );
+        assert_eq!(
+            NetTick::from_unwrapped(f64::from(u32::MAX) + 3.7),
+            NetTick(2)
+        );
+        assert_eq!(NetTick::from_unwrapped(-1.0), NetTick(u32::MAX));
+        assert_eq!(NetTick(70).unwrap_near(65.2), 70.0);
     }
 
     #[test]

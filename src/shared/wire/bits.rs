@@ -136,14 +136,20 @@ impl BitWriter {
 
     /// Appends whole bytes (at the current bit position).
     pub fn write_bytes(&mut self, bytes: &[u8]) {
-        if self.bits.is_multiple_of(8) {
+        let offset = (self.bits % 8) as u32;
+        if offset == 0 {
             self.bytes.extend_from_slice(bytes);
-            self.bits += bytes.len() * 8;
         } else {
+            // Each byte straddles two: its low bits finish the last byte, its high bits start
+            // the next.
+            self.bytes.reserve(bytes.len());
             for &byte in bytes {
-                self.write_bits(u64::from(byte), 8);
+                let last = self.bytes.len() - 1;
+                self.bytes[last] |= byte << offset;
+                self.bytes.push(byte >> (8 - offset));
             }
         }
+        self.bits += bytes.len() * 8;
     }
 
     /// Appends `len` bits of `source` starting at bit `start`.
@@ -153,7 +159,13 @@ impl BitWriter {
     pub fn append_bits(&mut self, source: &BitWriter, start: usize, len: usize) {
         assert!(start + len <= source.bits, "bit range outside the source");
         let mut reader = BitReader::with_range(&source.bytes, start, start + len);
-        let mut left = len;
+        // Whole bytes in bulk, then the rest bit by bit.
+        let whole = len / 8;
+        if whole >= 16 {
+            let bytes = reader.read_bytes(whole).unwrap_or_default();
+            self.write_bytes(&bytes);
+        }
+        let mut left = len - if whole >= 16 { whole * 8 } else { 0 };
         while left > 0 {
             let take = left.min(64) as u32;
             // The range was checked above, so the read cannot fail.
@@ -275,12 +287,18 @@ impl<'a> BitReader<'a> {
         if len.saturating_mul(8) > self.remaining_bits() {
             return Err(DecodeError::UnexpectedEnd("a byte string"));
         }
-        if self.position.is_multiple_of(8) {
-            let start = self.position / 8;
-            self.position += len * 8;
+        let start = self.position / 8;
+        let offset = (self.position % 8) as u32;
+        self.position += len * 8;
+        if offset == 0 {
             return Ok(self.bytes[start..start + len].to_vec());
         }
-        (0..len).map(|_| Ok(self.read_bits(8)? as u8)).collect()
+        // Each byte is the high bits of one and the low bits of the next (which exists: the
+        // range check above covers `len * 8` bits from inside `bytes[start]`).
+        Ok(self.bytes[start..=start + len]
+            .windows(2)
+            .map(|pair| (pair[0] >> offset) | (pair[1] << (8 - offset)))
+            .collect())
     }
 
     /// Fails unless only zero padding (less than a byte) is left.

@@ -1,10 +1,15 @@
 //! Replication bandwidth and server CPU on the in-process test network, 60 ticks per second.
-//! Run with `cargo bench --bench replication`.
+//! Run with `cargo bench --bench replication` (`-- --json` adds one JSON object per row,
+//! `-- SCENARIO...` runs only those).
 //!
-//! Scenarios, each with the default serde codec and with the quantized [`TransformCodec`]:
-//! - arena: 64 entities on 10 m circles at 5 m/s, rotation following the heading, 16 clients
-//! - crowd: 1,000 such entities, 4 clients
+//! Scenarios (every entity moves on a 10 m circle at 5 m/s, its rotation following its heading,
+//! unless it is idle):
+//! - arena: 64 moving entities, 16 clients (serde and TransformCodec)
+//! - crowd: 1,000 moving entities, 4 clients (serde and TransformCodec)
 //! - idle: 10,000 entities that never change, 16 clients
+//! - scale: 200 clients, 200 players moving every tick (one per client) and 200 projectiles
+//!   that fly for 1.5 s and are replaced
+//! - budget: crowd with a 32 KB/s budget per client; reports the worst staleness
 
 #[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
@@ -15,7 +20,7 @@ use std::{f32::consts::TAU, time::Duration};
 
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, testing::TestNet};
-use orbit::{Orbit, move_on_orbit};
+use orbit::{Orbit, RADIUS, SPEED, TICK_SECONDS, move_on_orbit};
 
 /// Steps before measuring (joins and the initial world).
 const WARMUP_STEPS: usize = 120;
@@ -25,7 +30,7 @@ const MEASURED_STEPS: usize = 600;
 const IP_UDP_HEADER: f64 = 28.0;
 
 /// How `Transform` goes on the wire.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Codec {
     Serde,
     Quantized,
@@ -55,12 +60,17 @@ impl Codec {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Scenario {
     name: &'static str,
     entities: usize,
     clients: usize,
     moving: bool,
     codec: Codec,
+    /// Per-client bytes per second, when not the default.
+    budget: Option<usize>,
+    /// Moving entities are projectiles replaced every 1.5 s, besides the orbiting ones.
+    projectiles: usize,
 }
 
 struct Figures {
@@ -69,26 +79,82 @@ struct Figures {
     packets: f64,
     bits_per_entity_tick: f64,
     up_payload: f64,
-    server_median_us: f64,
+    server_p50_us: f64,
     server_p99_us: f64,
+    worst_staleness_ticks: Option<f64>,
     correct: Result<(), String>,
+}
+
+/// A projectile: flies straight from `start` for its life, then is replaced.
+#[derive(Component, Clone, Copy)]
+struct Flight {
+    start: Vec3,
+    velocity: Vec3,
+    born: u32,
+}
+
+const PROJECTILE_LIFE_TICKS: u32 = 90;
+
+fn fly(
+    tick: Res<ServerTick>,
+    mut commands: Commands,
+    mut projectiles: Query<(Entity, &Flight, &mut Transform)>,
+) {
+    let now = tick.0.0;
+    for (entity, flight, mut transform) in &mut projectiles {
+        let age = now.wrapping_sub(flight.born);
+        if age >= PROJECTILE_LIFE_TICKS {
+            commands.entity(entity).despawn();
+            let next = Flight {
+                born: now,
+                ..*flight
+            };
+            commands.spawn((Replicated, Transform::from_translation(next.start), next));
+        } else {
+            transform.translation = flight.start + flight.velocity * age as f32 / 60.0;
+        }
+    }
 }
 
 fn run(scenario: &Scenario) -> Figures {
     let codec = scenario.codec;
     let mut net = TestNet::new(move |app: &mut App| codec.register(app));
-    net.server_mut().add_systems(FixedUpdate, move_on_orbit);
-    let side = (scenario.entities as f32).sqrt().ceil() as usize;
+    net.server_mut()
+        .add_systems(FixedUpdate, (move_on_orbit, fly));
+    if let Some(budget) = scenario.budget {
+        net.server_mut().insert_resource(ServerConfig {
+            bytes_per_second: budget,
+            ..default()
+        });
+    }
+    let orbiting = scenario.entities - scenario.projectiles;
+    let side = (orbiting as f32).sqrt().ceil() as usize;
     let world = net.server_mut().world_mut();
-    for i in 0..scenario.entities {
+    let mut orbits = Vec::new();
+    for i in 0..orbiting {
         let center = Vec3::new((i % side) as f32 * 25.0, 0.0, (i / side) as f32 * 25.0);
         let mut entity = world.spawn((Replicated, Transform::from_translation(center)));
         if scenario.moving {
-            entity.insert(Orbit {
+            let orbit = Orbit {
                 center,
-                phase: i as f32 / scenario.entities as f32 * TAU,
-            });
+                phase: i as f32 / orbiting as f32 * TAU,
+            };
+            entity.insert(orbit);
+            orbits.push((entity.id(), orbit));
         }
+    }
+    for i in 0..scenario.projectiles {
+        let angle = i as f32 / scenario.projectiles as f32 * TAU;
+        let start = Vec3::new((i % side) as f32 * 25.0, 1.0, (i / side) as f32 * 25.0);
+        world.spawn((
+            Replicated,
+            Transform::from_translation(start),
+            Flight {
+                start,
+                velocity: Vec3::new(angle.cos(), 0.0, angle.sin()) * 18.0,
+                born: (i as u32 * 7) % PROJECTILE_LIFE_TICKS,
+            },
+        ));
     }
     for _ in 0..scenario.clients {
         net.add_client();
@@ -98,9 +164,13 @@ fn run(scenario: &Scenario) -> Figures {
     let down_before: Vec<_> = (0..scenario.clients).map(|c| net.downstream(c)).collect();
     let up_before: Vec<_> = (0..scenario.clients).map(|c| net.upstream(c)).collect();
     let mut server_times = Vec::with_capacity(MEASURED_STEPS);
-    for _ in 0..MEASURED_STEPS {
+    let mut worst_staleness: f64 = 0.0;
+    for step in 0..MEASURED_STEPS {
         net.step();
         server_times.push(net.last_server_time());
+        if scenario.budget.is_some() && step % 10 == 0 {
+            worst_staleness = worst_staleness.max(staleness(&mut net, &orbits));
+        }
     }
     let seconds = MEASURED_STEPS as f64 / 60.0;
     let clients = scenario.clients as f64;
@@ -114,16 +184,70 @@ fn run(scenario: &Scenario) -> Figures {
     let packets = down_packets as f64 / clients / seconds;
     server_times.sort();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let correct = if scenario.budget.is_some() || scenario.projectiles > 0 {
+        // Under a budget clients are behind by design, and projectiles are born and die every
+        // tick: let them settle, then compare.
+        net.server_mut()
+            .world_mut()
+            .remove_resource::<ServerConfig>();
+        net.server_mut().insert_resource(ServerConfig::default());
+        freeze(&mut net);
+        net.run(120);
+        check(&mut net, scenario)
+    } else {
+        check(&mut net, scenario)
+    };
     Figures {
         down_payload,
         down_with_headers: down_payload + packets * IP_UDP_HEADER,
         packets,
         bits_per_entity_tick: down_payload * 8.0 / 60.0 / scenario.entities as f64,
         up_payload: up_bytes as f64 / clients / seconds,
-        server_median_us: micros(server_times[server_times.len() / 2]),
+        server_p50_us: micros(server_times[server_times.len() / 2]),
         server_p99_us: micros(server_times[server_times.len() * 99 / 100]),
-        correct: check(&mut net, scenario),
+        worst_staleness_ticks: scenario.budget.map(|_| worst_staleness),
+        correct,
     }
+}
+
+/// Stops everything moving (for the final comparison of scenarios that never stand still).
+fn freeze(net: &mut TestNet) {
+    let world = net.server_mut().world_mut();
+    let movers: Vec<Entity> = world
+        .query_filtered::<Entity, Or<(With<Orbit>, With<Flight>)>>()
+        .iter(world)
+        .collect();
+    for entity in movers {
+        world.entity_mut(entity).remove::<(Orbit, Flight)>();
+    }
+}
+
+/// The largest age, in ticks, of what any client shows of an orbiting entity: its position
+/// tells the tick it was true at.
+fn staleness(net: &mut TestNet, orbits: &[(Entity, Orbit)]) -> f64 {
+    let now = f64::from(net.server().world().resource::<ServerTick>().0.0);
+    let angular = f64::from(SPEED / RADIUS) * TICK_SECONDS;
+    let mut worst: f64 = 0.0;
+    for client in 0..net.client_count() {
+        let world = net.client_mut(client).world_mut();
+        let map = world.resource::<ServerEntityMap>();
+        for (entity, orbit) in orbits {
+            let Some(transform) = map
+                .to_client(*entity)
+                .and_then(|e| world.get::<Transform>(e))
+            else {
+                // Not even spawned yet: as stale as the run.
+                worst = worst.max(now);
+                continue;
+            };
+            let offset = transform.translation - orbit.center;
+            let shown = f64::from(offset.z.atan2(offset.x));
+            let truth = orbit.angle(now);
+            let behind = (truth - shown).rem_euclid(std::f64::consts::TAU);
+            worst = worst.max(behind / angular);
+        }
+    }
+    worst
 }
 
 /// Every client holds every server entity with exactly the server's transform (after the
@@ -134,7 +258,16 @@ fn check(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
     })
 }
 
-fn main() {
+fn scenarios() -> Vec<Scenario> {
+    let base = |name, entities, clients, moving, codec| Scenario {
+        name,
+        entities,
+        clients,
+        moving,
+        codec,
+        budget: None,
+        projectiles: 0,
+    };
     let mut scenarios = Vec::new();
     for (name, entities, clients, moving) in [
         ("arena", 64, 16, true),
@@ -142,15 +275,26 @@ fn main() {
         ("idle", 10_000, 16, false),
     ] {
         for codec in [Codec::Serde, Codec::Quantized] {
-            scenarios.push(Scenario {
-                name,
-                entities,
-                clients,
-                moving,
-                codec,
-            });
+            scenarios.push(base(name, entities, clients, moving, codec));
         }
     }
+    scenarios.push(Scenario {
+        projectiles: 200,
+        ..base("scale", 400, 200, true, Codec::Quantized)
+    });
+    for codec in [Codec::Serde, Codec::Quantized] {
+        scenarios.push(Scenario {
+            budget: Some(32_000),
+            ..base("budget", 1_000, 4, true, codec)
+        });
+    }
+    scenarios
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|arg| arg == "--json");
+    let only: Vec<&String> = args.iter().filter(|arg| !arg.starts_with("--")).collect();
     println!("bevy_netsync replication benchmark: 60 ticks/s, perfect link,");
     println!(
         "{MEASURED_STEPS} measured steps after {WARMUP_STEPS} warm-up steps; per-client figures are averages."
@@ -160,13 +304,23 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick median | p99 | correct |"
+        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick p50 | p99 | worst staleness (ticks) | correct |"
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-    for scenario in &scenarios {
-        let figures = run(scenario);
+    println!(
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
+    let mut rows = Vec::new();
+    for scenario in scenarios() {
+        if !only.is_empty() && !only.iter().any(|name| *name == scenario.name) {
+            continue;
+        }
+        let figures = run(&scenario);
+        let correct = match &figures.correct {
+            Ok(()) => "yes".to_string(),
+            Err(error) => format!("NO: {error}"),
+        };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} |",
             scenario.name,
             scenario.codec.name(),
             scenario.entities,
@@ -176,12 +330,34 @@ fn main() {
             figures.packets,
             figures.bits_per_entity_tick,
             figures.up_payload,
-            figures.server_median_us,
+            figures.server_p50_us,
             figures.server_p99_us,
-            match &figures.correct {
-                Ok(()) => "yes".to_string(),
-                Err(error) => format!("NO: {error}"),
-            }
+            figures
+                .worst_staleness_ticks
+                .map_or("-".to_string(), |ticks| format!("{ticks:.1}")),
+            correct
         );
+        rows.push(serde_json::json!({
+            "scenario": scenario.name,
+            "codec": scenario.codec.name(),
+            "entities": scenario.entities,
+            "clients": scenario.clients,
+            "budget_bytes_per_s": scenario.budget,
+            "down_bytes_per_client_s": figures.down_payload,
+            "down_with_headers_bytes_per_client_s": figures.down_with_headers,
+            "packets_per_client_s": figures.packets,
+            "bits_per_entity_tick": figures.bits_per_entity_tick,
+            "up_bytes_per_client_s": figures.up_payload,
+            "server_us_p50": figures.server_p50_us,
+            "server_us_p99": figures.server_p99_us,
+            "worst_staleness_ticks": figures.worst_staleness_ticks,
+            "correct": figures.correct.is_ok(),
+        }));
+    }
+    if json {
+        println!();
+        for row in rows {
+            println!("{row}");
+        }
     }
 }

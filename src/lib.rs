@@ -155,14 +155,15 @@ pub use app_ext::NetsyncAppExt;
 pub mod prelude {
     #[cfg(feature = "client")]
     pub use crate::client::{
-        ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, InterpolationSettings,
-        LastDisconnect, NetsyncDiagnostics,
+        ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, Frozen,
+        InterpolationSettings, LastDisconnect, NetsyncDiagnostics,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
-        ClientDisconnected, ClientInput, ConnectedClient, InputStats, KickClient, LocalClient,
-        PriorityHook, Replicated, ReplicationBudget, ReplicationPriority, ServerConfig,
-        ServerPlugin, ServerSet, ValueRefused, spawn_local_client,
+        ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InputStats,
+        InterestSettings, KickClient, LocalClient, PriorityHook, RelevanceRule, Replicated,
+        ReplicationBudget, ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin,
+        ServerSet, ValueRefused, ViewPoint, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,

@@ -38,6 +38,13 @@ use crate::shared::{
 #[reflect(Component)]
 pub struct FromServer;
 
+/// Marks a client entity the server stopped updating because it is out of this client's view
+/// and marked [`FreezeWhenHidden`](crate::server::FreezeWhenHidden) on the server: it shows the
+/// entity as last seen. Removed when the entity comes back into view.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
+#[reflect(Component)]
+pub struct Frozen;
+
 /// Applies a state frame; malformed data is an error (the client then disconnects).
 pub(crate) fn apply_state_frame(
     world: &mut World,
@@ -230,11 +237,10 @@ impl FrameApply<'_> {
                         .tombstones
                         .get(&remote)
                         .is_some_and(|despawned| !self.tick.is_newer_than(*despawned));
-                    let spawned_later = self
-                        .replicas
-                        .entities
-                        .get(&remote)
-                        .is_some_and(|replica| replica.spawned.is_newer_than(self.tick));
+                    let spawned_later =
+                        self.replicas.entities.get(&remote).is_some_and(|replica| {
+                            replica.last_life_event().is_newer_than(self.tick)
+                        });
                     (remote, true, despawned_later || spawned_later)
                 }
                 None => {
@@ -246,7 +252,7 @@ impl FrameApply<'_> {
                         .flatten()
                         .ok_or(Stop::Abort)?;
                     let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
-                    if replica.spawned.is_newer_than(self.tick) {
+                    if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
                         return Err(Stop::Abort);
                     }
                     (remote, false, false)
@@ -317,15 +323,32 @@ impl FrameApply<'_> {
         Ok(values)
     }
 
-    /// Drops (or, later, freezes) a server entity.
+    /// Drops a server entity, or freezes it (kept as last seen, no longer updated).
     fn despawn(&mut self, despawn: DespawnEntry) {
         let remote = despawn.entity;
         if self
             .replicas
             .entities
             .get(&remote)
-            .is_some_and(|replica| replica.spawned.is_newer_than(self.tick))
+            .is_some_and(|replica| replica.last_life_event().is_newer_than(self.tick))
         {
+            return;
+        }
+        if despawn.freeze {
+            let Some(replica) = self.replicas.entities.get_mut(&remote) else {
+                return;
+            };
+            replica.frozen = Some(self.tick);
+            if let Some(slot) = self.replicas.slots.get_mut(replica.slot as usize)
+                && *slot == Some(remote)
+            {
+                *slot = None;
+            }
+            if let Some(client) = self.map.to_client(remote)
+                && let Ok(mut entity) = self.world.get_entity_mut(client)
+            {
+                entity.insert(Frozen);
+            }
             return;
         }
         let tombstone = self.replicas.tombstones.entry(remote).or_insert(self.tick);
@@ -391,6 +414,12 @@ impl FrameApply<'_> {
             let replica = self.replicas.entities.entry(entity.remote).or_default();
             replica.slot = entity.slot;
             replica.spawned = self.tick;
+            if replica.frozen.take().is_some()
+                && let Some(client) = self.map.to_client(entity.remote)
+                && let Ok(mut copy) = self.world.get_entity_mut(client)
+            {
+                copy.remove::<Frozen>();
+            }
             let slots = &mut self.replicas.slots;
             if slots.len() <= entity.slot as usize {
                 slots.resize(entity.slot as usize + 1, None);

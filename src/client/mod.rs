@@ -17,7 +17,7 @@ mod timeline;
 use bevy::{prelude::*, state::app::StatesPlugin};
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 
-pub use apply_state::FromServer;
+pub use apply_state::{FromServer, Frozen};
 pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;

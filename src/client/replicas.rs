@@ -27,6 +27,16 @@ pub(crate) struct Replica {
     pub(crate) references: Vec<(u32, Vec<Entity>)>,
     /// Relationship components waiting for their target to arrive, with server entities inside.
     pub(crate) deferred: Vec<(u32, ErasedValue)>,
+    /// The tick it was frozen at (out of view, kept as last seen), if it is.
+    pub(crate) frozen: Option<NetTick>,
+}
+
+impl Replica {
+    /// The tick of the newest spawn or freeze: older frames about it are stale.
+    pub(crate) fn last_life_event(&self) -> NetTick {
+        self.frozen
+            .map_or(self.spawned, |frozen| frozen.max(self.spawned))
+    }
 }
 
 impl Replica {

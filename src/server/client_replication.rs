@@ -79,12 +79,14 @@ impl ClientSlot {
     }
 }
 
-/// An entity the client may hold that it must drop (despawned, or out of its view).
+/// An entity the client may hold that it must drop (despawned, or out of its view) or freeze.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PendingDespawn {
     pub(crate) entity: Entity,
     /// The tick the despawn happened at (for the message watermark).
     pub(crate) since: NetTick,
+    /// Keep the client's copy, frozen, instead of despawning it.
+    pub(crate) freeze: bool,
 }
 
 /// What one client knows of one replicated resource.
@@ -147,6 +149,10 @@ pub(crate) struct ClientReplication {
     pub(crate) message_sends_left: u32,
     /// Whether the client was given every slot once (a new client starts with the whole world).
     pub(crate) initialized: bool,
+    /// Slots relevant to the client, sorted (kept once interest management is in use).
+    pub(crate) relevant: Vec<u32>,
+    /// Whether `relevant` is kept.
+    pub(crate) relevance_tracked: bool,
     /// This send: bytes the budget allows.
     pub(crate) allowance: usize,
     /// This send: the entities chosen, in slot order.
@@ -176,6 +182,8 @@ impl Default for ClientReplication {
             input_ack_sent: None,
             message_sends_left: 0,
             initialized: false,
+            relevant: Vec::new(),
+            relevance_tracked: false,
             allowance: 0,
             chosen: Vec::new(),
             excluded_since: None,
@@ -206,13 +214,23 @@ impl ClientReplication {
         }
     }
 
-    /// Schedules the despawn of `entity` (unless already scheduled).
-    pub(crate) fn push_despawn(&mut self, entity: Entity, tick: NetTick) {
+    /// Schedules the despawn (or freeze) of `entity`; a despawn replaces a freeze on its way.
+    pub(crate) fn push_despawn(&mut self, entity: Entity, tick: NetTick, freeze: bool) {
         if self.despawn_set.insert(entity) {
             self.despawns.push(PendingDespawn {
                 entity,
                 since: tick,
+                freeze,
             });
+        } else if !freeze
+            && let Some(pending) = self.despawns.iter_mut().find(|p| p.entity == entity)
+            && pending.freeze
+        {
+            *pending = PendingDespawn {
+                entity,
+                since: tick,
+                freeze: false,
+            };
         }
     }
 
@@ -317,8 +335,8 @@ mod tests {
     fn despawns_are_pending_until_acknowledged() {
         let entity = Entity::from_raw_u32(4).unwrap();
         let mut client = ClientReplication::default();
-        client.push_despawn(entity, NetTick(2));
-        client.push_despawn(entity, NetTick(3));
+        client.push_despawn(entity, NetTick(2), false);
+        client.push_despawn(entity, NetTick(3), false);
         assert_eq!(client.despawns.len(), 1);
         let pending = client.despawns[0];
         client.record_sent(0, NetTick(3), vec![SentItem::Despawn(pending)]);

@@ -38,8 +38,11 @@ pub(crate) fn detect_changes(world: &mut World) {
         touched.dedup();
         let registry = world.resource::<ReplicationRegistry>();
         let hierarchy = registry.index_of(TypeId::of::<ChildOf>());
-        for entity in touched {
+        for &entity in &touched {
             reconcile(world, registry, &mut replicated, entity, tick);
+        }
+        // Parents after every entity has its slot: a child may come before its parent.
+        for entity in touched {
             if let Some(slot) = replicated.slot_of(entity) {
                 read_entity_extras(world, &mut replicated, slot, hierarchy);
             }

@@ -16,6 +16,7 @@ mod detect_changes;
 mod dirty;
 mod encode_values;
 mod input;
+mod interest;
 mod local_client;
 mod pack_frames;
 mod priority;
@@ -26,7 +27,6 @@ mod send_frames;
 mod send_messages;
 mod send_plan;
 mod tick;
-mod update_relevance;
 mod value_cache;
 
 use bevy::prelude::*;
@@ -39,6 +39,9 @@ pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use encode_values::ValueRefused;
 pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
 pub(crate) use input::{apply_inputs, apply_local_input, receive_inputs};
+pub use interest::{
+    FreezeWhenHidden, InterestSettings, RelevanceRule, RoomId, Rooms, ViewOrigin, ViewPoint,
+};
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 pub use replicated::Replicated;
@@ -106,6 +109,8 @@ impl Plugin for ServerPlugin {
             .init_resource::<value_cache::ValueCache>()
             .init_resource::<blobs::BlobStore>()
             .init_resource::<send_plan::SendPlan>()
+            .init_resource::<interest::InterestSettings>()
+            .init_resource::<interest::InterestIndex>()
             .configure_sets(
                 PreUpdate,
                 ServerSet::Receive.after(RenetReceive).run_if(server_exists),
@@ -131,6 +136,9 @@ impl Plugin for ServerPlugin {
             .add_observer(connected_client::kick_client)
             .add_observer(change_log::log_started)
             .add_observer(change_log::log_stopped)
+            .add_observer(interest::activate_on_view_point)
+            .add_observer(interest::activate_on_rooms)
+            .add_observer(interest::log_rooms_removed)
             .add_systems(
                 PreUpdate,
                 receive::receive_from_clients.in_set(ServerSet::Receive),
@@ -143,7 +151,7 @@ impl Plugin for ServerPlugin {
                         send_plan::plan_send,
                         detect_changes::detect_changes,
                         encode_values::encode_values,
-                        update_relevance::update_relevance,
+                        interest::update_relevance,
                         choose_entities::choose_entities,
                         pack_frames::pack_frames,
                         send_frames::send_frames,
@@ -192,6 +200,7 @@ pub(crate) fn reset_server(world: &mut World) {
     world.insert_resource(replicated_world::ReplicatedResources::default());
     world.insert_resource(blobs::BlobStore::default());
     world.insert_resource(send_plan::SendPlan::default());
+    world.insert_resource(interest::InterestIndex::default());
     world.insert_resource(change_log::StructuralLog::default());
     world.resource_mut::<ChangeDetectors>().last_run = None;
 }

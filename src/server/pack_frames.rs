@@ -221,7 +221,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         .iter()
         .map(|despawn| DespawnEntry {
             entity: despawn.entity,
-            freeze: false,
+            freeze: despawn.freeze,
         })
         .collect();
     despawns.sort_unstable_by_key(|despawn| despawn.entity.index_u32());

@@ -12,7 +12,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{
     budget::FRAME_OVERHEAD_BYTES, client_replication::ClientReplication,
     connected_client::ConnectedClient, local_client::LocalClient,
-    pack_frames::MESSAGE_FOLLOW_UP_SENDS, send_plan::SendPlan,
+    pack_frames::MESSAGE_FOLLOW_UP_SENDS, replicated_world::ReplicatedWorld, send_plan::SendPlan,
 };
 use crate::shared::{
     codec::{decode_serde, encode_serde},
@@ -20,10 +20,10 @@ use crate::shared::{
     wire,
 };
 
-/// Messages `M` waiting for the next replication send.
+/// Messages `M` waiting for the next replication send, with their remote recipients.
 #[derive(Resource)]
 pub(crate) struct MessageOutbox<M> {
-    queued: Vec<ToClients<M>>,
+    queued: Vec<(Vec<Entity>, M)>,
 }
 
 impl<M> Default for MessageOutbox<M> {
@@ -46,24 +46,36 @@ pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
     mut messages: ResMut<Messages<ToClients<M>>>,
     mut outbox: ResMut<MessageOutbox<M>>,
     mut clients: Query<ClientTarget, With<ConnectedClient>>,
+    replicated: Res<ReplicatedWorld>,
     mut local: MessageWriter<M>,
 ) {
     for message in messages.drain() {
-        let mut remote = false;
+        let mut remote = Vec::new();
         let mut for_local = false;
         for (client, replication, is_local) in &mut clients {
-            if !message.mode.includes(client) {
+            let sees = |entity: Entity| {
+                is_local
+                    || replicated.slot_of(entity).is_some_and(|slot| {
+                        replication.as_ref().is_some_and(|replication| {
+                            replication
+                                .slots
+                                .get(slot as usize)
+                                .is_some_and(|state| state.visible && state.entity == entity)
+                        })
+                    })
+            };
+            if !message.mode.includes_when(client, sees) {
                 continue;
             }
             if is_local {
                 for_local = true;
             } else if let Some(mut replication) = replication {
                 replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
-                remote = true;
+                remote.push(client);
             }
         }
-        match (for_local, remote) {
-            (true, true) => {
+        match (for_local, remote.is_empty()) {
+            (true, false) => {
                 // Message types need not be `Clone`: the host's copy goes through the codec.
                 let mut bytes = Vec::new();
                 match encode_serde(&message.message, &mut bytes)
@@ -75,13 +87,13 @@ pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
                     }
                     Err(error) => error!("not sending a message: {error}"),
                 }
-                outbox.queued.push(message);
+                outbox.queued.push((remote, message.message));
             }
-            (true, false) => {
+            (true, true) => {
                 local.write(message.message);
             }
-            (false, true) => outbox.queued.push(message),
-            (false, false) => {}
+            (false, false) => outbox.queued.push((remote, message.message)),
+            (false, true) => {}
         }
     }
 }
@@ -97,15 +109,16 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
     let Some(tick) = plan.tick else {
         return;
     };
-    for ToClients { mode, message } in outbox.queued.drain(..) {
+    for (recipients, message) in outbox.queued.drain(..) {
         let mut payload = Vec::new();
         if let Err(error) = encode_serde(&message, &mut payload) {
             error!("not sending a message: {error}");
             continue;
         }
         let frame = Bytes::from(wire::encode_server_message(index.index, tick, &payload));
-        for (client, connected, mut replication) in &mut clients {
-            if mode.includes(client) {
+        for client in recipients {
+            // A recipient may have left since the message was written.
+            if let Ok((_, connected, mut replication)) = clients.get_mut(client) {
                 replication.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
                 server.send_message(connected.id(), index.channel.id(), frame.clone());
             }

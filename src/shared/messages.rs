@@ -46,16 +46,27 @@ pub enum SendMode {
     BroadcastExcept(Entity),
     /// One client.
     Direct(Entity),
+    /// Every client that sees this replicated entity (with interest management, the clients
+    /// it is relevant to; the host's own player sees everything).
+    Seeing(Entity),
 }
 
 impl SendMode {
-    /// Whether the client entity `client` receives a message sent with this mode.
-    pub fn includes(self, client: Entity) -> bool {
+    /// Whether the client entity `client` receives a message sent with this mode. For
+    /// [`SendMode::Seeing`] this is whether `sees` says the client sees the entity.
+    pub fn includes_when(self, client: Entity, sees: impl FnOnce(Entity) -> bool) -> bool {
         match self {
             Self::Broadcast => true,
             Self::BroadcastExcept(except) => except != client,
             Self::Direct(target) => target == client,
+            Self::Seeing(entity) => sees(entity),
         }
+    }
+
+    /// Whether the client entity `client` receives a message sent with this mode (`false` for
+    /// [`SendMode::Seeing`], which needs to know what the client sees).
+    pub fn includes(self, client: Entity) -> bool {
+        self.includes_when(client, |_| false)
     }
 }
 

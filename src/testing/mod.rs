@@ -144,6 +144,7 @@ impl TestNet {
     /// Advances every App by one [`STEP`] and moves the packets that are due.
     pub fn step(&mut self) {
         let now = self.now;
+        let started = Instant::now();
         // Client → server packets that arrived.
         for client in &mut self.clients {
             let packets = client.up.deliver(now);
@@ -155,7 +156,6 @@ impl TestNet {
             }
         }
 
-        let started = Instant::now();
         self.server.update();
 
         // What the transport does after the server's frame: close connections the server
@@ -230,8 +230,9 @@ impl TestNet {
         false
     }
 
-    /// Wall-clock time the server took in the last step: its App update plus renet's packet
-    /// building for every client. For benchmarks; tests should not assert on it.
+    /// Wall-clock time the server took in the last step: taking in the clients' packets, its App
+    /// update, and renet's packet building for every client. For benchmarks; tests should not
+    /// assert on it.
     pub fn last_server_time(&self) -> Duration {
         self.last_server_time
     }

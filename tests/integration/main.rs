@@ -11,6 +11,7 @@ mod hierarchy;
 mod host_mode;
 mod inputs;
 mod insert_remove;
+mod interest;
 mod interpolation;
 mod large_values;
 mod large_world;

@@ -1,0 +1,299 @@
+//! Step 3 of the send pipeline: bring each client's table of entities up to date with this
+//! send's spawns and despawns, and decide which entities are relevant to it.
+//!
+//! Until a game uses interest management every entity is relevant to every client and this
+//! step only follows spawns and despawns. Once a [`ViewPoint`], [`Rooms`] or [`RelevanceRule`]
+//! is in use, a root entity is relevant to a client when it shares a room with it (or is in no
+//! room), is within its view point's radius (or has no position), and the rule allows it; its
+//! replicated descendants go with it. An entity that becomes relevant is spawned on the client
+//! with its current state; one that stops being relevant is despawned there (or frozen, with
+//! [`FreezeWhenHidden`]).
+
+use bevy::prelude::*;
+
+use super::{
+    index::InterestIndex,
+    rooms::Rooms,
+    settings::{FreezeWhenHidden, InterestSettings, RelevanceRule},
+    view_point::{ViewOrigin, ViewPoint},
+};
+use crate::{
+    server::{
+        client_replication::ClientReplication,
+        local_client::LocalClient,
+        replicated_world::{ReplicatedResources, ReplicatedWorld},
+        send_plan::SendPlan,
+    },
+    shared::tick::NetTick,
+};
+
+/// Applies this send's structure and relevance to every client's table.
+pub(crate) fn update_relevance(world: &mut World) {
+    let Some(tick) = world.resource::<SendPlan>().tick else {
+        return;
+    };
+    let settings = world.resource::<InterestSettings>().clone();
+    let rule = world.get_resource::<RelevanceRule>().cloned();
+    world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
+        world.resource_scope(|world, mut index: Mut<InterestIndex>| {
+            if rule.is_some() {
+                index.active = true;
+            }
+            if index.active {
+                index.update(world, &replicated, settings.cell_size);
+            }
+            let resources = world.resource::<ReplicatedResources>().records.len();
+            let client_entities: Vec<Entity> = world
+                .query_filtered::<Entity, (With<ClientReplication>, Without<LocalClient>)>()
+                .iter(world)
+                .collect();
+            let mut scratch = Vec::new();
+            for client_entity in client_entities {
+                let relevant = if index.active {
+                    relevant_slots(
+                        world,
+                        &replicated,
+                        &index,
+                        &settings,
+                        rule.as_ref(),
+                        client_entity,
+                        &mut scratch,
+                    )
+                } else {
+                    None
+                };
+                // Entities leaving this client's view that stay there, frozen.
+                let freezes: Vec<u32> =
+                    match (&relevant, world.get::<ClientReplication>(client_entity)) {
+                        (Some(relevant), Some(client)) => client
+                            .relevant
+                            .iter()
+                            .copied()
+                            .filter(|slot| {
+                                relevant.binary_search(slot).is_err()
+                                    && world
+                                        .get::<FreezeWhenHidden>(
+                                            replicated.slots[*slot as usize].entity,
+                                        )
+                                        .is_some()
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                let Some(mut client) = world.get_mut::<ClientReplication>(client_entity) else {
+                    continue;
+                };
+                if client.resources.len() < resources {
+                    client.resources.resize(resources, Default::default());
+                }
+                match relevant {
+                    Some(relevant) => {
+                        apply_relevance(&mut client, &replicated, relevant, &freezes, tick);
+                    }
+                    None => apply_structure(&mut client, &replicated, tick),
+                }
+            }
+        });
+    });
+}
+
+/// Everything relevant: follows spawns and despawns only.
+fn apply_structure(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
+    client.reserve_slots(replicated.capacity());
+    if !client.initialized {
+        // A new client: every entity is news.
+        client.initialized = true;
+        for (slot, record) in replicated.live() {
+            let state = &mut client.slots[slot as usize];
+            state.reset(record.entity);
+            state.visible = true;
+            client.mark_dirty(slot, tick);
+        }
+        return;
+    }
+    forget_despawned(client, replicated, tick);
+    for &slot in &replicated.spawned {
+        let record = &replicated.slots[slot as usize];
+        if record.live {
+            enter(client, slot, record.entity, tick);
+        }
+    }
+    mark_changed(client, replicated, tick);
+}
+
+/// Entities that are gone: despawned on the client if it may hold them.
+fn forget_despawned(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
+    for &(slot, entity) in &replicated.despawned {
+        let state = &mut client.slots[slot as usize];
+        if state.entity != entity {
+            continue;
+        }
+        if state.known {
+            client.push_despawn(entity, tick, false);
+        }
+        client.slots[slot as usize].reset(Entity::PLACEHOLDER);
+        client.dirty.remove(slot);
+        client.blobs.forget_slot(slot);
+        if let Ok(position) = client.relevant.binary_search(&slot) {
+            client.relevant.remove(position);
+        }
+    }
+}
+
+/// An entity becomes relevant: it is spawned with its current state.
+fn enter(client: &mut ClientReplication, slot: u32, entity: Entity, tick: NetTick) {
+    // The same entity left (or stopped and started) and came back: the spawn replaces the
+    // despawn or freeze still on its way.
+    client.cancel_despawn(entity);
+    let state = &mut client.slots[slot as usize];
+    state.reset(entity);
+    state.visible = true;
+    client.mark_dirty(slot, tick);
+}
+
+/// Relevant entities that changed have news.
+fn mark_changed(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
+    for &slot in &replicated.changed {
+        let record = &replicated.slots[slot as usize];
+        let state = &client.slots[slot as usize];
+        if record.live && state.visible && state.entity == record.entity {
+            client.mark_dirty(slot, tick);
+        }
+    }
+}
+
+/// Applies a new relevant set (sorted slots): entities entering are spawned, those leaving are
+/// despawned (or frozen: `freezes`).
+fn apply_relevance(
+    client: &mut ClientReplication,
+    replicated: &ReplicatedWorld,
+    relevant: Vec<u32>,
+    freezes: &[u32],
+    tick: NetTick,
+) {
+    client.reserve_slots(replicated.capacity());
+    if !client.relevance_tracked {
+        // A client that saw everything before interest management came into use (or a new
+        // one, which sees nothing yet): its table says what it holds.
+        client.relevance_tracked = true;
+        client.initialized = true;
+        client.relevant = (0..replicated.capacity() as u32)
+            .filter(|slot| client.slots[*slot as usize].visible)
+            .collect();
+    }
+    forget_despawned(client, replicated, tick);
+    let old = core::mem::take(&mut client.relevant);
+    let (mut a, mut b) = (0, 0);
+    while a < old.len() || b < relevant.len() {
+        match (old.get(a).copied(), relevant.get(b).copied()) {
+            (Some(left), Some(right)) if left == right => {
+                a += 1;
+                b += 1;
+            }
+            (Some(left), right) if right.is_none_or(|right| left < right) => {
+                leave(client, replicated, left, freezes.contains(&left), tick);
+                a += 1;
+            }
+            (_, Some(right)) => {
+                let record = &replicated.slots[right as usize];
+                if record.live {
+                    enter(client, right, record.entity, tick);
+                }
+                b += 1;
+            }
+            _ => break,
+        }
+    }
+    client.relevant = relevant;
+    mark_changed(client, replicated, tick);
+}
+
+/// An entity stops being relevant: despawned on the client, or frozen there.
+fn leave(
+    client: &mut ClientReplication,
+    replicated: &ReplicatedWorld,
+    slot: u32,
+    freeze: bool,
+    tick: NetTick,
+) {
+    let record = &replicated.slots[slot as usize];
+    let state = client.slots[slot as usize];
+    if !record.live || state.entity != record.entity {
+        return;
+    }
+    if state.known {
+        client.push_despawn(record.entity, tick, freeze);
+    }
+    let state = &mut client.slots[slot as usize];
+    let held = state.known;
+    state.reset(record.entity);
+    // A frozen copy is still held: if the entity is despawned, the client must hear of it.
+    state.known = freeze && held;
+    client.dirty.remove(slot);
+    client.blobs.forget_slot(slot);
+}
+
+/// The slots relevant to a client (sorted), from its rooms, view point and the rule.
+fn relevant_slots(
+    world: &World,
+    replicated: &ReplicatedWorld,
+    index: &InterestIndex,
+    settings: &InterestSettings,
+    rule: Option<&RelevanceRule>,
+    client_entity: Entity,
+    candidates: &mut Vec<u32>,
+) -> Option<Vec<u32>> {
+    let client = world.get::<ClientReplication>(client_entity)?;
+    let client_rooms = world.get::<Rooms>(client_entity);
+    let view = world.get::<ViewPoint>(client_entity).map(|view| {
+        let center = match view.origin {
+            ViewOrigin::Position(position) => Some(position),
+            ViewOrigin::Entity(entity) => world.get::<Transform>(entity).map(|t| t.translation),
+        };
+        (center, view.radius.max(0.0))
+    });
+    let reach = |radius: f32| radius * (1.0 + settings.hysteresis.max(0.0));
+    candidates.clear();
+    match view {
+        Some((Some(center), radius)) => index.near(center, reach(radius), candidates),
+        // Following an entity that is gone: only what has no position is in view.
+        Some((None, _)) => index.near(Vec3::splat(f32::INFINITY), 0.0, candidates),
+        None => index.all_roots(candidates),
+    }
+    let mut relevant = Vec::with_capacity(candidates.len());
+    for &slot in candidates.iter() {
+        let record = &replicated.slots[slot as usize];
+        if !record.live || record.parent.is_some() {
+            continue;
+        }
+        if let (Some((Some(center), radius)), Some(position)) = (view, index.position(slot)) {
+            let was_visible = client
+                .slots
+                .get(slot as usize)
+                .is_some_and(|state| state.visible && state.entity == record.entity);
+            let limit = if was_visible { reach(radius) } else { radius };
+            if position.distance_squared(center) > limit * limit {
+                continue;
+            }
+        }
+        let rooms = index.rooms(slot);
+        let in_room = if rooms.is_empty() {
+            !settings.rooms_for_everything
+        } else {
+            client_rooms.is_some_and(|client_rooms| client_rooms.shares(rooms))
+        };
+        if !in_room {
+            continue;
+        }
+        if let Some(rule) = rule
+            && !(rule.0)(world, client_entity, record.entity)
+        {
+            continue;
+        }
+        relevant.push(slot);
+        index.descendants(slot, &mut relevant);
+    }
+    relevant.sort_unstable();
+    relevant.dedup();
+    Some(relevant)
+}

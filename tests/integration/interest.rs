@@ -353,9 +353,9 @@ fn frozen_entities_stay_as_last_seen_until_they_come_back_or_die() {
 #[test]
 fn messages_reach_the_clients_that_see_an_entity_and_the_rule_applies() {
     let mut net = TestNet::new(protocol);
-    let near = net.add_client_with(|app| collect::<Ping>(app));
-    let far = net.add_client_with(|app| collect::<Ping>(app));
-    let blind = net.add_client_with(|app| collect::<Ping>(app));
+    let near = net.add_client_with(collect::<Ping>);
+    let far = net.add_client_with(collect::<Ping>);
+    let blind = net.add_client_with(collect::<Ping>);
     net.run(10);
     let entities = [near, far, blind].map(|client| client_entity(&mut net, client));
     {

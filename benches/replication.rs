@@ -10,6 +10,9 @@
 //! - scale: 200 clients, 200 players moving every tick (one per client) and 200 projectiles
 //!   that fly for 1.5 s and are replaced
 //! - budget: crowd with a 32 KB/s budget per client; reports the worst staleness
+//! - open world: 200 clients on a 1 km square, 10,000 entities of which 2,000 move (one of them
+//!   each client's player), each client seeing a 56 m circle around its player (about 100
+//!   entities)
 
 #[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
@@ -19,7 +22,7 @@ mod transforms;
 use std::{f32::consts::TAU, time::Duration};
 
 use bevy::prelude::*;
-use bevy_netsync::{prelude::*, testing::TestNet};
+use bevy_netsync::{prelude::*, server::ViewPoint, testing::TestNet};
 use orbit::{Orbit, RADIUS, SPEED, TICK_SECONDS, move_on_orbit};
 
 /// Steps before measuring (joins and the initial world).
@@ -71,6 +74,20 @@ struct Scenario {
     budget: Option<usize>,
     /// Moving entities are projectiles replaced every 1.5 s, besides the orbiting ones.
     projectiles: usize,
+    /// Entities spread over a large map, each client seeing around its own player.
+    open_world: bool,
+}
+
+/// Open world: the map's side, the moving share and the view radius.
+const OPEN_WORLD_SIDE: f32 = 1_000.0;
+const OPEN_WORLD_MOVING: usize = 2_000;
+const OPEN_WORLD_RADIUS: f32 = 56.0;
+
+/// Open world: the next player a connecting client gets.
+#[derive(Resource)]
+struct Players {
+    players: Vec<Entity>,
+    next: usize,
 }
 
 struct Figures {
@@ -82,6 +99,8 @@ struct Figures {
     server_p50_us: f64,
     server_p99_us: f64,
     worst_staleness_ticks: Option<f64>,
+    /// Open world: mean entities each client holds.
+    entities_per_client: Option<f64>,
     correct: Result<(), String>,
 }
 
@@ -129,9 +148,12 @@ fn run(scenario: &Scenario) -> Figures {
     }
     let orbiting = scenario.entities - scenario.projectiles;
     let side = (orbiting as f32).sqrt().ceil() as usize;
+    if scenario.open_world {
+        spread_open_world(&mut net, scenario.entities);
+    }
     let world = net.server_mut().world_mut();
     let mut orbits = Vec::new();
-    for i in 0..orbiting {
+    for i in 0..if scenario.open_world { 0 } else { orbiting } {
         let center = Vec3::new((i % side) as f32 * 25.0, 0.0, (i / side) as f32 * 25.0);
         let mut entity = world.spawn((Replicated, Transform::from_translation(center)));
         if scenario.moving {
@@ -165,11 +187,22 @@ fn run(scenario: &Scenario) -> Figures {
     let up_before: Vec<_> = (0..scenario.clients).map(|c| net.upstream(c)).collect();
     let mut server_times = Vec::with_capacity(MEASURED_STEPS);
     let mut worst_staleness: f64 = 0.0;
+    let mut held = 0usize;
     for step in 0..MEASURED_STEPS {
         net.step();
         server_times.push(net.last_server_time());
         if scenario.budget.is_some() && step % 10 == 0 {
             worst_staleness = worst_staleness.max(staleness(&mut net, &orbits));
+        }
+        if scenario.open_world && step % 60 == 0 {
+            held += (0..scenario.clients)
+                .map(|client| {
+                    net.client(client)
+                        .world()
+                        .resource::<ServerEntityMap>()
+                        .len()
+                })
+                .sum::<usize>();
         }
     }
     let seconds = MEASURED_STEPS as f64 / 60.0;
@@ -184,7 +217,11 @@ fn run(scenario: &Scenario) -> Figures {
     let packets = down_packets as f64 / clients / seconds;
     server_times.sort();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let correct = if scenario.budget.is_some() || scenario.projectiles > 0 {
+    let correct = if scenario.open_world {
+        freeze(&mut net);
+        net.run(120);
+        check_open_world(&mut net, scenario)
+    } else if scenario.budget.is_some() || scenario.projectiles > 0 {
         // Under a budget clients are behind by design, and projectiles are born and die every
         // tick: let them settle, then compare.
         net.server_mut()
@@ -206,8 +243,89 @@ fn run(scenario: &Scenario) -> Figures {
         server_p50_us: micros(server_times[server_times.len() / 2]),
         server_p99_us: micros(server_times[server_times.len() * 99 / 100]),
         worst_staleness_ticks: scenario.budget.map(|_| worst_staleness),
+        entities_per_client: scenario
+            .open_world
+            .then(|| held as f64 / (MEASURED_STEPS / 60) as f64 / scenario.clients as f64),
         correct,
     }
+}
+
+/// Spreads `count` entities over the open world's map (a fixed pseudo-random layout), the first
+/// ones moving, the first of those being players that connecting clients follow.
+fn spread_open_world(net: &mut TestNet, count: usize) {
+    let mut rng = bevy_netsync::testing::SplitMix64::new(99);
+    let world = net.server_mut().world_mut();
+    let mut players = Vec::new();
+    for i in 0..count {
+        let mut coordinate = || rng.next_f64() as f32 * OPEN_WORLD_SIDE;
+        let center = Vec3::new(coordinate(), 0.0, coordinate());
+        let mut entity = world.spawn((Replicated, Transform::from_translation(center)));
+        if i < OPEN_WORLD_MOVING {
+            entity.insert(Orbit {
+                center,
+                phase: i as f32,
+            });
+            players.push(entity.id());
+        }
+    }
+    players.truncate(200);
+    net.server_mut()
+        .insert_resource(Players { players, next: 0 })
+        .add_observer(
+            |event: On<Add, ConnectedClient>,
+             mut players: ResMut<Players>,
+             mut commands: Commands| {
+                let player = players.players[players.next % players.players.len()];
+                players.next += 1;
+                commands
+                    .entity(event.entity)
+                    .insert(ViewPoint::following(player, OPEN_WORLD_RADIUS));
+            },
+        );
+}
+
+/// Each client holds exact values of what it holds, everything well inside its view, and
+/// nothing well outside it (near the edge either is right, depending on the past).
+fn check_open_world(net: &mut TestNet, scenario: &Scenario) -> Result<(), String> {
+    let world = net.server_mut().world_mut();
+    let server: Vec<(Entity, Transform)> = world
+        .query_filtered::<(Entity, &Transform), With<Replicated>>()
+        .iter(world)
+        .map(|(entity, transform)| (entity, *transform))
+        .collect();
+    let players = world.resource::<Players>().players.clone();
+    for client in 0..scenario.clients {
+        let center = server
+            .iter()
+            .find(|(entity, _)| *entity == players[client % players.len()])
+            .map(|(_, transform)| transform.translation)
+            .ok_or("a player is gone")?;
+        let world = net.client_mut(client).world_mut();
+        let map = world.resource::<ServerEntityMap>();
+        for (entity, transform) in &server {
+            let distance = transform.translation.distance(center);
+            let held = map
+                .to_client(*entity)
+                .and_then(|e| world.get::<Transform>(e))
+                .copied();
+            match held {
+                Some(held) if held != scenario.codec.expected(transform) => {
+                    return Err(format!(
+                        "client {client}: {entity} is {held:?}, expected {:?}",
+                        scenario.codec.expected(transform)
+                    ));
+                }
+                None if distance < OPEN_WORLD_RADIUS * 0.95 => {
+                    return Err(format!("client {client} lacks {entity} at {distance:.1} m"));
+                }
+                Some(_) if distance > OPEN_WORLD_RADIUS * 1.15 => {
+                    return Err(format!("client {client} holds {entity} at {distance:.1} m"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Stops everything moving (for the final comparison of scenarios that never stand still).
@@ -243,8 +361,10 @@ fn staleness(net: &mut TestNet, orbits: &[(Entity, Orbit)]) -> f64 {
             let offset = transform.translation - orbit.center;
             let shown = f64::from(offset.z.atan2(offset.x));
             let truth = orbit.angle(now);
-            let behind = (truth - shown).rem_euclid(std::f64::consts::TAU);
-            worst = worst.max(behind / angular);
+            // In (-π, π]: a hair ahead (quantization) is not a whole turn behind.
+            let behind = (truth - shown + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+                - std::f64::consts::PI;
+            worst = worst.max(behind.max(0.0) / angular);
         }
     }
     worst
@@ -267,6 +387,7 @@ fn scenarios() -> Vec<Scenario> {
         codec,
         budget: None,
         projectiles: 0,
+        open_world: false,
     };
     let mut scenarios = Vec::new();
     for (name, entities, clients, moving) in [
@@ -288,6 +409,10 @@ fn scenarios() -> Vec<Scenario> {
             ..base("budget", 1_000, 4, true, codec)
         });
     }
+    scenarios.push(Scenario {
+        open_world: true,
+        ..base("open world", 10_000, 200, true, Codec::Quantized)
+    });
     scenarios
 }
 
@@ -304,14 +429,18 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick p50 | p99 | worst staleness (ticks) | correct |"
+        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick p50 | p99 | worst staleness (ticks) | entities per client | correct |"
     );
     println!(
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
     let mut rows = Vec::new();
     for scenario in scenarios() {
-        if !only.is_empty() && !only.iter().any(|name| *name == scenario.name) {
+        if !only.is_empty()
+            && !only
+                .iter()
+                .any(|name| name.replace('_', " ") == scenario.name)
+        {
             continue;
         }
         let figures = run(&scenario);
@@ -320,7 +449,7 @@ fn main() {
             Err(error) => format!("NO: {error}"),
         };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
             scenario.name,
             scenario.codec.name(),
             scenario.entities,
@@ -335,6 +464,9 @@ fn main() {
             figures
                 .worst_staleness_ticks
                 .map_or("-".to_string(), |ticks| format!("{ticks:.1}")),
+            figures
+                .entities_per_client
+                .map_or("-".to_string(), |held| format!("{held:.0}")),
             correct
         );
         rows.push(serde_json::json!({
@@ -351,6 +483,7 @@ fn main() {
             "server_us_p50": figures.server_p50_us,
             "server_us_p99": figures.server_p99_us,
             "worst_staleness_ticks": figures.worst_staleness_ticks,
+            "entities_per_client": figures.entities_per_client,
             "correct": figures.correct.is_ok(),
         }));
     }

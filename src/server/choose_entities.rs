@@ -13,6 +13,7 @@ use super::{
     budget::ReplicationBudget,
     client_replication::{ClientReplication, ClientSlot},
     config::ServerConfig,
+    interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
     priority::{PriorityHook, PriorityQuery},
     replicated_world::{ReplicatedWorld, SlotRecord},
@@ -20,11 +21,13 @@ use super::{
 };
 use crate::shared::tick::NetTick;
 
-/// An entity chosen for this send, and since when it has been out of date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An entity chosen for this send, since when it has been out of date, and its priority
+/// account (packing goes by it when the real sizes do not all fit).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Chosen {
     pub(crate) slot: u32,
     pub(crate) since: NetTick,
+    pub(crate) priority: f32,
 }
 
 /// Chooses each client's entities for this send.
@@ -35,31 +38,90 @@ pub(crate) fn choose_entities(world: &mut World) {
     };
     let config = world.resource::<ServerConfig>().clone();
     let hook = world.get_resource::<PriorityHook>().cloned();
+    // Where each client looks from, for the hook's distances.
+    let mut views = world.query::<(Entity, &ViewPoint)>();
+    let centers: Vec<(Entity, Vec3)> = views
+        .iter(world)
+        .filter_map(|(client, view)| {
+            let center = match view.origin {
+                ViewOrigin::Position(position) => Some(position),
+                ViewOrigin::Entity(entity) => world.get::<Transform>(entity).map(|t| t.translation),
+            };
+            center.map(|center| (client, center))
+        })
+        .collect();
     world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
         world.resource_scope(|world, blobs: Mut<BlobStore>| {
-            let mut clients = world.query_filtered::<
+            world.resource_scope(|world, index: Mut<InterestIndex>| {
+                let mut clients = world.query_filtered::<
                 (Entity, &mut ClientReplication, Option<&ReplicationBudget>),
                 Without<LocalClient>,
             >();
-            let mut scratch = Scratch::default();
-            for (client_entity, mut client, budget) in clients.iter_mut(world) {
-                let rate = budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
-                let allowance = client
-                    .budget
-                    .refill(rate, seconds)
-                    .min(config.update_bytes_per_tick.max(1));
-                client.allowance = allowance;
-                choose(
-                    &mut client,
-                    &replicated,
-                    &blobs,
-                    hook.as_ref(),
-                    client_entity,
-                    &mut scratch,
-                );
-            }
+                let mut scratch = Scratch::default();
+                for (client_entity, mut client, budget) in clients.iter_mut(world) {
+                    let rate =
+                        budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
+                    let allowance = client
+                        .budget
+                        .refill(rate, seconds)
+                        .min(config.update_bytes_per_tick.max(1));
+                    client.allowance = allowance;
+                    let center = centers
+                        .iter()
+                        .find(|(client, _)| *client == client_entity)
+                        .map(|(_, center)| *center);
+                    let weigh = hook.as_ref().map(|hook| Weigh {
+                        hook,
+                        client: client_entity,
+                        center,
+                        index: &index,
+                    });
+                    choose(
+                        &mut client,
+                        &replicated,
+                        &blobs,
+                        weigh.as_ref(),
+                        &mut scratch,
+                    );
+                }
+            });
         });
     });
+}
+
+/// What the priority hook is asked with for one client.
+struct Weigh<'a> {
+    hook: &'a PriorityHook,
+    client: Entity,
+    center: Option<Vec3>,
+    index: &'a InterestIndex,
+}
+
+impl Weigh<'_> {
+    /// The hook's weight of the entity in `slot` (1 when it says something meaningless).
+    fn weight(&self, replicated: &ReplicatedWorld, slot: u32) -> f32 {
+        let mut root = slot;
+        for _ in 0..16 {
+            match replicated.slots[root as usize].parent {
+                Some(parent) => root = parent,
+                None => break,
+            }
+        }
+        let distance = self
+            .center
+            .zip(self.index.position(root))
+            .map(|(center, position)| center.distance(position));
+        let weight = (self.hook.0)(&PriorityQuery {
+            client: self.client,
+            entity: replicated.slots[slot as usize].entity,
+            distance,
+        });
+        if weight.is_finite() {
+            weight.max(0.0)
+        } else {
+            1.0
+        }
+    }
 }
 
 #[derive(Default)]
@@ -80,8 +142,7 @@ fn choose(
     client: &mut ClientReplication,
     replicated: &ReplicatedWorld,
     blobs: &BlobStore,
-    hook: Option<&PriorityHook>,
-    client_entity: Entity,
+    weigh: Option<&Weigh>,
     scratch: &mut Scratch,
 ) {
     client.chosen.clear();
@@ -124,18 +185,7 @@ fn choose(
         // Not everything fits: the largest accounts go first.
         for candidate in &mut scratch.candidates {
             let record = &replicated.slots[candidate.slot as usize];
-            let weight = hook.map_or(1.0, |hook| {
-                let weight = (hook.0)(&PriorityQuery {
-                    client: client_entity,
-                    entity: record.entity,
-                    distance: None,
-                });
-                if weight.is_finite() {
-                    weight.max(0.0)
-                } else {
-                    1.0
-                }
-            });
+            let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, candidate.slot));
             let state = &mut client.slots[candidate.slot as usize];
             state.priority += record.priority * weight;
             candidate.priority = state.priority;
@@ -150,6 +200,7 @@ fn choose(
                 client.chosen.push(Chosen {
                     slot: candidate.slot,
                     since: candidate.since,
+                    priority: candidate.priority,
                 });
             } else {
                 client.exclude(candidate.since);
@@ -162,6 +213,7 @@ fn choose(
             .extend(scratch.candidates.iter().map(|candidate| Chosen {
                 slot: candidate.slot,
                 since: candidate.since,
+                priority: candidate.priority,
             }));
     }
     add_unsent_parents(client, replicated, &scratch.candidates);
@@ -268,6 +320,8 @@ fn add_unsent_parents(
                     Chosen {
                         slot: parent,
                         since: candidate.since,
+                        // A parent goes with its child.
+                        priority: f32::INFINITY,
                     },
                 );
                 added = true;

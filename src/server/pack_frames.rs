@@ -10,6 +10,7 @@ use bevy_renet::renet::Bytes;
 use super::{
     blobs::{BlobKey, BlobStatus, BlobStore},
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
+    choose_entities::Chosen,
     client_replication::{ClientReplication, SentItem},
     local_client::LocalClient,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
@@ -364,7 +365,8 @@ fn pack_entities(
     watermark: &mut NetTick,
 ) {
     let tick = shared.tick;
-    let chosen = core::mem::take(&mut client.chosen);
+    let mut chosen = core::mem::take(&mut client.chosen);
+    fit_by_priority(client, shared, packer.left, &mut chosen, watermark);
     let mut budget_spent = false;
     for chosen in &chosen {
         let slot = chosen.slot;
@@ -439,6 +441,47 @@ fn pack_entities(
         state.last_bits = bits as u32;
     }
     client.chosen = chosen;
+}
+
+/// Bits an entry may take besides its body: head, shape, and the frame's end.
+const ENTRY_OVERHEAD_BITS: usize = 48;
+
+/// When the chosen entries' real sizes do not all fit the budget, keeps the largest priority
+/// accounts that do (the rest wait, accounts growing): packing goes in slot order, so without
+/// this the highest slots would always be the ones cut.
+fn fit_by_priority(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    left_bytes: usize,
+    chosen: &mut Vec<Chosen>,
+    watermark: &mut NetTick,
+) {
+    let size = |slot: u32| {
+        shared
+            .cache
+            .built_body(slot, body_key(client, slot))
+            .map_or(0, |body| body.range.1 - body.range.0)
+            + ENTRY_OVERHEAD_BITS
+    };
+    let total: usize = chosen.iter().map(|c| size(c.slot)).sum();
+    let room = left_bytes * 8;
+    if total <= room || chosen.len() <= 1 {
+        return;
+    }
+    let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c.slot))).collect();
+    by_priority
+        .sort_by(|(a, _), (b, _)| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
+    chosen.clear();
+    let mut used = 0;
+    for (candidate, bits) in by_priority {
+        if used + bits <= room || chosen.is_empty() {
+            used += bits;
+            chosen.push(candidate);
+        } else {
+            *watermark = watermark.min(candidate.since.sub(1));
+        }
+    }
+    chosen.sort_unstable_by_key(|c| c.slot);
 }
 
 /// Slices of large values, with what is left of the budget after the frames.

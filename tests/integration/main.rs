@@ -6,6 +6,7 @@
 mod common;
 
 mod arena_screenshot;
+mod budget;
 mod entity_mapping;
 mod hierarchy;
 mod host_mode;

@@ -86,6 +86,35 @@ pub trait NetsyncAppExt {
     /// [`ClientInput<I>`](crate::server::ClientInput) on the client's entity.
     fn add_input<I: NetInput>(&mut self) -> &mut Self;
 
+    /// Predicts `C` on the client for the entities it controls (see
+    /// [`ControlledBy`](crate::shared::prediction::ControlledBy)): the game's shared
+    /// `FixedUpdate` systems move them at once with the client's own input, and when the
+    /// server's value for a tick differs from what was predicted for it, the client goes back
+    /// to the server's state and simulates the ticks since again. `C` must be replicated first;
+    /// values are compared with `==` (see [`predict_with`](Self::predict_with) for lossy codecs).
+    ///
+    /// # Panics
+    /// If `C` is not replicated yet.
+    fn predict<C>(&mut self) -> &mut Self
+    where
+        C: Component<Mutability = bevy::ecs::component::Mutable> + Clone + PartialEq,
+    {
+        self.predict_with::<C>(|predicted: &C, server: &C| predicted == server)
+    }
+
+    /// Like [`predict`](Self::predict), with the game's comparison: `matches(predicted, server)`
+    /// says whether a prediction is close enough. For a quantized `Transform`, use the codec's
+    /// precision: `app.predict_with::<Transform>(move |a, b| codec.matches(a, b))`.
+    ///
+    /// # Panics
+    /// If `C` is not replicated yet.
+    fn predict_with<C>(
+        &mut self,
+        matches: impl Fn(&C, &C) -> bool + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        C: Component<Mutability = bevy::ecs::component::Mutable> + Clone;
+
     /// Draws `C` on clients between server snapshots at the
     /// [`ClientTimeline::interpolation_tick`](crate::client::ClientTimeline) instead of
     /// jumping from value to value. `C` must be replicated first; entities with
@@ -223,16 +252,72 @@ impl NetsyncAppExt for App {
             .add_systems(
                 PostUpdate,
                 crate::client::send_inputs::<I>.in_set(crate::client::ClientSendStep::Inputs),
+            )
+            .add_systems(
+                FixedPreUpdate,
+                (
+                    crate::client::record_input::<I>,
+                    crate::client::apply_tick_input::<I>,
+                )
+                    .chain()
+                    .run_if(resource_exists::<bevy_renet::RenetClient>),
             );
         #[cfg(feature = "server")]
         self.add_systems(
             FixedPreUpdate,
             (
-                crate::server::apply_inputs::<I>,
-                crate::server::apply_local_input::<I>,
+                (
+                    crate::server::apply_inputs::<I>,
+                    crate::server::apply_local_input::<I>,
+                ),
+                crate::server::apply_controlled_input::<I>,
             )
+                .chain()
                 .in_set(crate::server::ServerSet::ApplyInputs),
         );
+        self
+    }
+
+    fn predict_with<C>(
+        &mut self,
+        matches: impl Fn(&C, &C) -> bool + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        C: Component<Mutability = bevy::ecs::component::Mutable> + Clone,
+    {
+        use crate::shared::prediction::{ControlledBy, SpawnedBy};
+        let registry = self
+            .world_mut()
+            .get_resource_or_init::<ReplicationRegistry>();
+        let needs_controlled = registry.index_of(TypeId::of::<ControlledBy>()).is_none();
+        let needs_spawned = registry.index_of(TypeId::of::<SpawnedBy>()).is_none();
+        if needs_controlled {
+            self.replicate::<ControlledBy>();
+        }
+        if needs_spawned {
+            self.replicate::<SpawnedBy>();
+        }
+        let predicted = self
+            .world_mut()
+            .get_resource_or_init::<ReplicationRegistry>()
+            .set_predicted(TypeId::of::<C>());
+        assert!(
+            predicted,
+            "predict::<{0}>() needs replicate::<{0}>() first",
+            type_name::<C>()
+        );
+        self.world_mut()
+            .get_resource_or_init::<ProtocolHash>()
+            .add(&format!("predict {}", type_name::<C>()));
+        #[cfg(feature = "client")]
+        self.world_mut()
+            .get_resource_or_init::<crate::client::PredictionRegistry>()
+            .components
+            .push(Box::new(crate::client::TypedPrediction::<C>::new(
+                std::sync::Arc::new(matches) as crate::client::MatchFn<C>,
+            )));
+        #[cfg(not(feature = "client"))]
+        let _ = matches;
         self
     }
 

@@ -156,7 +156,7 @@ pub mod prelude {
     #[cfg(feature = "client")]
     pub use crate::client::{
         ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, Frozen,
-        InterpolationSettings, LastDisconnect, NetsyncDiagnostics,
+        InterpolationSettings, LastDisconnect, NetsyncDiagnostics, PredictedTick, PredictionStats,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
@@ -177,6 +177,10 @@ pub mod prelude {
             input::{LocalInput, NetInput},
             interpolate::{Interpolate, SnapshotBuffer},
             messages::{FromClient, SendMode, ToClients},
+            prediction::{
+                ControlledBy, Predicted, PredictionSettings, Resimulating, Simulated, SpawnedBy,
+                TickInput, not_resimulating,
+            },
             protocol::ProtocolHash,
             registry::NoInterpolation,
             tick::{NetTick, ServerTick},

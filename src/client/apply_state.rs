@@ -12,14 +12,20 @@
 //!   baseline no longer held) is applied up to there and not acknowledged: the server sends its
 //!   news again.
 
+use core::any::TypeId;
+
 use bevy::{ecs::component::ComponentId, prelude::*};
 
-use super::replicas::{ListingMapper, RecordingMapper, Replica, Replicas};
+use super::{
+    PredictedSpawns,
+    replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
+};
 use crate::shared::{
     codec::read_length_prefixed,
     entity_map::ServerEntityMap,
     erased::ErasedValue,
     error::DecodeError,
+    prediction::{Predicted, SpawnedBy},
     registry::{
         NoInterpolation, ReadError, ReplicatedComponent, ReplicationRegistry, ResourceRegistry,
         ValueEncoding,
@@ -293,7 +299,11 @@ impl FrameApply<'_> {
             }
             let component = self.registry.get_mut(index)?;
             let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
-            let copies = if component.interpolated { 2 } else { 1 };
+            let copies = if component.interpolated || component.predicted {
+                2
+            } else {
+                1
+            };
             let value = match read_value_kind(reader, delta_allowed)? {
                 ValueKind::Whole => StagedValue::Decoded(component.fns.read(
                     reader,
@@ -400,6 +410,7 @@ impl FrameApply<'_> {
 
     fn apply(&mut self, mut staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
         self.decode_blobs(&mut staged)?;
+        let spawned_by = self.registry.index_of(TypeId::of::<SpawnedBy>());
         // Map every spawned entity first, so values in this frame that name them resolve.
         for entity in &staged {
             if !entity.spawn {
@@ -407,7 +418,26 @@ impl FrameApply<'_> {
             }
             self.replicas.tombstones.remove(&entity.remote);
             if self.map.to_client(entity.remote).is_none() {
-                let client = self.world.spawn_empty().id();
+                // The server's copy of an entity this client spawned by prediction takes it
+                // over: no duplicate.
+                let predicted = spawned_by
+                    .and_then(|index| entity.values.iter().find(|value| value.index == index))
+                    .and_then(|value| match &value.value {
+                        StagedValue::Decoded(copies) => copies.first()?.get::<SpawnedBy>().copied(),
+                        _ => None,
+                    })
+                    .and_then(|key| {
+                        self.world
+                            .get_resource_mut::<PredictedSpawns>()?
+                            .pending
+                            .remove(&key)
+                    })
+                    .map(|(local, _)| local)
+                    .filter(|local| {
+                        self.world.get_entity(*local).is_ok()
+                            && self.map.to_server(*local).is_none()
+                    });
+                let client = predicted.unwrap_or_else(|| self.world.spawn_empty().id());
                 self.map.insert(entity.remote, client);
                 self.touched_targets.push(entity.remote);
             }
@@ -456,7 +486,11 @@ impl FrameApply<'_> {
                     continue;
                 };
                 let component = self.registry.get_mut(value.index)?;
-                let copies = if component.interpolated { 2 } else { 1 };
+                let copies = if component.interpolated || component.predicted {
+                    2
+                } else {
+                    1
+                };
                 value.value = StagedValue::Decoded(component.fns.read_blob(
                     &bytes,
                     entity.remote,
@@ -560,7 +594,7 @@ impl FrameApply<'_> {
             }
             references.push((value.index, targets));
             if let Some(entity) = entity.as_mut() {
-                write_value(component, entity, value.tick, copies, &mut inserts);
+                write_value(component, entity, value.tick, tick, copies, &mut inserts);
             }
         }
         if let Some(entity) = entity.as_mut() {
@@ -635,16 +669,42 @@ fn remove_component(
     }
 }
 
-/// Puts a fresh value on an entity: into its interpolation buffer, over its current value, or
-/// (new) into the batch inserted at the end.
+/// Puts a fresh value on an entity: into the record of server values of a predicted entity,
+/// into its interpolation buffer, over its current value, or (new) into the batch inserted at
+/// the end. `tick` is when the value was set, `frame_tick` the frame's tick.
 fn write_value(
     component: &ReplicatedComponent,
     entity: &mut EntityWorldMut,
     tick: NetTick,
+    frame_tick: NetTick,
     mut copies: Vec<ErasedValue>,
     inserts: &mut Vec<(ComponentId, ErasedValue)>,
 ) {
     let has_value = entity.contains_id(component.component_id);
+    if component.predicted && entity.contains::<Predicted>() && copies.len() == 2 {
+        // The simulation owns the component; the server's value is checked against what was
+        // predicted for the same tick.
+        let record_copy = copies.pop();
+        let first = copies.pop();
+        let (Some(first), Some(record_copy)) = (first, record_copy) else {
+            return;
+        };
+        if has_value {
+            if let Some(first) = component.fns.push_confirmed(entity, frame_tick, first) {
+                inserts.push((
+                    component.confirmed_id,
+                    component.fns.new_confirmed(frame_tick, first),
+                ));
+            }
+        } else {
+            inserts.push((component.component_id, first));
+            inserts.push((
+                component.confirmed_id,
+                component.fns.new_confirmed(frame_tick, record_copy),
+            ));
+        }
+        return;
+    }
     if component.interpolated && !entity.contains::<NoInterpolation>() && copies.len() == 2 {
         let buffer_copy = copies.pop();
         let first = copies.pop();

@@ -6,7 +6,7 @@ use bevy::{
 };
 use bevy_renet::RenetClient;
 
-use super::timeline::ClientTimeline;
+use super::{prediction::PredictionStats, timeline::ClientTimeline};
 
 /// Paths of the client's diagnostics (read them from `DiagnosticsStore`), recorded every frame
 /// by [`ClientSet::Receive`](super::ClientSet::Receive) while connected.
@@ -30,6 +30,15 @@ impl NetsyncDiagnostics {
     /// Input lead over the server, ticks.
     pub const INPUT_LEAD_TICKS: DiagnosticPath =
         DiagnosticPath::const_new("netsync/input_lead_ticks");
+    /// Prediction: corrections re-simulated per second.
+    pub const ROLLBACKS_PER_SECOND: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/rollbacks_per_second");
+    /// Prediction: ticks simulated again per second.
+    pub const RESIMULATED_TICKS_PER_SECOND: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/resimulated_ticks_per_second");
+    /// Prediction: how far the last correction moved a predicted transform, centimetres.
+    pub const LAST_CORRECTION_CM: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/last_correction_cm");
 }
 
 pub(crate) fn register(app: &mut App) {
@@ -41,6 +50,9 @@ pub(crate) fn register(app: &mut App) {
         NetsyncDiagnostics::INTERPOLATION_DELAY_MS,
         NetsyncDiagnostics::SERVER_TICK,
         NetsyncDiagnostics::INPUT_LEAD_TICKS,
+        NetsyncDiagnostics::ROLLBACKS_PER_SECOND,
+        NetsyncDiagnostics::RESIMULATED_TICKS_PER_SECOND,
+        NetsyncDiagnostics::LAST_CORRECTION_CM,
     ] {
         app.register_diagnostic(Diagnostic::new(path).with_max_history_length(60));
     }
@@ -50,10 +62,29 @@ pub(crate) fn record_diagnostics(
     mut diagnostics: Diagnostics,
     client: Option<Res<RenetClient>>,
     timeline: Res<ClientTimeline>,
+    prediction: Res<PredictionStats>,
+    time: Res<Time<Real>>,
+    mut last: Local<(PredictionStats, f64)>,
 ) {
     let Some(client) = client.filter(|client| client.is_connected()) else {
         return;
     };
+    // Rates over about half a second.
+    let now = time.elapsed_secs_f64();
+    let seconds = now - last.1;
+    if seconds >= 0.5 {
+        let (before, _) = *last;
+        diagnostics.add_measurement(&NetsyncDiagnostics::ROLLBACKS_PER_SECOND, || {
+            (prediction.rollbacks - before.rollbacks) as f64 / seconds
+        });
+        diagnostics.add_measurement(&NetsyncDiagnostics::RESIMULATED_TICKS_PER_SECOND, || {
+            (prediction.resimulated_ticks - before.resimulated_ticks) as f64 / seconds
+        });
+        *last = (*prediction, now);
+    }
+    diagnostics.add_measurement(&NetsyncDiagnostics::LAST_CORRECTION_CM, || {
+        f64::from(prediction.last_correction) * 100.0
+    });
     diagnostics.add_measurement(&NetsyncDiagnostics::RTT_MS, || client.rtt() * 1000.0);
     diagnostics.add_measurement(&NetsyncDiagnostics::PACKET_LOSS, || {
         client.packet_loss() * 100.0

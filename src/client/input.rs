@@ -1,17 +1,16 @@
-//! Recording the local player's input once per input tick, and sending every input the server
-//! has not acknowledged yet (at least the last few, for losses).
+//! The local player's inputs: recorded once per predicted tick (the tick they are for, see
+//! [`PredictedTick`](super::PredictedTick)), and sent until the server acknowledged them (at
+//! least the last few, for losses).
 
 use std::collections::VecDeque;
 
 use bevy::prelude::*;
 use bevy_renet::RenetClient;
 
-use super::{
-    connection::ClientState, replicas::Replicas, send::OutgoingInputs, timeline::ClientTimeline,
-};
+use super::{connection::ClientState, replicas::Replicas, send::OutgoingInputs};
 use crate::shared::{
     codec::encode_serde,
-    input::{InputIndex, LocalInput, NetInput},
+    input::{InputIndex, NetInput},
     tick::NetTick,
     wire::MAX_INPUTS_PER_FRAME,
 };
@@ -37,6 +36,32 @@ impl<I> Default for InputHistory<I> {
 /// Ticks of input kept.
 const HISTORY_TICKS: usize = 128;
 
+impl<I> InputHistory<I> {
+    /// Records the input of `tick` (a tick already recorded keeps its first input).
+    pub(crate) fn record(&mut self, tick: NetTick, input: I) {
+        if self
+            .inputs
+            .back()
+            .is_some_and(|(last, _)| !tick.is_newer_than(*last))
+        {
+            return;
+        }
+        self.inputs.push_back((tick, input));
+        while self.inputs.len() > HISTORY_TICKS {
+            self.inputs.pop_front();
+        }
+    }
+
+    /// The input recorded for `tick`, or the newest before it, with its tick.
+    pub(crate) fn at_or_before(&self, tick: NetTick) -> Option<(NetTick, &I)> {
+        self.inputs
+            .iter()
+            .rev()
+            .find(|(held, _)| !held.is_newer_than(tick))
+            .map(|(held, input)| (*held, input))
+    }
+}
+
 /// How many recent inputs every packet repeats, whatever the acknowledgements: more on lossy
 /// links.
 fn redundancy(packet_loss: f64) -> usize {
@@ -47,50 +72,30 @@ fn redundancy(packet_loss: f64) -> usize {
     }
 }
 
-/// Records [`LocalInput`] for every input tick reached since the last frame and queues the
-/// inputs the server lacks for this frame's update.
-#[allow(clippy::too_many_arguments)] // one system, one resource each
+/// Queues the inputs the server lacks for this frame's update (recorded each predicted tick by
+/// `record_input`): everything after what it acknowledged, at least the last few. Sent once per
+/// new tick, whatever the frame rate.
 pub(crate) fn send_inputs<I: NetInput>(
-    local: Res<LocalInput<I>>,
-    timeline: Res<ClientTimeline>,
     index: Res<InputIndex<I>>,
     state: Res<State<ClientState>>,
     replicas: Res<Replicas>,
     client: Res<RenetClient>,
     mut history: ResMut<InputHistory<I>>,
     mut outgoing: ResMut<OutgoingInputs>,
+    mut last_sent: Local<Option<NetTick>>,
 ) {
-    if *state.get() != ClientState::Connected || !timeline.is_synced() {
+    if *state.get() != ClientState::Connected {
         history.inputs.clear();
+        *last_sent = None;
         return;
-    }
-    let target = timeline.input_tick();
-    let first = match history.inputs.back() {
-        Some((last, _)) if !target.is_newer_than(*last) => None,
-        // Fill every tick since the last one, but no more than a packet may carry.
-        Some((last, _)) if target.diff(*last) <= MAX_INPUTS_PER_FRAME as i32 => Some(last.add(1)),
-        _ => Some(target.sub(MAX_INPUTS_PER_FRAME as u32 - 1)),
-    };
-    // Inputs go out once per new input tick, whatever the frame rate.
-    let Some(first) = first else {
-        return;
-    };
-    {
-        let mut tick = first;
-        loop {
-            history.inputs.push_back((tick, local.0.clone()));
-            if tick == target {
-                break;
-            }
-            tick = tick.add(1);
-        }
-        while history.inputs.len() > HISTORY_TICKS {
-            history.inputs.pop_front();
-        }
     }
     let Some(&(newest, _)) = history.inputs.back() else {
         return;
     };
+    if last_sent.is_some_and(|sent| !newest.is_newer_than(sent)) {
+        return;
+    }
+    *last_sent = Some(newest);
     // Everything after what the server acknowledged, at least the last few.
     let unacknowledged = replicas
         .input_ack

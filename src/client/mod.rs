@@ -8,10 +8,11 @@ mod diagnostics;
 mod held_messages;
 mod input;
 mod interpolation;
+mod prediction;
 mod receive;
 mod replicas;
 mod send;
-mod session;
+pub(crate) mod session;
 mod timeline;
 
 use bevy::{prelude::*, state::app::StatesPlugin};
@@ -21,10 +22,14 @@ pub use apply_state::{FromServer, Frozen};
 pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;
+pub use prediction::{PredictedTick, PredictionStats};
 pub use timeline::{ClientTimeline, InterpolationSettings};
 
 pub(crate) use input::{InputHistory, send_inputs};
 pub(crate) use interpolation::interpolate_components;
+pub(crate) use prediction::{
+    MatchFn, PredictedSpawns, PredictionRegistry, TypedPrediction, apply_tick_input, record_input,
+};
 pub(crate) use send::send_client_messages;
 #[cfg(feature = "netcode")]
 pub(crate) use session::{ClientSession, Handshake};
@@ -35,6 +40,10 @@ pub enum ClientSet {
     /// `PreUpdate`, after [`RenetReceive`]: connection state, then replication from the server
     /// (spawns, despawns, components, resources), server messages, then the [`ClientTimeline`].
     Receive,
+    /// `PreUpdate`, after [`ClientSet::Receive`]: predicted entities are compared with the
+    /// server's states and corrected (re-simulating `FixedMain`), and the client's clock is kept
+    /// at the input tick.
+    Predict,
     /// `PreUpdate`, after [`ClientSet::Receive`]: interpolated components take their value at
     /// the interpolation tick. Read drawn state after it.
     Interpolate,
@@ -76,7 +85,11 @@ impl Plugin for ClientPlugin {
             .init_resource::<crate::shared::entity_map::ServerEntityMap>()
             .configure_sets(
                 PreUpdate,
-                (ClientSet::Receive, ClientSet::Interpolate)
+                (
+                    ClientSet::Receive,
+                    ClientSet::Predict,
+                    ClientSet::Interpolate,
+                )
                     .chain()
                     .after(RenetReceive),
             )
@@ -105,7 +118,21 @@ impl Plugin for ClientPlugin {
                     .chain()
                     .in_set(ClientSet::Receive),
             )
-            .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update));
+            .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update))
+            .add_systems(FixedPostUpdate, save_predictions);
+        prediction::plugin(app);
         diagnostics::register(app);
     }
+}
+
+/// Records every predicted component's value for the tick just simulated.
+fn save_predictions(world: &mut World) {
+    let Some(tick) = world.resource::<PredictedTick>().tick() else {
+        return;
+    };
+    world.resource_scope(|world, mut registry: Mut<PredictionRegistry>| {
+        for component in &mut registry.components {
+            component.save(world, tick);
+        }
+    });
 }

@@ -54,7 +54,9 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
             ServerFrame::Welcome { client_id, tick } => {
                 debug!("welcomed as client {client_id} at tick {}", tick.0);
                 world.resource_mut::<ClientTimeline>().observe(tick);
-                world.resource_mut::<ClientSession>().handshake = Handshake::Welcomed;
+                let mut session = world.resource_mut::<ClientSession>();
+                session.handshake = Handshake::Welcomed;
+                session.client_id = Some(client_id);
                 world
                     .resource_mut::<NextState<ClientState>>()
                     .set(ClientState::Connected);

@@ -21,6 +21,8 @@ pub(crate) enum Handshake {
 #[derive(Resource, Default)]
 pub(crate) struct ClientSession {
     pub(crate) handshake: Handshake,
+    /// The id the server knows this client by (from its welcome).
+    pub(crate) client_id: Option<u64>,
     /// Why the server said it disconnects us, or why we disconnect.
     pub(crate) closing_reason: Option<DisconnectReason>,
 }

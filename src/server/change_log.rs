@@ -4,7 +4,8 @@
 
 use bevy::{ecs::change_detection::Tick, prelude::*};
 
-use super::{priority::ReplicationPriority, replicated::Replicated};
+use super::priority::ReplicationPriority;
+use crate::shared::replicated::Replicated;
 
 /// Entities whose replicated components or [`Replicated`] marker were added or removed since
 /// the last send, recorded by observers in any schedule and consumed by

@@ -9,12 +9,12 @@ use bevy::prelude::*;
 use super::{
     change_log::{ChangeDetectors, StructuralLog},
     priority::ReplicationPriority,
-    replicated::Replicated,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
 };
 use crate::shared::{
     registry::{ReplicationRegistry, ResourceRegistry},
+    replicated::Replicated,
     tick::NetTick,
 };
 

@@ -12,6 +12,7 @@ use crate::shared::{
     codec::decode_serde,
     error::DecodeError,
     input::{LocalInput, NetInput},
+    prediction::{ControlledBy, TickInput},
     tick::{NetTick, ServerTick},
     wire,
 };
@@ -227,6 +228,39 @@ pub(crate) fn send_input_timing(
             let frame = wire::encode_input_timing(min_lead, timing.late);
             timing.late = 0;
             server.send_message(client.id(), UNRELIABLE_CHANNEL, Bytes::from(frame));
+        }
+    }
+}
+
+/// Hands each controlled entity ([`ControlledBy`]) its controller's input for this tick as
+/// [`TickInput`], so shared simulation systems read the same thing on server and client.
+pub(crate) fn apply_controlled_input<I: NetInput>(
+    tick: Res<ServerTick>,
+    clients: Query<(&ConnectedClient, &ClientInput<I>)>,
+    mut commands: Commands,
+    mut controlled: Query<(Entity, &ControlledBy, Option<&mut TickInput<I>>)>,
+) {
+    for (entity, controller, current) in &mut controlled {
+        let value = match clients
+            .iter()
+            .find(|(client, _)| client.id() == controller.client_id)
+        {
+            Some((_, input)) => TickInput {
+                input: input.input.clone(),
+                tick: tick.0,
+                repeated: input.repeated,
+            },
+            None => TickInput {
+                input: I::default(),
+                tick: tick.0,
+                repeated: true,
+            },
+        };
+        match current {
+            Some(mut current) => *current = value,
+            None => {
+                commands.entity(entity).insert(value);
+            }
         }
     }
 }

@@ -21,7 +21,6 @@ mod local_client;
 mod pack_frames;
 mod priority;
 mod receive;
-mod replicated;
 mod replicated_world;
 mod send_frames;
 mod send_messages;
@@ -32,19 +31,19 @@ mod value_cache;
 use bevy::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
+pub use crate::shared::replicated::Replicated;
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
 pub use config::ServerConfig;
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use encode_values::ValueRefused;
 pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
-pub(crate) use input::{apply_inputs, apply_local_input, receive_inputs};
+pub(crate) use input::{apply_controlled_input, apply_inputs, apply_local_input, receive_inputs};
 pub use interest::{
     FreezeWhenHidden, InterestSettings, RelevanceRule, RoomId, Rooms, ViewOrigin, ViewPoint,
 };
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
-pub use replicated::Replicated;
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
 pub(crate) use send_messages::{

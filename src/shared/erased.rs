@@ -66,6 +66,12 @@ impl ErasedValue {
         unsafe { (self.map_entities)(self.ptr, mapper) }
     }
 
+    /// The value, if it is a `C`.
+    pub(crate) fn get<C: 'static>(&self) -> Option<&C> {
+        // SAFETY: the type was checked; the box is alive as long as `self`.
+        (self.type_id == TypeId::of::<C>()).then(|| unsafe { &*self.ptr.as_ptr().cast::<C>() })
+    }
+
     /// The value as a `C`.
     ///
     /// # Panics

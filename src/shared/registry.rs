@@ -20,6 +20,7 @@ use super::{
     error::{DecodeError, EncodeError},
     history::History,
     interpolate::SnapshotBuffer,
+    prediction::Confirmed,
     tick::NetTick,
     wire::{BitReader, BitWriter},
 };
@@ -135,6 +136,18 @@ pub(crate) trait ComponentFns: Send + Sync {
     /// Client: an interpolation buffer holding one snapshot.
     fn new_buffer(&self, tick: NetTick, value: ErasedValue) -> ErasedValue;
 
+    /// Client: adds a server value of a predicted component (the server's state as of frame
+    /// tick `tick`); gives the value back when the entity has no record of them yet.
+    fn push_confirmed(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue>;
+
+    /// Client: a record of server values holding one.
+    fn new_confirmed(&self, tick: NetTick, value: ErasedValue) -> ErasedValue;
+
     /// Client: removes the component (and its interpolation buffer).
     fn remove(&self, entity: &mut EntityWorldMut);
 
@@ -168,6 +181,10 @@ pub(crate) struct ReplicatedComponent {
     pub(crate) buffer_id: ComponentId,
     /// Set by [`NetsyncAppExt::interpolate`](crate::NetsyncAppExt::interpolate).
     pub(crate) interpolated: bool,
+    /// Set by [`NetsyncAppExt::predict`](crate::NetsyncAppExt::predict).
+    pub(crate) predicted: bool,
+    /// The id of its record of server values, for predicted entities.
+    pub(crate) confirmed_id: ComponentId,
     /// Whether values are delta-coded.
     pub(crate) uses_baselines: bool,
     /// A relationship (like `ChildOf`): never inserted while its target is unknown, since Bevy
@@ -225,6 +242,17 @@ impl ReplicationRegistry {
         usize::BITS - self.components.len().saturating_sub(1).leading_zeros()
     }
 
+    /// Marks `C` as predicted; `false` if `C` is not replicated.
+    pub(crate) fn set_predicted(&mut self, type_id: TypeId) -> bool {
+        match self.components.iter_mut().find(|c| c.type_id == type_id) {
+            Some(component) => {
+                component.predicted = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Marks `C` as interpolated; `false` if `C` is not replicated.
     pub(crate) fn set_interpolated(&mut self, type_id: TypeId) -> bool {
         match self.components.iter_mut().find(|c| c.type_id == type_id) {
@@ -248,6 +276,8 @@ impl ReplicationRegistry {
             component_id: world.register_component::<C>(),
             buffer_id: world.register_component::<SnapshotBuffer<C>>(),
             interpolated: false,
+            predicted: false,
+            confirmed_id: world.register_component::<Confirmed<C>>(),
             uses_baselines: codec.uses_baselines(),
             relationship: C::relationship_accessor().is_some(),
             fns: Box::new(Typed::<C, K> {
@@ -476,8 +506,29 @@ impl<C: Component, K: ComponentCodec<C>> ComponentFns for Typed<C, K> {
         ErasedValue::new(buffer)
     }
 
+    fn push_confirmed(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue> {
+        match entity.get_mut::<Confirmed<C>>() {
+            Some(mut confirmed) => {
+                confirmed.push(tick, value.take::<C>());
+                None
+            }
+            None => Some(value),
+        }
+    }
+
+    fn new_confirmed(&self, tick: NetTick, value: ErasedValue) -> ErasedValue {
+        let mut confirmed = Confirmed::<C>::default();
+        confirmed.push(tick, value.take::<C>());
+        ErasedValue::new(confirmed)
+    }
+
     fn remove(&self, entity: &mut EntityWorldMut) {
-        entity.remove::<(C, SnapshotBuffer<C>)>();
+        entity.remove::<(C, SnapshotBuffer<C>, Confirmed<C>)>();
     }
 
     fn remap(&self, entity: &mut EntityWorldMut, targets: &[Entity], map: &ServerEntityMap) {

@@ -136,6 +136,19 @@ impl TransformCodec {
         self.rotation_bits
     }
 
+    /// Whether two transforms are the same within this codec's precision: positions within a
+    /// step on every axis, rotations within a few quantization steps, equal scales. The
+    /// comparison for predicting a quantized `Transform`:
+    /// `app.predict_with::<Transform>(move |a, b| codec.matches(a, b))`.
+    pub fn matches(&self, a: &Transform, b: &Transform) -> bool {
+        let steps = (a.translation - b.translation).abs().max_element();
+        let angle = a.rotation.angle_between(b.rotation);
+        let rotation_step = core::f32::consts::SQRT_2 / self.rotation_max() as f32 * 4.0 + 1e-4;
+        steps <= self.position_step * 1.01
+            && (angle.is_nan() || angle <= rotation_step)
+            && (a.scale - b.scale).abs().max_element() <= 1e-5
+    }
+
     /// Bytes the packed rotation takes.
     const fn rotation_bytes(&self) -> usize {
         (2 + 3 * self.rotation_bits as usize).div_ceil(8)

@@ -17,33 +17,25 @@ fn protocol(app: &mut App) {
     app.add_input::<Sampled>();
 }
 
-/// What the client meant for each tick, reconstructed the way it records inputs: a frame's
-/// input covers every input tick reached since the previous frame.
+/// What the client meant for each tick: the input its simulation step of that tick saw.
 #[derive(Resource, Default)]
 struct Intended {
     by_tick: BTreeMap<u32, Sampled>,
     frame: u32,
 }
 
-fn sample_input(
-    timeline: Res<ClientTimeline>,
-    state: Res<State<ClientState>>,
-    mut local: ResMut<LocalInput<Sampled>>,
-    mut intended: ResMut<Intended>,
-) {
+fn sample_input(mut local: ResMut<LocalInput<Sampled>>, mut intended: ResMut<Intended>) {
     intended.frame += 1;
     local.0 = Sampled(intended.frame);
-    if *state.get() != ClientState::Connected || !timeline.is_synced() {
-        return;
-    }
-    let target = timeline.input_tick().0;
-    let from = intended
-        .by_tick
-        .last_key_value()
-        .map_or(target, |(last, _)| last + 1)
-        .max(target.saturating_sub(9));
-    for tick in from..=target {
-        intended.by_tick.insert(tick, local.0);
+}
+
+fn note_intended(
+    predicted: Res<PredictedTick>,
+    local: Res<LocalInput<Sampled>>,
+    mut intended: ResMut<Intended>,
+) {
+    if let Some(tick) = predicted.tick() {
+        intended.by_tick.insert(tick.0, local.0);
     }
 }
 
@@ -67,7 +59,8 @@ fn net(link: LinkConditioner, seed: u64) -> TestNet {
     let client = net.add_client();
     net.client_mut(client)
         .init_resource::<Intended>()
-        .add_systems(Update, sample_input);
+        .add_systems(Update, sample_input)
+        .add_systems(FixedPostUpdate, note_intended);
     net
 }
 

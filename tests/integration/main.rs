@@ -22,6 +22,7 @@ mod malformed_input;
 mod message_order;
 mod messages;
 mod mutate;
+mod prediction;
 mod protocol_mismatch;
 mod quantized_transform;
 mod references;

@@ -4,7 +4,7 @@
 use bevy::{ecs::change_detection::Tick, platform::collections::HashMap, prelude::*};
 
 use super::rooms::Rooms;
-use crate::server::{replicated::Replicated, replicated_world::ReplicatedWorld};
+use crate::{server::replicated_world::ReplicatedWorld, shared::replicated::Replicated};
 
 /// A grid cell on the ground plane (x, z).
 pub(crate) type Cell = (i32, i32);

@@ -3,6 +3,9 @@
 //! disk. The arena's own test (`tests/arena.rs`) stays a binary of its own, since the example's
 //! files name their siblings from the crate root.
 
+// Bevy queries in test systems are long by nature.
+#![allow(clippy::type_complexity)]
+
 mod common;
 
 mod arena_screenshot;

@@ -146,6 +146,7 @@ fn choose(
     scratch: &mut Scratch,
 ) {
     client.chosen.clear();
+    client.chosen_bits = 0;
     client.excluded_since = None;
     client.dirty.collect_into(&mut scratch.dirty);
     scratch.candidates.clear();
@@ -196,6 +197,7 @@ fn choose(
         let mut used = 0u64;
         for candidate in &scratch.candidates {
             if used + u64::from(candidate.bits) <= allowance_bits || client.chosen.is_empty() {
+                client.chosen_bits += candidate.bits as usize;
                 used += u64::from(candidate.bits);
                 client.chosen.push(Chosen {
                     slot: candidate.slot,
@@ -208,6 +210,7 @@ fn choose(
         }
         client.chosen.sort_unstable_by_key(|chosen| chosen.slot);
     } else {
+        client.chosen_bits = total_bits as usize;
         client
             .chosen
             .extend(scratch.candidates.iter().map(|candidate| Chosen {

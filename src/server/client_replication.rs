@@ -155,8 +155,9 @@ pub(crate) struct ClientReplication {
     pub(crate) relevance_tracked: bool,
     /// This send: bytes the budget allows.
     pub(crate) allowance: usize,
-    /// This send: the entities chosen, in slot order.
+    /// This send: the entities chosen, in slot order, and their estimated bits.
     pub(crate) chosen: Vec<Chosen>,
+    pub(crate) chosen_bits: usize,
     /// This send: the oldest `dirty_since` of entities with news left out.
     pub(crate) excluded_since: Option<NetTick>,
     /// This send: frames ready for renet.
@@ -186,6 +187,7 @@ impl Default for ClientReplication {
             relevance_tracked: false,
             allowance: 0,
             chosen: Vec::new(),
+            chosen_bits: 0,
             excluded_since: None,
             outbox: Vec::new(),
             rtt_ticks: 6,

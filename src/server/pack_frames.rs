@@ -154,7 +154,6 @@ struct Packer {
     previous_slot: Option<u32>,
     previous_components: Vec<u32>,
     previous_baseline: Option<Option<(NetTick, Option<NetTick>)>>,
-    entry: BitWriter,
     /// Bytes of budget left.
     left: usize,
     /// Whether nothing was packed yet (the first entry may overdraw a positive budget).
@@ -170,14 +169,9 @@ impl Packer {
             previous_slot: None,
             previous_components: Vec::new(),
             previous_baseline: None,
-            entry: BitWriter::new(),
             left,
             first: true,
         }
-    }
-
-    fn frame_room_bits(&self) -> usize {
-        (MAX_STATE_FRAME_BYTES * 8).saturating_sub(MAX_STATE_HEADER_BITS + self.body.bit_len() + 1)
     }
 
     /// Ends the current frame and starts the next (without despawns or resources).
@@ -386,61 +380,54 @@ fn pack_entities(
         let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
         let same_shape = packer.previous_baseline == Some(body.baseline)
             && packer.previous_components == body.components;
+        // Written straight into the frame, taken back if it does not fit.
         let write = |packer: &mut Packer, same_shape: bool| {
-            packer.entry.clear();
-            write_entry_head(
-                &mut packer.entry,
-                &EntryHead { slot, spawn },
-                packer.previous_slot,
-            );
+            let out = &mut packer.body;
+            write_entry_head(out, &EntryHead { slot, spawn }, packer.previous_slot);
             if same_shape {
-                packer.entry.write_bool(false);
+                out.write_bool(false);
             } else {
-                write_shape_parts(
-                    &mut packer.entry,
-                    &body.components,
-                    body.baseline,
-                    shared.index_bits,
-                    tick,
-                );
+                write_shape_parts(out, &body.components, body.baseline, shared.index_bits, tick);
             }
             let (from, to) = body.range;
-            packer
-                .entry
-                .append_bits(&shared.cache.bits, from, to - from);
+            out.append_bits(&shared.cache.bits, from, to - from);
         };
+        let mut mark = packer.body.bit_len();
         write(packer, same_shape);
-        if packer.entry.bit_len() > packer.frame_room_bits() && packer.previous_slot.is_some() {
+        let overflows = packer.body.bit_len() + MAX_STATE_HEADER_BITS + 1 > MAX_STATE_FRAME_BYTES * 8;
+        if overflows && packer.previous_slot.is_some() {
+            // The frame is full: this entry opens the next one, where no shape precedes it.
+            packer.body.truncate(mark);
             packer.next_frame();
+            mark = packer.body.bit_len();
             write(packer, false);
         }
-        let bits = packer.entry.bit_len();
+        let bits = packer.body.bit_len() - mark;
         if !packer.spend(bits) {
+            packer.body.truncate(mark);
             budget_spent = true;
             *watermark = watermark.min(chosen.since.sub(1));
             continue;
         }
-        let entry = core::mem::take(&mut packer.entry);
-        packer.body.append(&entry);
-        packer.entry = entry;
+        record_entry(packer, client, slot, state.epoch, bits);
         packer.previous_slot = Some(slot);
         if packer.previous_components != body.components {
             packer.previous_components.clear();
-            packer
-                .previous_components
-                .extend_from_slice(&body.components);
+            packer.previous_components.extend_from_slice(&body.components);
         }
         packer.previous_baseline = Some(body.baseline);
-        packer.items.push(SentItem::Slot {
-            slot,
-            epoch: state.epoch,
-        });
-        let state = &mut client.slots[slot as usize];
-        state.known = true;
-        state.priority = 0.0;
-        state.last_bits = bits as u32;
     }
     client.chosen = chosen;
+}
+
+/// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the
+/// next estimate.
+fn record_entry(packer: &mut Packer, client: &mut ClientReplication, slot: u32, epoch: u32, bits: usize) {
+    packer.items.push(SentItem::Slot { slot, epoch });
+    let state = &mut client.slots[slot as usize];
+    state.known = true;
+    state.priority = 0.0;
+    state.last_bits = bits as u32;
 }
 
 /// Bits an entry may take besides its body: head, shape, and the frame's end.
@@ -463,9 +450,13 @@ fn fit_by_priority(
             .map_or(0, |body| body.range.1 - body.range.0)
             + ENTRY_OVERHEAD_BITS
     };
-    let total: usize = chosen.iter().map(|c| size(c.slot)).sum();
     let room = left_bytes * 8;
-    if total <= room || chosen.len() <= 1 {
+    // The choice was made on estimates; only measure when they came close to the budget.
+    if chosen.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
+        return;
+    }
+    let total: usize = chosen.iter().map(|c| size(c.slot)).sum();
+    if total <= room {
         return;
     }
     let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c.slot))).collect();

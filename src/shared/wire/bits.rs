@@ -83,23 +83,29 @@ impl BitWriter {
 
     /// Appends the low `count` bits of `value` (`count` ≤ 64).
     #[inline]
-    pub fn write_bits(&mut self, mut value: u64, mut count: u32) {
+    pub fn write_bits(&mut self, value: u64, count: u32) {
         debug_assert!(count <= 64);
-        if count < 64 {
-            value &= (1u64 << count) - 1;
+        if count == 0 {
+            return;
         }
-        while count > 0 {
-            let used = (self.bits % 8) as u32;
-            if used == 0 {
-                self.bytes.push(0);
-            }
-            let take = (8 - used).min(count);
-            let last = self.bytes.len() - 1;
-            self.bytes[last] |= ((value & ((1u64 << take) - 1)) as u8) << used;
-            value >>= take;
-            count -= take;
-            self.bits += take as usize;
+        let value = if count < 64 {
+            value & ((1u64 << count) - 1)
+        } else {
+            value
+        };
+        // The bits land in at most nine bytes from the one holding the next free bit; bytes
+        // past the written length are always zero, so OR-ing is enough.
+        let index = self.bits / 8;
+        let offset = (self.bits % 8) as u32;
+        let touched = (offset + count).div_ceil(8) as usize;
+        if self.bytes.len() < index + touched {
+            self.bytes.resize(index + touched, 0);
         }
+        let shifted = (u128::from(value) << offset).to_le_bytes();
+        for (byte, bits) in self.bytes[index..index + touched].iter_mut().zip(shifted) {
+            *byte |= bits;
+        }
+        self.bits += count as usize;
     }
 
     /// Appends one bit.
@@ -228,18 +234,22 @@ impl<'a> BitReader<'a> {
         if (count as usize) > self.remaining_bits() {
             return Err(DecodeError::UnexpectedEnd("bits"));
         }
-        let mut value = 0u64;
-        let mut filled = 0u32;
-        while filled < count {
-            let byte = self.bytes[self.position / 8];
-            let offset = (self.position % 8) as u32;
-            let take = (8 - offset).min(count - filled);
-            let bits = (u64::from(byte) >> offset) & ((1u64 << take) - 1);
-            value |= bits << filled;
-            filled += take;
-            self.position += take as usize;
+        if count == 0 {
+            return Ok(0);
         }
-        Ok(value)
+        let index = self.position / 8;
+        let offset = (self.position % 8) as u32;
+        // Within `end`, which is within the buffer, so these bytes exist.
+        let touched = (offset + count).div_ceil(8) as usize;
+        let mut word = [0u8; 16];
+        word[..touched].copy_from_slice(&self.bytes[index..index + touched]);
+        let bits = (u128::from_le_bytes(word) >> offset) as u64;
+        self.position += count as usize;
+        Ok(if count < 64 {
+            bits & ((1u64 << count) - 1)
+        } else {
+            bits
+        })
     }
 
     /// Reads one bit.

@@ -22,7 +22,11 @@ mod transforms;
 use std::{f32::consts::TAU, time::Duration};
 
 use bevy::prelude::*;
-use bevy_netsync::{prelude::*, server::ViewPoint, testing::TestNet};
+use bevy_netsync::{
+    prelude::*,
+    server::{ViewOrigin, ViewPoint},
+    testing::TestNet,
+};
 use orbit::{Orbit, RADIUS, SPEED, TICK_SECONDS, move_on_orbit};
 
 /// Steps before measuring (joins and the initial world).
@@ -135,17 +139,20 @@ fn fly(
     }
 }
 
+/// The budget of scenarios that do not measure the budget: 64 MiB/s per client.
+const UNLIMITED_BYTES_PER_SECOND: usize = 64 << 20;
+
 fn run(scenario: &Scenario) -> Figures {
     let codec = scenario.codec;
     let mut net = TestNet::new(move |app: &mut App| codec.register(app));
     net.server_mut()
         .add_systems(FixedUpdate, (move_on_orbit, fly));
-    if let Some(budget) = scenario.budget {
-        net.server_mut().insert_resource(ServerConfig {
-            bytes_per_second: budget,
-            ..default()
-        });
-    }
+    // Scenarios without a budget of their own get one no scenario reaches, so that they
+    // measure the codec and the server, not the default budget.
+    net.server_mut().insert_resource(ServerConfig {
+        bytes_per_second: scenario.budget.unwrap_or(UNLIMITED_BYTES_PER_SECOND),
+        ..default()
+    });
     let orbiting = scenario.entities - scenario.projectiles;
     let side = (orbiting as f32).sqrt().ceil() as usize;
     if scenario.open_world {
@@ -293,11 +300,24 @@ fn check_open_world(net: &mut TestNet, scenario: &Scenario) -> Result<(), String
         .iter(world)
         .map(|(entity, transform)| (entity, *transform))
         .collect();
-    let players = world.resource::<Players>().players.clone();
+    let followed: Vec<(u64, Entity)> = world
+        .query::<(&ConnectedClient, &ViewPoint)>()
+        .iter(world)
+        .filter_map(|(connected, view)| match view.origin {
+            ViewOrigin::Entity(entity) => Some((connected.id(), entity)),
+            ViewOrigin::Position(_) => None,
+        })
+        .collect();
     for client in 0..scenario.clients {
+        let id = net.client_id(client);
+        let player = followed
+            .iter()
+            .find(|(followed_by, _)| *followed_by == id)
+            .map(|(_, player)| *player)
+            .ok_or("a client has no view point")?;
         let center = server
             .iter()
-            .find(|(entity, _)| *entity == players[client % players.len()])
+            .find(|(entity, _)| *entity == player)
             .map(|(_, transform)| transform.translation)
             .ok_or("a player is gone")?;
         let world = net.client_mut(client).world_mut();

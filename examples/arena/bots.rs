@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::{
     headless,
     level::Level,
+    net_args::NetArgs,
     protocol::{ArenaInput, PROTOCOL_ID, Player, direction_yaw},
 };
 
@@ -97,9 +98,10 @@ fn steer(
 }
 
 /// Builds a bot App connecting to `server` as `name`.
-pub fn bot_app(server: &str, name: &str, seed: u64) -> Result<App, String> {
+pub fn bot_app(server: &str, name: &str, seed: u64, net: &NetArgs) -> Result<App, String> {
     let mut app = headless::headless_client();
     plugin(&mut app);
+    net.apply(&mut app, seed);
     app.insert_resource(BotBrain::new(seed));
     app.finish();
     app.cleanup();
@@ -127,6 +129,7 @@ pub struct BotTotals {
     delay: f64,
     players_seen: usize,
     entities: usize,
+    prediction: PredictionStats,
 }
 
 impl BotTotals {
@@ -147,6 +150,7 @@ impl BotTotals {
             .interpolation_delay()
             .as_secs_f64();
         self.entities = world.resource::<ServerEntityMap>().len();
+        self.prediction = *world.resource::<PredictionStats>();
         let players = world.query::<&Player>().iter(world).count();
         self.players_seen = self.players_seen.max(players);
     }
@@ -166,6 +170,10 @@ pub struct Summary {
     pub bytes_out_per_s: f64,
     pub interpolation_delay_ms: f64,
     pub replicated_entities: f64,
+    /// Corrections of the bots' own predicted players, per bot and second.
+    pub rollbacks_per_s: f64,
+    /// Mean of the bots' largest corrections, centimetres.
+    pub largest_correction_cm: f64,
 }
 
 /// Averages the bots' totals.
@@ -191,6 +199,8 @@ pub fn summarize(totals: &[BotTotals], duration: Duration) -> Summary {
         bytes_out_per_s: per_frame(|t| t.bytes_out),
         interpolation_delay_ms: per_frame(|t| t.delay) * 1000.0,
         replicated_entities: mean(&|t| t.entities as f64),
+        rollbacks_per_s: mean(&|t| t.prediction.rollbacks as f64) / duration.as_secs_f64(),
+        largest_correction_cm: mean(&|t| f64::from(t.prediction.largest_correction)) * 100.0,
     }
 }
 
@@ -221,14 +231,27 @@ impl std::fmt::Display for Summary {
             "interpolation delay: {:.1} ms",
             self.interpolation_delay_ms
         )?;
-        write!(f, "replicated entities: {:.1}", self.replicated_entities)
+        writeln!(f, "replicated entities: {:.1}", self.replicated_entities)?;
+        write!(
+            f,
+            "prediction: {:.2} rollbacks/s per bot, largest correction {:.1} cm",
+            self.rollbacks_per_s, self.largest_correction_cm
+        )
     }
 }
 
 /// Runs `count` bots against `server` for `duration` in real time, then prints the summary.
-pub fn run(count: usize, server: &str, duration: Duration, json: bool) -> Result<(), String> {
+/// Fails, with every bot's reason, if a bot never connected or lost its connection: a load test
+/// whose bots were refused or dropped must not look like a passing one.
+pub fn run(
+    count: usize,
+    server: &str,
+    duration: Duration,
+    json: bool,
+    net: &NetArgs,
+) -> Result<(), String> {
     let mut apps = (0..count)
-        .map(|i| bot_app(server, &format!("bot-{}", i + 1), i as u64 + 1))
+        .map(|i| bot_app(server, &format!("bot-{}", i + 1), i as u64 + 1, net))
         .collect::<Result<Vec<_>, _>>()?;
     let mut totals = vec![BotTotals::default(); count];
     let frame = Duration::from_secs_f64(1.0 / headless::HEADLESS_FPS);
@@ -244,6 +267,20 @@ pub fn run(count: usize, server: &str, duration: Duration, json: bool) -> Result
             std::thread::sleep(wait);
         }
     }
+    let failures: Vec<String> = apps
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(index, app)| {
+            let world = app.world_mut();
+            let connected = *world.resource::<State<ClientState>>().get() == ClientState::Connected;
+            let reason = world.resource::<LastDisconnect>().0.clone();
+            match (connected, reason) {
+                (true, _) => None,
+                (false, Some(reason)) => Some(format!("bot-{}: {reason}", index + 1)),
+                (false, None) => Some(format!("bot-{}: never connected", index + 1)),
+            }
+        })
+        .collect();
     for app in &mut apps {
         transport::disconnect(app.world_mut());
     }
@@ -256,5 +293,13 @@ pub fn run(count: usize, server: &str, duration: Duration, json: bool) -> Result
     } else {
         println!("{summary}");
     }
-    Ok(())
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {count} bots were not connected at the end:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
 }

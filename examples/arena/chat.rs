@@ -5,10 +5,7 @@
 use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_netsync::prelude::*;
 
-use crate::{
-    player::ControlledBy,
-    protocol::{ChatLine, ChatSend, Player},
-};
+use crate::protocol::{ChatLine, ChatSend, Player};
 
 /// Longest chat line kept, in characters.
 pub const MAX_CHAT_CHARS: usize = 120;
@@ -60,7 +57,9 @@ fn broadcast_chat(
     let now = time.elapsed_secs();
     allowances.retain(|client, _| connected.contains(*client));
     for FromClient {
-        client, message, ..
+        client,
+        client_id,
+        message,
     } in received.read()
     {
         let allowance = allowances.entry(*client).or_insert(Allowance {
@@ -96,7 +95,7 @@ fn broadcast_chat(
         }
         let from = players
             .iter()
-            .find(|(controller, _)| controller.0 == *client)
+            .find(|(controller, _)| controller.client_id == *client_id)
             .map_or_else(|| "?".to_string(), |(_, player)| player.name.clone());
         lines.write(ToClients {
             mode: SendMode::Broadcast,

@@ -9,15 +9,16 @@ use bevy_netsync::{
     transport::{ServerSecurity, ServerSettings},
 };
 
-use crate::{chat, level, player, projectile, protocol};
+use crate::{chat, level, movement, player, projectile, protocol};
 
 /// Frame rate of headless Apps (the server's tick rate).
 pub const HEADLESS_FPS: f64 = 60.0;
 
-/// What every arena App has: the protocol and the level.
+/// What every arena App has: the protocol, the level and the simulation that clients predict.
 pub fn shared(app: &mut App) {
     protocol::plugin(app);
     level::plugin(app);
+    movement::plugin(app);
 }
 
 /// The server's simulation: players, projectiles and chat.

@@ -12,6 +12,8 @@ mod chat;
 mod headless;
 mod hud;
 mod level;
+mod movement;
+mod net_args;
 mod player;
 mod projectile;
 mod protocol;
@@ -31,7 +33,7 @@ use bevy_netsync::{
 };
 use clap::{Args, Parser, Subcommand};
 
-use crate::{player::HostName, protocol::PROTOCOL_ID, windowed::ScreenshotPlan};
+use crate::{net_args::NetArgs, player::HostName, protocol::PROTOCOL_ID, windowed::ScreenshotPlan};
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +82,8 @@ enum Mode {
         #[arg(long)]
         token: Option<String>,
         #[command(flatten)]
+        net: NetArgs,
+        #[command(flatten)]
         screenshot: ScreenshotArgs,
     },
     /// A dedicated server: no window, no GPU.
@@ -115,6 +119,8 @@ enum Mode {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        net: NetArgs,
     },
     /// Issue a connect token for a secure server (what a login service would do).
     Token {
@@ -212,9 +218,11 @@ fn run(mode: Mode) -> Result<(), String> {
             connect,
             name,
             token,
+            net,
             screenshot,
         } => {
             let mut app = windowed::window_app("bevy_netsync arena");
+            net.apply(&mut app, random_client_id());
             if let Some(plan) = screenshot.plan() {
                 app.insert_resource(plan);
             }
@@ -274,7 +282,14 @@ fn run(mode: Mode) -> Result<(), String> {
             connect,
             duration,
             json,
-        } => bots::run(count, &connect, Duration::from_secs_f64(duration), json)?,
+            net,
+        } => bots::run(
+            count,
+            &connect,
+            Duration::from_secs_f64(duration),
+            json,
+            &net,
+        )?,
         Mode::Token {
             key_file,
             server,

@@ -1,5 +1,5 @@
-//! Players on the server: one per connected client, moved by its input at a capped speed,
-//! kept out of walls, respawned after death.
+//! Players on the server: one per connected client (which controls it), respawned after death.
+//! (Movement is shared with predicting clients, in [`movement`](crate::movement).)
 
 use bevy::prelude::*;
 use bevy_netsync::{
@@ -10,21 +10,14 @@ use bevy_netsync::{
 
 use crate::{
     level::Level,
-    protocol::{ArenaInput, Health, Player, Score, direction_yaw, yaw_direction},
+    movement::Movement,
+    protocol::{Health, Player, Score},
 };
 
-/// Body radius, metres.
-pub const PLAYER_RADIUS: f32 = 0.5;
-/// Top speed, metres per second.
-pub const MAX_SPEED: f32 = 6.0;
 /// Hit points at spawn.
 pub const MAX_HEALTH: u32 = 100;
 /// Ticks between death and respawn (2 s).
 pub const RESPAWN_TICKS: u32 = 120;
-
-/// Server side: the client entity whose input drives this player.
-#[derive(Component, Clone, Copy, Debug)]
-pub struct ControlledBy(pub Entity);
 
 /// Server side: a dead player comes back at this tick.
 #[derive(Component, Clone, Copy, Debug)]
@@ -34,21 +27,11 @@ pub struct RespawnAt(pub NetTick);
 #[derive(Resource, Clone, Debug)]
 pub struct HostName(pub String);
 
-/// The set in which players move (projectiles fly after it).
-#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Movement;
-
-/// Alias to order against player movement.
-pub const MOVEMENT: Movement = Movement;
-
 /// Server simulation of players.
 pub fn plugin(app: &mut App) {
     app.add_observer(spawn_player)
         .add_observer(remove_player)
-        .add_systems(
-            FixedUpdate,
-            (respawn_players, move_players).chain().in_set(Movement),
-        );
+        .add_systems(FixedUpdate, respawn_players.before(Movement));
 }
 
 fn spawn_player(
@@ -86,8 +69,7 @@ fn spawn_player(
         Health(MAX_HEALTH),
         Score::default(),
         Transform::from_xyz(spawn.x, 0.0, spawn.y),
-        ControlledBy(event.entity),
-        crate::projectile::Weapon::default(),
+        ControlledBy { client_id: id },
     ));
 }
 
@@ -113,46 +95,10 @@ fn remove_player(
     mut commands: Commands,
 ) {
     for (entity, controller, player) in &players {
-        if controller.0 == event.client {
+        if controller.client_id == event.client_id {
             info!("{} left: {}", player.name, event.reason);
             commands.entity(entity).despawn();
         }
-    }
-}
-
-/// Moves every living player by its client's input. Whatever the client sends, a player never
-/// goes faster than [`MAX_SPEED`] or through a wall.
-fn move_players(
-    time: Res<Time<Fixed>>,
-    level: Res<Level>,
-    inputs: Query<&ClientInput<ArenaInput>>,
-    mut players: Query<(&ControlledBy, &Health, &mut Transform)>,
-) {
-    let dt = time.timestep().as_secs_f32();
-    for (controller, health, mut transform) in &mut players {
-        let Ok(input) = inputs.get(controller.0) else {
-            continue;
-        };
-        if health.0 == 0 {
-            continue;
-        }
-        let wanted = sanitize_movement(input.input.movement);
-        let position = Vec2::new(transform.translation.x, transform.translation.z);
-        let moved = level.resolve_circle(position + wanted * MAX_SPEED * dt, PLAYER_RADIUS);
-        transform.translation = Vec3::new(moved.x, 0.0, moved.y);
-        if input.input.aim.is_finite() {
-            let aim = direction_yaw(yaw_direction(input.input.aim));
-            transform.rotation = Quat::from_rotation_y(aim);
-        }
-    }
-}
-
-/// A movement request with its length capped at 1; NaN or infinite requests are no movement.
-pub fn sanitize_movement(movement: Vec2) -> Vec2 {
-    if movement.is_finite() {
-        movement.clamp_length_max(1.0)
-    } else {
-        Vec2::ZERO
     }
 }
 

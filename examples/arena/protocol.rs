@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 /// The arena's netcode protocol id: other games' clients are dropped by netcode itself.
 pub const PROTOCOL_ID: u64 = 0x4152_454e_415f_3031;
 
-/// A player, one per connected client.
+/// A player, one per connected client. Its controller is the crate's [`ControlledBy`]: on that
+/// client the player is predicted, everywhere else interpolated.
 #[derive(Component, Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[require(Weapon)]
 pub struct Player {
     /// The transport id of the client that controls it.
     pub client_id: u64,
@@ -30,11 +32,21 @@ pub struct Score {
     pub deaths: u32,
 }
 
-/// A flying projectile and who fired it.
+/// A flying projectile, who fired it, and how fast it flies (so that a client predicting it
+/// moves it exactly as the server does).
 #[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
 pub struct Projectile {
     #[entities]
     pub owner: Entity,
+    /// Metres per second.
+    pub velocity: Vec3,
+}
+
+/// Not replicated: when a player may fire again. Kept by the server and by the client that
+/// predicts the player, from the same inputs.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Weapon {
+    pub ready_at: NetTick,
 }
 
 /// What a player wants this tick. The server clamps everything: a client can ask, not decide.
@@ -61,14 +73,16 @@ pub struct ChatLine {
 
 /// Registers the protocol.
 pub fn plugin(app: &mut App) {
+    let codec = TransformCodec::default();
     app.replicate::<Player>()
         .replicate::<Health>()
         .replicate::<Score>()
         .replicate::<Projectile>()
-        // Quantized: 1 mm positions, 10-bit smallest-three rotations, about a third of serde's
-        // bytes.
-        .replicate_with::<Transform>(TransformCodec::default())
+        // Quantized: 1 mm positions, 10-bit smallest-three rotations, delta-coded.
+        .replicate_with::<Transform>(codec)
         .interpolate::<Transform>()
+        // A prediction is right when it matches the server's within the codec's precision.
+        .predict_with::<Transform>(move |predicted, server| codec.matches(predicted, server))
         .add_input::<ArenaInput>()
         .add_client_message::<ChatSend>(Channel::Reliable)
         .add_server_message::<ChatLine>(Channel::Reliable);

@@ -8,8 +8,7 @@ use bevy_netsync::server::LOCAL_CLIENT_ID;
 use crate::{
     bots::my_client_id,
     level::Level,
-    player::PLAYER_RADIUS,
-    projectile::PROJECTILE_RADIUS,
+    movement::{PLAYER_RADIUS, PROJECTILE_RADIUS},
     protocol::{Health, Player, Projectile},
 };
 

@@ -13,6 +13,7 @@ mod receive;
 mod replicas;
 mod send;
 pub(crate) mod session;
+mod simulated_link;
 mod timeline;
 
 use bevy::{prelude::*, state::app::StatesPlugin};
@@ -23,6 +24,7 @@ pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;
 pub use prediction::{PredictedTick, PredictionStats};
+pub use simulated_link::SimulatedLink;
 pub use timeline::{ClientTimeline, InterpolationSettings};
 
 pub(crate) use input::{InputHistory, send_inputs};
@@ -119,6 +121,13 @@ impl Plugin for ClientPlugin {
                     .in_set(ClientSet::Receive),
             )
             .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update))
+            .add_systems(
+                PostUpdate,
+                simulated_link::flush_simulated_link
+                    .run_if(resource_exists::<SimulatedLink>)
+                    .after(ClientSendStep::Update)
+                    .in_set(ClientSet::Send),
+            )
             .add_systems(FixedPostUpdate, save_predictions);
         prediction::plugin(app);
         diagnostics::register(app);

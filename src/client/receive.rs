@@ -11,6 +11,7 @@ use super::{
     held_messages::{HeldMessages, deliver_ready},
     replicas::Replicas,
     session::{ClientSession, Handshake},
+    simulated_link::SimulatedLink,
     timeline::ClientTimeline,
 };
 use crate::shared::{
@@ -47,6 +48,12 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
     let mut unreliable: Vec<Bytes> = Vec::new();
     while let Some(bytes) = client.receive_message(UNRELIABLE_CHANNEL) {
         unreliable.push(bytes);
+    }
+    if world.contains_resource::<SimulatedLink>() {
+        let now = world.resource::<Time<Real>>().elapsed();
+        (reliable, unreliable) = world
+            .resource_mut::<SimulatedLink>()
+            .receive(now, reliable, unreliable);
     }
     // The welcome starts the session; a disconnect reason ends it before anything else.
     for bytes in &reliable {

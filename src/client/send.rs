@@ -9,6 +9,7 @@ use super::{
     connection::ClientState,
     replicas::Replicas,
     session::{ClientSession, Handshake},
+    simulated_link::{SimulatedLink, send_to_server},
 };
 use crate::shared::{
     channels::UNRELIABLE_CHANNEL,
@@ -30,6 +31,8 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
     mut messages: MessageReader<M>,
     index: Res<MessageIndex<ToServer, M>>,
     mut client: ResMut<RenetClient>,
+    mut link: Option<ResMut<SimulatedLink>>,
+    time: Res<Time<Real>>,
     state: Res<State<ClientState>>,
 ) {
     if *state.get() != ClientState::Connected {
@@ -43,7 +46,13 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
             continue;
         }
         let frame = wire::encode_message(client_kind::MESSAGE, index.index, &payload);
-        client.send_message(index.channel.id(), Bytes::from(frame));
+        send_to_server(
+            &mut client,
+            link.as_deref_mut(),
+            time.elapsed(),
+            index.channel.id(),
+            Bytes::from(frame),
+        );
     }
 }
 
@@ -51,6 +60,8 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
 /// inputs gathered this frame.
 pub(crate) fn send_update(
     mut client: ResMut<RenetClient>,
+    mut link: Option<ResMut<SimulatedLink>>,
+    time: Res<Time<Real>>,
     session: Res<ClientSession>,
     mut replicas: ResMut<Replicas>,
     mut outgoing: ResMut<OutgoingInputs>,
@@ -80,7 +91,13 @@ pub(crate) fn send_update(
         })
         .collect();
     let frame = wire::encode_update(&ranges, &blocks);
-    client.send_message(UNRELIABLE_CHANNEL, Bytes::from(frame));
+    send_to_server(
+        &mut client,
+        link.as_deref_mut(),
+        time.elapsed(),
+        UNRELIABLE_CHANNEL,
+        Bytes::from(frame),
+    );
     replicas.acks_previous = core::mem::take(&mut replicas.acks);
     outgoing.blocks.clear();
 }

@@ -82,12 +82,19 @@ impl FromWorld for ChangeDetectors {
 
 /// Builds the change detector for `C`.
 pub(crate) fn detector<C: Component>(world: &mut World) -> DetectFn {
-    let mut query = world.query_filtered::<(Entity, Ref<C>), With<Replicated>>();
+    // `Changed` reads only the change ticks of `C`, the least memory a scan can touch.
+    let mut query = world.query_filtered::<Entity, (With<Replicated>, Changed<C>)>();
     Box::new(move |world, last_run, this_run, changed| {
-        for (entity, value) in query.iter(world) {
-            if value.last_changed().is_newer_than(last_run, this_run) {
-                changed.push(entity);
-            }
-        }
+        query.update_archetypes(world);
+        // SAFETY: the query is read-only, its archetypes were just updated from this `world`,
+        // the one it was built from.
+        let query = unsafe {
+            query.query_unchecked_manual_with_ticks(
+                world.as_unsafe_world_cell_readonly(),
+                last_run,
+                this_run,
+            )
+        };
+        changed.extend(query.iter());
     })
 }

@@ -387,14 +387,21 @@ fn pack_entities(
             if same_shape {
                 out.write_bool(false);
             } else {
-                write_shape_parts(out, &body.components, body.baseline, shared.index_bits, tick);
+                write_shape_parts(
+                    out,
+                    &body.components,
+                    body.baseline,
+                    shared.index_bits,
+                    tick,
+                );
             }
             let (from, to) = body.range;
             out.append_bits(&shared.cache.bits, from, to - from);
         };
         let mut mark = packer.body.bit_len();
         write(packer, same_shape);
-        let overflows = packer.body.bit_len() + MAX_STATE_HEADER_BITS + 1 > MAX_STATE_FRAME_BYTES * 8;
+        let overflows =
+            packer.body.bit_len() + MAX_STATE_HEADER_BITS + 1 > MAX_STATE_FRAME_BYTES * 8;
         if overflows && packer.previous_slot.is_some() {
             // The frame is full: this entry opens the next one, where no shape precedes it.
             packer.body.truncate(mark);
@@ -413,7 +420,9 @@ fn pack_entities(
         packer.previous_slot = Some(slot);
         if packer.previous_components != body.components {
             packer.previous_components.clear();
-            packer.previous_components.extend_from_slice(&body.components);
+            packer
+                .previous_components
+                .extend_from_slice(&body.components);
         }
         packer.previous_baseline = Some(body.baseline);
     }
@@ -422,7 +431,13 @@ fn pack_entities(
 
 /// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the
 /// next estimate.
-fn record_entry(packer: &mut Packer, client: &mut ClientReplication, slot: u32, epoch: u32, bits: usize) {
+fn record_entry(
+    packer: &mut Packer,
+    client: &mut ClientReplication,
+    slot: u32,
+    epoch: u32,
+    bits: usize,
+) {
     packer.items.push(SentItem::Slot { slot, epoch });
     let state = &mut client.slots[slot as usize];
     state.known = true;

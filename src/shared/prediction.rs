@@ -105,6 +105,10 @@ pub fn not_resimulating(resimulating: Option<Res<Resimulating>>) -> bool {
 /// Client prediction's tunables. Read by [`ClientSet`](crate::client::ClientSet) systems.
 #[derive(Resource, Clone, Debug, PartialEq)]
 pub struct PredictionSettings {
+    /// Whether this client predicts the entities it controls. Off, they are interpolated like
+    /// everyone else's (to compare, or for a spectator). Read when control is assigned, so set
+    /// it before connecting.
+    pub enabled: bool,
     /// Corrections deeper than this many ticks are not re-simulated: predicted entities snap
     /// to the server's newest state instead.
     pub max_rollback_ticks: u32,
@@ -119,6 +123,7 @@ pub struct PredictionSettings {
 impl Default for PredictionSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_rollback_ticks: 60,
             correction_time: core::time::Duration::from_millis(150),
             snap_distance: 4.0,

@@ -23,9 +23,6 @@
 //! assert_eq!(*score, Score(7));
 //! ```
 
-mod link;
-mod rng;
-
 use core::time::Duration;
 use std::{sync::Arc, time::Instant};
 
@@ -35,11 +32,13 @@ use bevy_renet::{
     renet::{self, ClientId},
 };
 
-pub use link::{LinkConditioner, LinkTraffic};
-pub use rng::SplitMix64;
+pub use crate::shared::{
+    link::{LinkConditioner, LinkTraffic},
+    rng::SplitMix64,
+};
 
+use crate::shared::link::Link;
 use crate::{NetsyncPlugins, shared::channels::connection_config};
-use link::Link;
 
 /// The length of one [`TestNet::step`]: one 60 Hz frame.
 pub const STEP: Duration = Duration::from_nanos(16_666_667);

@@ -30,6 +30,7 @@ mod protocol_mismatch;
 mod quantized_transform;
 mod references;
 mod resources;
+mod simulated_link;
 mod spawn_despawn;
 mod tick_wrap;
 mod udp_connect;

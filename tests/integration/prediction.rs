@@ -38,7 +38,10 @@ fn walk(time: Res<Time<Fixed>>, mut walkers: Query<(&TickInput<Pad>, &mut Transf
     let dt = time.timestep().as_secs_f32();
     for (input, mut transform) in &mut walkers {
         let step = input.input.walk.clamp_length_max(1.0) * 4.0 * dt;
-        transform.translation += Vec3::new(step.x, 0.0, step.y);
+        // Standing still leaves the transform unchanged (so the server sends nothing).
+        if step != Vec2::ZERO {
+            transform.translation += Vec3::new(step.x, 0.0, step.y);
+        }
     }
 }
 
@@ -234,6 +237,54 @@ fn a_server_push_is_corrected_within_a_round_trip_without_a_visible_jump() {
         mismatches(&net, (push_tick + rtt_ticks)..(now - 10)),
         Vec::<u32>::new()
     );
+}
+
+/// Server only: while held, controlled entities do not walk, whatever their input says.
+#[derive(Resource)]
+struct Held(bool);
+
+fn hold_still(held: Option<Res<Held>>, mut walkers: Query<&mut TickInput<Pad>, With<Replicated>>) {
+    if held.is_some_and(|held| held.0) {
+        for mut input in &mut walkers {
+            input.input.walk = Vec2::ZERO;
+        }
+    }
+}
+
+#[test]
+fn a_prediction_that_walks_while_the_server_holds_still_is_corrected() {
+    // The server never changes the value, so it never sends one: the client must notice that
+    // the server's unchanged value is not where it predicted.
+    let mut net = setup(LinkConditioner::new(30, 0, 0.0), 5);
+    net.server_mut()
+        .insert_resource(Held(false))
+        .add_systems(FixedUpdate, hold_still.before(walk));
+    net.run(120);
+    net.server_mut().insert_resource(Held(true));
+    let held_from = net.server().world().resource::<ServerTick>().0.0 + 1;
+    net.run(120);
+    let now = net.server().world().resource::<ServerTick>().0.0;
+    let server = net.server().world().resource::<Track>().0[&now];
+    assert_eq!(
+        net.server().world().resource::<Track>().0[&(held_from + 5)],
+        server,
+        "the server kept the entity still"
+    );
+    // The client cannot know the rule, so it keeps walking ahead of each confirmation; but each
+    // confirmation pulls it back: it stays within about a round trip of walking (60 ms, the
+    // input lead and a few ticks at 4 m/s, some 0.5 m) of where the server holds it, instead of
+    // walking away (8 m in these two seconds).
+    let client = &net.client(0).world().resource::<Track>().0;
+    let predicted = client
+        .last_key_value()
+        .map(|(_, position)| *position)
+        .unwrap();
+    let distance = predicted.distance(server);
+    assert!(
+        distance < 1.0,
+        "the prediction is {distance} m from where the server holds the entity"
+    );
+    assert!(stats(&net).rollbacks > 0);
 }
 
 #[test]

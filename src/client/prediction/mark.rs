@@ -5,7 +5,7 @@ use bevy::prelude::*;
 use crate::{
     client::session::ClientSession,
     shared::{
-        prediction::{ControlledBy, Predicted},
+        prediction::{ControlledBy, Predicted, PredictionSettings},
         registry::NoInterpolation,
     },
 };
@@ -15,12 +15,13 @@ pub(crate) fn mark_predicted(
     event: On<Insert, ControlledBy>,
     controlled: Query<&ControlledBy>,
     session: Res<ClientSession>,
+    settings: Option<Res<PredictionSettings>>,
     mut commands: Commands,
 ) {
     let (Some(me), Ok(controller)) = (session.client_id, controlled.get(event.entity)) else {
         return;
     };
-    if controller.client_id == me {
+    if controller.client_id == me && settings.is_none_or(|settings| settings.enabled) {
         commands
             .entity(event.entity)
             .insert((Predicted, NoInterpolation));

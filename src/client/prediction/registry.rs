@@ -16,8 +16,10 @@ pub(crate) type MatchFn<C> = Arc<dyn Fn(&C, &C) -> bool + Send + Sync>;
 /// The typed work for one predicted component type.
 pub(crate) trait PredictionFns: Send + Sync {
     /// Compares server values not compared yet with what was predicted for their ticks; returns
-    /// the earliest tick that differs. `now` is the last predicted tick.
-    fn check(&mut self, world: &mut World, now: NetTick) -> Option<NetTick>;
+    /// the earliest tick that differs. `now` is the last predicted tick; `held` the tick up to
+    /// which the client holds every server change (then a value that did not change since is
+    /// still the server's at `held`, and a prediction that moved is caught).
+    fn check(&mut self, world: &mut World, now: NetTick, held: Option<NetTick>) -> Option<NetTick>;
     /// Puts every predicted entity's component back to the server's value as of `tick`, and
     /// forgets what was predicted after it.
     fn restore(&mut self, world: &mut World, tick: NetTick);
@@ -71,10 +73,22 @@ impl<C: Component<Mutability = Mutable>> TypedPrediction<C> {
 }
 
 impl<C: Component<Mutability = Mutable> + Clone> PredictionFns for TypedPrediction<C> {
-    fn check(&mut self, world: &mut World, now: NetTick) -> Option<NetTick> {
+    fn check(&mut self, world: &mut World, now: NetTick, held: Option<NetTick>) -> Option<NetTick> {
         let records = self.records.get_or_insert_with(|| world.query_filtered());
         let mut earliest: Option<NetTick> = None;
         for (_, _, mut confirmed, history) in records.iter_mut(world) {
+            // The server sends a value when it changes: a prediction that moved while the
+            // server's value stood still is only seen against the unchanged value.
+            let unchanged = confirmed
+                .newest()
+                .zip(held)
+                .filter(|((newest, _), held)| {
+                    held.is_newer_than(*newest) && !held.is_newer_than(now)
+                })
+                .map(|((_, value), held)| (held, value.clone()));
+            if let Some((held, value)) = unchanged {
+                confirmed.push(held, value);
+            }
             let unchecked = core::mem::take(&mut confirmed.unchecked);
             let start = confirmed.values.len().saturating_sub(unchecked);
             for (tick, value) in confirmed.values.iter().skip(start) {

@@ -9,9 +9,12 @@ use super::{
     registry::PredictionRegistry,
     tick::PredictedTick,
 };
-use crate::shared::{
-    prediction::{PredictionSettings, Resimulating},
-    tick::NetTick,
+use crate::{
+    client::replicas::Replicas,
+    shared::{
+        prediction::{PredictionSettings, Resimulating},
+        tick::NetTick,
+    },
 };
 
 /// What prediction did lately, for diagnostics. Written by
@@ -36,11 +39,12 @@ pub(crate) fn reconcile(world: &mut World) {
         return;
     };
     let settings = world.resource::<PredictionSettings>().clone();
+    let held = world.resource::<Replicas>().watermark;
     let Some(tick) = with_registry(world, |world, registry| {
         registry
             .components
             .iter_mut()
-            .filter_map(|component| component.check(world, now))
+            .filter_map(|component| component.check(world, now, held))
             .reduce(NetTick::min)
     })
     .flatten() else {

@@ -16,6 +16,8 @@ mod level;
 mod movement;
 #[path = "../examples/arena/net_args.rs"]
 mod net_args;
+#[path = "../examples/arena/pickup.rs"]
+mod pickup;
 #[path = "../examples/arena/player.rs"]
 mod player;
 #[path = "../examples/arena/projectile.rs"]
@@ -75,10 +77,22 @@ struct Arena {
 }
 
 impl Arena {
+    /// A server on the `arena` level and `bots` bots that all see each other.
     fn new(bots: usize, brains: bool) -> Self {
+        let mut arena = Self::on_level(bots, brains, level::DEFAULT_LEVEL);
+        let count = arena.bots.len();
+        arena.run_until(240, |arena| {
+            (0..count).all(|i| arena.players_seen(i) == count)
+        });
+        arena
+    }
+
+    /// A server on `level` and `bots` bots, once every bot has its player on the server.
+    fn on_level(bots: usize, brains: bool, level: &str) -> Self {
         let mut server = App::new();
         server.add_plugins(MinimalPlugins);
         headless::server_game(&mut server);
+        level::choose(&mut server, level).unwrap();
         server
             .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
             .init_resource::<History>()
@@ -116,9 +130,7 @@ impl Arena {
             .collect();
         let mut arena = Self { server, bots };
         let count = arena.bots.len();
-        arena.run_until(240, |arena| {
-            arena.players_on_server() == count && (0..count).all(|i| arena.players_seen(i) == count)
-        });
+        arena.run_until(240, |arena| arena.players_on_server() == count);
         arena
     }
 
@@ -294,14 +306,7 @@ fn a_shot_at_a_standing_player_hits_and_the_score_changes_everywhere() {
     world.get_mut::<Transform>(shooter).unwrap().translation = Vec3::new(0.0, 0.0, 12.0);
     let (target_id, shooter_id) = (arena.client_id(0), arena.client_id(1));
     // Facing -z (yaw 0), trigger held: a shot every cooldown, three hits kill.
-    arena.input(
-        1,
-        ArenaInput {
-            movement: Vec2::ZERO,
-            aim: 0.0,
-            fire: true,
-        },
-    );
+    arena.input(1, ArenaInput::new(Vec2::ZERO, 0.0, true));
     arena.run_until(240, |arena| {
         Arena::scores(&mut arena.server)
             .get(&shooter_id)
@@ -403,20 +408,18 @@ fn impossible_input_is_held_to_the_rules() {
     world.get_mut::<Transform>(cheater).unwrap().translation = Vec3::new(-5.0, 0.0, 11.0);
     let start_tick = world.resource::<ServerTick>().0;
     for frame in 0..120 {
-        // A huge move vector, or NaN, and the trigger every tick.
-        let movement = if frame % 2 == 0 {
-            Vec2::new(1000.0, 0.0)
-        } else {
-            Vec2::NAN
-        };
-        arena.input(
-            0,
+        // The longest move vector the wire can carry (about 1.41) and the trigger every tick;
+        // every other frame, what NaN and infinity quantize to.
+        let input = if frame % 2 == 0 {
             ArenaInput {
-                movement,
-                aim: f32::INFINITY,
+                movement: [127, 127],
+                aim: u16::MAX,
                 fire: true,
-            },
-        );
+            }
+        } else {
+            ArenaInput::new(Vec2::NAN, f32::INFINITY, true)
+        };
+        arena.input(0, input);
         arena.step();
     }
     let id = arena.client_id(0);
@@ -445,4 +448,101 @@ fn impossible_input_is_held_to_the_rules() {
         shots <= movement::LIFETIME_TICKS / movement::FIRE_COOLDOWN_TICKS + 1,
         "{shots} shots alive after {ticks} ticks"
     );
+}
+
+#[test]
+fn inputs_quantize_within_their_step_and_never_decode_to_nonsense() {
+    for (movement, aim) in [
+        (Vec2::new(0.6, -0.8), 1.0),
+        (Vec2::new(-1.0, 0.0), -2.5),
+        (Vec2::ZERO, 6.2),
+        (Vec2::new(3.0, 4.0), 12.0),
+    ] {
+        let input = ArenaInput::new(movement, aim, true);
+        let expected = movement.clamp_length_max(1.0);
+        assert!(
+            input.movement().distance(expected) <= 1.5 / 127.0,
+            "{movement} became {}",
+            input.movement()
+        );
+        let turned = protocol::yaw_direction(input.aim()).angle_to(protocol::yaw_direction(aim));
+        assert!(turned.abs() < 1e-3, "aim {aim} became {}", input.aim());
+        assert!(input.fire);
+    }
+    let nonsense = ArenaInput::new(Vec2::NAN, f32::NAN, false);
+    assert_eq!(nonsense.movement(), Vec2::ZERO);
+    assert_eq!(nonsense.aim(), 0.0);
+    // Bincode carries it in a handful of bytes.
+    let bytes = bincode::serde::encode_to_vec(
+        ArenaInput::new(Vec2::new(0.7, 0.7), 2.0, true),
+        bincode::config::standard(),
+    )
+    .unwrap();
+    assert!(bytes.len() <= 6, "{} bytes", bytes.len());
+}
+
+/// On the `field` level each bot receives what lies within its view radius of its player, and
+/// the rest once it comes near; the level itself comes from the server.
+#[test]
+fn on_the_field_each_bot_receives_only_what_is_near_its_player() {
+    let mut arena = Arena::on_level(2, false, "field");
+    let radius = arena
+        .server
+        .world()
+        .resource::<level::Level>()
+        .view_radius
+        .unwrap();
+    let places = [Vec3::new(-60.0, 0.0, -60.0), Vec3::new(60.0, 0.0, 60.0)];
+    for (bot, place) in places.iter().enumerate() {
+        let player = arena.server_player(bot);
+        let world = arena.server.world_mut();
+        world.get_mut::<Transform>(player).unwrap().translation = *place;
+    }
+    arena.run(90);
+    let world = arena.server.world_mut();
+    let server_entities = world
+        .query_filtered::<(), With<Replicated>>()
+        .iter(world)
+        .count() as u32;
+    let pickups: Vec<(Entity, Vec3)> = world
+        .query_filtered::<(Entity, &Transform), With<pickup::Pickup>>()
+        .iter(world)
+        .map(|(entity, transform)| (entity, transform.translation))
+        .collect();
+    for (bot, place) in places.iter().enumerate() {
+        let world = arena.bots[bot].world_mut();
+        assert_eq!(world.resource::<level::Level>().name, "field");
+        assert_eq!(
+            world.resource::<player::WorldStats>().entities,
+            server_entities,
+            "the world's size reaches every bot"
+        );
+        assert_eq!(arena.players_seen(bot), 1, "bot {bot} sees the far player");
+        let world = arena.bots[bot].world();
+        let map = world.resource::<ServerEntityMap>();
+        let mut near = 0;
+        for (pickup, at) in &pickups {
+            let distance = at.distance(*place);
+            let held = map.to_client(*pickup).is_some();
+            if distance < radius * 0.9 {
+                near += 1;
+                assert!(held, "bot {bot} lacks a pickup {distance:.0} m away");
+            } else if distance > radius * 1.2 {
+                assert!(!held, "bot {bot} holds a pickup {distance:.0} m away");
+            }
+        }
+        assert!(near > 0, "no pickup near {place}");
+        assert!(map.len() < server_entities as usize / 4);
+    }
+    // The second player walks over to the first: now both see each other.
+    let player = arena.server_player(1);
+    arena
+        .server
+        .world_mut()
+        .get_mut::<Transform>(player)
+        .unwrap()
+        .translation = places[0] + Vec3::new(6.0, 0.0, 0.0);
+    arena.run(90);
+    assert_eq!(arena.players_seen(0), 2);
+    assert_eq!(arena.players_seen(1), 2);
 }

@@ -90,11 +90,11 @@ fn steer(
     let aim_at = target.unwrap_or(brain.waypoint);
     let fire = target.is_some_and(|target| target.distance(position) < SHOOTING_RANGE)
         && brain.random() < 0.5;
-    input.0 = ArenaInput {
-        movement: (brain.waypoint - position).normalize_or_zero(),
-        aim: direction_yaw((aim_at - position).normalize_or(Vec2::NEG_Y)),
+    input.0 = ArenaInput::new(
+        (brain.waypoint - position).normalize_or_zero(),
+        direction_yaw((aim_at - position).normalize_or(Vec2::NEG_Y)),
         fire,
-    };
+    );
 }
 
 /// Builds a bot App connecting to `server` as `name`.

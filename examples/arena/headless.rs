@@ -9,7 +9,7 @@ use bevy_netsync::{
     transport::{ServerSecurity, ServerSettings},
 };
 
-use crate::{chat, level, movement, player, projectile, protocol};
+use crate::{chat, level, movement, pickup, player, projectile, protocol};
 
 /// Frame rate of headless Apps (the server's tick rate).
 pub const HEADLESS_FPS: f64 = 60.0;
@@ -17,6 +17,8 @@ pub const HEADLESS_FPS: f64 = 60.0;
 /// What every arena App has: the protocol, the level and the simulation that clients predict.
 pub fn shared(app: &mut App) {
     protocol::plugin(app);
+    pickup::protocol(app);
+    player::protocol(app);
     level::plugin(app);
     movement::plugin(app);
 }
@@ -25,6 +27,7 @@ pub fn shared(app: &mut App) {
 pub fn simulation(app: &mut App) {
     player::plugin(app);
     projectile::plugin(app);
+    pickup::plugin(app);
     chat::plugin(app);
 }
 

@@ -2,6 +2,7 @@
 //! when not connected.
 
 use bevy::{
+    diagnostic::DiagnosticsStore,
     input::{
         ButtonState,
         keyboard::{Key, KeyboardInput},
@@ -10,11 +11,15 @@ use bevy::{
 };
 use bevy_netsync::{
     prelude::*,
+    shared::prediction::PredictionSettings,
     transport::{Reconnecting, ServerAddresses},
 };
 use bevy_renet::RenetClient;
 
-use crate::protocol::{ChatLine, ChatSend, Player, Score};
+use crate::{
+    player::WorldStats,
+    protocol::{ChatLine, ChatSend, Player, Score},
+};
 
 /// Chat lines shown.
 const CHAT_LINES: usize = 8;
@@ -207,12 +212,17 @@ fn type_chat(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn update_status(
     state: Res<State<ClientState>>,
     client: Option<Res<RenetClient>>,
     timeline: Res<ClientTimeline>,
     server_tick: Res<ServerTick>,
     hosting: Option<Res<ServerAddresses>>,
+    world_stats: Option<Res<WorldStats>>,
+    held: Res<ServerEntityMap>,
+    diagnostics: Res<DiagnosticsStore>,
+    prediction: Res<PredictionSettings>,
     players: Query<(), With<Player>>,
     mut status: Query<&mut Text, With<StatusText>>,
 ) {
@@ -220,21 +230,41 @@ fn update_status(
         return;
     };
     let players = players.iter().count();
+    let entities = world_stats.map_or(0, |stats| stats.entities);
+    let controls = "[WASD] move  [mouse] aim  [click/space] fire  [Enter] chat";
     status.0 = if let Some(addresses) = hosting {
         format!(
-            "Hosting on port {}\nserver tick {}\nplayers {players}\n[WASD] move  [mouse] aim  [click/space] fire  [Enter] chat",
+            "Hosting on port {}\nserver tick {}\nplayers {players}   entities {}\n{controls}",
             addresses.local.port(),
-            server_tick.0.0
+            server_tick.0.0,
+            entities
         )
     } else if let Some(client) = client.filter(|_| *state.get() == ClientState::Connected) {
+        let latest = |path| {
+            diagnostics
+                .get(path)
+                .and_then(|diagnostic| diagnostic.value())
+                .unwrap_or(0.0)
+        };
+        let prediction = if prediction.enabled {
+            format!(
+                "prediction: {:.1} rollbacks/s   last correction {:.1} cm",
+                latest(&NetsyncDiagnostics::ROLLBACKS_PER_SECOND),
+                latest(&NetsyncDiagnostics::LAST_CORRECTION_CM)
+            )
+        } else {
+            "prediction off".to_string()
+        };
         format!(
-            "Connected\nping {:.0} ms   loss {:.1} %\nin {:.1} kB/s   out {:.1} kB/s\nserver tick {:.0}   interp delay {:.0} ms\nplayers {players}\n[WASD] move  [mouse] aim  [click/space] fire  [Enter] chat",
+            "Connected\nping {:.0} ms   loss {:.1} %\nin {:.1} kB/s   out {:.1} kB/s\nserver tick {:.0}   interp delay {:.0} ms\n{prediction}\nplayers {players}   in view {} of {} entities\n{controls}",
             client.rtt() * 1000.0,
             client.packet_loss() * 100.0,
             client.bytes_received_per_sec() / 1000.0,
             client.bytes_sent_per_sec() / 1000.0,
             timeline.server_tick(),
-            timeline.interpolation_delay().as_secs_f64() * 1000.0
+            timeline.interpolation_delay().as_secs_f64() * 1000.0,
+            held.len(),
+            entities
         )
     } else {
         format!("{:?}", state.get())

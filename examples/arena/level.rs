@@ -1,10 +1,13 @@
-//! The arena's layout, read from `assets/arena.json` by server and clients alike, and the
-//! collision queries the simulation needs.
+//! The level's layout, read from `assets/<name>.json` by server and clients alike (the server
+//! says which: [`LevelName`] replicates), and the collision queries the simulation needs.
+//! Levels: `arena` (the default, small) and `field` (a large map where each client's view
+//! radius matters).
 
 use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
-use serde::Deserialize;
+use bevy_netsync::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A solid box standing on the floor.
 #[derive(Deserialize, Clone, Debug, PartialEq)]
@@ -19,9 +22,12 @@ pub struct Block {
     pub color: [f32; 3],
 }
 
-/// The arena.
+/// The level.
 #[derive(Resource, Deserialize, Clone, Debug, PartialEq)]
 pub struct Level {
+    /// The name it was loaded by.
+    #[serde(skip)]
+    pub name: String,
     /// Half size of the floor (x, z).
     pub half_size: Vec2,
     /// Floor colour (linear RGB).
@@ -30,14 +36,45 @@ pub struct Level {
     pub blocks: Vec<Block>,
     /// Spawn points on the ground (x, z).
     pub spawns: Vec<Vec2>,
+    /// Where health pickups lie (x, z).
+    #[serde(default)]
+    pub pickups: Vec<Vec2>,
+    /// How far each client sees, metres; none: everything (interest management off).
+    #[serde(default)]
+    pub view_radius: Option<f32>,
 }
 
-/// Where the arena file is.
-pub fn default_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/arena.json")
+/// The level the server plays, by name: replicated, so that clients load the same one.
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LevelName(pub String);
+
+/// The level every App starts with.
+pub const DEFAULT_LEVEL: &str = "arena";
+
+/// Where the file of the level `name` is.
+pub fn path_of(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/{name}.json"))
 }
 
 impl Level {
+    /// Loads the level `name` (`assets/<name>.json`), with an error that says which file and
+    /// what is wrong. Names are plain words: a server cannot make a client read other files.
+    pub fn named(name: &str) -> Result<Self, String> {
+        let plain = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            return Err(format!(
+                "`{name}` is not a level name (letters, digits, - and _)"
+            ));
+        }
+        let mut level = Self::load(&path_of(name))?;
+        level.name = name.to_string();
+        Ok(level)
+    }
+
     /// Reads a level file, with an error that says which file and what is wrong.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
@@ -97,15 +134,54 @@ impl Level {
     }
 }
 
-/// Loads the level into the App (server and clients), or exits with the reason.
+/// Loads the default level into the App (server and clients), or exits with the reason; a
+/// client then follows the server's [`LevelName`].
 pub fn plugin(app: &mut App) {
-    match Level::load(&default_path()) {
+    match Level::named(DEFAULT_LEVEL) {
         Ok(level) => {
             app.insert_resource(level);
         }
         Err(error) => {
             eprintln!("arena: {error}");
             std::process::exit(2);
+        }
+    }
+    app.replicate_resource::<LevelName>()
+        .add_systems(PreUpdate, follow_server_level.after(ClientSet::Receive));
+}
+
+/// Server side: plays the level `name` (and tells clients which it is).
+pub fn choose(app: &mut App, name: &str) -> Result<(), String> {
+    let level = Level::named(name)?;
+    app.insert_resource(level)
+        .insert_resource(LevelName(name.to_string()));
+    Ok(())
+}
+
+/// Client side: loads the level the server announced, if it is not the one loaded. A level
+/// this client does not have ends the session with the reason on screen.
+fn follow_server_level(
+    announced: Option<Res<LevelName>>,
+    level: Res<Level>,
+    mut last: ResMut<LastDisconnect>,
+    mut commands: Commands,
+) {
+    let Some(announced) = announced.filter(|announced| announced.is_changed()) else {
+        return;
+    };
+    if announced.0 == level.name {
+        return;
+    }
+    match Level::named(&announced.0) {
+        Ok(level) => {
+            info!("the server plays the level `{}`", level.name);
+            commands.insert_resource(level);
+        }
+        Err(error) => {
+            error!("cannot play the server's level: {error}");
+            last.0 = Some(DisconnectReason::Transport(format!(
+                "the server plays a level this client does not have: {error}"
+            )));
         }
     }
 }

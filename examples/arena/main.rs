@@ -14,6 +14,7 @@ mod hud;
 mod level;
 mod movement;
 mod net_args;
+mod pickup;
 mod player;
 mod projectile;
 mod protocol;
@@ -67,6 +68,10 @@ enum Mode {
         /// Secure mode: the server's private key (hex); created if missing.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// The level to play: `arena` (small) or `field` (large: each player sees 30 m around
+        /// it). Clients load the one the server plays.
+        #[arg(long, default_value = level::DEFAULT_LEVEL)]
+        level: String,
         #[command(flatten)]
         screenshot: ScreenshotArgs,
     },
@@ -104,6 +109,10 @@ enum Mode {
         /// Secure mode: the server's private key (hex); created if missing.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// The level to play: `arena` (small) or `field` (large: each player sees 30 m around
+        /// it). Clients load the one the server plays.
+        #[arg(long, default_value = level::DEFAULT_LEVEL)]
+        level: String,
     },
     /// Headless simulated players, for load tests and demos; prints a summary at the end.
     Bots {
@@ -168,6 +177,7 @@ fn main() -> ExitCode {
         name: "host".into(),
         max_clients: 16,
         key_file: None,
+        level: level::DEFAULT_LEVEL.into(),
         screenshot: ScreenshotArgs {
             screenshot: None,
             exit_after: None,
@@ -189,9 +199,11 @@ fn run(mode: Mode) -> Result<(), String> {
             name,
             max_clients,
             key_file,
+            level,
             screenshot,
         } => {
             let mut app = windowed::window_app("bevy_netsync arena: host");
+            level::choose(&mut app, &level)?;
             headless::simulation(&mut app);
             app.insert_resource(HostName(name));
             let security = security(key_file.as_deref())?;
@@ -257,8 +269,10 @@ fn run(mode: Mode) -> Result<(), String> {
             public_addresses,
             max_clients,
             key_file,
+            level,
         } => {
             let mut app = headless::dedicated_server();
+            level::choose(&mut app, &level)?;
             let security = security(key_file.as_deref())?;
             let settings = headless::server_settings(
                 format!("{bind}:{port}"),

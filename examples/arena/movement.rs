@@ -60,14 +60,12 @@ fn move_players(
         if health.0 == 0 {
             continue;
         }
-        let wanted = sanitize_movement(input.input.movement);
+        let wanted = sanitize_movement(input.input.movement());
         let position = Vec2::new(transform.translation.x, transform.translation.z);
         let moved = level.resolve_circle(position + wanted * MAX_SPEED * dt, PLAYER_RADIUS);
         transform.translation = Vec3::new(moved.x, 0.0, moved.y);
-        if input.input.aim.is_finite() {
-            let aim = direction_yaw(yaw_direction(input.input.aim));
-            transform.rotation = Quat::from_rotation_y(aim);
-        }
+        let aim = direction_yaw(yaw_direction(input.input.aim()));
+        transform.rotation = Quat::from_rotation_y(aim);
     }
 }
 
@@ -109,12 +107,7 @@ fn fire(
         if !input.input.fire || health.0 == 0 || weapon.ready_at.is_newer_than(now) {
             continue;
         }
-        let aim = if input.input.aim.is_finite() {
-            input.input.aim
-        } else {
-            0.0
-        };
-        let direction = yaw_direction(aim);
+        let direction = yaw_direction(input.input.aim());
         let direction = Vec3::new(direction.x, 0.0, direction.y);
         let start = transform.translation
             + direction * (PLAYER_RADIUS + PROJECTILE_RADIUS + 0.1)

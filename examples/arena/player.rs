@@ -4,9 +4,10 @@
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
-    server::LOCAL_CLIENT_ID,
+    server::{LOCAL_CLIENT_ID, ViewPoint},
     transport::{NetcodeServerTransport, text_from_user_data},
 };
+use serde::{Deserialize, Serialize};
 
 use crate::{
     level::Level,
@@ -27,11 +28,31 @@ pub struct RespawnAt(pub NetTick);
 #[derive(Resource, Clone, Debug)]
 pub struct HostName(pub String);
 
+/// How many entities the server replicates, for the HUD's "in view N of M" (replicated).
+#[derive(Resource, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorldStats {
+    /// Replicated entities on the server.
+    pub entities: u32,
+}
+
+/// Registers the replicated resource (server and clients, same order).
+pub fn protocol(app: &mut App) {
+    app.replicate_resource::<WorldStats>();
+}
+
 /// Server simulation of players.
 pub fn plugin(app: &mut App) {
-    app.add_observer(spawn_player)
+    app.init_resource::<WorldStats>()
+        .add_observer(spawn_player)
         .add_observer(remove_player)
-        .add_systems(FixedUpdate, respawn_players.before(Movement));
+        .add_systems(FixedUpdate, respawn_players.before(Movement))
+        .add_systems(Update, count_entities);
+}
+
+/// Counts the replicated entities, writing the resource only when the count changes.
+fn count_entities(replicated: Query<(), With<Replicated>>, mut stats: ResMut<WorldStats>) {
+    let entities = replicated.iter().count() as u32;
+    stats.set_if_neq(WorldStats { entities });
 }
 
 fn spawn_player(
@@ -59,18 +80,26 @@ fn spawn_player(
     let hue = (id % 360) as f32;
     let color = Color::hsl(hue, 0.75, 0.55).to_linear();
     info!("{name} joined");
-    commands.spawn((
-        Replicated,
-        Player {
-            client_id: id,
-            name,
-            color: [color.red, color.green, color.blue],
-        },
-        Health(MAX_HEALTH),
-        Score::default(),
-        Transform::from_xyz(spawn.x, 0.0, spawn.y),
-        ControlledBy { client_id: id },
-    ));
+    let player = commands
+        .spawn((
+            Replicated,
+            Player {
+                client_id: id,
+                name,
+                color: [color.red, color.green, color.blue],
+            },
+            Health(MAX_HEALTH),
+            Score::default(),
+            Transform::from_xyz(spawn.x, 0.0, spawn.y),
+            ControlledBy { client_id: id },
+        ))
+        .id();
+    // On a large level each client receives only what is near its player.
+    if let Some(radius) = level.view_radius {
+        commands
+            .entity(event.entity)
+            .insert(ViewPoint::following(player, radius));
+    }
 }
 
 /// A name a client asked for, made safe to show: printable, short, never empty.

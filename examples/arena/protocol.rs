@@ -49,15 +49,56 @@ pub struct Weapon {
     pub ready_at: NetTick,
 }
 
-/// What a player wants this tick. The server clamps everything: a client can ask, not decide.
-#[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Debug)]
+/// What a player wants this tick, quantized so that it travels in a few bytes (about 5, and an
+/// unchanged input in none: inputs are sent every tick, several ticks deep). Whatever a client
+/// sends decodes to a bounded request: no NaN, no infinity, no vector longer than about 1.4,
+/// which the server still caps.
+#[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub struct ArenaInput {
-    /// Wanted direction on the ground (x, z), length at most 1.
-    pub movement: Vec2,
-    /// Aim direction as a yaw angle (radians, 0 = towards -z).
-    pub aim: f32,
+    /// Wanted direction on the ground (x, z), in 127ths.
+    pub movement: [i8; 2],
+    /// Aim direction as a yaw angle, in 65536ths of a turn (0 = towards -z).
+    pub aim: u16,
     /// Trigger held.
     pub fire: bool,
+}
+
+impl ArenaInput {
+    /// Quantizes a request: `movement` on the ground (length at most 1; NaN is no movement),
+    /// `aim` a yaw angle in radians (NaN is 0).
+    pub fn new(movement: Vec2, aim: f32, fire: bool) -> Self {
+        let movement = if movement.is_finite() {
+            movement.clamp_length_max(1.0)
+        } else {
+            Vec2::ZERO
+        };
+        let turns = if aim.is_finite() {
+            (aim / core::f32::consts::TAU).rem_euclid(1.0)
+        } else {
+            0.0
+        };
+        Self {
+            movement: [
+                (movement.x * 127.0).round() as i8,
+                (movement.y * 127.0).round() as i8,
+            ],
+            aim: (turns * 65_536.0).round() as u32 as u16,
+            fire,
+        }
+    }
+
+    /// The wanted direction on the ground (x, z), as sent (its length may exceed 1 slightly).
+    pub fn movement(&self) -> Vec2 {
+        Vec2::new(
+            f32::from(self.movement[0]) / 127.0,
+            f32::from(self.movement[1]) / 127.0,
+        )
+    }
+
+    /// The aim's yaw angle, radians.
+    pub fn aim(&self) -> f32 {
+        f32::from(self.aim) / 65_536.0 * core::f32::consts::TAU
+    }
 }
 
 /// A chat line a player typed.

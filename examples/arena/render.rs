@@ -1,14 +1,19 @@
-//! What the arena looks like: level geometry, lights, a camera that follows the local player,
-//! and meshes for replicated players and projectiles (added by observers, so the server never
-//! loads a mesh).
+//! What the arena looks like: level geometry on a floor with a metre grid, a sky and a distant
+//! backdrop, lights, a camera that follows the local player, and meshes for replicated players,
+//! projectiles and pickups (added by observers, so the server never loads a mesh).
 
-use bevy::{light::CascadeShadowConfigBuilder, prelude::*};
-use bevy_netsync::server::LOCAL_CLIENT_ID;
+use bevy::{
+    light::CascadeShadowConfigBuilder,
+    pbr::{DistanceFog, FogFalloff},
+    prelude::*,
+};
+use bevy_netsync::{prelude::*, server::LOCAL_CLIENT_ID};
 
 use crate::{
     bots::my_client_id,
     level::Level,
     movement::{PLAYER_RADIUS, PROJECTILE_RADIUS},
+    pickup::{PICKUP_RADIUS, Pickup},
     protocol::{Health, Player, Projectile},
 };
 
@@ -25,14 +30,30 @@ pub struct LocalPlayer;
 #[derive(Component)]
 struct Body;
 
+/// Marks what [`build_level`] spawned, replaced when the level changes.
+#[derive(Component)]
+struct LevelGeometry;
+
+/// The sky: the clear colour, and the fog colour far things fade into.
+const SKY: Color = Color::srgb(0.53, 0.68, 0.84);
+/// Grid lines: one every this many metres, every fifth one brighter.
+const GRID_STEP: f32 = 2.0;
+
 /// Rendering of the arena.
 pub fn plugin(app: &mut App) {
-    app.add_systems(Startup, (spawn_level, spawn_camera_and_lights))
+    app.insert_resource(ClearColor(SKY))
+        .add_systems(Startup, spawn_camera_and_lights)
+        .add_systems(Update, build_level.run_if(resource_changed::<Level>))
         .add_observer(dress_player)
         .add_observer(dress_projectile)
+        .add_observer(dress_pickup)
         .add_systems(
             Update,
-            (mark_local_player, show_living_players, follow_local_player).chain(),
+            (
+                (mark_local_player, show_living_players, follow_local_player).chain(),
+                hide_spent_projectiles,
+                spin_pickups,
+            ),
         );
 }
 
@@ -40,14 +61,21 @@ fn linear([r, g, b]: [f32; 3]) -> Color {
     Color::linear_rgb(r, g, b)
 }
 
-fn spawn_level(
+/// Builds the level: floor, grid, blocks, and a backdrop ground beyond the walls; again
+/// whenever the level changes (a client learns the server's level after connecting).
+fn build_level(
     level: Res<Level>,
+    old: Query<Entity, With<LevelGeometry>>,
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
+    for entity in &old {
+        commands.entity(entity).despawn();
+    }
     let size = level.half_size * 2.0;
     commands.spawn((
+        LevelGeometry,
         Mesh3d(meshes.add(Cuboid::new(size.x + 2.0, 0.2, size.y + 2.0))),
         MeshMaterial3d(materials.add(StandardMaterial {
             base_color: linear(level.floor_color),
@@ -56,8 +84,21 @@ fn spawn_level(
         })),
         Transform::from_xyz(0.0, -0.1, 0.0),
     ));
+    // Far ground around the level, fading into the sky.
+    commands.spawn((
+        LevelGeometry,
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(2_000.0, 2_000.0))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.22, 0.27, 0.2),
+            perceptual_roughness: 1.0,
+            ..default()
+        })),
+        Transform::from_xyz(0.0, -0.25, 0.0),
+    ));
+    spawn_grid(&level, &mut commands, &mut meshes, &mut materials);
     for block in &level.blocks {
         commands.spawn((
+            LevelGeometry,
             Mesh3d(meshes.add(Cuboid::new(
                 block.half.x * 2.0,
                 block.height,
@@ -73,10 +114,63 @@ fn spawn_level(
     }
 }
 
+/// Thin lines on the floor every [`GRID_STEP`] metres, so that speed and smoothness can be
+/// judged by eye.
+fn spawn_grid(
+    level: &Level,
+    commands: &mut Commands,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+) {
+    let faint = materials.add(StandardMaterial {
+        base_color: Color::srgb(0.16, 0.18, 0.2),
+        perceptual_roughness: 0.9,
+        ..default()
+    });
+    let bright = materials.add(StandardMaterial {
+        base_color: Color::srgb(0.3, 0.33, 0.36),
+        perceptual_roughness: 0.9,
+        ..default()
+    });
+    let size = level.half_size * 2.0;
+    let along_x = meshes.add(Cuboid::new(size.x, 0.01, 0.05));
+    let along_z = meshes.add(Cuboid::new(0.05, 0.01, size.y));
+    let lines = |half: f32| {
+        let count = (half / GRID_STEP).floor() as i32;
+        (-count..=count).map(|i| (i, i as f32 * GRID_STEP))
+    };
+    for (i, z) in lines(level.half_size.y) {
+        let material = if i % 5 == 0 { &bright } else { &faint };
+        commands.spawn((
+            LevelGeometry,
+            Mesh3d(along_x.clone()),
+            MeshMaterial3d(material.clone()),
+            Transform::from_xyz(0.0, 0.005, z),
+        ));
+    }
+    for (i, x) in lines(level.half_size.x) {
+        let material = if i % 5 == 0 { &bright } else { &faint };
+        commands.spawn((
+            LevelGeometry,
+            Mesh3d(along_z.clone()),
+            MeshMaterial3d(material.clone()),
+            Transform::from_xyz(x, 0.005, 0.0),
+        ));
+    }
+}
+
 fn spawn_camera_and_lights(mut commands: Commands) {
     commands.spawn((
         Camera3d::default(),
         Transform::from_translation(CAMERA_OFFSET).looking_at(Vec3::ZERO, Vec3::Y),
+        DistanceFog {
+            color: SKY,
+            falloff: FogFalloff::Linear {
+                start: 45.0,
+                end: 160.0,
+            },
+            ..default()
+        },
     ));
     commands.spawn((
         DirectionalLight {
@@ -150,6 +244,47 @@ fn dress_projectile(
             ..default()
         })),
     ));
+}
+
+fn dress_pickup(
+    event: On<Add, Pickup>,
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    commands.entity(event.entity).insert((
+        Mesh3d(meshes.add(Cuboid::from_length(PICKUP_RADIUS * 1.4))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.3, 0.9, 0.4),
+            emissive: LinearRgba::rgb(0.5, 2.5, 0.8),
+            ..default()
+        })),
+    ));
+}
+
+/// Pickups turn slowly, to be seen (the replicated transform stands still).
+fn spin_pickups(time: Res<Time>, mut pickups: Query<&mut Transform, With<Pickup>>) {
+    for mut transform in &mut pickups {
+        transform.rotation =
+            Quat::from_rotation_y(time.elapsed_secs() * 1.5) * Quat::from_rotation_x(0.6);
+    }
+}
+
+/// Projectiles this screen predicts.
+type PredictedProjectiles = (With<Projectile>, With<Predicted>);
+
+/// A projectile this screen predicts flies on until the server's despawn arrives, a round
+/// trip after it hit a wall: hidden from the moment it is inside one.
+fn hide_spent_projectiles(
+    level: Res<Level>,
+    mut projectiles: Query<(&Transform, &mut Visibility), PredictedProjectiles>,
+) {
+    for (transform, mut visibility) in &mut projectiles {
+        let ground = Vec2::new(transform.translation.x, transform.translation.z);
+        if level.blocks_circle(ground, PROJECTILE_RADIUS) {
+            *visibility = Visibility::Hidden;
+        }
+    }
 }
 
 /// Finds the player this screen controls: the host's own, or the one with this client's id.

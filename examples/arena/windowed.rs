@@ -56,8 +56,7 @@ pub fn window_app(title: &str) -> App {
             ..default()
         }),
         NetsyncPlugins::default(),
-    ))
-    .insert_resource(ClearColor(Color::srgb(0.05, 0.06, 0.08)));
+    ));
     headless::shared(&mut app);
     render::plugin(&mut app);
     hud::plugin(&mut app);
@@ -77,8 +76,7 @@ fn sample_input(
     mut input: ResMut<LocalInput<ArenaInput>>,
 ) {
     if chat.0.is_some() {
-        input.0.movement = Vec2::ZERO;
-        input.0.fire = false;
+        input.0 = ArenaInput::new(Vec2::ZERO, input.0.aim(), false);
         return;
     }
     let pressed = |a: KeyCode, b: KeyCode| keys.pressed(a) || keys.pressed(b);
@@ -102,8 +100,9 @@ fn sample_input(
     let forward = camera_transform.forward().as_vec3();
     let forward = Vec2::new(forward.x, forward.z).normalize_or(Vec2::NEG_Y);
     let right = Vec2::new(-forward.y, forward.x);
-    input.0.movement = (forward * wanted.y + right * wanted.x).normalize_or_zero();
-    input.0.fire = mouse.pressed(MouseButton::Left) || keys.pressed(KeyCode::Space);
+    let movement = (forward * wanted.y + right * wanted.x).normalize_or_zero();
+    let fire = mouse.pressed(MouseButton::Left) || keys.pressed(KeyCode::Space);
+    input.0 = ArenaInput::new(movement, input.0.aim(), fire);
 
     let (Ok(window), Ok(player)) = (window.single(), local.single()) else {
         return;
@@ -122,7 +121,8 @@ fn sample_input(
             point.z - player.translation.z,
         );
         if direction.length() > 0.1 {
-            input.0.aim = direction_yaw(direction.normalize());
+            let (movement, fire) = (input.0.movement(), input.0.fire);
+            input.0 = ArenaInput::new(movement, direction_yaw(direction.normalize()), fire);
         }
     }
 }

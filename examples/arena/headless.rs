@@ -44,6 +44,7 @@ pub fn server_settings(
         max_clients,
         security,
         protocol_id: protocol::PROTOCOL_ID,
+        ..default()
     }
 }
 

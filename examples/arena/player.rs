@@ -5,7 +5,7 @@ use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     server::{LOCAL_CLIENT_ID, ViewPoint},
-    transport::{NetcodeServerTransport, text_from_user_data},
+    transport::{ServerTransport, text_from_user_data},
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,7 @@ fn spawn_player(
     event: On<Add, ConnectedClient>,
     clients: Query<&ConnectedClient>,
     players: Query<&Player>,
-    transport: Option<Res<NetcodeServerTransport>>,
+    transport: Option<Res<ServerTransport>>,
     host_name: Option<Res<HostName>>,
     level: Res<Level>,
     mut commands: Commands,

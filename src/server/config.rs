@@ -23,6 +23,14 @@ pub struct ServerConfig {
     pub update_bytes_per_tick: usize,
     /// Largest message a client may send; a larger one disconnects that client.
     pub max_client_message_bytes: usize,
+    /// Most messages one client may send per second (updates, inputs and game messages; a
+    /// game client sends one or two per frame). Bursts of two seconds' worth are allowed; a
+    /// client beyond it is disconnected with
+    /// [`DisconnectReason::Flooding`](crate::shared::disconnect::DisconnectReason::Flooding).
+    pub client_messages_per_second: u32,
+    /// Most bytes one client may send per second, in bursts of two seconds' worth; beyond it,
+    /// disconnected like a flood of messages.
+    pub client_bytes_per_second: usize,
     /// Frames between telling a client why it is disconnected and closing its connection,
     /// so the reason can reach it.
     pub disconnect_grace_frames: u32,
@@ -35,6 +43,8 @@ impl Default for ServerConfig {
             bytes_per_second: DEFAULT_BYTES_PER_SECOND,
             update_bytes_per_tick: 256 * 1024,
             max_client_message_bytes: 64 * 1024,
+            client_messages_per_second: 1_000,
+            client_bytes_per_second: 128 * 1024,
             disconnect_grace_frames: 4,
         }
     }

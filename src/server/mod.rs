@@ -9,6 +9,7 @@ mod blobs;
 mod budget;
 mod change_log;
 mod choose_entities;
+mod client_allowance;
 mod client_replication;
 mod config;
 mod connected_client;
@@ -101,6 +102,7 @@ impl Plugin for ServerPlugin {
         app.insert_resource(self.config.clone())
             .init_resource::<ServerTick>()
             .init_resource::<connected_client::ClientSlots>()
+            .init_resource::<client_allowance::ClientAllowances>()
             .init_resource::<change_log::StructuralLog>()
             .init_resource::<ChangeDetectors>()
             .init_resource::<replicated_world::ReplicatedWorld>()

@@ -4,6 +4,7 @@ use bevy::prelude::*;
 use bevy_renet::{RenetServer, renet::ClientId};
 
 use super::{
+    client_allowance::ClientAllowances,
     client_replication::ClientReplication,
     config::ServerConfig,
     connected_client::{ClientSlots, Slot, accept_client, close_client},
@@ -30,20 +31,41 @@ fn tick_near(now: NetTick, low: u16) -> NetTick {
 
 /// Drains every client's channels. A client whose data is malformed, oversized or out of
 /// place is disconnected with the reason; the others are served as usual.
+///
+/// A client being disconnected is not listened to any more: whatever it keeps sending is
+/// dropped unread, so it cannot delay its own disconnection or make the server repeat the
+/// reason. Each message first spends the client's allowance ([`ClientAllowances`]).
 pub(crate) fn receive_from_clients(world: &mut World) {
+    let now = world.resource::<Time<Real>>().elapsed_secs_f64();
     world.resource_scope(|world, mut server: Mut<RenetServer>| {
-        for client_id in server.clients_id() {
-            for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
-                while let Some(bytes) = server.receive_message(client_id, channel) {
-                    let Some(&slot) = world.resource::<ClientSlots>().slots.get(&client_id) else {
-                        continue;
-                    };
-                    if let Err(reason) = handle_frame(world, &mut server, client_id, slot, &bytes) {
-                        close_client(world, &mut server, client_id, reason);
+        world.resource_scope(|world, mut allowances: Mut<ClientAllowances>| {
+            let clients = server.clients_id();
+            allowances.retain(|client| clients.contains(&client));
+            for client_id in clients {
+                for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
+                    while let Some(bytes) = server.receive_message(client_id, channel) {
+                        let slot = world
+                            .resource::<ClientSlots>()
+                            .slots
+                            .get(&client_id)
+                            .copied();
+                        let Some(slot) = slot.filter(|slot| !matches!(slot, Slot::Closing { .. }))
+                        else {
+                            continue;
+                        };
+                        let config = world.resource::<ServerConfig>();
+                        let handled = allowances
+                            .take(config, client_id, now, bytes.len())
+                            .and_then(|()| {
+                                handle_frame(world, &mut server, client_id, slot, &bytes)
+                            });
+                        if let Err(reason) = handled {
+                            close_client(world, &mut server, client_id, reason);
+                        }
                     }
                 }
             }
-        }
+        });
     });
 }
 

@@ -225,21 +225,63 @@ pub fn encode_serde<T: Serialize + ?Sized>(
         })
 }
 
-/// Decodes a serde + bincode value that must use every byte of `bytes`.
+/// Decodes a serde + bincode value that must use every byte of `bytes`. Safe on bytes from
+/// anyone: allocations are bounded by [`MAX_DECODED_VALUE_BYTES`], and a value nested so deep
+/// that decoding it would use more than [`MAX_DECODE_STACK_BYTES`] of stack (a recursive type
+/// fed `Some(Some(Some(...)))` by a hostile peer) is refused instead of overflowing the stack.
 pub fn decode_serde<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let codec_error = |detail: String| DecodeError::Codec {
         type_name: type_name::<T>(),
         detail,
     };
-    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode_config())
+    let marker = 0u8;
+    let mut reader = GuardedReader {
+        rest: bytes,
+        stack_start: core::hint::black_box(&marker) as *const u8 as usize,
+    };
+    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(&mut reader, bincode_config());
+    let value = T::deserialize(decoder.as_deserializer())
         .map_err(|error| codec_error(error.to_string()))?;
-    if used != bytes.len() {
+    if !reader.rest.is_empty() {
         return Err(codec_error(format!(
             "{} bytes left over",
-            bytes.len() - used
+            reader.rest.len()
         )));
     }
     Ok(value)
+}
+
+/// Most stack a decode may use below [`decode_serde`]'s own frame: far more than any sensible
+/// value needs, far less than a thread's stack.
+pub const MAX_DECODE_STACK_BYTES: usize = 256 * 1024;
+
+/// A slice reader that refuses to read once the stack has grown past
+/// [`MAX_DECODE_STACK_BYTES`] since decoding began: each level of a nested value reads at
+/// least a byte, so the check is met at every level.
+struct GuardedReader<'a> {
+    rest: &'a [u8],
+    stack_start: usize,
+}
+
+impl bincode::de::read::Reader for GuardedReader<'_> {
+    fn read(&mut self, bytes: &mut [u8]) -> Result<(), bincode::error::DecodeError> {
+        let marker = 0u8;
+        let here = core::hint::black_box(&marker) as *const u8 as usize;
+        if here.abs_diff(self.stack_start) > MAX_DECODE_STACK_BYTES {
+            return Err(bincode::error::DecodeError::Other(
+                "value nested too deeply",
+            ));
+        }
+        if bytes.len() > self.rest.len() {
+            return Err(bincode::error::DecodeError::UnexpectedEnd {
+                additional: bytes.len() - self.rest.len(),
+            });
+        }
+        let (read, rest) = self.rest.split_at(bytes.len());
+        bytes.copy_from_slice(read);
+        self.rest = rest;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

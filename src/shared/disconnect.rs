@@ -63,6 +63,11 @@ pub enum DisconnectReason {
     /// transport), in its own words.
     #[error("transport error: {0}")]
     Transport(String),
+    /// The client sent more than the server allows
+    /// ([`ServerConfig::client_messages_per_second`](crate::server::ServerConfig) or
+    /// `client_bytes_per_second`).
+    #[error("flooding: the client sent {0}")]
+    Flooding(String),
 }
 
 impl DisconnectReason {

@@ -27,16 +27,18 @@ mod client;
 mod error;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod server_transport;
 mod token;
 
 use bevy::prelude::*;
 #[cfg(feature = "client")]
 use bevy_renet::{RenetClient, RenetReceive, netcode::NetcodeClientPlugin};
 #[cfg(feature = "server")]
-use bevy_renet::{RenetServer, netcode::NetcodeServerPlugin};
+use bevy_renet::{RenetReceive as ServerReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use address::resolve;
-pub use bevy_renet::netcode::{ConnectToken, NetcodeClientTransport, NetcodeServerTransport};
+pub use bevy_renet::netcode::{ConnectToken, NetcodeClientTransport};
 #[cfg(feature = "client")]
 pub use client::{
     ClientSecurity, ClientSettings, ReconnectPolicy, Reconnecting, connect, disconnect,
@@ -45,8 +47,11 @@ pub use client::{
 pub use error::TransportError;
 #[cfg(feature = "server")]
 pub use server::{
-    ClientUserData, ServerAddresses, ServerSecurity, ServerSettings, start_server, stop_server,
+    ClientUserData, DEFAULT_RECEIVE_BUFFER_BYTES, ServerAddresses, ServerSecurity, ServerSettings,
+    start_server, stop_server,
 };
+#[cfg(feature = "server")]
+pub use server_transport::{ServerTransport, TransportStats};
 pub use token::{
     PrivateKey, TokenIssuer, UserData, from_hex, generate_private_key, private_key_from_hex,
     text_from_user_data, to_hex, token_from_bytes, token_to_bytes, unix_now, user_data_from_text,
@@ -72,15 +77,31 @@ impl Plugin for NetcodeTransportPlugin {
     fn build(&self, app: &mut App) {
         #[cfg(feature = "server")]
         {
-            if !app.is_plugin_added::<NetcodeServerPlugin>() {
-                app.add_plugins(NetcodeServerPlugin);
-            }
-            app.add_observer(server::attach_user_data).add_systems(
-                Last,
-                server::goodbye_on_exit
-                    .before(NetcodeServerPlugin::disconnect_on_exit)
-                    .run_if(resource_exists::<RenetServer>),
-            );
+            let serving = resource_exists::<server_transport::ServerTransport>
+                .and_then(resource_exists::<RenetServer>);
+            app.add_observer(server::attach_user_data)
+                .add_systems(
+                    PreUpdate,
+                    server_transport::receive_datagrams
+                        .in_set(ServerReceive)
+                        .after(RenetServerPlugin::update_system)
+                        .before(RenetServerPlugin::emit_server_events_system)
+                        .run_if(serving.clone()),
+                )
+                .add_systems(
+                    PostUpdate,
+                    server_transport::send_datagrams
+                        .in_set(RenetSend)
+                        .run_if(serving.clone()),
+                )
+                .add_systems(
+                    Last,
+                    (
+                        server::goodbye_on_exit.run_if(resource_exists::<RenetServer>),
+                        server_transport::disconnect_on_exit.run_if(serving),
+                    )
+                        .chain(),
+                );
         }
         #[cfg(feature = "client")]
         {

@@ -5,13 +5,16 @@ use std::net::{SocketAddr, UdpSocket};
 use bevy::prelude::*;
 use bevy_renet::{
     RenetServer,
-    netcode::{NetcodeServerTransport, ServerAuthentication, ServerConfig},
+    netcode::{ServerAuthentication, ServerConfig},
     renet::Bytes,
 };
+
+use renetcode::NetcodeServer;
 
 use super::{
     DEFAULT_PORT, DEFAULT_PROTOCOL_ID, MAX_CLIENTS, TransportError,
     address::{default_public_address, resolve},
+    server_transport::{ServerTransport, TransportStats},
     token::{PrivateKey, UserData, unix_now},
 };
 use crate::{
@@ -53,7 +56,15 @@ pub struct ServerSettings {
     pub security: ServerSecurity,
     /// The game's netcode protocol id: clients must use the same one.
     pub protocol_id: u64,
+    /// Size asked for the socket's receive buffer, so that a burst of datagrams (junk sent at
+    /// the port, or many clients at once) waits there instead of being dropped by the system
+    /// before the next frame reads it. The system may grant less (on Linux at most
+    /// `net.core.rmem_max`); the size granted is logged at debug level.
+    pub receive_buffer_bytes: usize,
 }
+
+/// The default of [`ServerSettings::receive_buffer_bytes`]: 4 MiB, about 3,000 full datagrams.
+pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 4 << 20;
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -63,6 +74,7 @@ impl Default for ServerSettings {
             max_clients: 32,
             security: ServerSecurity::Unsecure,
             protocol_id: DEFAULT_PROTOCOL_ID,
+            receive_buffer_bytes: DEFAULT_RECEIVE_BUFFER_BYTES,
         }
     }
 }
@@ -91,9 +103,11 @@ pub fn start_server(
         return Err(TransportError::TooManyClients(settings.max_clients));
     }
     let bind = resolve(&settings.bind)?;
-    let socket = UdpSocket::bind(bind).map_err(|source| TransportError::Bind {
-        address: bind,
-        source,
+    let socket = bind_socket(bind, settings.receive_buffer_bytes).map_err(|source| {
+        TransportError::Bind {
+            address: bind,
+            source,
+        }
     })?;
     let local = socket.local_addr()?;
     let public = if settings.public_addresses.is_empty() {
@@ -111,15 +125,15 @@ pub fn start_server(
             private_key: *private_key,
         },
     };
-    let transport = NetcodeServerTransport::new(
-        ServerConfig {
+    let transport = ServerTransport::new(
+        socket,
+        NetcodeServer::new(ServerConfig {
             current_time: unix_now(),
             max_clients: settings.max_clients,
             protocol_id: settings.protocol_id,
             public_addresses: public.clone(),
             authentication,
-        },
-        socket,
+        }),
     )?;
     if world.contains_resource::<RenetServer>() {
         stop_server(world);
@@ -128,6 +142,7 @@ pub fn start_server(
     let addresses = ServerAddresses { local, public };
     world.insert_resource(RenetServer::new(connection_config()));
     world.insert_resource(transport);
+    world.insert_resource(TransportStats::default());
     world.insert_resource(addresses.clone());
     info!(
         "server listening on {local}, clients connect to {:?}",
@@ -141,7 +156,7 @@ pub fn start_server(
 pub fn stop_server(world: &mut World) {
     say_goodbye_to_clients(world);
     if let (Some(mut transport), Some(mut server)) = (
-        world.remove_resource::<NetcodeServerTransport>(),
+        world.remove_resource::<ServerTransport>(),
         world.remove_resource::<RenetServer>(),
     ) {
         transport.disconnect_all(&mut server);
@@ -160,7 +175,7 @@ fn say_goodbye_to_clients(world: &mut World) {
     for client_id in server.clients_id() {
         server.send_message(client_id, RELIABLE_CHANNEL, frame.clone());
     }
-    if let Some(mut transport) = world.get_resource_mut::<NetcodeServerTransport>() {
+    if let Some(mut transport) = world.get_resource_mut::<ServerTransport>() {
         transport.send_packets(&mut server);
     }
     world.insert_resource(server);
@@ -178,7 +193,7 @@ pub(crate) fn goodbye_on_exit(world: &mut World) {
 pub(crate) fn attach_user_data(
     event: On<Add, ConnectedClient>,
     clients: Query<&ConnectedClient>,
-    transport: Option<Res<NetcodeServerTransport>>,
+    transport: Option<Res<ServerTransport>>,
     mut commands: Commands,
 ) {
     let (Some(transport), Ok(client)) = (transport, clients.get(event.entity)) else {
@@ -187,4 +202,23 @@ pub(crate) fn attach_user_data(
     if let Some(data) = transport.user_data(client.id()) {
         commands.entity(event.entity).insert(ClientUserData(data));
     }
+}
+
+/// A UDP socket bound to `address` with a receive buffer of about `receive_buffer_bytes`.
+fn bind_socket(address: SocketAddr, receive_buffer_bytes: usize) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    if let Err(error) = socket.set_recv_buffer_size(receive_buffer_bytes) {
+        warn!("cannot size the receive buffer to {receive_buffer_bytes} bytes: {error}");
+    }
+    debug!(
+        "server socket receive buffer: {} bytes",
+        socket.recv_buffer_size().unwrap_or(0)
+    );
+    socket.bind(&address.into())?;
+    Ok(socket.into())
 }

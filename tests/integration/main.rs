@@ -33,6 +33,7 @@ mod resources;
 mod simulated_link;
 mod spawn_despawn;
 mod tick_wrap;
+mod udp_abuse;
 mod udp_connect;
 mod udp_failures;
 mod udp_secure;

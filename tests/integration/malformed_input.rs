@@ -145,3 +145,112 @@ fn bogus_acks_are_harmless() {
     assert_eq!(connected_clients(&mut net), 1);
     assert_converged(&mut net, client);
 }
+
+#[test]
+fn a_flood_of_messages_disconnects_only_the_flooder() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            // Two seconds' worth of the default allowance at once, and more.
+            for _ in 0..2_500 {
+                net.send_raw(client, channels::UNRELIABLE_CHANNEL, vec![1, 0, 0]);
+            }
+        },
+        |reason| matches!(reason, DisconnectReason::Flooding(text) if text.contains("messages per second")),
+    );
+}
+
+#[test]
+fn a_flood_of_bytes_disconnects_only_the_flooder() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            // Large `Chat` lines within the size limit: 5 × 60 KB is above 2 s of 128 KiB/s.
+            for _ in 0..5 {
+                let mut text = Vec::new();
+                bevy_netsync::shared::codec::encode_serde(&Chat("x".repeat(60_000)), &mut text)
+                    .unwrap();
+                let frame = bevy_netsync::shared::wire::encode_message(
+                    bevy_netsync::shared::wire::client_kind::MESSAGE,
+                    0,
+                    &text,
+                );
+                net.send_raw(client, channels::RELIABLE_CHANNEL, frame);
+            }
+        },
+        |reason| matches!(reason, DisconnectReason::Flooding(text) if text.contains("bytes per second")),
+    );
+}
+
+#[test]
+fn an_input_frame_with_too_many_inputs_disconnects_only_the_sender() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            let inputs = vec![Vec::new(); 40];
+            let frame = bevy_netsync::shared::wire::encode_update(
+                &[],
+                &[bevy_netsync::shared::wire::InputsOut {
+                    index: 0,
+                    newest: 1,
+                    inputs: &inputs,
+                }],
+            );
+            net.send_raw(client, channels::UNRELIABLE_CHANNEL, frame);
+        },
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("inputs")),
+    );
+}
+
+#[test]
+fn deeply_nested_payloads_are_refused_without_overflowing_the_stack() {
+    only_the_offender_is_dropped(
+        |net, client| {
+            // `Some(Some(Some(...)))` 60,000 levels deep: one byte per level.
+            let mut payload = vec![1u8; 60_000];
+            payload.push(0);
+            let frame = bevy_netsync::shared::wire::encode_message(
+                bevy_netsync::shared::wire::client_kind::MESSAGE,
+                2,
+                &payload,
+            );
+            net.send_raw(client, channels::RELIABLE_CHANNEL, frame);
+        },
+        |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("Nested")),
+    );
+}
+
+#[test]
+fn a_client_being_disconnected_is_gone_in_time_however_much_junk_it_sends() {
+    let mut net = net();
+    let offender = net.add_client();
+    let good = net.add_client();
+    net.run(5);
+    let grace = net
+        .server()
+        .world()
+        .resource::<bevy_netsync::server::ServerConfig>()
+        .disconnect_grace_frames as usize;
+    // The offender never hears that it is disconnected, so it keeps sending as it likes.
+    let deaf = bevy_netsync::testing::LinkConditioner {
+        loss: 1.0,
+        ..bevy_netsync::testing::LinkConditioner::PERFECT
+    };
+    net.set_links(
+        offender,
+        deaf,
+        bevy_netsync::testing::LinkConditioner::PERFECT,
+    );
+    let mut steps = 0;
+    while net.is_attached(offender) {
+        // Junk every frame: it must neither keep the connection open nor make the server
+        // repeat the reason.
+        for _ in 0..10 {
+            net.send_raw(offender, channels::RELIABLE_CHANNEL, vec![0xee, 1, 2, 3]);
+        }
+        net.step();
+        steps += 1;
+        assert!(
+            steps <= grace + 3,
+            "still connected after {steps} frames of junk"
+        );
+    }
+    assert_eq!(client_state(&net, good), ClientState::Connected);
+}

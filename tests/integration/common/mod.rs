@@ -50,9 +50,14 @@ pub fn protocol(app: &mut App) {
         .replicate::<Player>()
         .add_client_message::<Chat>(Channel::Reliable)
         .add_client_message::<Ping>(Channel::Unreliable)
+        .add_client_message::<Nested>(Channel::Reliable)
         .add_server_message::<ChatLine>(Channel::Reliable)
         .add_server_message::<Pong>(Channel::Unreliable);
 }
+
+/// A recursive client message: a hostile client can nest it as deep as its bytes allow.
+#[derive(Message, Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct Nested(pub Option<Box<Nested>>);
 
 /// A test network with the shared protocol.
 pub fn net() -> TestNet {

@@ -1,0 +1,480 @@
+//! [`ServerTransport`]: netcode.io (renetcode) on a UDP socket this crate owns. Compared with
+//! renet's own server transport it
+//!
+//! - looks at every datagram before netcode does and drops, without decrypting or logging,
+//!   what cannot be a packet of a client (too small or too large, an unknown packet type, a
+//!   malformed connection request, traffic from an address that is not connected, a payload
+//!   already received): junk costs a few comparisons;
+//! - counts what it dropped by cause ([`TransportStats`]) and logs one summary line per
+//!   period instead of one line per datagram;
+//! - sizes the socket's receive buffer ([`ServerSettings::receive_buffer_bytes`](super::ServerSettings))
+//!   and drains it every frame, so bursts of junk do not crowd out real packets;
+//! - refuses a client that claims an id already in use (the host's own, in unsecure mode).
+
+use std::{
+    io,
+    net::{SocketAddr, UdpSocket},
+    time::Duration,
+};
+
+use bevy::{platform::collections::HashMap, prelude::*};
+use bevy_renet::RenetServer;
+use renetcode::{NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerResult};
+
+use super::token::UserData;
+use crate::server::{ConnectedClient, LocalClient};
+
+/// Bytes of a netcode connection request.
+const CONNECTION_REQUEST_BYTES: usize = 1078;
+/// Smallest netcode packet: prefix, one sequence byte, the MAC.
+const MIN_PACKET_BYTES: usize = 2 + 16;
+/// Netcode packet types a client sends.
+const REQUEST: u8 = 0;
+const RESPONSE: u8 = 3;
+const KEEP_ALIVE: u8 = 4;
+const PAYLOAD: u8 = 5;
+const DISCONNECT: u8 = 6;
+/// Payload sequences remembered per client to drop duplicates.
+const REPLAY_WINDOW: u64 = 256;
+
+/// What the server's transport received and dropped, by cause, since it started. Also a
+/// resource, refreshed every frame, for diagnostics.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Datagrams read from the socket.
+    pub datagrams: u64,
+    /// Payloads handed to renet.
+    pub payloads: u64,
+    /// Dropped: shorter than any netcode packet.
+    pub too_small: u64,
+    /// Dropped: longer than any netcode packet.
+    pub too_large: u64,
+    /// Dropped: not a packet type a client sends, or a connection request of the wrong size.
+    pub bad_type: u64,
+    /// Dropped: a packet only connected clients send, from an address that is not one.
+    pub unknown_sender: u64,
+    /// Dropped: a payload already received (a duplicate on the way, or a replay).
+    pub duplicates: u64,
+    /// Connections refused because the client claimed an id already in use.
+    pub refused_ids: u64,
+}
+
+impl TransportStats {
+    /// Datagrams dropped before netcode, all causes.
+    pub fn dropped(&self) -> u64 {
+        self.too_small + self.too_large + self.bad_type + self.unknown_sender + self.duplicates
+    }
+}
+
+/// The server's UDP transport. Inserted by [`start_server`](super::start_server).
+#[derive(Resource)]
+pub struct ServerTransport {
+    socket: UdpSocket,
+    netcode: NetcodeServer,
+    /// Large enough for any datagram, so oversized junk is measured, not truncated.
+    buffer: Vec<u8>,
+    /// Connected clients by address, with the newest payload sequences received.
+    clients: HashMap<SocketAddr, Replay>,
+    stats: TransportStats,
+    reported: TransportStats,
+    since_report: Duration,
+    /// Time between two summaries of dropped datagrams in the log.
+    pub report_every: Duration,
+    /// Ids served without netcode (the host's own client): a netcode client claiming one is
+    /// refused.
+    reserved: Vec<u64>,
+}
+
+/// Payload sequences received from one client, for dropping duplicates before netcode.
+#[derive(Debug, Default)]
+struct Replay {
+    client_id: u64,
+    newest: u64,
+    seen: [u64; 4],
+}
+
+impl Replay {
+    fn received(&self, sequence: u64) -> bool {
+        if sequence > self.newest {
+            return false;
+        }
+        let age = self.newest - sequence;
+        age >= REPLAY_WINDOW
+            || self.seen[(sequence % REPLAY_WINDOW / 64) as usize] & bit(sequence) != 0
+    }
+
+    fn note(&mut self, sequence: u64) {
+        if sequence > self.newest {
+            // Forget the sequences that leave the window.
+            let forward = sequence - self.newest;
+            if forward >= REPLAY_WINDOW {
+                self.seen = [0; 4];
+            } else {
+                for skipped in self.newest + 1..=sequence {
+                    self.seen[(skipped % REPLAY_WINDOW / 64) as usize] &= !bit(skipped);
+                }
+            }
+            self.newest = sequence;
+        }
+        self.seen[(sequence % REPLAY_WINDOW / 64) as usize] |= bit(sequence);
+    }
+}
+
+const fn bit(sequence: u64) -> u64 {
+    1 << (sequence % 64)
+}
+
+impl ServerTransport {
+    pub(crate) fn new(socket: UdpSocket, netcode: NetcodeServer) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            socket,
+            netcode,
+            buffer: vec![0; 64 * 1024],
+            clients: HashMap::default(),
+            stats: TransportStats::default(),
+            reported: TransportStats::default(),
+            since_report: Duration::ZERO,
+            report_every: Duration::from_secs(10),
+            reserved: Vec::new(),
+        })
+    }
+
+    /// The user data of a connected client's connect token (its player name, say).
+    pub fn user_data(&self, client_id: u64) -> Option<UserData> {
+        self.netcode.user_data(client_id)
+    }
+
+    /// What was received and dropped so far.
+    pub fn stats(&self) -> TransportStats {
+        self.stats
+    }
+
+    /// Where the socket is bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Reads every datagram waiting, hands netcode those that may be real, and runs netcode's
+    /// timers. `elapsed` is the time since the last call.
+    pub fn update(&mut self, elapsed: Duration, server: &mut RenetServer) {
+        self.netcode.update(elapsed);
+        loop {
+            match self.socket.recv_from(&mut self.buffer) {
+                Ok((len, addr)) => self.receive(len, addr, server),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                // An ICMP "port unreachable" from a client that left, surfacing on our socket.
+                Err(error) if error.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    error!("server socket: {error}");
+                    break;
+                }
+            }
+        }
+        for client_id in self.netcode.clients_id() {
+            let result = self.netcode.update_client(client_id);
+            handle_result(
+                result,
+                &self.socket,
+                &mut self.clients,
+                &mut self.stats,
+                &self.reserved,
+                server,
+                None,
+            );
+        }
+        for client_id in server.disconnections_id() {
+            let result = self.netcode.disconnect(client_id);
+            handle_result(
+                result,
+                &self.socket,
+                &mut self.clients,
+                &mut self.stats,
+                &self.reserved,
+                server,
+                None,
+            );
+        }
+        self.refuse_claimed_ids(server);
+        self.since_report += elapsed;
+        if self.since_report >= self.report_every {
+            self.since_report = Duration::ZERO;
+            self.report();
+        }
+    }
+
+    fn receive(&mut self, len: usize, addr: SocketAddr, server: &mut RenetServer) {
+        self.stats.datagrams += 1;
+        if len < MIN_PACKET_BYTES {
+            self.stats.too_small += 1;
+            return;
+        }
+        if len > NETCODE_MAX_PACKET_BYTES {
+            self.stats.too_large += 1;
+            return;
+        }
+        let prefix = self.buffer[0];
+        let (kind, sequence_bytes) = (prefix & 0xf, usize::from(prefix >> 4));
+        let mut payload_sequence = None;
+        match kind {
+            REQUEST if prefix == 0 && len == CONNECTION_REQUEST_BYTES => {}
+            RESPONSE => {}
+            KEEP_ALIVE | PAYLOAD | DISCONNECT => {
+                let Some(replay) = self.clients.get(&addr) else {
+                    self.stats.unknown_sender += 1;
+                    return;
+                };
+                if !(1..=8).contains(&sequence_bytes) || len < MIN_PACKET_BYTES + sequence_bytes {
+                    self.stats.bad_type += 1;
+                    return;
+                }
+                if kind == PAYLOAD {
+                    let mut sequence = 0u64;
+                    for (shift, byte) in self.buffer[1..=sequence_bytes].iter().enumerate() {
+                        sequence |= u64::from(*byte) << (8 * shift);
+                    }
+                    if replay.received(sequence) {
+                        self.stats.duplicates += 1;
+                        return;
+                    }
+                    payload_sequence = Some(sequence);
+                }
+            }
+            _ => {
+                self.stats.bad_type += 1;
+                return;
+            }
+        }
+        let result = self.netcode.process_packet(addr, &mut self.buffer[..len]);
+        // Split borrows: the result borrows the buffer and netcode.
+        let (socket, clients, stats) = (&self.socket, &mut self.clients, &mut self.stats);
+        handle_result(
+            result,
+            socket,
+            clients,
+            stats,
+            &self.reserved,
+            server,
+            payload_sequence,
+        );
+    }
+
+    /// Sends renet's packets to every netcode client.
+    pub fn send_packets(&mut self, server: &mut RenetServer) {
+        self.refuse_claimed_ids(server);
+        for replay in self.clients.values() {
+            let client_id = replay.client_id;
+            let Ok(packets) = server.get_packets_to_send(client_id) else {
+                continue;
+            };
+            for packet in packets {
+                match self.netcode.generate_payload_packet(client_id, &packet) {
+                    Ok((addr, bytes)) => {
+                        if let Err(error) = self.socket.send_to(bytes, addr) {
+                            debug!("sending to client {client_id} ({addr}): {error}");
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        debug!("sealing a packet for client {client_id}: {error}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes every netcode connection (the server stops).
+    pub fn disconnect_all(&mut self, server: &mut RenetServer) {
+        for client_id in self.netcode.clients_id() {
+            let result = self.netcode.disconnect(client_id);
+            handle_result(
+                result,
+                &self.socket,
+                &mut self.clients,
+                &mut self.stats,
+                &self.reserved,
+                server,
+                None,
+            );
+        }
+    }
+
+    /// Netcode accepted a client whose id renet already serves (the host's own client, in
+    /// unsecure mode where clients name their id): close the newcomer at once, before it can
+    /// speak for that id.
+    fn refuse_claimed_ids(&mut self, server: &mut RenetServer) {
+        let claimed: Vec<u64> = self
+            .netcode
+            .clients_id()
+            .into_iter()
+            .filter(|id| {
+                (server.is_connected(*id) || self.reserved.contains(id))
+                    && !self.clients.values().any(|replay| replay.client_id == *id)
+            })
+            .collect();
+        for client_id in claimed {
+            self.stats.refused_ids += 1;
+            warn!("refused a client claiming id {client_id}, which is already in use");
+            let result = self.netcode.disconnect(client_id);
+            // Not a renet connection of its own: only the netcode goodbye goes out.
+            if let ServerResult::ClientDisconnected {
+                addr,
+                payload: Some(payload),
+                ..
+            } = result
+            {
+                let _ = self.socket.send_to(payload, addr);
+            }
+        }
+    }
+
+    /// Logs what was dropped since the last summary, if anything.
+    fn report(&mut self) {
+        let (now, then) = (self.stats, self.reported);
+        self.reported = now;
+        let dropped = now.dropped() - then.dropped();
+        if dropped == 0 && now.refused_ids == then.refused_ids {
+            return;
+        }
+        warn!(
+            "dropped {dropped} of {} datagrams in the last {:.0} s: {} too small, {} too large, {} of a wrong type, {} from unknown senders, {} duplicates; {} id claims refused",
+            now.datagrams - then.datagrams,
+            self.report_every.as_secs_f64(),
+            now.too_small - then.too_small,
+            now.too_large - then.too_large,
+            now.bad_type - then.bad_type,
+            now.unknown_sender - then.unknown_sender,
+            now.duplicates - then.duplicates,
+            now.refused_ids - then.refused_ids,
+        );
+    }
+}
+
+fn handle_result(
+    result: ServerResult,
+    socket: &UdpSocket,
+    clients: &mut HashMap<SocketAddr, Replay>,
+    stats: &mut TransportStats,
+    reserved: &[u64],
+    server: &mut RenetServer,
+    sequence: Option<u64>,
+) {
+    let send = |bytes: &[u8], addr: SocketAddr| {
+        if let Err(error) = socket.send_to(bytes, addr) {
+            debug!("sending to {addr}: {error}");
+        }
+    };
+    match result {
+        ServerResult::None => {}
+        ServerResult::PacketToSend { payload, addr } => send(payload, addr),
+        ServerResult::Payload { client_id, payload } => {
+            stats.payloads += 1;
+            if let Some(sequence) = sequence
+                && let Some(replay) = clients
+                    .values_mut()
+                    .find(|replay| replay.client_id == client_id)
+            {
+                replay.note(sequence);
+            }
+            if let Err(error) = server.process_packet_from(payload, client_id) {
+                debug!("payload of client {client_id}: {error}");
+            }
+        }
+        ServerResult::ClientConnected {
+            client_id,
+            addr,
+            payload,
+            ..
+        } => {
+            if server.is_connected(client_id) || reserved.contains(&client_id) {
+                // Another client has this id (the host's): refused by the caller.
+                return;
+            }
+            clients.insert(
+                addr,
+                Replay {
+                    client_id,
+                    ..Replay::default()
+                },
+            );
+            server.add_connection(client_id);
+            send(payload, addr);
+        }
+        ServerResult::ClientDisconnected {
+            client_id,
+            addr,
+            payload,
+        } => {
+            if clients
+                .get(&addr)
+                .is_some_and(|replay| replay.client_id == client_id)
+            {
+                clients.remove(&addr);
+                server.remove_connection(client_id);
+            }
+            if let Some(payload) = payload {
+                send(payload, addr);
+            }
+        }
+    }
+}
+
+/// Reads the socket and runs netcode (`PreUpdate`, with renet's receive).
+pub(crate) fn receive_datagrams(
+    mut transport: ResMut<ServerTransport>,
+    mut server: ResMut<RenetServer>,
+    mut stats: ResMut<TransportStats>,
+    local: Query<&ConnectedClient, With<LocalClient>>,
+    time: Res<Time<Real>>,
+) {
+    let reserved: Vec<u64> = local.iter().map(ConnectedClient::id).collect();
+    if transport.reserved != reserved {
+        transport.reserved = reserved;
+    }
+    transport.update(time.delta(), &mut server);
+    stats.set_if_neq(transport.stats());
+}
+
+/// Sends renet's packets (`PostUpdate`, with renet's send).
+pub(crate) fn send_datagrams(
+    mut transport: ResMut<ServerTransport>,
+    mut server: ResMut<RenetServer>,
+) {
+    transport.send_packets(&mut server);
+}
+
+/// Closes every connection when the App exits.
+pub(crate) fn disconnect_on_exit(
+    exit: MessageReader<AppExit>,
+    mut transport: ResMut<ServerTransport>,
+    mut server: ResMut<RenetServer>,
+) {
+    if !exit.is_empty() {
+        transport.disconnect_all(&mut server);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_window_drops_what_it_saw_and_what_is_too_old() {
+        let mut replay = Replay::default();
+        for sequence in [1, 2, 5, 300] {
+            assert!(!replay.received(sequence));
+            replay.note(sequence);
+            assert!(replay.received(sequence));
+        }
+        assert!(!replay.received(299), "inside the window, never seen");
+        assert!(replay.received(2), "out of the window: treated as seen");
+        replay.note(299);
+        assert!(replay.received(299));
+        assert!(!replay.received(301));
+        replay.note(1_000);
+        assert!(!replay.received(999));
+        assert!(replay.received(300));
+    }
+}

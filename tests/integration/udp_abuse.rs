@@ -1,0 +1,103 @@
+//! Abuse at the UDP port: junk datagrams, duplicated packets, and a client claiming the host's
+//! id. Real sockets on loopback.
+
+use std::net::UdpSocket;
+
+use crate::common::{udp::*, *};
+use bevy::prelude::*;
+use bevy_netsync::{
+    prelude::*,
+    server::{LOCAL_CLIENT_ID, spawn_local_client},
+    testing::SplitMix64,
+    transport::{ClientSecurity, ServerTransport, TransportStats},
+};
+
+/// Junk of every shape: empty, tiny, random, a forged connection request of the wrong size,
+/// fake payloads with a plausible header, and datagrams far larger than any packet.
+fn junk(rng: &mut SplitMix64, index: u64) -> Vec<u8> {
+    let len = match index % 6 {
+        0 => 0,
+        1 => (rng.next_u64() % 17) as usize,
+        2 => 18 + (rng.next_u64() % 1_300) as usize,
+        3 => 1_077,
+        4 => 40,
+        _ => 2_000 + (rng.next_u64() % 60_000) as usize,
+    };
+    let mut bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+    if index % 6 == 4 {
+        // A payload packet (type 5, one sequence byte) from an address that is not a client.
+        bytes[0] = 0x15;
+    }
+    bytes
+}
+
+#[test]
+fn a_junk_flood_costs_real_clients_nothing_and_is_counted_not_logged_per_datagram() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut client = client(client_settings(&addresses));
+    let entity = server.world_mut().spawn((Replicated, Health(0))).id();
+    step_until(&mut [&mut server, &mut client], 120, |apps| {
+        state(apps[1]) == ClientState::Connected && client_snapshot(apps[1]).len() == 2
+    });
+
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut rng = SplitMix64::new(9);
+    let mut sent = 0u64;
+    for frame in 0..120u32 {
+        // About 5,000 junk datagrams per second of frames.
+        for _ in 0..80 {
+            let bytes = junk(&mut rng, sent);
+            let _ = attacker.send_to(&bytes, addresses.local);
+            sent += 1;
+        }
+        server.world_mut().get_mut::<Health>(entity).unwrap().0 = frame;
+        step(&mut [&mut server, &mut client]);
+    }
+    step(&mut [&mut server, &mut client]);
+    step(&mut [&mut server, &mut client]);
+
+    assert_eq!(state(&client), ClientState::Connected, "the client stayed");
+    assert_eq!(client_snapshot(&mut client), server_snapshot(&mut server));
+    let stats = *server.world().resource::<TransportStats>();
+    assert_eq!(stats, server.world().resource::<ServerTransport>().stats());
+    // Every junk datagram was dropped before netcode, by a named cause (the largest ones the
+    // system may have truncated or refused on the way, never counted as payloads).
+    assert!(
+        stats.dropped() >= sent * 9 / 10,
+        "{stats:?} after {sent} junk datagrams"
+    );
+    assert!(stats.too_small > 0 && stats.too_large > 0 && stats.bad_type > 0);
+    assert!(stats.unknown_sender > 0);
+    assert!(
+        stats.payloads > 100,
+        "the client's own packets went through"
+    );
+}
+
+#[test]
+fn a_remote_client_cannot_take_the_hosts_id() {
+    let (mut server, addresses) = server(&loopback_server());
+    let host = spawn_local_client(server.world_mut());
+    let mut settings = client_settings(&addresses);
+    settings.security = ClientSecurity::Unsecure {
+        client_id: LOCAL_CLIENT_ID,
+        user_data: None,
+    };
+    let mut impostor = client(settings);
+    let mut honest = client(client_settings(&addresses));
+    for _ in 0..120 {
+        step(&mut [&mut server, &mut impostor, &mut honest]);
+    }
+    assert_ne!(state(&impostor), ClientState::Connected);
+    assert_eq!(state(&honest), ClientState::Connected);
+    let world = server.world_mut();
+    let ids: Vec<u64> = world
+        .query::<&ConnectedClient>()
+        .iter(world)
+        .map(ConnectedClient::id)
+        .collect();
+    assert_eq!(ids.iter().filter(|id| **id == LOCAL_CLIENT_ID).count(), 1);
+    assert_eq!(ids.len(), 2, "the host and the honest client: {ids:?}");
+    assert!(server.world().get_entity(host).is_ok());
+    assert!(server.world().resource::<TransportStats>().refused_ids >= 1);
+}

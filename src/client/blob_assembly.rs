@@ -9,8 +9,12 @@ pub(crate) const SLICE_BYTES: usize = 1024;
 /// Most bytes held in unfinished and finished values together (the server keeps less than
 /// half of this on its way); beyond, unfinished ones go first, then the oldest finished ones.
 const MAX_HELD_BYTES: usize = 8 * MAX_VALUE_BYTES;
-/// Finished values are kept this many ticks for the entries that refer to them.
-const KEEP_TICKS: i32 = 600;
+/// Values are kept this many ticks after their last slice arrived, finished or not, for the
+/// slices still to come and the entries that refer to them: the server counts an acknowledged
+/// slice as held, so one dropped too early would leave an entry that can never be applied. A
+/// minute covers many round trips on the worst links; memory stays bounded by
+/// [`MAX_HELD_BYTES`] whatever the age.
+const KEEP_TICKS: i32 = 3_600;
 
 #[derive(Debug)]
 struct Partial {
@@ -169,7 +173,9 @@ mod tests {
                 .add_slice(1, MAX_VALUE_BYTES + 1, 0, &[0; SLICE_BYTES], NetTick(1))
                 .is_err()
         );
-        assembly.prune(NetTick(1_000));
+        assembly.prune(NetTick(1 + KEEP_TICKS as u32));
+        assert!(assembly.get(9).is_some(), "kept for a minute");
+        assembly.prune(NetTick(2 + KEEP_TICKS as u32));
         assert!(assembly.get(9).is_none());
     }
 }

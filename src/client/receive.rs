@@ -55,12 +55,26 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
             .resource_mut::<SimulatedLink>()
             .receive(now, reliable, unreliable);
     }
+    receive_frames(world, &reliable, &unreliable)
+}
+
+/// Applies what arrived on each channel, in order. Also the entry point of the fuzz target
+/// ([`testing::client_receive`](crate::testing)).
+pub(crate) fn receive_frames(
+    world: &mut World,
+    reliable: &[Bytes],
+    unreliable: &[Bytes],
+) -> Result<(), DisconnectReason> {
     // The welcome starts the session; a disconnect reason ends it before anything else.
-    for bytes in &reliable {
+    for bytes in reliable {
         match ServerFrame::decode(bytes).map_err(malformed)? {
             ServerFrame::Welcome { client_id, tick } => {
                 debug!("welcomed as client {client_id} at tick {}", tick.0);
                 world.resource_mut::<ClientTimeline>().observe(tick);
+                // Slices of large values may come before any state frame: they are timed by
+                // the newest tick seen, which starts here (not at zero, which would make a
+                // late joiner's first values look minutes old and be thrown away).
+                world.resource_mut::<Replicas>().saw_tick(tick);
                 let mut session = world.resource_mut::<ClientSession>();
                 session.handshake = Handshake::Welcomed;
                 session.client_id = Some(client_id);
@@ -79,7 +93,7 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
     }
     // Replication, in arrival order.
     let mut messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
-    for bytes in &unreliable {
+    for bytes in unreliable {
         match ServerFrame::decode(bytes).map_err(malformed)? {
             ServerFrame::State {
                 header,
@@ -129,7 +143,7 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
     // Messages, after the replication they follow.
     {
         let mut held = world.resource_mut::<HeldMessages>();
-        for bytes in &reliable {
+        for bytes in reliable {
             if let Ok(ServerFrame::Message {
                 index,
                 tick,

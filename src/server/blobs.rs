@@ -12,8 +12,9 @@ use crate::shared::tick::NetTick;
 pub const LARGE_VALUE_BYTES: usize = 900;
 /// Payload bytes per slice.
 pub(crate) const SLICE_BYTES: usize = 1024;
-/// Most large values on their way to one client at once; further ones wait their turn.
-pub(crate) const MAX_TRANSFERS_PER_CLIENT: usize = 32;
+/// Most large values on their way to one client at once; further ones wait their turn. Enough
+/// to keep a long round trip busy with small large values (256 of 1 KB cover 2 s at 128 KB/s).
+pub(crate) const MAX_TRANSFERS_PER_CLIENT: usize = 256;
 /// Most bytes of large values on their way to one client at once (a single larger value may
 /// still go alone): bounds what the server and the client hold for transfers.
 pub(crate) const MAX_TRANSFER_BYTES_PER_CLIENT: usize = 32 << 20;
@@ -187,13 +188,14 @@ impl ClientBlobs {
         overhead: usize,
     ) -> Vec<SliceOut> {
         let mut out = Vec::new();
+        let cost = |blob: &Blob, index: usize| {
+            let start = index * SLICE_BYTES;
+            (start, (start + SLICE_BYTES).min(blob.bytes.len()))
+        };
+        // Resends first, across every transfer: a slice lost long ago must not wait behind
+        // the new slices of other values (the client holds the rest of its value meanwhile).
         for transfer in &mut self.transfers {
-            let slices = transfer.acked.len();
-            let cost = |index: usize| {
-                let start = index * SLICE_BYTES;
-                (start, (start + SLICE_BYTES).min(transfer.blob.bytes.len()))
-            };
-            // Resends: the in-flight queue is in send order, so only its front can be due.
+            // The in-flight queue is in send order, so only its front can be due.
             while let Some(&(index, sent)) = transfer.in_flight.front() {
                 if transfer.acked[index as usize] {
                     transfer.in_flight.pop_front();
@@ -202,7 +204,7 @@ impl ClientBlobs {
                 if now.diff(sent) < resend_after as i32 {
                     break;
                 }
-                let (start, end) = cost(index as usize);
+                let (start, end) = cost(&transfer.blob, index as usize);
                 if end - start + overhead > *budget {
                     return out;
                 }
@@ -211,9 +213,11 @@ impl ClientBlobs {
                 transfer.in_flight.push_back((index, now));
                 out.push(slice_out(&transfer.blob, index, start, end));
             }
-            while transfer.next_new < slices {
+        }
+        for transfer in &mut self.transfers {
+            while transfer.next_new < transfer.acked.len() {
                 let index = transfer.next_new;
-                let (start, end) = cost(index);
+                let (start, end) = cost(&transfer.blob, index);
                 if end - start + overhead > *budget {
                     return out;
                 }

@@ -304,6 +304,30 @@ impl TestNet {
         }
     }
 
+    /// Connects a client whose connection ended (it left, or the server dropped it) again, as
+    /// a new connection with a new id, keeping its App (what a game's reconnect does).
+    /// Returns the new id; a client still connected is left alone.
+    pub fn reconnect(&mut self, client: usize) -> ClientId {
+        let entry = &mut self.clients[client];
+        if entry.attached {
+            return entry.id;
+        }
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let mut renet = RenetClient::new(connection_config());
+        renet.set_connected();
+        entry.app.insert_resource(renet);
+        entry.id = id;
+        entry.attached = true;
+        entry.down.clear();
+        entry.up.clear();
+        self.server
+            .world_mut()
+            .resource_mut::<RenetServer>()
+            .add_connection(id);
+        id
+    }
+
     /// Closes a client's connection from the client side.
     pub fn disconnect(&mut self, client: usize) {
         if let Some(mut renet) = self.clients[client]
@@ -328,4 +352,22 @@ fn finish(app: &mut App) {
     app.finish();
     app.cleanup();
     crate::single_threaded(app);
+}
+
+/// Applies frames to a client App as if its server had sent them on each channel: the entry
+/// point of the `client_frames` fuzz target. The error is the reason the client would
+/// disconnect with.
+#[cfg(feature = "client")]
+pub fn client_receive(
+    app: &mut App,
+    reliable: &[&[u8]],
+    unreliable: &[&[u8]],
+) -> Result<(), crate::shared::disconnect::DisconnectReason> {
+    let copy = |frames: &[&[u8]]| {
+        frames
+            .iter()
+            .map(|frame| bevy_renet::renet::Bytes::copy_from_slice(frame))
+            .collect::<Vec<_>>()
+    };
+    crate::client::receive_frames(app.world_mut(), &copy(reliable), &copy(unreliable))
 }

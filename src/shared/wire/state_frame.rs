@@ -9,7 +9,7 @@
 //!     lag: golomb        tick − watermark (every change up to the watermark is held once all
 //!                        of the tick's frames arrived)
 //!     input ack: 1 (+ signed golomb, input tick − tick)
-//!   despawns: golomb count, then per entity (ascending index): index gap, generation, freeze: 1
+//!   despawns: golomb count, then per entity (ascending index, repeats allowed): index minus the previous one, generation, freeze: 1
 //!   resources: golomb count, then per resource: index, removed: 1, change tick, [value]
 //!   entities, each after a 1 bit (a 0 bit ends the frame):
 //!     op: 1              0 update, 1 spawn
@@ -120,15 +120,19 @@ pub struct DespawnEntry {
     pub freeze: bool,
 }
 
-/// Writes the despawn section; `despawns` must be sorted by entity index.
+/// Writes the despawn section; `despawns` must be sorted by entity index. An index may appear
+/// more than once: entities of several generations that lived in one index can all be waiting
+/// for their despawn to be acknowledged (a long round trip and quick reuse).
 pub fn write_despawns(out: &mut BitWriter, despawns: &[DespawnEntry]) {
     out.write_golomb(despawns.len() as u64, 0);
     let mut previous: Option<u32> = None;
     for despawn in despawns {
         let index = despawn.entity.index_u32();
-        let gap = previous.map_or(index, |previous| {
-            index.wrapping_sub(previous).wrapping_sub(1)
-        });
+        debug_assert!(
+            previous.is_none_or(|previous| index >= previous),
+            "despawns out of order"
+        );
+        let gap = previous.map_or(index, |previous| index.wrapping_sub(previous));
         out.write_golomb(u64::from(gap), 0);
         out.write_golomb(u64::from(despawn.entity.generation().to_bits()), 0);
         out.write_bool(despawn.freeze);
@@ -147,7 +151,6 @@ pub fn read_despawns(reader: &mut BitReader) -> Result<Vec<DespawnEntry>, Decode
             None => gap,
             Some(previous) => previous
                 .checked_add(gap)
-                .and_then(|index| index.checked_add(1))
                 .ok_or(DecodeError::VarintOverflow)?,
         };
         let generation = read_u32(reader)?;
@@ -511,6 +514,32 @@ mod tests {
             Err(DecodeError::UnknownComponent(1))
         );
         assert!(read_shape(&mut BitReader::new(&[0]), None, 3, 5, NetTick(5)).is_err());
+    }
+
+    #[test]
+    fn despawns_of_several_generations_of_one_index_roundtrip() {
+        // Index 42 was reused while its first entity's despawn waited for an acknowledgement.
+        let despawns = [
+            DespawnEntry {
+                entity: entity_from_parts(7, 0).unwrap(),
+                freeze: false,
+            },
+            DespawnEntry {
+                entity: entity_from_parts(42, 1).unwrap(),
+                freeze: false,
+            },
+            DespawnEntry {
+                entity: entity_from_parts(42, 2).unwrap(),
+                freeze: true,
+            },
+        ];
+        let mut out = BitWriter::new();
+        write_despawns(&mut out, &despawns);
+        let bytes = out.into_bytes();
+        assert_eq!(
+            read_despawns(&mut BitReader::new(&bytes)).unwrap(),
+            despawns.to_vec()
+        );
     }
 
     #[test]

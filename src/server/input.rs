@@ -122,7 +122,7 @@ pub(crate) fn receive_inputs<I: NetInput>(
         .get_components_mut::<(&mut InputQueue<I>, &mut InputStats, &mut InputTiming)>()
         .map_err(|_| DecodeError::UnexpectedEnd("input state"))?;
     // Lead of the newest input: ticks to spare before the server simulates it.
-    let lead = newest.diff(now) - 1;
+    let lead = newest.diff(now).saturating_sub(1);
     timing.min_lead = Some(timing.min_lead.map_or(lead, |min| min.min(lead)));
     for (age, input) in decoded.into_iter().enumerate() {
         let tick = newest.sub(age as u32);

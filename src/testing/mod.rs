@@ -32,6 +32,11 @@ use bevy_renet::{
     renet::{self, ClientId},
 };
 
+#[cfg(feature = "client")]
+mod fuzz;
+#[cfg(feature = "client")]
+pub use fuzz::FuzzClient;
+
 pub use crate::shared::{
     link::{LinkConditioner, LinkTraffic},
     rng::SplitMix64,

@@ -11,6 +11,7 @@ mod common;
 mod arena_screenshot;
 mod budget;
 mod entity_mapping;
+mod fuzz_regressions;
 mod hierarchy;
 mod host_mode;
 mod inputs;

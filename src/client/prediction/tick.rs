@@ -45,6 +45,13 @@ pub(crate) fn advance_predicted_tick(
     });
 }
 
+/// Ticks the predicted clock is behind where it should be after this frame's step. A server
+/// clock that leaps anywhere (a wild tick from a broken server: the first crash the
+/// `from_server` fuzz target found) saturates instead of overflowing, and then jumps.
+fn clock_error(input_tick: NetTick, predicted: NetTick) -> i32 {
+    input_tick.diff(predicted).saturating_sub(1)
+}
+
 /// Runs the client's virtual clock so that `FixedUpdate` reaches the input tick each frame:
 /// a little faster when behind, slower when ahead, a jump when far off.
 pub(crate) fn steer_clock(
@@ -59,8 +66,8 @@ pub(crate) fn steer_clock(
     ) {
         (Some(tick), Some(_)) if timeline.is_synced() => {
             // After this frame's step the tick should be the input tick.
-            let error = timeline.input_tick().diff(tick) - 1;
-            if error.abs() > JUMP_TICKS {
+            let error = clock_error(timeline.input_tick(), tick);
+            if error.unsigned_abs() > JUMP_TICKS.unsigned_abs() {
                 predicted.tick = Some(timeline.input_tick().sub(1));
                 1.0
             } else {
@@ -71,5 +78,17 @@ pub(crate) fn steer_clock(
     };
     if (f64::from(time.relative_speed()) - speed).abs() > 1e-6 {
         time.set_relative_speed(speed as f32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_error_saturates_when_the_server_clock_leaps_half_the_range() {
+        assert_eq!(clock_error(NetTick(10), NetTick(7)), 2);
+        assert_eq!(clock_error(NetTick(1 << 31), NetTick(0)), i32::MIN);
+        assert_eq!(clock_error(NetTick(0), NetTick(1 << 31)), i32::MIN);
     }
 }

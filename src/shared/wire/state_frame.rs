@@ -280,7 +280,7 @@ pub fn write_shape_parts(
         out.write_golomb(tick.diff(base).max(0) as u64, 0);
         out.write_bool(previous.is_some());
         if let Some(previous) = previous {
-            out.write_golomb((base.diff(previous) - 1).max(0) as u64, 0);
+            out.write_golomb(base.diff(previous).saturating_sub(1).max(0) as u64, 0);
         }
     }
 }

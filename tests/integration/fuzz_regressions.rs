@@ -1,0 +1,50 @@
+//! What fuzzing found, replayed through the fuzz targets' own harness ([`FuzzClient`]): each
+//! case must be handled without a panic.
+
+use bevy_netsync::testing::FuzzClient;
+
+/// An empty state frame of `tick` (the last of its tick), framed for [`FuzzClient::feed`].
+fn empty_state_frame(seq: u16, tick: u32) -> Vec<u8> {
+    use bevy_netsync::shared::{tick::NetTick, wire::*};
+    let mut frame = BitWriter::new();
+    write_state_header(
+        &mut frame,
+        &StateHeader {
+            seq,
+            tick: NetTick(tick),
+            part: 0,
+            last: Some(LastPart {
+                watermark: NetTick(tick),
+                input_ack: None,
+            }),
+        },
+    );
+    write_despawns(&mut frame, &[]);
+    write_count(&mut frame, 0);
+    write_entries_end(&mut frame);
+    let bytes = frame.into_bytes();
+    let mut framed = vec![1];
+    framed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    framed.extend_from_slice(&bytes);
+    framed
+}
+
+/// The first crash `from_server` found: a server clock that leaps half the tick range could make
+/// the prediction clock's error overflow (the exact case is a unit test of `clock_error`; this
+/// drives the whole client through such a leap and back).
+#[test]
+fn a_server_tick_that_leaps_half_the_range_does_not_overflow_the_prediction_clock() {
+    let mut client = FuzzClient::new();
+    for step in 0..120u32 {
+        client.feed(&empty_state_frame(step as u16, 1_001 + step));
+    }
+    for step in 0..10u32 {
+        client.feed(&empty_state_frame(
+            200 + step as u16,
+            1_121 + (1 << 31) + step,
+        ));
+    }
+    for step in 0..10u32 {
+        client.feed(&empty_state_frame(300 + step as u16, 1_130 + step));
+    }
+}

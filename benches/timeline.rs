@@ -1,5 +1,6 @@
-//! Interpolation delay and error, and inputs on time, for clean, P50 and P95 links.
-//! Run with `cargo bench --bench timeline`.
+//! Interpolation delay and error, inputs on time and upstream bytes, and client prediction
+//! (rollbacks, corrections, re-simulation cost with 1 and 16 predicted entities), for clean, P50
+//! and P95 links. Run with `cargo bench --bench timeline`.
 
 #[path = "../tests/integration/common/orbit.rs"]
 mod orbit;
@@ -22,9 +23,34 @@ const MEASURED_STEPS: usize = 1800;
 struct Steer(u32);
 
 fn protocol(app: &mut App) {
-    app.replicate::<Transform>()
+    let codec = TransformCodec::default();
+    app.replicate_with::<Transform>(codec)
         .interpolate::<Transform>()
-        .add_input::<Steer>();
+        .predict_with::<Transform>(move |a, b| codec.matches(a, b))
+        .add_input::<Steer>()
+        .add_input::<Pad>()
+        .add_systems(FixedUpdate, walk);
+}
+
+/// A stick as a game would send it: a quantized direction (about 2 bytes).
+#[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq)]
+struct Pad([i8; 2]);
+
+/// Shared by server and client: controlled entities walk at 4 m/s.
+fn walk(time: Res<Time<Fixed>>, mut walkers: Query<(&TickInput<Pad>, &mut Transform), Simulated>) {
+    let dt = time.timestep().as_secs_f32();
+    for (input, mut transform) in &mut walkers {
+        let stick = Vec2::new(f32::from(input.input.0[0]), f32::from(input.input.0[1])) / 127.0;
+        let step = stick.clamp_length_max(1.0) * 4.0 * dt;
+        transform.translation += Vec3::new(step.x, 0.0, step.y);
+    }
+}
+
+/// The scripted stick: turns every half second.
+fn play(mut frame: Local<u32>, mut input: ResMut<LocalInput<Pad>>) {
+    *frame += 1;
+    let angle = (*frame / 30) as f32 * 1.1;
+    input.0 = Pad([(angle.cos() * 127.0) as i8, (angle.sin() * 127.0) as i8]);
 }
 
 fn steer(mut input: ResMut<LocalInput<Steer>>) {
@@ -40,6 +66,7 @@ struct Figures {
     worst_error_mm: f64,
     inputs_on_time: f64,
     late: u64,
+    up_bytes_per_s: f64,
 }
 
 fn run(link: LinkConditioner) -> Figures {
@@ -62,6 +89,7 @@ fn run(link: LinkConditioner) -> Figures {
     net.client_mut(client).add_systems(Update, steer);
     net.run(WARMUP_STEPS);
     let stats_before = input_stats(&mut net);
+    let up_before = net.upstream(client).bytes;
 
     let (mut delay_sum, mut error_sum, mut worst, mut samples) = (0.0, 0.0, 0.0f32, 0usize);
     let (mut rtt_sum, mut jitter_sum, mut loss_sum) = (0.0, 0.0, 0.0);
@@ -101,6 +129,63 @@ fn run(link: LinkConditioner) -> Figures {
         worst_error_mm: f64::from(worst) * 1000.0,
         inputs_on_time: on_time as f64 / (on_time + repeated).max(1) as f64,
         late: stats.late - stats_before.late,
+        up_bytes_per_s: (net.upstream(client).bytes - up_before) as f64
+            / (MEASURED_STEPS as f64 / 60.0),
+    }
+}
+
+struct PredictionFigures {
+    rollbacks_per_s: f64,
+    mean_correction_cm: f64,
+    max_correction_cm: f64,
+    resimulated_per_rollback: f64,
+    resimulation_us_per_frame: f64,
+    frame_us: f64,
+    up_bytes_per_s: f64,
+}
+
+/// One client predicting `predicted` entities it controls, walking them with a scripted stick.
+fn run_prediction(link: LinkConditioner, predicted: usize) -> PredictionFigures {
+    let mut net = TestNet::new(protocol).with_seed(23).with_default_link(link);
+    let client = net.add_client();
+    net.client_mut(client).add_systems(Update, play);
+    net.run(30);
+    let id = net.client_id(client);
+    for i in 0..predicted {
+        net.spawn_on_server((
+            Replicated,
+            Transform::from_xyz(i as f32 * 3.0, 0.0, 0.0),
+            ControlledBy { client_id: id },
+        ));
+    }
+    net.run(WARMUP_STEPS);
+    let stats = |net: &TestNet| *net.client(client).world().resource::<PredictionStats>();
+    let before = stats(&net);
+    let up_before = net.upstream(client).bytes;
+    let mut frame_time = std::time::Duration::ZERO;
+    for _ in 0..MEASURED_STEPS {
+        let started = std::time::Instant::now();
+        net.step();
+        // The server's share of the step is known; the rest is the client's frame.
+        frame_time += started.elapsed().saturating_sub(net.last_server_time());
+    }
+    let after = stats(&net);
+    let seconds = MEASURED_STEPS as f64 / 60.0;
+    let rollbacks = after.rollbacks - before.rollbacks;
+    let corrections = (after.rollbacks + after.snaps - before.rollbacks - before.snaps).max(1);
+    PredictionFigures {
+        rollbacks_per_s: rollbacks as f64 / seconds,
+        mean_correction_cm: (after.total_correction - before.total_correction) / corrections as f64
+            * 100.0,
+        max_correction_cm: f64::from(after.largest_correction) * 100.0,
+        resimulated_per_rollback: (after.resimulated_ticks - before.resimulated_ticks) as f64
+            / rollbacks.max(1) as f64,
+        resimulation_us_per_frame: (after.resimulation_time - before.resimulation_time)
+            .as_secs_f64()
+            * 1e6
+            / MEASURED_STEPS as f64,
+        frame_us: frame_time.as_secs_f64() * 1e6 / MEASURED_STEPS as f64,
+        up_bytes_per_s: (net.upstream(client).bytes - up_before) as f64 / seconds,
     }
 }
 
@@ -128,13 +213,13 @@ fn main() {
     );
     println!();
     println!(
-        "| link | RTT ms | jitter ms | loss seen | interpolation delay ms | mean error mm | worst error mm | inputs on time | late inputs |"
+        "| link | RTT ms | jitter ms | loss seen | interpolation delay ms | mean error mm | worst error mm | inputs on time | late inputs | c→s B/s |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (name, link) in links {
         let figures = run(link);
         println!(
-            "| {name} | {:.1} | {:.1} | {:.1} % | {:.1} | {:.3} | {:.2} | {:.2} % | {} |",
+            "| {name} | {:.1} | {:.1} | {:.1} % | {:.1} | {:.3} | {:.2} | {:.2} % | {} | {:.0} |",
             figures.rtt_ms,
             figures.jitter_ms,
             figures.loss * 100.0,
@@ -142,7 +227,32 @@ fn main() {
             figures.mean_error_mm,
             figures.worst_error_mm,
             figures.inputs_on_time * 100.0,
-            figures.late
+            figures.late,
+            figures.up_bytes_per_s
         );
+    }
+    println!();
+    println!(
+        "Prediction: one client predicts the entities it controls (walked by a scripted stick that turns every half second, TransformCodec, predicted with its precision); {MEASURED_STEPS} measured steps. c→s counts payload bytes (acks and inputs)."
+    );
+    println!();
+    println!(
+        "| link | predicted entities | rollbacks/s | mean correction cm | max correction cm | re-simulated ticks per rollback | re-simulation µs per frame | client µs per frame | c→s B/s |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, link) in links {
+        for predicted in [1, 16] {
+            let figures = run_prediction(link, predicted);
+            println!(
+                "| {name} | {predicted} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.0} |",
+                figures.rollbacks_per_s,
+                figures.mean_correction_cm,
+                figures.max_correction_cm,
+                figures.resimulated_per_rollback,
+                figures.resimulation_us_per_frame,
+                figures.frame_us,
+                figures.up_bytes_per_s
+            );
+        }
     }
 }

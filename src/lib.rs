@@ -56,22 +56,84 @@
 //!
 //! ## What happens on the wire
 //!
-//! - Once per server tick (a `FixedUpdate` step, 60 Hz by default) the server collects
-//!   changes of [`Replicated`](server::Replicated) entities.
-//! - Spawns, despawns, inserts and removals of one tick travel together on a reliable ordered
-//!   channel and are applied at once.
-//! - Component values travel on an unreliable channel in frames of at most
-//!   [`MAX_UPDATE_FRAME_BYTES`](server::MAX_UPDATE_FRAME_BYTES), stamped with their tick. The
-//!   client acknowledges each frame; the server keeps sending the newest value of whatever a
-//!   client has not acknowledged, so lost packets cost nothing but a resend, and an idle world
-//!   sends nothing.
-//! - A value older than the one a client holds is dropped, so late or duplicated packets never
-//!   roll state back.
+//! - Once per server tick (a `FixedUpdate` step, 60 Hz by default) the server notes what
+//!   changed on [`Replicated`](server::Replicated) entities and encodes each changed value once,
+//!   for every client that needs it.
+//! - Each client gets one bit-packed stream of state frames on an unreliable channel: spawns
+//!   (whole entities), despawns, inserts, removals and values, entity ids and component indices
+//!   in a few bits, values delta-coded against the last value that client acknowledged. Lost
+//!   frames cost a resend of what is still unacknowledged, never a stall; an idle world sends a
+//!   heartbeat a few times a second and nothing else.
+//! - A per-client budget ([`ServerConfig::bytes_per_second`](server::ServerConfig)) bounds what
+//!   a client receives; within it entities go by accumulating priority
+//!   ([`ReplicationPriority`](server::ReplicationPriority), [`PriorityHook`](server::PriorityHook)).
+//! - Values above [`LARGE_VALUE_BYTES`](server::LARGE_VALUE_BYTES) travel in acknowledged
+//!   slices; a value above [`MAX_VALUE_BYTES`](shared::codec::MAX_VALUE_BYTES) (8 MiB) is refused
+//!   on the server with a [`ValueRefused`](server::ValueRefused) event.
+//! - A client applies every server change once, a spawn as a whole entity, and never rolls a
+//!   value back for a late packet. Game messages sent with a change arrive after it.
 //! - Values are encoded by the component's [`ComponentCodec`](shared::codec::ComponentCodec):
 //!   serde + bincode by default. For `Transform`, register
-//!   [`TransformCodec`](shared::transform_codec::TransformCodec) to send a 1 mm fixed-point
-//!   position and a smallest-three rotation, about a third of the bytes:
+//!   [`TransformCodec`](shared::transform_codec::TransformCodec) (1 mm positions,
+//!   smallest-three rotations, deltas from the acknowledged value):
 //!   `app.replicate_with::<Transform>(TransformCodec::default())`.
+//!
+//! ## Hierarchy, resources, interest
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::{prelude::*, server::{Rooms, RoomId, ViewPoint}};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Resource, Serialize, Deserialize, Clone, PartialEq, Debug)]
+//! struct MatchClock(u32);
+//!
+//! let mut server = App::new();
+//! server
+//!     .add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+//!     .replicate::<Transform>()
+//!     .replicate::<ChildOf>() // children stay children of their parent's copy
+//!     .replicate_resource::<MatchClock>(); // a server resource on every client
+//!
+//! let world = server.world_mut();
+//! world.insert_resource(MatchClock(90));
+//! let tank = world.spawn((Replicated, Transform::default())).id();
+//! world.spawn((Replicated, Transform::default(), ChildOf(tank)));
+//!
+//! // Interest: a client with a `ViewPoint` receives what lies within its radius (children go
+//! // with their root); `Rooms` and a `RelevanceRule` narrow it further.
+//! let client = world.spawn_empty().id(); // in a game: the client's `ConnectedClient` entity
+//! world.entity_mut(client).insert(ViewPoint::following(tank, 50.0));
+//! world.entity_mut(tank).insert(Rooms::new([RoomId(1)]));
+//! ```
+//!
+//! ## Prediction
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Debug)]
+//! struct Stick(Vec2);
+//!
+//! // Runs on the server for every controlled entity, and on a client for the ones it predicts,
+//! // also when re-simulating after a correction.
+//! fn walk(mut walkers: Query<(&TickInput<Stick>, &mut Transform), Simulated>) {
+//!     for (input, mut transform) in &mut walkers {
+//!         transform.translation += input.input.0.extend(0.0) * 0.1;
+//!     }
+//! }
+//!
+//! let mut app = App::new();
+//! app.add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+//!     .replicate::<Transform>()
+//!     .interpolate::<Transform>()
+//!     .predict::<Transform>()
+//!     .add_input::<Stick>()
+//!     .add_systems(FixedUpdate, walk);
+//! // Server: `commands.spawn((Replicated, Transform::default(), ControlledBy { client_id }))`.
+//! ```
 //!
 //! ## Connections
 //!

@@ -32,6 +32,7 @@ pub(crate) use interpolation::interpolate_components;
 pub(crate) use prediction::{
     MatchFn, PredictedSpawns, PredictionRegistry, TypedPrediction, apply_tick_input, record_input,
 };
+#[cfg(feature = "test_utils")]
 pub(crate) use receive::receive_frames;
 pub(crate) use send::send_client_messages;
 #[cfg(feature = "netcode")]

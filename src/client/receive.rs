@@ -117,6 +117,10 @@ pub(crate) fn receive_frames(
                 index,
                 payload,
             } => {
+                trace!(
+                    "recv slice: seq {seq} value {blob} slice {index} of {total_len} bytes, {} bytes",
+                    payload.len()
+                );
                 let mut replicas = world.resource_mut::<Replicas>();
                 let now = replicas.newest_tick.unwrap_or_default();
                 replicas
@@ -125,14 +129,24 @@ pub(crate) fn receive_frames(
                     .map_err(malformed)?;
                 replicas.acks.push(seq);
             }
-            ServerFrame::InputTiming { min_lead, late } => world
-                .resource_mut::<ClientTimeline>()
-                .observe_input_feedback(f64::from(min_lead), late),
+            ServerFrame::InputTiming { min_lead, late } => {
+                trace!("recv input timing: lead {min_lead}, late {late}");
+                world
+                    .resource_mut::<ClientTimeline>()
+                    .observe_input_feedback(f64::from(min_lead), late);
+            }
             ServerFrame::Message {
                 index,
                 tick,
                 payload,
-            } => messages.push((index, tick, payload)),
+            } => {
+                trace!(
+                    "recv message {index} tick {}: {} bytes",
+                    tick.0,
+                    payload.len()
+                );
+                messages.push((index, tick, payload));
+            }
             ServerFrame::Welcome { .. } | ServerFrame::Disconnect(_) => {
                 return Err(DisconnectReason::MalformedData(
                     "a control frame on the unreliable channel".into(),

@@ -46,6 +46,7 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
             continue;
         }
         let frame = wire::encode_message(client_kind::MESSAGE, index.index, &payload);
+        trace!("send message {}: {} bytes", index.index, frame.len());
         send_to_server(
             &mut client,
             link.as_deref_mut(),
@@ -91,6 +92,13 @@ pub(crate) fn send_update(
         })
         .collect();
     let frame = wire::encode_update(&ranges, &blocks);
+    trace!(
+        "send update: {} ack ranges, {} input blocks ({} inputs), {} bytes",
+        ranges.len(),
+        blocks.len(),
+        blocks.iter().map(|block| block.inputs.len()).sum::<usize>(),
+        frame.len()
+    );
     send_to_server(
         &mut client,
         link.as_deref_mut(),

@@ -227,6 +227,11 @@ pub(crate) fn send_input_timing(
             stats.recent_min_lead = Some(min_lead);
             let frame = wire::encode_input_timing(min_lead, timing.late);
             timing.late = 0;
+            trace!(
+                "send input timing to client {}: {} bytes",
+                client.id(),
+                frame.len()
+            );
             server.send_message(client.id(), UNRELIABLE_CHANNEL, Bytes::from(frame));
         }
     }

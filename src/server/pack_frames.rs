@@ -275,6 +275,23 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             );
             frame.append(&body);
             spent += frame.byte_len() + FRAME_OVERHEAD_BYTES;
+            if tracing_enabled() {
+                let entries = items
+                    .iter()
+                    .filter(|item| matches!(item, SentItem::Slot { .. }))
+                    .count();
+                let despawns = items
+                    .iter()
+                    .filter(|item| matches!(item, SentItem::Despawn(_)))
+                    .count();
+                trace!(
+                    "send state: seq {seq} tick {} part {}/{count} entities {entries} despawns {despawns} watermark {:?} bytes {}",
+                    tick.0,
+                    part + 1,
+                    last.map(|last| last.watermark.0),
+                    frame.byte_len()
+                );
+            }
             client.outbox.push(Bytes::from(frame.into_bytes()));
             client.record_sent(seq, tick, items);
         }
@@ -445,6 +462,11 @@ fn record_entry(
     state.last_bits = bits as u32;
 }
 
+/// Whether per-frame trace lines are wanted (they cost a count per frame).
+fn tracing_enabled() -> bool {
+    bevy::log::tracing::enabled!(bevy::log::Level::TRACE)
+}
+
 /// Bits an entry may take besides its body: head, shape, and the frame's end.
 const ENTRY_OVERHEAD_BITS: usize = 48;
 
@@ -508,6 +530,10 @@ fn pack_slices(client: &mut ClientReplication, tick: NetTick) {
             slice.total_len,
             slice.index,
             &slice.payload,
+        );
+        trace!(
+            "send slice: seq {seq} value {} slice {} of {} bytes",
+            slice.blob, slice.index, slice.total_len
         );
         client.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
         client.outbox.push(Bytes::from(frame));

@@ -86,6 +86,23 @@ fn handle_frame(
     let malformed =
         |error: &dyn core::fmt::Display| DisconnectReason::MalformedData(error.to_string());
     let frame = ClientFrame::decode(bytes).map_err(|error| malformed(&error))?;
+    match &frame {
+        ClientFrame::Update { acks, inputs } => trace!(
+            "recv update from client {client_id}: {} ack ranges, {} input blocks ({} inputs), {} bytes",
+            acks.len(),
+            inputs.len(),
+            inputs.iter().map(|block| block.inputs.len()).sum::<usize>(),
+            bytes.len()
+        ),
+        ClientFrame::Message { index, payload } => trace!(
+            "recv message {index} from client {client_id}: {} bytes",
+            payload.len()
+        ),
+        ClientFrame::Hello { protocol } => {
+            trace!("recv hello from client {client_id}: protocol {protocol:016x}")
+        }
+        ClientFrame::Goodbye => trace!("recv goodbye from client {client_id}"),
+    }
     match (slot, frame) {
         (Slot::Closing { .. }, _) => Ok(()),
         (_, ClientFrame::Goodbye) => Err(DisconnectReason::ClientLeft),

@@ -149,6 +149,10 @@ impl ReplicatedWorld {
     }
 
     /// Gives `entity` a slot.
+    ///
+    /// # Panics
+    /// Beyond [`MAX_SLOTS`](crate::shared::wire::MAX_SLOTS) replicated entities at once (16.7
+    /// million): the wire cannot name more.
     pub(crate) fn spawn(&mut self, entity: Entity, tick: NetTick) -> u32 {
         let mut record = SlotRecord::new(entity);
         record.last_change = tick;
@@ -158,6 +162,10 @@ impl ReplicatedWorld {
                 slot
             }
             None => {
+                assert!(
+                    self.slots.len() < crate::shared::wire::MAX_SLOTS as usize,
+                    "more than MAX_SLOTS replicated entities"
+                );
                 self.slots.push(record);
                 self.changed_mark.push(false);
                 (self.slots.len() - 1) as u32

@@ -120,6 +120,12 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
             // A recipient may have left since the message was written.
             if let Ok((_, connected, mut replication)) = clients.get_mut(client) {
                 replication.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
+                trace!(
+                    "send message {} to client {}: {} bytes",
+                    index.index,
+                    connected.id(),
+                    frame.len()
+                );
                 server.send_message(connected.id(), index.channel.id(), frame.clone());
             }
         }

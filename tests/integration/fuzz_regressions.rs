@@ -48,3 +48,44 @@ fn a_server_tick_that_leaps_half_the_range_does_not_overflow_the_prediction_cloc
         client.feed(&empty_state_frame(300 + step as u16, 1_130 + step));
     }
 }
+
+/// Found by `from_server` (an out-of-memory): a state frame naming slot 2^31 made the client
+/// size its slot table for it. Slots beyond `MAX_SLOTS` are malformed now.
+#[test]
+fn a_frame_naming_a_huge_slot_is_refused_without_allocating_for_it() {
+    use bevy::prelude::Entity;
+    use bevy_netsync::shared::{tick::NetTick, wire::*};
+    let mut frame = BitWriter::new();
+    write_state_header(
+        &mut frame,
+        &StateHeader {
+            seq: 0,
+            tick: NetTick(1_001),
+            part: 0,
+            last: None,
+        },
+    );
+    write_despawns(&mut frame, &[]);
+    write_count(&mut frame, 0);
+    write_entry_head(
+        &mut frame,
+        &EntryHead {
+            slot: 1 << 31,
+            spawn: Some(Entity::from_raw_u32(5).unwrap()),
+        },
+        None,
+    );
+    // A whole entry: an empty shape, no values.
+    write_shape_parts(&mut frame, &[], None, 4, NetTick(1_001));
+    write_entries_end(&mut frame);
+    let bytes = frame.into_bytes();
+    let mut client = FuzzClient::new();
+    let refused = bevy_netsync::testing::client_receive(client.app(), &[], &[&bytes]);
+    assert!(
+        matches!(
+            refused,
+            Err(bevy_netsync::prelude::DisconnectReason::MalformedData(_))
+        ),
+        "{refused:?}"
+    );
+}

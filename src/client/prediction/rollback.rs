@@ -31,6 +31,10 @@ pub struct PredictionStats {
     pub last_correction: f32,
     /// The largest correction so far, metres.
     pub largest_correction: f32,
+    /// All corrections added up, metres (with `rollbacks + snaps`, their mean).
+    pub total_correction: f64,
+    /// Time spent re-simulating so far (this client's CPU).
+    pub resimulation_time: core::time::Duration,
 }
 
 /// Compares the server's newest states with the predictions and corrects.
@@ -67,8 +71,10 @@ pub(crate) fn reconcile(world: &mut World) {
             }
         });
         // Outside the registry's scope: re-simulated ticks record their predictions with it.
+        let started = std::time::Instant::now();
         resimulate(world, tick, now);
         let mut stats = world.resource_mut::<PredictionStats>();
+        stats.resimulation_time += started.elapsed();
         stats.rollbacks += 1;
         stats.resimulated_ticks += depth as u64;
     }
@@ -76,6 +82,7 @@ pub(crate) fn reconcile(world: &mut World) {
     let mut stats = world.resource_mut::<PredictionStats>();
     stats.last_correction = moved;
     stats.largest_correction = stats.largest_correction.max(moved);
+    stats.total_correction += f64::from(moved);
 }
 
 /// Runs `f` with the registry out of the world (`None` when there is nothing predicted).

@@ -211,6 +211,10 @@ pub fn write_entries_end(out: &mut BitWriter) {
     out.write_bool(false);
 }
 
+/// Most replicated entities a server has at once: slots are dense indices below this. A frame
+/// naming a slot beyond it is malformed (a client sizes its slot table by the slots it sees).
+pub const MAX_SLOTS: u32 = 1 << 24;
+
 /// Reads the next entry's head, or `None` at the end of the entries.
 pub fn read_entry_head(
     reader: &mut BitReader,
@@ -228,6 +232,9 @@ pub fn read_entry_head(
             .and_then(|slot| slot.checked_add(1))
             .ok_or(DecodeError::VarintOverflow)?,
     };
+    if slot >= MAX_SLOTS {
+        return Err(DecodeError::UnexpectedEnd("a slot below MAX_SLOTS"));
+    }
     let spawn = if spawn {
         let index = read_u32(reader)?;
         let generation = read_u32(reader)?;

@@ -14,6 +14,7 @@ mod headless;
 mod level;
 #[path = "../examples/arena/movement.rs"]
 mod movement;
+#[allow(dead_code)]
 #[path = "../examples/arena/net_args.rs"]
 mod net_args;
 #[path = "../examples/arena/pickup.rs"]

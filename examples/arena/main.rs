@@ -34,7 +34,12 @@ use bevy_netsync::{
 };
 use clap::{Args, Parser, Subcommand};
 
-use crate::{net_args::NetArgs, player::HostName, protocol::PROTOCOL_ID, windowed::ScreenshotPlan};
+use crate::{
+    net_args::{LinkArgs, NetArgs},
+    player::HostName,
+    protocol::PROTOCOL_ID,
+    windowed::ScreenshotPlan,
+};
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +77,8 @@ enum Mode {
         /// it). Clients load the one the server plays.
         #[arg(long, default_value = level::DEFAULT_LEVEL)]
         level: String,
+        #[command(flatten)]
+        link: LinkArgs,
         #[command(flatten)]
         screenshot: ScreenshotArgs,
     },
@@ -113,6 +120,8 @@ enum Mode {
         /// it). Clients load the one the server plays.
         #[arg(long, default_value = level::DEFAULT_LEVEL)]
         level: String,
+        #[command(flatten)]
+        link: LinkArgs,
     },
     /// Headless simulated players, for load tests and demos; prints a summary at the end.
     Bots {
@@ -178,6 +187,7 @@ fn main() -> ExitCode {
         max_clients: 16,
         key_file: None,
         level: level::DEFAULT_LEVEL.into(),
+        link: LinkArgs::default(),
         screenshot: ScreenshotArgs {
             screenshot: None,
             exit_after: None,
@@ -200,6 +210,7 @@ fn run(mode: Mode) -> Result<(), String> {
             max_clients,
             key_file,
             level,
+            link,
             screenshot,
         } => {
             let mut app = windowed::window_app("bevy_netsync arena: host");
@@ -215,6 +226,7 @@ fn run(mode: Mode) -> Result<(), String> {
             );
             let addresses = transport::start_server(app.world_mut(), &settings)
                 .map_err(|error| error.to_string())?;
+            link.apply_to_server(app.world_mut());
             spawn_local_client(app.world_mut());
             println!(
                 "hosting on UDP port {}; others join with:\n  cargo run --example arena -- client --connect <this machine's address>:{}",
@@ -270,6 +282,7 @@ fn run(mode: Mode) -> Result<(), String> {
             max_clients,
             key_file,
             level,
+            link,
         } => {
             let mut app = headless::dedicated_server();
             level::choose(&mut app, &level)?;
@@ -282,6 +295,7 @@ fn run(mode: Mode) -> Result<(), String> {
             );
             let addresses = transport::start_server(app.world_mut(), &settings)
                 .map_err(|error| error.to_string())?;
+            link.apply_to_server(app.world_mut());
             println!(
                 "arena server listening on port {} (public: {:?})",
                 addresses.local.port(),

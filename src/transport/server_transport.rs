@@ -23,6 +23,10 @@ use renetcode::{NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerResult};
 
 use super::token::UserData;
 use crate::server::{ConnectedClient, LocalClient};
+use crate::shared::{
+    link::{Link, LinkConditioner},
+    rng::SplitMix64,
+};
 
 /// Bytes of a netcode connection request.
 const CONNECTION_REQUEST_BYTES: usize = 1078;
@@ -83,6 +87,56 @@ pub struct ServerTransport {
     /// Ids served without netcode (the host's own client): a netcode client claiming one is
     /// refused.
     reserved: Vec<u64>,
+    /// A simulated link for every datagram in and out ([`simulate_link`](Self::simulate_link)).
+    simulated: Option<SimulatedDatagrams>,
+}
+
+/// Datagrams held back, dropped or doubled by a [`LinkConditioner`], both ways.
+struct SimulatedDatagrams {
+    incoming: Link,
+    outgoing: Link,
+    rng: SplitMix64,
+    now: Duration,
+}
+
+impl SimulatedDatagrams {
+    /// A datagram with its address in front: `[address length][address text][bytes]`.
+    fn frame(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+        let text = addr.to_string();
+        let mut framed = Vec::with_capacity(1 + text.len() + bytes.len());
+        framed.push(text.len() as u8);
+        framed.extend_from_slice(text.as_bytes());
+        framed.extend_from_slice(bytes);
+        framed
+    }
+
+    fn unframe(framed: &[u8]) -> Option<(SocketAddr, &[u8])> {
+        let (&len, rest) = framed.split_first()?;
+        let text = std::str::from_utf8(rest.get(..usize::from(len))?).ok()?;
+        Some((text.parse().ok()?, &rest[usize::from(len)..]))
+    }
+}
+
+/// Sends datagrams, through the simulated link when there is one.
+struct Outgoing<'a> {
+    socket: &'a UdpSocket,
+    simulated: Option<&'a mut SimulatedDatagrams>,
+}
+
+impl Outgoing<'_> {
+    fn send(&mut self, bytes: &[u8], addr: SocketAddr) {
+        match self.simulated.as_deref_mut() {
+            Some(link) => {
+                let framed = SimulatedDatagrams::frame(addr, bytes);
+                link.outgoing.send(link.now, framed, &mut link.rng);
+            }
+            None => {
+                if let Err(error) = self.socket.send_to(bytes, addr) {
+                    debug!("sending to {addr}: {error}");
+                }
+            }
+        }
+    }
 }
 
 /// Payload sequences received from one client, for dropping duplicates before netcode.
@@ -137,7 +191,35 @@ impl ServerTransport {
             since_report: Duration::ZERO,
             report_every: Duration::from_secs(10),
             reserved: Vec::new(),
+            simulated: None,
         })
+    }
+
+    /// Passes every datagram the server receives and sends through `conditioner` (the test
+    /// network's, on a real socket): to feel a game over a bad link on one machine, for
+    /// instance a host whose remote players should see latency and loss. `seed` makes the
+    /// random choices repeatable.
+    pub fn simulate_link(&mut self, conditioner: LinkConditioner, seed: u64) {
+        self.simulated = Some(SimulatedDatagrams {
+            incoming: Link::new(conditioner),
+            outgoing: Link::new(conditioner),
+            rng: SplitMix64::new(seed),
+            now: Duration::ZERO,
+        });
+    }
+
+    /// Sends what the simulated link delivers by now.
+    fn flush_simulated(&mut self) {
+        let Some(link) = self.simulated.as_mut() else {
+            return;
+        };
+        for framed in link.outgoing.deliver(link.now) {
+            if let Some((addr, bytes)) = SimulatedDatagrams::unframe(&framed)
+                && let Err(error) = self.socket.send_to(bytes, addr)
+            {
+                debug!("sending to {addr}: {error}");
+            }
+        }
     }
 
     /// The user data of a connected client's connect token (its player name, say).
@@ -159,9 +241,18 @@ impl ServerTransport {
     /// timers. `elapsed` is the time since the last call.
     pub fn update(&mut self, elapsed: Duration, server: &mut RenetServer) {
         self.netcode.update(elapsed);
+        if let Some(link) = self.simulated.as_mut() {
+            link.now += elapsed;
+        }
         loop {
             match self.socket.recv_from(&mut self.buffer) {
-                Ok((len, addr)) => self.receive(len, addr, server),
+                Ok((len, addr)) => match self.simulated.as_mut() {
+                    Some(link) => {
+                        let framed = SimulatedDatagrams::frame(addr, &self.buffer[..len]);
+                        link.incoming.send(link.now, framed, &mut link.rng);
+                    }
+                    None => self.receive(len, addr, server),
+                },
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 // An ICMP "port unreachable" from a client that left, surfacing on our socket.
                 Err(error) if error.kind() == io::ErrorKind::ConnectionReset => continue,
@@ -172,11 +263,24 @@ impl ServerTransport {
                 }
             }
         }
+        if let Some(link) = self.simulated.as_mut() {
+            for framed in link.incoming.deliver(link.now) {
+                if let Some((addr, bytes)) = SimulatedDatagrams::unframe(&framed) {
+                    let len = bytes.len().min(self.buffer.len());
+                    self.buffer[..len].copy_from_slice(&bytes[..len]);
+                    self.receive(len, addr, server);
+                }
+            }
+        }
         for client_id in self.netcode.clients_id() {
             let result = self.netcode.update_client(client_id);
+            let mut out = Outgoing {
+                socket: &self.socket,
+                simulated: self.simulated.as_mut(),
+            };
             handle_result(
                 result,
-                &self.socket,
+                &mut out,
                 &mut self.clients,
                 &mut self.stats,
                 &self.reserved,
@@ -186,9 +290,13 @@ impl ServerTransport {
         }
         for client_id in server.disconnections_id() {
             let result = self.netcode.disconnect(client_id);
+            let mut out = Outgoing {
+                socket: &self.socket,
+                simulated: self.simulated.as_mut(),
+            };
             handle_result(
                 result,
-                &self.socket,
+                &mut out,
                 &mut self.clients,
                 &mut self.stats,
                 &self.reserved,
@@ -248,12 +356,15 @@ impl ServerTransport {
         }
         let result = self.netcode.process_packet(addr, &mut self.buffer[..len]);
         // Split borrows: the result borrows the buffer and netcode.
-        let (socket, clients, stats) = (&self.socket, &mut self.clients, &mut self.stats);
+        let mut out = Outgoing {
+            socket: &self.socket,
+            simulated: self.simulated.as_mut(),
+        };
         handle_result(
             result,
-            socket,
-            clients,
-            stats,
+            &mut out,
+            &mut self.clients,
+            &mut self.stats,
             &self.reserved,
             server,
             payload_sequence,
@@ -263,6 +374,10 @@ impl ServerTransport {
     /// Sends renet's packets to every netcode client.
     pub fn send_packets(&mut self, server: &mut RenetServer) {
         self.refuse_claimed_ids(server);
+        let mut out = Outgoing {
+            socket: &self.socket,
+            simulated: self.simulated.as_mut(),
+        };
         for replay in self.clients.values() {
             let client_id = replay.client_id;
             let Ok(packets) = server.get_packets_to_send(client_id) else {
@@ -270,12 +385,7 @@ impl ServerTransport {
             };
             for packet in packets {
                 match self.netcode.generate_payload_packet(client_id, &packet) {
-                    Ok((addr, bytes)) => {
-                        if let Err(error) = self.socket.send_to(bytes, addr) {
-                            debug!("sending to client {client_id} ({addr}): {error}");
-                            break;
-                        }
-                    }
+                    Ok((addr, bytes)) => out.send(bytes, addr),
                     Err(error) => {
                         debug!("sealing a packet for client {client_id}: {error}");
                         break;
@@ -283,15 +393,20 @@ impl ServerTransport {
                 }
             }
         }
+        self.flush_simulated();
     }
 
     /// Closes every netcode connection (the server stops).
     pub fn disconnect_all(&mut self, server: &mut RenetServer) {
         for client_id in self.netcode.clients_id() {
             let result = self.netcode.disconnect(client_id);
+            let mut out = Outgoing {
+                socket: &self.socket,
+                simulated: self.simulated.as_mut(),
+            };
             handle_result(
                 result,
-                &self.socket,
+                &mut out,
                 &mut self.clients,
                 &mut self.stats,
                 &self.reserved,
@@ -325,7 +440,11 @@ impl ServerTransport {
                 ..
             } = result
             {
-                let _ = self.socket.send_to(payload, addr);
+                Outgoing {
+                    socket: &self.socket,
+                    simulated: self.simulated.as_mut(),
+                }
+                .send(payload, addr);
             }
         }
     }
@@ -354,18 +473,14 @@ impl ServerTransport {
 
 fn handle_result(
     result: ServerResult,
-    socket: &UdpSocket,
+    out: &mut Outgoing<'_>,
     clients: &mut HashMap<SocketAddr, Replay>,
     stats: &mut TransportStats,
     reserved: &[u64],
     server: &mut RenetServer,
     sequence: Option<u64>,
 ) {
-    let send = |bytes: &[u8], addr: SocketAddr| {
-        if let Err(error) = socket.send_to(bytes, addr) {
-            debug!("sending to {addr}: {error}");
-        }
-    };
+    let mut send = |bytes: &[u8], addr: SocketAddr| out.send(bytes, addr);
     match result {
         ServerResult::None => {}
         ServerResult::PacketToSend { payload, addr } => send(payload, addr),

@@ -101,3 +101,44 @@ fn a_remote_client_cannot_take_the_hosts_id() {
     assert!(server.world().get_entity(host).is_ok());
     assert!(server.world().resource::<TransportStats>().refused_ids >= 1);
 }
+
+#[test]
+fn a_server_side_simulated_link_delays_every_datagram_and_play_goes_on() {
+    use bevy_netsync::testing::LinkConditioner;
+    let (mut plain_server, plain_addresses) = server(&loopback_server());
+    let mut plain_client = client(client_settings(&plain_addresses));
+    let plain_steps = step_until(&mut [&mut plain_server, &mut plain_client], 240, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+
+    let (mut server, addresses) = server(&loopback_server());
+    // 100 ms each way on every datagram the server receives or sends.
+    server
+        .world_mut()
+        .resource_mut::<ServerTransport>()
+        .simulate_link(LinkConditioner::new(100, 0, 0.0), 3);
+    let mut settings = client_settings(&addresses);
+    settings.connect_timeout = std::time::Duration::from_secs(5);
+    let mut slow_client = client(settings);
+    let slow_steps = step_until(&mut [&mut server, &mut slow_client], 600, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+    // Netcode's handshake (request, challenge, response, keep-alive) and the hello take
+    // several round trips of 200 ms: at least 24 frames more than on a plain socket.
+    assert!(
+        slow_steps >= plain_steps + 24,
+        "connected after {slow_steps} frames, {plain_steps} without the simulated link"
+    );
+    let entity = server.world_mut().spawn((Replicated, Health(3))).id();
+    step_until(&mut [&mut server, &mut slow_client], 240, |apps| {
+        client_snapshot(apps[1]).len() == 2
+    });
+    server.world_mut().get_mut::<Health>(entity).unwrap().0 = 4;
+    for _ in 0..30 {
+        step(&mut [&mut server, &mut slow_client]);
+    }
+    assert_eq!(
+        client_snapshot(&mut slow_client),
+        server_snapshot(&mut server)
+    );
+}

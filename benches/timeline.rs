@@ -144,9 +144,21 @@ struct PredictionFigures {
     up_bytes_per_s: f64,
 }
 
-/// One client predicting `predicted` entities it controls, walking them with a scripted stick.
+/// Server only, every two seconds: a knockback the client cannot predict (half a metre
+/// sideways), so that there is something to correct.
+fn knock_back(tick: Res<ServerTick>, mut pushed: Query<&mut Transform, With<ControlledBy>>) {
+    if tick.0.0 % 120 == 0 {
+        for mut transform in &mut pushed {
+            transform.translation.x += 0.5;
+        }
+    }
+}
+
+/// One client predicting `predicted` entities it controls, walking them with a scripted stick;
+/// the server knocks them back every two seconds.
 fn run_prediction(link: LinkConditioner, predicted: usize) -> PredictionFigures {
     let mut net = TestNet::new(protocol).with_seed(23).with_default_link(link);
+    net.server_mut().add_systems(FixedPostUpdate, knock_back);
     let client = net.add_client();
     net.client_mut(client).add_systems(Update, play);
     net.run(30);
@@ -159,6 +171,10 @@ fn run_prediction(link: LinkConditioner, predicted: usize) -> PredictionFigures 
         ));
     }
     net.run(WARMUP_STEPS);
+    // Measure from here (the largest correction too).
+    net.client_mut(client)
+        .world_mut()
+        .insert_resource(PredictionStats::default());
     let stats = |net: &TestNet| *net.client(client).world().resource::<PredictionStats>();
     let before = stats(&net);
     let up_before = net.upstream(client).bytes;
@@ -233,7 +249,7 @@ fn main() {
     }
     println!();
     println!(
-        "Prediction: one client predicts the entities it controls (walked by a scripted stick that turns every half second, TransformCodec, predicted with its precision); {MEASURED_STEPS} measured steps. c→s counts payload bytes (acks and inputs)."
+        "Prediction: one client predicts the entities it controls (walked by a scripted stick that turns every half second, TransformCodec, predicted with its precision); the server knocks them 0.5 m sideways every 2 s, which only a correction can show; {MEASURED_STEPS} measured steps. c→s counts payload bytes (acks and inputs)."
     );
     println!();
     println!(

@@ -1,7 +1,45 @@
 //! What fuzzing found, replayed through the fuzz targets' own harness ([`FuzzClient`]): each
-//! case must be handled without a panic.
+//! case must be handled without a panic. A crash that `cargo fuzz` finds on a fresh client goes
+//! into `tests/fuzz_regressions/<target>/` as is; one that needs the state of earlier runs is
+//! written out as a test below.
+
+use std::path::Path;
 
 use bevy_netsync::testing::FuzzClient;
+
+/// Every input in `tests/fuzz_regressions/<target>/`: what crashed a target once, kept as is.
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_regressions")
+        .join(target);
+    let mut found: Vec<(String, Vec<u8>)> = std::fs::read_dir(&folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read(entry.path()).unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Inputs that crashed `from_server` on a fresh client (a component listed twice in one
+/// entity's shape, ...): each is now refused or applied, on a fresh client and again.
+#[test]
+fn what_crashed_a_fresh_client_once_is_now_handled() {
+    let found = inputs("from_server");
+    assert!(!found.is_empty(), "no regression inputs");
+    for (name, data) in found {
+        let mut client = FuzzClient::new();
+        client.feed(&data);
+        client.feed(&data);
+        eprintln!("{name}: handled");
+    }
+}
 
 /// An empty state frame of `tick` (the last of its tick), framed for [`FuzzClient::feed`].
 fn empty_state_frame(seq: u16, tick: u32) -> Vec<u8> {

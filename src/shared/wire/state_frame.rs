@@ -315,6 +315,12 @@ pub fn read_shape(
         if index as usize >= registry_len {
             return Err(DecodeError::UnknownComponent(index));
         }
+        if components.contains(&index) {
+            // One value per component and entity: found by the `from_server` fuzz target.
+            return Err(DecodeError::UnexpectedEnd(
+                "a component list without repeats",
+            ));
+        }
         components.push(index);
     }
     let baseline = if reader.read_bool()? {

@@ -147,7 +147,7 @@ struct PredictionFigures {
 /// Server only, every two seconds: a knockback the client cannot predict (half a metre
 /// sideways), so that there is something to correct.
 fn knock_back(tick: Res<ServerTick>, mut pushed: Query<&mut Transform, With<ControlledBy>>) {
-    if tick.0.0 % 120 == 0 {
+    if tick.0.0.is_multiple_of(120) {
         for mut transform in &mut pushed {
             transform.translation.x += 0.5;
         }

@@ -239,8 +239,17 @@ pub(crate) fn advance_timeline(
     time: Res<Time<Real>>,
     fixed: Res<Time<Fixed>>,
     settings: Res<InterpolationSettings>,
+    simulated: Option<Res<super::SimulatedLink>>,
 ) {
-    let (rtt, loss) = client.map_or((0.0, 0.0), |client| (client.rtt(), client.packet_loss()));
+    let (mut rtt, mut loss) =
+        client.map_or((0.0, 0.0), |client| (client.rtt(), client.packet_loss()));
+    // Renet measures its own packets, which a simulated link does not hold back: add what the
+    // link adds to the crate's traffic.
+    if let Some(link) = simulated {
+        let conditioner = link.conditioner();
+        rtt += 2.0 * conditioner.latency.as_secs_f64();
+        loss = 1.0 - (1.0 - loss) * (1.0 - conditioner.loss);
+    }
     timeline.advance(
         time.delta(),
         fixed.timestep().as_secs_f64(),

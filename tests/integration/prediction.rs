@@ -454,3 +454,50 @@ fn the_host_player_moves_with_the_same_systems_without_prediction() {
     assert!(world.get::<Predicted>(player).is_none());
     let _ = local;
 }
+
+#[test]
+fn a_simulated_link_on_the_client_adds_latency_without_rollbacks() {
+    use bevy_netsync::client::SimulatedLink;
+    let mut net = TestNet::new(protocol).with_seed(9);
+    net.server_mut()
+        .init_resource::<Track>()
+        .add_systems(FixedPostUpdate, track_server)
+        .add_observer(
+            |event: On<Add, ConnectedClient>,
+             clients: Query<&ConnectedClient>,
+             mut commands: Commands| {
+                let id = clients.get(event.entity).unwrap().id();
+                commands.spawn((
+                    Replicated,
+                    Transform::default(),
+                    ControlledBy { client_id: id },
+                ));
+            },
+        );
+    net.add_client_with(|app| {
+        app.init_resource::<Track>()
+            .init_resource::<Script>()
+            .insert_resource(SimulatedLink::new(LinkConditioner::new(100, 0, 0.0), 1))
+            .add_systems(Update, play)
+            .add_systems(FixedPostUpdate, track_client);
+    });
+    net.run(300);
+    let start = stats(&net);
+    net.run(600);
+    let end = stats(&net);
+    // The client's clock counts the simulated latency (renet does not see it): its inputs
+    // arrive in time and nothing needs correcting.
+    assert_eq!(
+        end.rollbacks, start.rollbacks,
+        "rollbacks behind a simulated link"
+    );
+    assert_eq!(end.snaps, start.snaps);
+    let world = net.server_mut().world_mut();
+    let inputs = world
+        .query::<&InputStats>()
+        .iter(world)
+        .next()
+        .copied()
+        .unwrap();
+    assert_eq!(inputs.late, 0, "{inputs:?}");
+}

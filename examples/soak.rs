@@ -302,8 +302,14 @@ fn converged(net: &mut TestNet, client: usize) -> Result<(), String> {
     let world = net.client_mut(client).world();
     let map = world.resource::<ServerEntityMap>();
     if map.len() != server.len() {
+        let missing: Vec<String> = server
+            .iter()
+            .filter(|(entity, _)| map.to_client(**entity).is_none())
+            .map(|(entity, (_, label, _))| format!("{entity} ({label} B label)"))
+            .take(3)
+            .collect();
         return Err(format!(
-            "holds {} entities, the server {}",
+            "holds {} entities, the server {}; missing {missing:?}",
             map.len(),
             server.len()
         ));

@@ -33,6 +33,9 @@ struct Cli {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Seconds of calm (no churn) before each convergence check, once a minute or more.
+    #[arg(long, default_value_t = 20)]
+    calm_seconds: usize,
     /// A perfect link instead of the soak conditions (to tell link trouble from the rest).
     #[arg(long)]
     perfect_link: bool,
@@ -394,13 +397,14 @@ fn main() -> ExitCode {
     let mut memory_after_warmup: Vec<f64> = Vec::new();
     // Connections that ended without the client leaving, by reason.
     let mut dropped: HashMap<String, u64> = HashMap::new();
-    // Every minute (simulated): 20 seconds of calm (ten round trips: enough for slices of
-    // large values lost several times over), then every settled client must match.
-    const PERIOD: usize = 60 * 60;
-    const CALM: usize = 20 * 60;
+    // Every minute (simulated) or more: `calm_seconds` of calm (20 s by default: ten round
+    // trips, enough for slices of large values lost several times over), then every settled
+    // client must match.
+    let calm_steps = cli.calm_seconds * 60;
+    let period = (60 * 60).max(calm_steps + 40 * 60);
     for step in 0..steps {
-        let phase = step % PERIOD;
-        let calm = phase >= PERIOD - CALM;
+        let phase = step % period;
+        let calm = phase >= period - calm_steps;
         net.server_mut().world_mut().resource_mut::<World_>().calm = calm;
         if !calm && rng.chance(1.0 / 60.0) {
             // About one client a second leaves; one that left comes back.
@@ -435,7 +439,7 @@ fn main() -> ExitCode {
                 *dropped.entry(reason).or_insert(0u64) += 1;
             }
         }
-        if phase == PERIOD - 1 {
+        if phase == period - 1 {
             for (client, joined) in since.iter().enumerate() {
                 let connected = *net
                     .client(client)
@@ -443,7 +447,7 @@ fn main() -> ExitCode {
                     .resource::<State<ClientState>>()
                     .get()
                     == ClientState::Connected;
-                if !net.is_attached(client) || !connected || step - joined < CALM {
+                if !net.is_attached(client) || !connected || step - joined < calm_steps {
                     continue;
                 }
                 checks += 1;
@@ -452,7 +456,7 @@ fn main() -> ExitCode {
                 }
             }
             let (rss, _) = memory_mib();
-            if step >= PERIOD {
+            if step >= period {
                 memory_after_warmup.push(rss);
             }
             eprintln!(

@@ -241,16 +241,21 @@ pub(crate) fn send_input_timing(
 /// [`TickInput`], so shared simulation systems read the same thing on server and client.
 pub(crate) fn apply_controlled_input<I: NetInput>(
     tick: Res<ServerTick>,
-    clients: Query<(&ConnectedClient, &ClientInput<I>)>,
+    clients: Query<(Entity, &ConnectedClient), With<ClientInput<I>>>,
+    inputs: Query<&ClientInput<I>>,
     mut commands: Commands,
     mut controlled: Query<(Entity, &ControlledBy, Option<&mut TickInput<I>>)>,
+    mut by_id: Local<bevy::platform::collections::HashMap<u64, Entity>>,
 ) {
+    // Each controller's entity by id, so each controlled entity finds its input at once.
+    by_id.clear();
+    by_id.extend(clients.iter().map(|(entity, client)| (client.id(), entity)));
     for (entity, controller, current) in &mut controlled {
-        let value = match clients
-            .iter()
-            .find(|(client, _)| client.id() == controller.client_id)
-        {
-            Some((_, input)) => TickInput {
+        let input = by_id
+            .get(&controller.client_id)
+            .and_then(|client| inputs.get(*client).ok());
+        let value = match input {
+            Some(input) => TickInput {
                 input: input.input.clone(),
                 tick: tick.0,
                 repeated: input.repeated,

@@ -26,9 +26,13 @@ mod address;
 mod client;
 mod error;
 #[cfg(feature = "server")]
+mod replay;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 mod server_transport;
+#[cfg(feature = "server")]
+mod simulated_datagrams;
 mod token;
 
 use bevy::prelude::*;

@@ -21,7 +21,11 @@ use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::RenetServer;
 use renetcode::{NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerResult};
 
-use super::token::UserData;
+use super::{
+    replay::Replay,
+    simulated_datagrams::{Outgoing, SimulatedDatagrams},
+    token::UserData,
+};
 use crate::server::{ConnectedClient, LocalClient};
 use crate::shared::{
     link::{Link, LinkConditioner},
@@ -38,8 +42,6 @@ const RESPONSE: u8 = 3;
 const KEEP_ALIVE: u8 = 4;
 const PAYLOAD: u8 = 5;
 const DISCONNECT: u8 = 6;
-/// Payload sequences remembered per client to drop duplicates.
-const REPLAY_WINDOW: u64 = 256;
 
 /// What the server's transport received and dropped, by cause, since it started. Also a
 /// resource, refreshed every frame, for diagnostics.
@@ -89,93 +91,6 @@ pub struct ServerTransport {
     reserved: Vec<u64>,
     /// A simulated link for every datagram in and out ([`simulate_link`](Self::simulate_link)).
     simulated: Option<SimulatedDatagrams>,
-}
-
-/// Datagrams held back, dropped or doubled by a [`LinkConditioner`], both ways.
-struct SimulatedDatagrams {
-    incoming: Link,
-    outgoing: Link,
-    rng: SplitMix64,
-    now: Duration,
-}
-
-impl SimulatedDatagrams {
-    /// A datagram with its address in front: `[address length][address text][bytes]`.
-    fn frame(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
-        let text = addr.to_string();
-        let mut framed = Vec::with_capacity(1 + text.len() + bytes.len());
-        framed.push(text.len() as u8);
-        framed.extend_from_slice(text.as_bytes());
-        framed.extend_from_slice(bytes);
-        framed
-    }
-
-    fn unframe(framed: &[u8]) -> Option<(SocketAddr, &[u8])> {
-        let (&len, rest) = framed.split_first()?;
-        let text = std::str::from_utf8(rest.get(..usize::from(len))?).ok()?;
-        Some((text.parse().ok()?, &rest[usize::from(len)..]))
-    }
-}
-
-/// Sends datagrams, through the simulated link when there is one.
-struct Outgoing<'a> {
-    socket: &'a UdpSocket,
-    simulated: Option<&'a mut SimulatedDatagrams>,
-}
-
-impl Outgoing<'_> {
-    fn send(&mut self, bytes: &[u8], addr: SocketAddr) {
-        match self.simulated.as_deref_mut() {
-            Some(link) => {
-                let framed = SimulatedDatagrams::frame(addr, bytes);
-                link.outgoing.send(link.now, framed, &mut link.rng);
-            }
-            None => {
-                if let Err(error) = self.socket.send_to(bytes, addr) {
-                    debug!("sending to {addr}: {error}");
-                }
-            }
-        }
-    }
-}
-
-/// Payload sequences received from one client, for dropping duplicates before netcode.
-#[derive(Debug, Default)]
-struct Replay {
-    client_id: u64,
-    newest: u64,
-    seen: [u64; 4],
-}
-
-impl Replay {
-    fn received(&self, sequence: u64) -> bool {
-        if sequence > self.newest {
-            return false;
-        }
-        let age = self.newest - sequence;
-        age >= REPLAY_WINDOW
-            || self.seen[(sequence % REPLAY_WINDOW / 64) as usize] & bit(sequence) != 0
-    }
-
-    fn note(&mut self, sequence: u64) {
-        if sequence > self.newest {
-            // Forget the sequences that leave the window.
-            let forward = sequence - self.newest;
-            if forward >= REPLAY_WINDOW {
-                self.seen = [0; 4];
-            } else {
-                for skipped in self.newest + 1..=sequence {
-                    self.seen[(skipped % REPLAY_WINDOW / 64) as usize] &= !bit(skipped);
-                }
-            }
-            self.newest = sequence;
-        }
-        self.seen[(sequence % REPLAY_WINDOW / 64) as usize] |= bit(sequence);
-    }
-}
-
-const fn bit(sequence: u64) -> u64 {
-    1 << (sequence % 64)
 }
 
 impl ServerTransport {
@@ -420,6 +335,10 @@ impl ServerTransport {
     /// unsecure mode where clients name their id): close the newcomer at once, before it can
     /// speak for that id.
     fn refuse_claimed_ids(&mut self, server: &mut RenetServer) {
+        // Every netcode client is one of ours: nothing to look at (the usual case, each frame).
+        if self.netcode.connected_clients() == self.clients.len() {
+            return;
+        }
         let claimed: Vec<u64> = self
             .netcode
             .clients_id()
@@ -507,13 +426,7 @@ fn handle_result(
                 // Another client has this id (the host's): refused by the caller.
                 return;
             }
-            clients.insert(
-                addr,
-                Replay {
-                    client_id,
-                    ..Replay::default()
-                },
-            );
+            clients.insert(addr, Replay::new(client_id));
             server.add_connection(client_id);
             send(payload, addr);
         }
@@ -568,28 +481,5 @@ pub(crate) fn disconnect_on_exit(
 ) {
     if !exit.is_empty() {
         transport.disconnect_all(&mut server);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_replay_window_drops_what_it_saw_and_what_is_too_old() {
-        let mut replay = Replay::default();
-        for sequence in [1, 2, 5, 300] {
-            assert!(!replay.received(sequence));
-            replay.note(sequence);
-            assert!(replay.received(sequence));
-        }
-        assert!(!replay.received(299), "inside the window, never seen");
-        assert!(replay.received(2), "out of the window: treated as seen");
-        replay.note(299);
-        assert!(replay.received(299));
-        assert!(!replay.received(301));
-        replay.note(1_000);
-        assert!(!replay.received(999));
-        assert!(replay.received(300));
     }
 }

@@ -188,36 +188,10 @@ impl ServerTransport {
             }
         }
         for client_id in self.netcode.clients_id() {
-            let result = self.netcode.update_client(client_id);
-            let mut out = Outgoing {
-                socket: &self.socket,
-                simulated: self.simulated.as_mut(),
-            };
-            handle_result(
-                result,
-                &mut out,
-                &mut self.clients,
-                &mut self.stats,
-                &self.reserved,
-                server,
-                None,
-            );
+            self.for_client(server, client_id, NetcodeServer::update_client);
         }
         for client_id in server.disconnections_id() {
-            let result = self.netcode.disconnect(client_id);
-            let mut out = Outgoing {
-                socket: &self.socket,
-                simulated: self.simulated.as_mut(),
-            };
-            handle_result(
-                result,
-                &mut out,
-                &mut self.clients,
-                &mut self.stats,
-                &self.reserved,
-                server,
-                None,
-            );
+            self.for_client(server, client_id, NetcodeServer::disconnect);
         }
         self.refuse_claimed_ids(server);
         self.since_report += elapsed;
@@ -311,23 +285,33 @@ impl ServerTransport {
         self.flush_simulated();
     }
 
+    /// Runs a netcode operation on one client and acts on its result.
+    fn for_client(
+        &mut self,
+        server: &mut RenetServer,
+        client_id: u64,
+        operation: for<'a> fn(&'a mut NetcodeServer, u64) -> ServerResult<'a, 'a>,
+    ) {
+        let result = operation(&mut self.netcode, client_id);
+        let mut out = Outgoing {
+            socket: &self.socket,
+            simulated: self.simulated.as_mut(),
+        };
+        handle_result(
+            result,
+            &mut out,
+            &mut self.clients,
+            &mut self.stats,
+            &self.reserved,
+            server,
+            None,
+        );
+    }
+
     /// Closes every netcode connection (the server stops).
     pub fn disconnect_all(&mut self, server: &mut RenetServer) {
         for client_id in self.netcode.clients_id() {
-            let result = self.netcode.disconnect(client_id);
-            let mut out = Outgoing {
-                socket: &self.socket,
-                simulated: self.simulated.as_mut(),
-            };
-            handle_result(
-                result,
-                &mut out,
-                &mut self.clients,
-                &mut self.stats,
-                &self.reserved,
-                server,
-                None,
-            );
+            self.for_client(server, client_id, NetcodeServer::disconnect);
         }
     }
 

@@ -125,6 +125,11 @@ fn play(mut script: ResMut<Script>, mut input: ResMut<LocalInput<Pad>>) {
 }
 
 fn setup(link: LinkConditioner, seed: u64) -> TestNet {
+    setup_with(link, seed, |_| {})
+}
+
+/// [`setup`], with the client App changed by `customize` too.
+fn setup_with(link: LinkConditioner, seed: u64, customize: impl FnOnce(&mut App)) -> TestNet {
     let mut net = TestNet::new(protocol)
         .with_seed(seed)
         .with_default_link(link);
@@ -148,6 +153,7 @@ fn setup(link: LinkConditioner, seed: u64) -> TestNet {
             .init_resource::<Script>()
             .add_systems(Update, play)
             .add_systems(FixedPostUpdate, track_client);
+        customize(app);
     });
     net
 }
@@ -458,28 +464,8 @@ fn the_host_player_moves_with_the_same_systems_without_prediction() {
 #[test]
 fn a_simulated_link_on_the_client_adds_latency_without_rollbacks() {
     use bevy_netsync::client::SimulatedLink;
-    let mut net = TestNet::new(protocol).with_seed(9);
-    net.server_mut()
-        .init_resource::<Track>()
-        .add_systems(FixedPostUpdate, track_server)
-        .add_observer(
-            |event: On<Add, ConnectedClient>,
-             clients: Query<&ConnectedClient>,
-             mut commands: Commands| {
-                let id = clients.get(event.entity).unwrap().id();
-                commands.spawn((
-                    Replicated,
-                    Transform::default(),
-                    ControlledBy { client_id: id },
-                ));
-            },
-        );
-    net.add_client_with(|app| {
-        app.init_resource::<Track>()
-            .init_resource::<Script>()
-            .insert_resource(SimulatedLink::new(LinkConditioner::new(100, 0, 0.0), 1))
-            .add_systems(Update, play)
-            .add_systems(FixedPostUpdate, track_client);
+    let mut net = setup_with(LinkConditioner::PERFECT, 9, |app| {
+        app.insert_resource(SimulatedLink::new(LinkConditioner::new(100, 0, 0.0), 1));
     });
     net.run(300);
     let start = stats(&net);

@@ -34,8 +34,10 @@ use crate::shared::{
 
 /// Bytes of a netcode connection request.
 const CONNECTION_REQUEST_BYTES: usize = 1078;
-/// Smallest netcode packet: prefix, one sequence byte, the MAC.
-const MIN_PACKET_BYTES: usize = 2 + 16;
+/// Bytes of a netcode packet's MAC.
+const MAC_BYTES: usize = 16;
+/// Smallest netcode packet: prefix, one sequence byte, the MAC (netcode's own check).
+const MIN_PACKET_BYTES: usize = 2 + MAC_BYTES;
 /// Netcode packet types a client sends.
 const REQUEST: u8 = 0;
 const RESPONSE: u8 = 3;
@@ -91,6 +93,14 @@ pub struct ServerTransport {
     reserved: Vec<u64>,
     /// A simulated link for every datagram in and out ([`simulate_link`](Self::simulate_link)).
     simulated: Option<SimulatedDatagrams>,
+    /// Netcode disconnects from clients, handed to netcode one frame late: the goodbye the
+    /// client sent before them is read first, so it leaves as [`ClientLeft`], not as a lost
+    /// connection.
+    ///
+    /// [`ClientLeft`]: crate::shared::disconnect::DisconnectReason::ClientLeft
+    deferred: Vec<(SocketAddr, Vec<u8>)>,
+    /// Whether disconnects are deferred (not while handing over the deferred ones).
+    deferring: bool,
 }
 
 impl ServerTransport {
@@ -107,6 +117,8 @@ impl ServerTransport {
             report_every: Duration::from_secs(10),
             reserved: Vec::new(),
             simulated: None,
+            deferred: Vec::new(),
+            deferring: true,
         })
     }
 
@@ -156,6 +168,12 @@ impl ServerTransport {
     /// timers. `elapsed` is the time since the last call.
     pub fn update(&mut self, elapsed: Duration, server: &mut RenetServer) {
         self.netcode.update(elapsed);
+        self.deferring = false;
+        for (addr, bytes) in core::mem::take(&mut self.deferred) {
+            self.buffer[..bytes.len()].copy_from_slice(&bytes);
+            self.receive(bytes.len(), addr, server);
+        }
+        self.deferring = true;
         if let Some(link) = self.simulated.as_mut() {
             link.now += elapsed;
         }
@@ -222,8 +240,15 @@ impl ServerTransport {
                     self.stats.unknown_sender += 1;
                     return;
                 };
-                if !(1..=8).contains(&sequence_bytes) || len < MIN_PACKET_BYTES + sequence_bytes {
+                // Sequence 0 takes no bytes, more than 8 cannot be; a disconnect carries no
+                // payload: prefix, sequence and MAC.
+                if sequence_bytes > 8 || len < 1 + sequence_bytes + MAC_BYTES {
                     self.stats.bad_type += 1;
+                    return;
+                }
+                if kind == DISCONNECT && self.deferring {
+                    self.stats.datagrams -= 1;
+                    self.deferred.push((addr, self.buffer[..len].to_vec()));
                     return;
                 }
                 if kind == PAYLOAD {
@@ -239,6 +264,7 @@ impl ServerTransport {
                 }
             }
             _ => {
+                trace!("dropped a datagram of type {kind} ({len} bytes) from {addr}");
                 self.stats.bad_type += 1;
                 return;
             }

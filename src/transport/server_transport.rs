@@ -269,21 +269,24 @@ impl ServerTransport {
                 return;
             }
         }
-        let result = self.netcode.process_packet(addr, &mut self.buffer[..len]);
-        // Split borrows: the result borrows the buffer and netcode.
-        let mut out = Outgoing {
-            socket: &self.socket,
-            simulated: self.simulated.as_mut(),
+        let (netcode, buffer, mut sink) = self.split();
+        let result = netcode.process_packet(addr, &mut buffer[..len]);
+        sink.handle(result, server, payload_sequence);
+    }
+
+    /// Netcode and the receive buffer apart from what acts on netcode's results (a result
+    /// borrows the first two).
+    fn split(&mut self) -> (&mut NetcodeServer, &mut [u8], ResultSink<'_>) {
+        let sink = ResultSink {
+            out: Outgoing {
+                socket: &self.socket,
+                simulated: self.simulated.as_mut(),
+            },
+            clients: &mut self.clients,
+            stats: &mut self.stats,
+            reserved: &self.reserved,
         };
-        handle_result(
-            result,
-            &mut out,
-            &mut self.clients,
-            &mut self.stats,
-            &self.reserved,
-            server,
-            payload_sequence,
-        );
+        (&mut self.netcode, &mut self.buffer, sink)
     }
 
     /// Sends renet's packets to every netcode client.
@@ -318,20 +321,9 @@ impl ServerTransport {
         client_id: u64,
         operation: for<'a> fn(&'a mut NetcodeServer, u64) -> ServerResult<'a, 'a>,
     ) {
-        let result = operation(&mut self.netcode, client_id);
-        let mut out = Outgoing {
-            socket: &self.socket,
-            simulated: self.simulated.as_mut(),
-        };
-        handle_result(
-            result,
-            &mut out,
-            &mut self.clients,
-            &mut self.stats,
-            &self.reserved,
-            server,
-            None,
-        );
+        let (netcode, _, mut sink) = self.split();
+        let result = operation(netcode, client_id);
+        sink.handle(result, server, None);
     }
 
     /// Closes every netcode connection (the server stops).
@@ -396,6 +388,29 @@ impl ServerTransport {
             now.unknown_sender - then.unknown_sender,
             now.duplicates - then.duplicates,
             now.refused_ids - then.refused_ids,
+        );
+    }
+}
+
+/// What acts on netcode's results: the way out for datagrams, the known clients, the counters.
+struct ResultSink<'a> {
+    out: Outgoing<'a>,
+    clients: &'a mut HashMap<SocketAddr, Replay>,
+    stats: &'a mut TransportStats,
+    reserved: &'a [u64],
+}
+
+impl ResultSink<'_> {
+    /// Acts on one result; `sequence` is the payload sequence of the packet that gave it.
+    fn handle(&mut self, result: ServerResult, server: &mut RenetServer, sequence: Option<u64>) {
+        handle_result(
+            result,
+            &mut self.out,
+            self.clients,
+            self.stats,
+            self.reserved,
+            server,
+            sequence,
         );
     }
 }

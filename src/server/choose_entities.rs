@@ -15,6 +15,7 @@ use super::{
     config::ServerConfig,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
+    parallel::for_each_parallel,
     priority::{PriorityHook, PriorityQuery},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
@@ -57,33 +58,38 @@ pub(crate) fn choose_entities(world: &mut World) {
                 (Entity, &mut ClientReplication, Option<&ReplicationBudget>),
                 Without<LocalClient>,
             >();
-                let mut scratch = Scratch::default();
-                for (client_entity, mut client, budget) in clients.iter_mut(world) {
-                    let rate =
-                        budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
-                    let allowance = client
-                        .budget
-                        .refill(rate, seconds)
-                        .min(config.update_bytes_per_tick.max(1));
-                    client.allowance = allowance;
-                    let center = centers
-                        .iter()
-                        .find(|(client, _)| *client == client_entity)
-                        .map(|(_, center)| *center);
-                    let weigh = hook.as_ref().map(|hook| Weigh {
-                        hook,
-                        client: client_entity,
-                        center,
-                        index: &index,
-                    });
-                    choose(
-                        &mut client,
-                        &replicated,
-                        &blobs,
-                        weigh.as_ref(),
-                        &mut scratch,
-                    );
-                }
+                let mut clients: Vec<_> = clients.iter_mut(world).collect();
+                // Each client writes only its own state.
+                let work = clients
+                    .iter()
+                    .map(|(_, client, _)| client.dirty.len())
+                    .sum();
+                for_each_parallel(
+                    &mut clients,
+                    work,
+                    Scratch::default,
+                    |scratch, (client_entity, client, budget)| {
+                        let client_entity = *client_entity;
+                        let rate = budget
+                            .map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
+                        let allowance = client
+                            .budget
+                            .refill(rate, seconds)
+                            .min(config.update_bytes_per_tick.max(1));
+                        client.allowance = allowance;
+                        let center = centers
+                            .iter()
+                            .find(|(client, _)| *client == client_entity)
+                            .map(|(_, center)| *center);
+                        let weigh = hook.as_ref().map(|hook| Weigh {
+                            hook,
+                            client: client_entity,
+                            center,
+                            index: &index,
+                        });
+                        choose(client, &replicated, &blobs, weigh.as_ref(), scratch);
+                    },
+                );
             });
         });
     });

@@ -1,6 +1,6 @@
 //! [`ClientReplication`]: what one client holds, has acknowledged, and still needs.
 
-use bevy::{ecs::entity::EntityHashSet, prelude::*};
+use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
 use super::{blobs::ClientBlobs, budget::Budget, choose_entities::Chosen, dirty::DirtySet};
@@ -128,9 +128,8 @@ pub(crate) struct ClientReplication {
     pub(crate) slots: Vec<ClientSlot>,
     /// Slots that may have news for this client, in wire order.
     pub(crate) dirty: DirtySet,
-    /// Despawns not acknowledged yet.
-    pub(crate) despawns: Vec<PendingDespawn>,
-    pub(crate) despawn_set: EntityHashSet,
+    /// Despawns not acknowledged yet, by entity.
+    pub(crate) despawns: EntityHashMap<PendingDespawn>,
     /// Per replicated resource.
     pub(crate) resources: Vec<ClientResource>,
     /// Large values on their way.
@@ -171,8 +170,7 @@ impl Default for ClientReplication {
         Self {
             slots: Vec::new(),
             dirty: DirtySet::default(),
-            despawns: Vec::new(),
-            despawn_set: EntityHashSet::default(),
+            despawns: EntityHashMap::default(),
             resources: Vec::new(),
             blobs: ClientBlobs::default(),
             budget: Budget::default(),
@@ -218,29 +216,24 @@ impl ClientReplication {
 
     /// Schedules the despawn (or freeze) of `entity`; a despawn replaces a freeze on its way.
     pub(crate) fn push_despawn(&mut self, entity: Entity, tick: NetTick, freeze: bool) {
-        if self.despawn_set.insert(entity) {
-            self.despawns.push(PendingDespawn {
-                entity,
-                since: tick,
-                freeze,
-            });
-        } else if !freeze
-            && let Some(pending) = self.despawns.iter_mut().find(|p| p.entity == entity)
-            && pending.freeze
-        {
-            *pending = PendingDespawn {
-                entity,
-                since: tick,
-                freeze: false,
-            };
+        let despawn = PendingDespawn {
+            entity,
+            since: tick,
+            freeze,
+        };
+        match self.despawns.get_mut(&entity) {
+            None => {
+                self.despawns.insert(entity, despawn);
+            }
+            // A despawn replaces a pending freeze; nothing else replaces a pending despawn.
+            Some(pending) if !freeze && pending.freeze => *pending = despawn,
+            Some(_) => {}
         }
     }
 
     /// Cancels a pending despawn (the entity became relevant again and is spawned anew).
     pub(crate) fn cancel_despawn(&mut self, entity: Entity) {
-        if self.despawn_set.remove(&entity) {
-            self.despawns.retain(|despawn| despawn.entity != entity);
-        }
+        self.despawns.remove(&entity);
     }
 
     /// The next frame sequence number.
@@ -278,8 +271,8 @@ impl ClientReplication {
                         }
                     }
                     SentItem::Despawn(despawn) => {
-                        if self.despawns.contains(&despawn) {
-                            self.cancel_despawn(despawn.entity);
+                        if self.despawns.get(&despawn.entity) == Some(&despawn) {
+                            self.despawns.remove(&despawn.entity);
                         }
                     }
                     SentItem::Resource { index, tick } => {
@@ -340,7 +333,7 @@ mod tests {
         client.push_despawn(entity, NetTick(2), false);
         client.push_despawn(entity, NetTick(3), false);
         assert_eq!(client.despawns.len(), 1);
-        let pending = client.despawns[0];
+        let pending = *client.despawns.values().next().unwrap();
         client.record_sent(0, NetTick(3), vec![SentItem::Despawn(pending)]);
         client.acknowledge([0]);
         assert!(client.despawns.is_empty());

@@ -51,7 +51,6 @@ impl DirtySet {
     }
 
     /// Number of slots in the set.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -20,6 +20,7 @@ mod input;
 mod interest;
 mod local_client;
 mod pack_frames;
+mod parallel;
 mod priority;
 mod receive;
 mod replicated_world;

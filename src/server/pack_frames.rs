@@ -13,6 +13,7 @@ use super::{
     choose_entities::Chosen,
     client_replication::{ClientReplication, SentItem},
     local_client::LocalClient,
+    parallel::for_each_parallel,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
     value_cache::{BodyKey, EncodeContext, ValueCache},
@@ -66,11 +67,20 @@ pub(crate) fn pack_frames(world: &mut World) {
                             blobs: &blobs,
                             resources: &resources,
                         };
-                        let mut clients =
-                            world.query_filtered::<&mut ClientReplication, Without<LocalClient>>();
-                        for mut client in clients.iter_mut(world) {
-                            pack_client(&mut client, &shared);
-                        }
+                        let mut clients: Vec<_> = world
+                            .query_filtered::<&mut ClientReplication, Without<LocalClient>>()
+                            .iter_mut(world)
+                            .collect();
+                        // Each client writes only its own state and reads what all share.
+                        let work = clients.iter().map(|client| client.chosen.len()).sum();
+                        for_each_parallel(
+                            &mut clients,
+                            work,
+                            || (),
+                            |(), client| {
+                                pack_client(client, &shared);
+                            },
+                        );
                     });
                 });
             });
@@ -87,13 +97,9 @@ fn build_bodies(
     resources: &ReplicatedResources,
     registry: &ReplicationRegistry,
 ) {
-    let mut needed: Vec<(u32, BodyKey)> = Vec::new();
     let mut resources_needed: Vec<u32> = Vec::new();
     let mut clients = world.query_filtered::<&ClientReplication, Without<LocalClient>>();
     for client in clients.iter(world) {
-        for chosen in &client.chosen {
-            needed.push((chosen.slot, body_key(client, chosen.slot)));
-        }
         for (index, state) in client.resources.iter().enumerate() {
             if let Some(record) = resources.records.get(index)
                 && record.present
@@ -110,9 +116,13 @@ fn build_bodies(
         replicated,
         blobs,
     };
-    for (slot, key) in needed {
-        cache.body(&context, slot, key);
-    }
+    let needed = clients.iter(world).flat_map(|client| {
+        client
+            .chosen
+            .iter()
+            .map(|chosen| (chosen.slot, body_key(client, chosen.slot)))
+    });
+    cache.build_bodies(&context, needed);
     resources_needed.sort_unstable();
     resources_needed.dedup();
     let resource_registry = world.resource::<ResourceRegistry>();
@@ -210,30 +220,26 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     );
     let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
 
-    // Despawns, oldest entities first.
-    let mut despawns: Vec<DespawnEntry> = client
-        .despawns
+    // Despawns, by entity index (the wire's order).
+    let mut pending: Vec<_> = client.despawns.values().copied().collect();
+    pending.sort_unstable_by_key(|despawn| (despawn.entity.index_u32(), despawn.entity.to_bits()));
+    if pending.len() > MAX_DESPAWNS_PER_FRAME {
+        for despawn in &pending[MAX_DESPAWNS_PER_FRAME..] {
+            watermark = watermark.min(despawn.since.sub(1));
+        }
+        pending.truncate(MAX_DESPAWNS_PER_FRAME);
+    }
+    let despawns: Vec<DespawnEntry> = pending
         .iter()
         .map(|despawn| DespawnEntry {
             entity: despawn.entity,
             freeze: despawn.freeze,
         })
         .collect();
-    despawns.sort_unstable_by_key(|despawn| despawn.entity.index_u32());
-    if despawns.len() > MAX_DESPAWNS_PER_FRAME {
-        for despawn in &despawns[MAX_DESPAWNS_PER_FRAME..] {
-            if let Some(pending) = client.despawns.iter().find(|p| p.entity == despawn.entity) {
-                watermark = watermark.min(pending.since.sub(1));
-            }
-        }
-        despawns.truncate(MAX_DESPAWNS_PER_FRAME);
-    }
     write_despawns(&mut packer.body, &despawns);
-    for despawn in &despawns {
-        if let Some(pending) = client.despawns.iter().find(|p| p.entity == despawn.entity) {
-            packer.items.push(SentItem::Despawn(*pending));
-        }
-    }
+    packer
+        .items
+        .extend(pending.iter().map(|despawn| SentItem::Despawn(*despawn)));
     packer.spend(packer.body.bit_len());
 
     pack_resources(client, shared, &mut packer, &mut watermark);
@@ -395,8 +401,9 @@ fn pack_entities(
         };
         let state = client.slots[slot as usize];
         let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
+        let components = shared.cache.components(body);
         let same_shape = packer.previous_baseline == Some(body.baseline)
-            && packer.previous_components == body.components;
+            && packer.previous_components == components;
         // Written straight into the frame, taken back if it does not fit.
         let write = |packer: &mut Packer, same_shape: bool| {
             let out = &mut packer.body;
@@ -404,13 +411,7 @@ fn pack_entities(
             if same_shape {
                 out.write_bool(false);
             } else {
-                write_shape_parts(
-                    out,
-                    &body.components,
-                    body.baseline,
-                    shared.index_bits,
-                    tick,
-                );
+                write_shape_parts(out, components, body.baseline, shared.index_bits, tick);
             }
             let (from, to) = body.range;
             out.append_bits(&shared.cache.bits, from, to - from);
@@ -435,11 +436,9 @@ fn pack_entities(
         }
         record_entry(packer, client, slot, state.epoch, bits);
         packer.previous_slot = Some(slot);
-        if packer.previous_components != body.components {
+        if packer.previous_components != components {
             packer.previous_components.clear();
-            packer
-                .previous_components
-                .extend_from_slice(&body.components);
+            packer.previous_components.extend_from_slice(components);
         }
         packer.previous_baseline = Some(body.baseline);
     }

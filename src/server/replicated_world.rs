@@ -207,6 +207,14 @@ impl ReplicatedWorld {
         }
     }
 
+    /// Whether a slot's state changed in this send (it is in `changed`).
+    pub(crate) fn changed_in_send(&self, slot: u32) -> bool {
+        self.changed_mark
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// Live slots.
     pub(crate) fn live(&self) -> impl Iterator<Item = (u32, &SlotRecord)> {
         self.slots

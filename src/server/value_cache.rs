@@ -5,6 +5,7 @@ use bevy::{platform::collections::HashMap, prelude::*};
 
 use super::{
     blobs::{BlobKey, BlobStore},
+    parallel::for_each_parallel,
     replicated_world::{ReplicatedWorld, SlotRecord},
 };
 use crate::shared::{
@@ -24,11 +25,27 @@ pub(crate) enum BodyKey {
     },
 }
 
+impl BodyKey {
+    /// A total order, to sort and deduplicate keys.
+    fn order(self) -> (u8, u32, u32, u32) {
+        match self {
+            Self::Spawn => (0, 0, 0, 0),
+            Self::Update { base, previous } => (
+                1,
+                base.0,
+                u32::from(previous.is_some()),
+                previous.map_or(0, |previous| previous.0),
+            ),
+        }
+    }
+}
+
 /// An entity entry's body: its component list and the bits of its values.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Body {
-    /// Registry indices, in the order of the values.
-    pub(crate) components: Vec<u32>,
+    /// Its registry indices, in the order of the values: a range of
+    /// [`ValueCache::components`].
+    components: (u32, u32),
     /// The baselines the deltas use, when any value is a delta (the entry then names them).
     pub(crate) baseline: Option<(NetTick, Option<NetTick>)>,
     /// The values' bits in [`ValueCache::bits`].
@@ -43,14 +60,24 @@ pub(crate) struct ValueCache {
     stamp: u32,
     pub(crate) bits: BitWriter,
     whole: HashMap<(u32, u32), Option<(usize, usize)>>,
-    /// Per slot: the stamp its bodies belong to, and the bodies.
-    bodies: Vec<SlotBodies>,
+    /// This send's bodies, by slot.
+    bodies: Vec<BuiltBody>,
+    /// Per slot: the stamp of the send its entry belongs to, and its first body in `bodies`.
+    first_body: Vec<(u32, u32)>,
+    /// The bodies' component lists.
+    components: Vec<u32>,
+    /// Per slot: the stamp of the send and the key it was last asked for in (to drop repeats).
+    last_needed: Vec<(u32, BodyKey)>,
     /// Per resource: its whole encoding, once made.
     resources: Vec<Option<Option<(usize, usize)>>>,
 }
 
-/// The bodies built for one slot: the send stamp they belong to, and the bodies by key.
-type SlotBodies = (u32, Vec<(BodyKey, Option<Body>)>);
+/// A body of this send: `None` when there was nothing to send.
+struct BuiltBody {
+    slot: u32,
+    key: BodyKey,
+    body: Option<Body>,
+}
 
 /// What building a body needs to read.
 pub(crate) struct EncodeContext<'a> {
@@ -67,6 +94,8 @@ impl ValueCache {
         self.stamp = self.stamp.wrapping_add(1);
         self.bits.clear();
         self.whole.clear();
+        self.bodies.clear();
+        self.components.clear();
         self.resources.clear();
     }
 
@@ -110,14 +139,20 @@ impl ValueCache {
 
     /// The body built earlier in this send for `slot` and `key`.
     pub(crate) fn built_body(&self, slot: u32, key: BodyKey) -> Option<&Body> {
-        let (stamp, bodies) = self.bodies.get(slot as usize)?;
-        if *stamp != self.stamp {
+        let &(stamp, first) = self.first_body.get(slot as usize)?;
+        if stamp != self.stamp {
             return None;
         }
-        bodies
+        self.bodies[first as usize..]
             .iter()
-            .find(|(held, _)| *held == key)
-            .and_then(|(_, body)| body.as_ref())
+            .take_while(|built| built.slot == slot)
+            .find(|built| built.key == key)
+            .and_then(|built| built.body.as_ref())
+    }
+
+    /// A body's component indices, in the order of its values.
+    pub(crate) fn components(&self, body: &Body) -> &[u32] {
+        &self.components[body.components.0 as usize..body.components.1 as usize]
     }
 
     /// Notes the whole encoding of a value written by the encode step.
@@ -125,69 +160,95 @@ impl ValueCache {
         self.whole.insert((slot, index), range);
     }
 
-    /// The whole encoding of component `index` of `slot`'s entity, made on first use.
-    fn whole(
+    /// Builds the bodies of `needed` (slot and key pairs, repeats allowed) for this send,
+    /// spread over the compute pool's threads; read them with [`Self::built_body`]. Called
+    /// once per send: it replaces the send's bodies.
+    pub(crate) fn build_bodies(
         &mut self,
         context: &EncodeContext,
-        slot: u32,
-        entity: Entity,
-        index: u32,
-    ) -> Option<(usize, usize)> {
-        if let Some(range) = self.whole.get(&(slot, index)) {
-            return *range;
+        needed: impl IntoIterator<Item = (u32, BodyKey)>,
+    ) {
+        let slots = context.replicated.slots.len();
+        if self.first_body.len() < slots {
+            self.first_body.resize(slots, (0, 0));
+            self.last_needed.resize(slots, (0, BodyKey::Spawn));
         }
-        let component = context.registry.get(index).ok()?;
-        let start = self.bits.bit_len();
-        let range = match component
-            .fns
-            .write_whole(context.world, entity, &mut self.bits)
-        {
-            Ok(true) => Some((start, self.bits.bit_len())),
-            Ok(false) => None,
-            Err(error) => {
-                error!("not replicating {} of {entity}: {error}", component.name);
-                None
+        // Clients mostly need the same body of a slot: repeats of the slot's last key are
+        // dropped before the sort.
+        let stamp = self.stamp;
+        let last_needed = &mut self.last_needed;
+        let mut needed: Vec<(u32, BodyKey)> = needed
+            .into_iter()
+            .filter(|&(slot, key)| {
+                let last = &mut last_needed[slot as usize];
+                let repeat = *last == (stamp, key);
+                *last = (stamp, key);
+                !repeat
+            })
+            .collect();
+        needed.sort_unstable_by_key(|(slot, key)| (*slot, key.order()));
+        needed.dedup();
+        let mut jobs: Vec<BuiltBody> = needed
+            .into_iter()
+            .map(|(slot, key)| BuiltBody {
+                slot,
+                key,
+                body: None,
+            })
+            .collect();
+        // Each chunk of bodies is laid out in its own bits and component list, joined below.
+        let cache = &*self;
+        // A body costs about as much as packing a few entries.
+        let work = jobs.len() * 8;
+        let chunks = for_each_parallel(&mut jobs, work, ChunkOut::default, |out, job| {
+            job.body = cache.build(context, job.slot, job.key, out);
+            out.built += 1;
+        });
+        let mut rest = jobs.iter_mut();
+        for chunk in chunks {
+            let bits = self.bits.bit_len();
+            let components = self.components.len() as u32;
+            self.bits.append(&chunk.bits);
+            self.components.extend_from_slice(&chunk.components);
+            for job in rest.by_ref().take(chunk.built) {
+                if let Some(body) = &mut job.body {
+                    body.range = (body.range.0 + bits, body.range.1 + bits);
+                    body.components = (
+                        body.components.0 + components,
+                        body.components.1 + components,
+                    );
+                }
             }
-        };
-        self.whole.insert((slot, index), range);
-        range
+        }
+        self.bodies = jobs;
+        for (index, built) in self.bodies.iter().enumerate().rev() {
+            self.first_body[built.slot as usize] = (self.stamp, index as u32);
+        }
     }
 
-    /// The body of `slot`'s entry for `key`, built on first use. `None` when there is nothing
-    /// to send (no component changed after the baseline, or a value failed to encode).
-    pub(crate) fn body(
-        &mut self,
+    /// Builds the body of `slot`'s entry for `key` into `chunk` (its ranges are within the
+    /// chunk's). `None` when there is nothing to send (no component changed after the
+    /// baseline, or a value failed to encode).
+    fn build(
+        &self,
         context: &EncodeContext,
         slot: u32,
         key: BodyKey,
-    ) -> Option<&Body> {
-        let slot_index = slot as usize;
-        if self.bodies.len() <= slot_index {
-            self.bodies.resize_with(slot_index + 1, Default::default);
-        }
-        if self.bodies[slot_index].0 != self.stamp {
-            self.bodies[slot_index].0 = self.stamp;
-            self.bodies[slot_index].1.clear();
-        }
-        let position = match self.bodies[slot_index]
-            .1
-            .iter()
-            .position(|(held, _)| *held == key)
-        {
-            Some(position) => position,
-            None => {
-                let body = self.build(context, slot, key);
-                self.bodies[slot_index].1.push((key, body));
-                self.bodies[slot_index].1.len() - 1
-            }
-        };
-        self.bodies[slot_index].1[position].1.as_ref()
-    }
-
-    fn build(&mut self, context: &EncodeContext, slot: u32, key: BodyKey) -> Option<Body> {
+        chunk: &mut ChunkOut,
+    ) -> Option<Body> {
         let record = &context.replicated.slots[slot as usize];
         let tick = self.tick;
         let mut body = Body::default();
+        let ChunkOut {
+            bits: out,
+            components,
+            scratch,
+            pieces,
+            ..
+        } = chunk;
+        scratch.clear();
+        pieces.clear();
+        let components_start = components.len();
         let uses_baselines = |index: u32| {
             context
                 .registry
@@ -215,9 +276,8 @@ impl ValueCache {
                 Some((base, previous))
             }
         };
-        // Whole encodings and deltas land in the cache first; the body then lays them out
-        // contiguously with their change ticks and kinds.
-        let mut pieces: Vec<Piece> = Vec::new();
+        // Whole encodings (the encode step's, or made here) and deltas first; the body then
+        // lays them out contiguously with their change ticks and kinds.
         for component in &record.components {
             let index = component.index;
             match key {
@@ -240,66 +300,75 @@ impl ValueCache {
                     None => continue,
                 }
             } else {
-                match baselines
-                    .and_then(|baselines| self.delta(context, record, slot, index, baselines))
-                {
+                match baselines.and_then(|baselines| {
+                    self.delta(context, record, slot, index, baselines, scratch)
+                }) {
                     Some(range) => Piece::Delta(component.changed, range),
-                    None => match self.whole(context, slot, record.entity, index) {
-                        Some(range) => Piece::Whole(component.changed, range),
-                        // Logged when it failed; the others still go.
-                        None => continue,
+                    None => match self.whole.get(&(slot, index)) {
+                        Some(Some(range)) => Piece::Whole(component.changed, Bits::Cache, *range),
+                        // Logged by the encode step when it failed.
+                        Some(None) => continue,
+                        None => match whole(context, record.entity, index, scratch) {
+                            Some(range) => Piece::Whole(component.changed, Bits::Scratch, range),
+                            // Logged when it failed; the others still go.
+                            None => continue,
+                        },
                     },
                 }
             };
-            body.components.push(index);
+            components.push(index);
             if matches!(piece, Piece::Delta(..)) {
                 body.baseline = baselines;
             }
             pieces.push(piece);
         }
-        if body.components.is_empty() && key != BodyKey::Spawn {
+        if components.len() == components_start && key != BodyKey::Spawn {
             return None;
         }
+        body.components = (components_start as u32, components.len() as u32);
         // Lay out per component: [removed], change tick, [kind, value].
-        let mut out = BitWriter::new();
-        for (piece, &index) in pieces.iter().zip(&body.components) {
+        let start = out.bit_len();
+        for (piece, &index) in pieces.iter().zip(&components[components_start..]) {
             let delta_allowed = body.baseline.is_some() && uses_baselines(index);
             if matches!(key, BodyKey::Update { .. }) {
                 out.write_bool(matches!(piece, Piece::Removed(_)));
             }
             match *piece {
-                Piece::Removed(changed) => write_change_tick(&mut out, changed, tick),
+                Piece::Removed(changed) => write_change_tick(out, changed, tick),
                 Piece::Blob(changed, id) => {
-                    write_change_tick(&mut out, changed, tick);
-                    write_value_kind(&mut out, ValueKind::Blob(id), delta_allowed);
+                    write_change_tick(out, changed, tick);
+                    write_value_kind(out, ValueKind::Blob(id), delta_allowed);
                 }
-                Piece::Whole(changed, (from, to)) => {
-                    write_change_tick(&mut out, changed, tick);
-                    write_value_kind(&mut out, ValueKind::Whole, delta_allowed);
-                    out.append_bits(&self.bits, from, to - from);
+                Piece::Whole(changed, bits, (from, to)) => {
+                    write_change_tick(out, changed, tick);
+                    write_value_kind(out, ValueKind::Whole, delta_allowed);
+                    let bits = match bits {
+                        Bits::Cache => &self.bits,
+                        Bits::Scratch => &*scratch,
+                    };
+                    out.append_bits(bits, from, to - from);
                 }
                 Piece::Delta(changed, (from, to)) => {
-                    write_change_tick(&mut out, changed, tick);
-                    write_value_kind(&mut out, ValueKind::Delta, true);
-                    out.append_bits(&self.bits, from, to - from);
+                    write_change_tick(out, changed, tick);
+                    write_value_kind(out, ValueKind::Delta, true);
+                    out.append_bits(scratch, from, to - from);
                 }
             }
         }
-        let body_start = self.bits.bit_len();
-        self.bits.append(&out);
-        body.range = (body_start, self.bits.bit_len());
+        body.range = (start, out.bit_len());
         Some(body)
     }
 
-    /// Writes component `index` as a delta against the client's baselines, when the codec uses
-    /// baselines and they are recent enough.
+    /// Writes component `index` into `out` as a delta against the client's baselines, when the
+    /// codec uses baselines and they are recent enough.
     fn delta(
-        &mut self,
+        &self,
         context: &EncodeContext,
         record: &SlotRecord,
         slot: u32,
         index: u32,
         (base, previous): (NetTick, Option<NetTick>),
+        out: &mut BitWriter,
     ) -> Option<(usize, usize)> {
         let component = context.registry.get(index).ok()?;
         let state = record.component(index)?;
@@ -308,7 +377,7 @@ impl ValueCache {
         if !component.uses_baselines || !recent {
             return None;
         }
-        let start = self.bits.bit_len();
+        let start = out.bit_len();
         match component.fns.write_delta(
             context.world,
             record.entity,
@@ -316,9 +385,9 @@ impl ValueCache {
             state.changed,
             base,
             previous,
-            &mut self.bits,
+            out,
         ) {
-            Ok(true) => Some((start, self.bits.bit_len())),
+            Ok(true) => Some((start, out.bit_len())),
             Ok(false) => None,
             Err(error) => {
                 debug!(
@@ -331,10 +400,54 @@ impl ValueCache {
     }
 }
 
+/// What one chunk of bodies is built into.
+#[derive(Default)]
+struct ChunkOut {
+    /// The bodies' bits.
+    bits: BitWriter,
+    /// The bodies' component lists.
+    components: Vec<u32>,
+    /// Encodings made while building one body.
+    scratch: BitWriter,
+    /// One body's pieces, before layout.
+    pieces: Vec<Piece>,
+    /// Bodies built.
+    built: usize,
+}
+
+/// Where a piece's bits are.
+#[derive(Clone, Copy)]
+enum Bits {
+    /// The cache's, written by the encode step.
+    Cache,
+    /// The build's scratch.
+    Scratch,
+}
+
+/// The whole encoding of component `index` of `entity`, written into `out`.
+fn whole(
+    context: &EncodeContext,
+    entity: Entity,
+    index: u32,
+    out: &mut BitWriter,
+) -> Option<(usize, usize)> {
+    let component = context.registry.get(index).ok()?;
+    let start = out.bit_len();
+    match component.fns.write_whole(context.world, entity, out) {
+        Ok(true) => Some((start, out.bit_len())),
+        Ok(false) => None,
+        Err(error) => {
+            error!("not replicating {} of {entity}: {error}", component.name);
+            None
+        }
+    }
+}
+
 /// One component's part of a body, before layout.
 enum Piece {
     Removed(NetTick),
     Blob(NetTick, u32),
-    Whole(NetTick, (usize, usize)),
+    Whole(NetTick, Bits, (usize, usize)),
+    /// In the build's scratch.
     Delta(NetTick, (usize, usize)),
 }

@@ -77,3 +77,32 @@ fn replication_converges_exactly_over_a_bad_link() {
     }
     assert!(net.downstream(a).dropped > 0, "the link did drop packets");
 }
+
+#[test]
+fn a_busy_world_packed_on_several_threads_converges_exactly() {
+    let mut net = net().with_seed(7).with_default_link(bad_link());
+    // Enough clients and changing entities that the server chooses, builds and packs on the
+    // compute pool's threads (and the calling one), not in order on one.
+    assert!(
+        bevy::tasks::ComputeTaskPool::get().thread_num() >= 1,
+        "the test App has a compute pool"
+    );
+    let clients: Vec<usize> = (0..8).map(|_| net.add_client()).collect();
+    let mut entities: Vec<Entity> = (0..300)
+        .map(|i| {
+            net.server_mut()
+                .world_mut()
+                .spawn((Replicated, Health(i), Position(Vec3::splat(i as f32))))
+                .id()
+        })
+        .collect();
+    for step in 0..180 {
+        churn(&mut net, &mut entities, step);
+        net.step();
+    }
+    net.run(240);
+    for client in clients {
+        assert_eq!(client_state(&net, client), ClientState::Connected);
+        assert_converged(&mut net, client);
+    }
+}

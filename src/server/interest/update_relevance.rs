@@ -21,6 +21,7 @@ use crate::{
     server::{
         client_replication::ClientReplication,
         local_client::LocalClient,
+        parallel::{MIN_PARALLEL_WORK, for_each_parallel},
         replicated_world::{ReplicatedResources, ReplicatedWorld},
         send_plan::SendPlan,
     },
@@ -43,58 +44,93 @@ pub(crate) fn update_relevance(world: &mut World) {
                 index.update(world, &replicated, settings.cell_size);
             }
             let resources = world.resource::<ReplicatedResources>().records.len();
-            let client_entities: Vec<Entity> = world
-                .query_filtered::<Entity, (With<ClientReplication>, Without<LocalClient>)>()
+            let mut clients =
+                world.query_filtered::<(Entity, &mut ClientReplication), Without<LocalClient>>();
+            // What each client sees now, read in parallel from the world.
+            let mut views: Vec<(Entity, Option<View>)> = clients
                 .iter(world)
+                .map(|(client, _)| (client, None))
                 .collect();
-            let mut scratch = Vec::new();
-            for client_entity in client_entities {
-                let relevant = if index.active {
-                    relevant_slots(
+            if index.active {
+                let world = &*world;
+                // A client's view looks at a few hundred candidates.
+                let work = views.len() * 256;
+                for_each_parallel(&mut views, work, Vec::new, |scratch, (client, view)| {
+                    *view = relevant_slots(
                         world,
                         &replicated,
                         &index,
                         &settings,
                         rule.as_ref(),
-                        client_entity,
-                        &mut scratch,
+                        *client,
+                        scratch,
                     )
-                } else {
-                    None
-                };
-                // Entities leaving this client's view that stay there, frozen.
-                let freezes: Vec<u32> =
-                    match (&relevant, world.get::<ClientReplication>(client_entity)) {
-                        (Some(relevant), Some(client)) => client
-                            .relevant
-                            .iter()
-                            .copied()
-                            .filter(|slot| {
-                                relevant.binary_search(slot).is_err()
-                                    && world
-                                        .get::<FreezeWhenHidden>(
-                                            replicated.slots[*slot as usize].entity,
-                                        )
-                                        .is_some()
-                            })
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                let Some(mut client) = world.get_mut::<ClientReplication>(client_entity) else {
-                    continue;
-                };
-                if client.resources.len() < resources {
-                    client.resources.resize(resources, Default::default());
-                }
-                match relevant {
-                    Some(relevant) => {
-                        apply_relevance(&mut client, &replicated, relevant, &freezes, tick);
-                    }
-                    None => apply_structure(&mut client, &replicated, tick),
-                }
+                    .map(|relevant| View::new(world, &replicated, *client, relevant));
+                });
             }
+            // Then each client's table follows, in parallel too.
+            let mut tables: Vec<_> = clients
+                .iter_mut(world)
+                .zip(views)
+                .map(|((client, table), (viewed, view))| {
+                    debug_assert_eq!(client, viewed, "the query's order changed");
+                    (table, view)
+                })
+                .collect();
+            let news = replicated.changed.len() + replicated.despawned.len();
+            let work = tables.len() * news.min(MIN_PARALLEL_WORK);
+            for_each_parallel(
+                &mut tables,
+                work,
+                || (),
+                |(), (client, view)| {
+                    if client.resources.len() < resources {
+                        client.resources.resize(resources, Default::default());
+                    }
+                    match view.take() {
+                        Some(View { relevant, freezes }) => {
+                            apply_relevance(client, &replicated, relevant, &freezes, tick);
+                        }
+                        None => apply_structure(client, &replicated, tick),
+                    }
+                },
+            );
         });
     });
+}
+
+/// What one client sees this send: the relevant slots (sorted), and those leaving its view
+/// that stay there frozen.
+struct View {
+    relevant: Vec<u32>,
+    freezes: Vec<u32>,
+}
+
+impl View {
+    fn new(
+        world: &World,
+        replicated: &ReplicatedWorld,
+        client: Entity,
+        relevant: Vec<u32>,
+    ) -> Self {
+        let freezes = world
+            .get::<ClientReplication>(client)
+            .map(|table| {
+                table
+                    .relevant
+                    .iter()
+                    .copied()
+                    .filter(|slot| {
+                        relevant.binary_search(slot).is_err()
+                            && world
+                                .get::<FreezeWhenHidden>(replicated.slots[*slot as usize].entity)
+                                .is_some()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { relevant, freezes }
+    }
 }
 
 /// Everything relevant: follows spawns and despawns only.
@@ -153,11 +189,24 @@ fn enter(client: &mut ClientReplication, slot: u32, entity: Entity, tick: NetTic
 
 /// Relevant entities that changed have news.
 fn mark_changed(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
-    for &slot in &replicated.changed {
+    let mark = |client: &mut ClientReplication, slot: u32| {
         let record = &replicated.slots[slot as usize];
         let state = &client.slots[slot as usize];
         if record.live && state.visible && state.entity == record.entity {
             client.mark_dirty(slot, tick);
+        }
+    };
+    if client.relevance_tracked && client.relevant.len() < replicated.changed.len() {
+        // A client that sees a small part of a busy world: look only at what it sees.
+        for index in 0..client.relevant.len() {
+            let slot = client.relevant[index];
+            if replicated.changed_in_send(slot) {
+                mark(client, slot);
+            }
+        }
+    } else {
+        for &slot in &replicated.changed {
+            mark(client, slot);
         }
     }
 }
@@ -260,19 +309,36 @@ fn relevant_slots(
         Some((None, _)) => index.near(Vec3::splat(f32::INFINITY), 0.0, candidates),
         None => index.all_roots(candidates),
     }
+    // Squared distances: within `inside` a root is in view, beyond `outside` it is not, and
+    // between the two it stays as it was (hysteresis).
+    let limits = match view {
+        Some((Some(center), radius)) => Some((center, radius * radius, reach(radius).powi(2))),
+        _ => None,
+    };
     let mut relevant = Vec::with_capacity(candidates.len());
     for &slot in candidates.iter() {
+        // Distance first: most candidates fail it.
+        let distance =
+            limits
+                .zip(index.position(slot))
+                .map(|((center, inside, outside), position)| {
+                    (position.distance_squared(center), inside, outside)
+                });
+        if distance.is_some_and(|(distance, _, outside)| distance > outside) {
+            continue;
+        }
         let record = &replicated.slots[slot as usize];
         if !record.live || record.parent.is_some() {
             continue;
         }
-        if let (Some((Some(center), radius)), Some(position)) = (view, index.position(slot)) {
+        if let Some((distance, inside, _)) = distance
+            && distance > inside
+        {
             let was_visible = client
                 .slots
                 .get(slot as usize)
                 .is_some_and(|state| state.visible && state.entity == record.entity);
-            let limit = if was_visible { reach(radius) } else { radius };
-            if position.distance_squared(center) > limit * limit {
+            if !was_visible {
                 continue;
             }
         }

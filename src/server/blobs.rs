@@ -116,6 +116,23 @@ pub(crate) struct ClientBlobs {
 }
 
 impl ClientBlobs {
+    /// Heap bytes this client's transfers hold (values shared with the store counted whole).
+    #[cfg_attr(not(feature = "test_utils"), allow(dead_code))]
+    pub(crate) fn held_bytes(&self) -> usize {
+        let transfers: usize = self
+            .transfers
+            .iter()
+            .map(|transfer| {
+                transfer.blob.bytes.len()
+                    + transfer.acked.capacity()
+                    + transfer.in_flight.capacity() * core::mem::size_of::<(u32, NetTick)>()
+            })
+            .sum();
+        transfers
+            + self.transfers.capacity() * core::mem::size_of::<Transfer>()
+            + self.complete.capacity() * core::mem::size_of::<(BlobKey, u32)>()
+    }
+
     /// Where `blob` (the current value of `key`) stands, starting its transfer if there is room.
     pub(crate) fn status(&mut self, key: BlobKey, blob: &Blob) -> BlobStatus {
         if self.complete.get(&key) == Some(&blob.id) {

@@ -231,6 +231,28 @@ impl ClientReplication {
         }
     }
 
+    /// Heap bytes this client's replication state holds on the server: slot table, frames
+    /// waiting for acknowledgement, pending despawns, transfers and this send's scratch. It
+    /// stops growing once the ring of [`SENT_FRAMES`] is full, whatever the client does.
+    #[cfg_attr(not(feature = "test_utils"), allow(dead_code))]
+    pub(crate) fn held_bytes(&self) -> usize {
+        use core::mem::size_of;
+        let sent: usize = self
+            .sent
+            .iter()
+            .map(|frame| size_of::<SentFrame>() + frame.items.capacity() * size_of::<SentItem>())
+            .sum();
+        self.slots.capacity() * size_of::<ClientSlot>()
+            + self.dirty.held_bytes()
+            + self.despawns.capacity() * size_of::<(Entity, PendingDespawn)>()
+            + self.resources.capacity() * size_of::<ClientResource>()
+            + self.blobs.held_bytes()
+            + sent
+            + self.relevant.capacity() * size_of::<u32>()
+            + self.chosen.capacity() * size_of::<Chosen>()
+            + self.outbox.iter().map(Bytes::len).sum::<usize>()
+    }
+
     /// Cancels a pending despawn (the entity became relevant again and is spawned anew).
     pub(crate) fn cancel_despawn(&mut self, entity: Entity) {
         self.despawns.remove(&entity);

@@ -50,6 +50,12 @@ impl DirtySet {
             .is_some_and(|word| word & (1u64 << (slot % 64)) != 0)
     }
 
+    /// Heap bytes held.
+    #[cfg_attr(not(feature = "test_utils"), allow(dead_code))]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.words.capacity() * core::mem::size_of::<u64>()
+    }
+
     /// Number of slots in the set.
     pub(crate) fn len(&self) -> usize {
         self.len

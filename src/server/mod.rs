@@ -10,7 +10,7 @@ mod budget;
 mod change_log;
 mod choose_entities;
 mod client_allowance;
-mod client_replication;
+pub(crate) mod client_replication;
 mod config;
 mod connected_client;
 mod detect_changes;

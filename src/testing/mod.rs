@@ -292,6 +292,23 @@ impl TestNet {
         self.clients[client].down.traffic
     }
 
+    /// Heap bytes the server's replication state for a client holds (its slot table, frames
+    /// waiting for acknowledgement, pending despawns and transfers); `None` once the server
+    /// forgot the client.
+    #[cfg(feature = "server")]
+    pub fn server_bytes_held(&mut self, client: usize) -> Option<usize> {
+        let id = self.clients[client].id;
+        let world = self.server.world_mut();
+        let mut clients = world.query::<(
+            &crate::server::ConnectedClient,
+            &crate::server::client_replication::ClientReplication,
+        )>();
+        clients
+            .iter(world)
+            .find(|(connected, _)| connected.id() == id)
+            .map(|(_, replication)| replication.held_bytes())
+    }
+
     /// Client → server counters of a client's link.
     pub fn upstream(&self, client: usize) -> LinkTraffic {
         self.clients[client].up.traffic

@@ -101,7 +101,17 @@ pub struct ServerTransport {
     deferred: Vec<(SocketAddr, Vec<u8>)>,
     /// Whether disconnects are deferred (not while handing over the deferred ones).
     deferring: bool,
+    /// Addresses netcode answered that are not clients (challenges to connection requests),
+    /// and when: only they may send a challenge response.
+    challenged: HashMap<SocketAddr, Duration>,
+    /// Time the transport has run.
+    now: Duration,
 }
+
+/// Most addresses remembered as challenged at once.
+const MAX_CHALLENGED: usize = 4_096;
+/// How long a challenged address may answer (netcode's connect tokens live less).
+const CHALLENGE_WINDOW: Duration = Duration::from_secs(30);
 
 impl ServerTransport {
     pub(crate) fn new(socket: UdpSocket, netcode: NetcodeServer) -> io::Result<Self> {
@@ -119,6 +129,8 @@ impl ServerTransport {
             simulated: None,
             deferred: Vec::new(),
             deferring: true,
+            challenged: HashMap::default(),
+            now: Duration::ZERO,
         })
     }
 
@@ -168,6 +180,10 @@ impl ServerTransport {
     /// timers. `elapsed` is the time since the last call.
     pub fn update(&mut self, elapsed: Duration, server: &mut RenetServer) {
         self.netcode.update(elapsed);
+        self.now += elapsed;
+        let now = self.now;
+        self.challenged
+            .retain(|_, challenged| now.saturating_sub(*challenged) < CHALLENGE_WINDOW);
         self.deferring = false;
         for (addr, bytes) in core::mem::take(&mut self.deferred) {
             self.buffer[..bytes.len()].copy_from_slice(&bytes);
@@ -234,7 +250,13 @@ impl ServerTransport {
         let mut payload_sequence = None;
         match kind {
             REQUEST if prefix == 0 && len == CONNECTION_REQUEST_BYTES => {}
-            RESPONSE => {}
+            // Only an address netcode challenged can answer a challenge.
+            RESPONSE if self.clients.contains_key(&addr) || self.challenged.contains_key(&addr) => {
+            }
+            RESPONSE => {
+                self.stats.unknown_sender += 1;
+                return;
+            }
             KEEP_ALIVE | PAYLOAD | DISCONNECT => {
                 let Some(replay) = self.clients.get(&addr) else {
                     self.stats.unknown_sender += 1;
@@ -285,6 +307,8 @@ impl ServerTransport {
             clients: &mut self.clients,
             stats: &mut self.stats,
             reserved: &self.reserved,
+            challenged: &mut self.challenged,
+            now: self.now,
         };
         (&mut self.netcode, &mut self.buffer, sink)
     }
@@ -398,11 +422,19 @@ struct ResultSink<'a> {
     clients: &'a mut HashMap<SocketAddr, Replay>,
     stats: &'a mut TransportStats,
     reserved: &'a [u64],
+    challenged: &'a mut HashMap<SocketAddr, Duration>,
+    now: Duration,
 }
 
 impl ResultSink<'_> {
     /// Acts on one result; `sequence` is the payload sequence of the packet that gave it.
     fn handle(&mut self, result: ServerResult, server: &mut RenetServer, sequence: Option<u64>) {
+        if let ServerResult::PacketToSend { addr, .. } = &result
+            && !self.clients.contains_key(addr)
+            && (self.challenged.len() < MAX_CHALLENGED || self.challenged.contains_key(addr))
+        {
+            self.challenged.insert(*addr, self.now);
+        }
         handle_result(
             result,
             &mut self.out,

@@ -91,7 +91,7 @@ fn the_arena_window_shows_a_picture() {
             .args(["client", "--connect", &address, "--name", "camera"])
             .arg("--screenshot")
             .arg(&shot)
-            .args(["--exit-after", "8"])
+            .args(["--exit-after", "12"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -96,11 +96,11 @@ fn a_busy_world_packed_on_several_threads_converges_exactly() {
                 .id()
         })
         .collect();
-    for step in 0..180 {
+    for step in 0..120 {
         churn(&mut net, &mut entities, step);
         net.step();
     }
-    net.run(240);
+    net.run(180);
     for client in clients {
         assert_eq!(client_state(&net, client), ClientState::Connected);
         assert_converged(&mut net, client);

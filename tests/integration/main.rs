@@ -38,4 +38,5 @@ mod udp_abuse;
 mod udp_connect;
 mod udp_failures;
 mod udp_secure;
+mod unacknowledged;
 mod whole_entity;

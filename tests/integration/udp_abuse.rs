@@ -1,7 +1,13 @@
 //! Abuse at the UDP port: junk datagrams, duplicated packets, and a client claiming the host's
 //! id. Real sockets on loopback.
 
-use std::net::UdpSocket;
+use std::{
+    net::UdpSocket,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use crate::common::{udp::*, *};
 use bevy::prelude::*;
@@ -31,6 +37,48 @@ fn junk(rng: &mut SplitMix64, index: u64) -> Vec<u8> {
     bytes
 }
 
+/// Counts the warnings and errors of the thread it is the default subscriber of.
+struct CountWarnings(Arc<AtomicUsize>);
+
+impl<S: bevy::log::tracing::Subscriber> bevy::log::tracing_subscriber::Layer<S> for CountWarnings {
+    fn on_event(
+        &self,
+        event: &bevy::log::tracing::Event<'_>,
+        _: bevy::log::tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if *event.metadata().level() <= bevy::log::Level::WARN {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `f` and returns the warnings and errors logged on this thread meanwhile, through
+/// `tracing` or the `log` crate (renet's netcode layer logs through the latter).
+fn count_warnings(f: impl FnOnce()) -> usize {
+    use bevy::log::tracing_subscriber::{
+        filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
+    };
+    // Once per process: `log` records become `tracing` events (other threads' go nowhere).
+    let _ = bevy::log::tracing_subscriber::registry()
+        .with(LevelFilter::WARN)
+        .try_init();
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = bevy::log::tracing_subscriber::registry().with(CountWarnings(count.clone()));
+    bevy::log::tracing::subscriber::with_default(subscriber, f);
+    count.load(Ordering::Relaxed)
+}
+
+#[test]
+fn the_warning_counter_sees_both_logging_paths() {
+    let counted = count_warnings(|| {
+        bevy::log::warn!("one through tracing");
+        log::error!("one through the log crate");
+        bevy::log::info!("not counted");
+        log::info!("not counted either");
+    });
+    assert_eq!(counted, 2);
+}
+
 #[test]
 fn a_junk_flood_costs_real_clients_nothing_and_is_counted_not_logged_per_datagram() {
     let (mut server, addresses) = server(&loopback_server());
@@ -43,16 +91,23 @@ fn a_junk_flood_costs_real_clients_nothing_and_is_counted_not_logged_per_datagra
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut rng = SplitMix64::new(9);
     let mut sent = 0u64;
-    for frame in 0..120u32 {
-        // About 5,000 junk datagrams per second of frames.
-        for _ in 0..80 {
-            let bytes = junk(&mut rng, sent);
-            let _ = attacker.send_to(&bytes, addresses.local);
-            sent += 1;
+    let warnings = count_warnings(|| {
+        for frame in 0..120u32 {
+            // About 5,000 junk datagrams per second of frames.
+            for _ in 0..80 {
+                let bytes = junk(&mut rng, sent);
+                let _ = attacker.send_to(&bytes, addresses.local);
+                sent += 1;
+            }
+            server.world_mut().get_mut::<Health>(entity).unwrap().0 = frame;
+            step(&mut [&mut server, &mut client]);
         }
-        server.world_mut().get_mut::<Health>(entity).unwrap().0 = frame;
-        step(&mut [&mut server, &mut client]);
-    }
+    });
+    // The log stays readable: a summary per cause every 10 s at most, not a line per datagram.
+    assert!(
+        warnings <= 10,
+        "{warnings} warnings or errors for {sent} junk datagrams"
+    );
     step(&mut [&mut server, &mut client]);
     step(&mut [&mut server, &mut client]);
 

@@ -63,7 +63,8 @@ mod tests {
             seen.push(*item);
             *item += 1;
         });
-        assert_eq!(states, vec![(0..100).collect::<Vec<u32>>()]);
+        // Another test may have made the pool already: one chunk or several, in order.
+        assert_eq!(states.concat(), (0..100).collect::<Vec<u32>>());
         ComputeTaskPool::get_or_init(TaskPool::new);
         let states = for_each_parallel(&mut items, MIN_PARALLEL_WORK, Vec::new, |seen, item| {
             seen.push(*item);

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = ack_ranges(&ids, newest);
             }
             for block in inputs {
-                for input in block.inputs {
+                for input in block.inputs() {
                     let _ = decode_serde::<Input>(input);
                 }
             }

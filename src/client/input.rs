@@ -105,20 +105,16 @@ pub(crate) fn send_inputs<I: NetInput>(
         .min(MAX_INPUTS_PER_FRAME)
         .min(history.inputs.len());
 
-    // Newest first; an input equal to the newer one travels as an empty entry (a held key
-    // costs one byte per tick).
+    // Newest first; the update frame codes each against the newer one (a held key costs a
+    // bit per tick).
     let mut payloads = Vec::with_capacity(count);
-    let mut newer: Option<&I> = None;
     for (_, input) in history.inputs.iter().rev().take(count) {
         let mut bytes = Vec::new();
-        if newer != Some(input)
-            && let Err(error) = encode_serde(input, &mut bytes)
-        {
+        if let Err(error) = encode_serde(input, &mut bytes) {
             error!("not sending input: {error}");
             return;
         }
         payloads.push(bytes);
-        newer = Some(input);
     }
     outgoing
         .blocks

@@ -96,11 +96,11 @@ pub(crate) fn receive_inputs<I: NetInput>(
     newest: NetTick,
     inputs: &[&[u8]],
 ) -> Result<(), DecodeError> {
-    // Newest first; an empty entry repeats the newer input.
+    // Newest first; an input with the newer one's bytes is the newer one, decoded once.
     let mut decoded: Vec<I> = Vec::with_capacity(inputs.len());
-    for bytes in inputs {
-        let input = match (bytes.is_empty(), decoded.last()) {
-            (true, Some(newer)) => newer.clone(),
+    for (position, bytes) in inputs.iter().enumerate() {
+        let input = match decoded.last() {
+            Some(newer) if inputs[position - 1] == *bytes => newer.clone(),
             _ => decode_serde::<I>(bytes)?,
         };
         decoded.push(input);

@@ -16,7 +16,7 @@ use crate::shared::{
     messages::MessageRegistry,
     protocol::ProtocolHash,
     tick::{NetTick, ServerTick},
-    wire::ClientFrame,
+    wire::{ClientFrame, InputBlock},
 };
 
 /// The tick nearest `now` whose low 16 bits are `low` (clients send only those).
@@ -91,7 +91,7 @@ fn handle_frame(
             "recv update from client {client_id}: {} ack ranges, {} input blocks ({} inputs), {} bytes",
             acks.len(),
             inputs.len(),
-            inputs.iter().map(|block| block.inputs.len()).sum::<usize>(),
+            inputs.iter().map(InputBlock::len).sum::<usize>(),
             bytes.len()
         ),
         ClientFrame::Message { index, payload } => trace!(
@@ -133,7 +133,8 @@ fn handle_frame(
                         malformed(&format_args!("unknown input index {}", block.index))
                     })?;
                 let newest = tick_near(now, block.newest);
-                receive(world, client, newest, &block.inputs)
+                let encoded: Vec<&[u8]> = block.inputs().collect();
+                receive(world, client, newest, &encoded)
                     .map_err(|error| malformed(&format_args!("input {name}: {error}")))?;
                 if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
                     replication.input_ack = Some(

@@ -151,8 +151,9 @@ fn a_flood_of_messages_disconnects_only_the_flooder() {
     only_the_offender_is_dropped(
         |net, client| {
             // Two seconds' worth of the default allowance at once, and more.
+            let empty_update = bevy_netsync::shared::wire::encode_update(&[], &[]);
             for _ in 0..2_500 {
-                net.send_raw(client, channels::UNRELIABLE_CHANNEL, vec![1, 0, 0]);
+                net.send_raw(client, channels::UNRELIABLE_CHANNEL, empty_update.clone());
             }
         },
         |reason| matches!(reason, DisconnectReason::Flooding(text) if text.contains("messages per second")),

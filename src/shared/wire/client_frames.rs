@@ -1,6 +1,8 @@
 //! Frames a client sends: hello, update (acknowledgements and inputs), message, goodbye.
 
-use super::{Reader, write_varint};
+use core::ops::Range;
+
+use super::{BitReader, BitWriter, Reader};
 use crate::shared::error::DecodeError;
 
 /// Kind bytes of frames a client sends.
@@ -24,15 +26,35 @@ pub const MAX_INPUTS_PER_FRAME: usize = 32;
 /// Most input types in one update frame.
 pub const MAX_INPUT_TYPES_PER_FRAME: usize = 16;
 
-/// Inputs of one type for consecutive ticks.
+/// Inputs of one type for consecutive ticks, as decoded from an update frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InputBlock<'a> {
+pub struct InputBlock {
     /// Index in the input registry.
     pub index: u32,
     /// The low 16 bits of the newest input's tick (the server knows the rest).
     pub newest: u16,
-    /// Encoded inputs, newest first; an empty one repeats the newer one.
-    pub inputs: Vec<&'a [u8]>,
+    /// Every distinct input's bytes, end to end.
+    bytes: Vec<u8>,
+    /// Each input's bytes in `bytes`, newest first (an input equal to the newer one shares its
+    /// range, so repeats cost no memory).
+    ranges: Vec<Range<usize>>,
+}
+
+impl InputBlock {
+    /// The encoded inputs, newest first.
+    pub fn inputs(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.ranges.iter().map(|range| &self.bytes[range.clone()])
+    }
+
+    /// How many inputs the block holds.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether the block holds no input.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
 }
 
 /// An inclusive run of acknowledged frame ids: `newest - len ..= newest` (wrapping).
@@ -64,7 +86,7 @@ pub enum ClientFrame<'a> {
         /// Frame ids received, as runs, newest first.
         acks: Vec<AckRange>,
         /// Inputs, per input type.
-        inputs: Vec<InputBlock<'a>>,
+        inputs: Vec<InputBlock>,
     },
     /// The client leaves on purpose.
     Goodbye,
@@ -89,23 +111,15 @@ impl<'a> ClientFrame<'a> {
                 Self::Hello { protocol }
             }
             client_kind::UPDATE => {
-                let acks = read_acks(&mut reader)?;
-                let blocks = bounded_count(&mut reader, MAX_INPUT_TYPES_PER_FRAME, "input types")?;
-                let mut inputs = Vec::with_capacity(blocks);
+                let mut bits = BitReader::new(reader.remaining());
+                let acks = read_acks(&mut bits)?;
+                let blocks = bounded_count(&mut bits, MAX_INPUT_TYPES_PER_FRAME, "input types")?;
+                let mut inputs: Vec<InputBlock> = Vec::with_capacity(blocks);
                 for _ in 0..blocks {
-                    let index = reader.varint_u32()?;
-                    let newest = u16::from_le_bytes([reader.u8()?, reader.u8()?]);
-                    let count = bounded_count(&mut reader, MAX_INPUTS_PER_FRAME, "inputs")?;
-                    let entries = (0..count)
-                        .map(|_| reader.bytes())
-                        .collect::<Result<_, _>>()?;
-                    inputs.push(InputBlock {
-                        index,
-                        newest,
-                        inputs: entries,
-                    });
+                    let newer = inputs.last().map(|block| block.newest);
+                    inputs.push(read_input_block(&mut bits, newer)?);
                 }
-                reader.finish()?;
+                bits.finish()?;
                 Self::Update { acks, inputs }
             }
             client_kind::MESSAGE => Self::Message {
@@ -127,31 +141,54 @@ impl<'a> ClientFrame<'a> {
     }
 }
 
-/// Reads a count that may not exceed `limit` (nor what the bytes left could hold).
+/// Reads a count that may not exceed `limit` (nor what the bits left could hold).
 fn bounded_count(
-    reader: &mut Reader,
+    bits: &mut BitReader,
     limit: usize,
     what: &'static str,
 ) -> Result<usize, DecodeError> {
-    let count = reader.count()?;
+    let count = bits.read_count(1)?;
     if count > limit {
         return Err(DecodeError::TooMany { what, count, limit });
     }
     Ok(count)
 }
 
-fn read_acks(reader: &mut Reader) -> Result<Vec<AckRange>, DecodeError> {
-    let count = bounded_count(reader, MAX_ACK_RANGES, "acknowledgement ranges")?;
+/// Reads a 16-bit-bounded Exp-Golomb number.
+fn read_u16(bits: &mut BitReader) -> Result<u16, DecodeError> {
+    u16::try_from(bits.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)
+}
+
+/// Acknowledgement runs: their count; the first run's newest id in 16 bits; each later run as
+/// its gap below the previous one; every run's length. One run of two ids costs 22 bits.
+fn write_acks(bits: &mut BitWriter, acks: &[AckRange]) {
+    bits.write_golomb(acks.len() as u64, 0);
+    for (position, range) in acks.iter().enumerate() {
+        if position == 0 {
+            bits.write_bits(range.newest.into(), 16);
+        } else {
+            let previous = acks[position - 1];
+            let gap = previous
+                .newest
+                .wrapping_sub(previous.len)
+                .wrapping_sub(2)
+                .wrapping_sub(range.newest);
+            bits.write_golomb(gap.into(), 0);
+        }
+        bits.write_golomb(range.len.into(), 0);
+    }
+}
+
+fn read_acks(bits: &mut BitReader) -> Result<Vec<AckRange>, DecodeError> {
+    let count = bounded_count(bits, MAX_ACK_RANGES, "acknowledgement ranges")?;
     let mut ranges = Vec::with_capacity(count);
     let mut total = 0usize;
-    let mut next_newest = None;
+    let mut previous: Option<AckRange> = None;
     for _ in 0..count {
-        let newest = match next_newest {
-            None => u16::from_le_bytes([reader.u8()?, reader.u8()?]),
-            Some(after) => {
-                let gap =
-                    u16::try_from(reader.varint()?).map_err(|_| DecodeError::VarintOverflow)?;
-                let previous: AckRange = after;
+        let newest = match previous {
+            None => bits.read_bits(16)? as u16,
+            Some(previous) => {
+                let gap = read_u16(bits)?;
                 previous
                     .newest
                     .wrapping_sub(previous.len)
@@ -159,7 +196,7 @@ fn read_acks(reader: &mut Reader) -> Result<Vec<AckRange>, DecodeError> {
                     .wrapping_sub(gap)
             }
         };
-        let len = u16::try_from(reader.varint()?).map_err(|_| DecodeError::VarintOverflow)?;
+        let len = read_u16(bits)?;
         total += usize::from(len) + 1;
         if total > MAX_ACKED_PER_FRAME {
             return Err(DecodeError::TooMany {
@@ -170,9 +207,101 @@ fn read_acks(reader: &mut Reader) -> Result<Vec<AckRange>, DecodeError> {
         }
         let range = AckRange { newest, len };
         ranges.push(range);
-        next_newest = Some(range);
+        previous = Some(range);
     }
     Ok(ranges)
+}
+
+/// One input type's block: its registry index; its newest tick (one bit when it is the previous
+/// block's); the inputs, newest first. The newest is written whole; each older one against the
+/// newer: one bit when equal, else, at the same length, one bit per byte and the bytes that
+/// differ, else whole. A held stick costs a bit per tick, a counter a byte or two.
+fn write_input_block(bits: &mut BitWriter, block: &InputsOut, newer_block: Option<u16>) {
+    bits.write_golomb(block.index.into(), 0);
+    if let Some(newer_block) = newer_block {
+        bits.write_bool(newer_block == block.newest);
+    }
+    if newer_block != Some(block.newest) {
+        bits.write_bits(block.newest.into(), 16);
+    }
+    bits.write_golomb(block.inputs.len() as u64, 0);
+    let mut newer: Option<&[u8]> = None;
+    for input in block.inputs {
+        match newer {
+            None => write_whole(bits, input),
+            Some(newer) if newer == input.as_slice() => bits.write_bool(true),
+            Some(newer) => {
+                bits.write_bool(false);
+                let patch = newer.len() == input.len();
+                bits.write_bool(patch);
+                if patch {
+                    for (&old, &new) in newer.iter().zip(input) {
+                        bits.write_bool(old != new);
+                        if old != new {
+                            bits.write_bits(new.into(), 8);
+                        }
+                    }
+                } else {
+                    write_whole(bits, input);
+                }
+            }
+        }
+        newer = Some(input);
+    }
+}
+
+fn write_whole(bits: &mut BitWriter, input: &[u8]) {
+    bits.write_golomb(input.len() as u64, 2);
+    bits.write_bytes(input);
+}
+
+fn read_input_block(
+    bits: &mut BitReader,
+    newer_block: Option<u16>,
+) -> Result<InputBlock, DecodeError> {
+    let index = u32::try_from(bits.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)?;
+    let newest = match newer_block {
+        Some(newer) if bits.read_bool()? => newer,
+        _ => bits.read_bits(16)? as u16,
+    };
+    let count = bounded_count(bits, MAX_INPUTS_PER_FRAME, "inputs")?;
+    let mut block = InputBlock {
+        index,
+        newest,
+        bytes: Vec::new(),
+        ranges: Vec::with_capacity(count),
+    };
+    for _ in 0..count {
+        let start = block.bytes.len();
+        let range = match block.ranges.last().cloned() {
+            None => read_whole(bits, &mut block.bytes)?,
+            Some(newer) if bits.read_bool()? => newer,
+            Some(newer) if bits.read_bool()? => {
+                // Patched: costs at least one bit per byte, so a frame cannot make the server
+                // hold more than eight times its size.
+                for at in newer {
+                    let byte = if bits.read_bool()? {
+                        bits.read_bits(8)? as u8
+                    } else {
+                        block.bytes[at]
+                    };
+                    block.bytes.push(byte);
+                }
+                start..block.bytes.len()
+            }
+            Some(_) => read_whole(bits, &mut block.bytes)?,
+        };
+        block.ranges.push(range);
+    }
+    Ok(block)
+}
+
+fn read_whole(bits: &mut BitReader, bytes: &mut Vec<u8>) -> Result<Range<usize>, DecodeError> {
+    let len = bits.read_golomb(2)?;
+    let len = usize::try_from(len).map_err(|_| DecodeError::VarintOverflow)?;
+    let start = bytes.len();
+    bytes.extend_from_slice(&bits.read_bytes(len)?);
+    Ok(start..bytes.len())
 }
 
 /// Encodes a [`client_kind::HELLO`] frame.
@@ -212,8 +341,8 @@ pub fn ack_ranges(ids: &[u16], newest_hint: u16) -> Vec<AckRange> {
     ranges
 }
 
-/// Inputs of one type to encode: registry index, newest tick's low bits, and the inputs newest
-/// first (empty = the same as the newer one).
+/// Inputs of one type to encode: registry index, newest tick's low bits, and the encoded
+/// inputs newest first.
 pub struct InputsOut<'a> {
     /// Index in the input registry.
     pub index: u32,
@@ -223,34 +352,19 @@ pub struct InputsOut<'a> {
     pub inputs: &'a [Vec<u8>],
 }
 
-/// Encodes a [`client_kind::UPDATE`] frame.
+/// Encodes a [`client_kind::UPDATE`] frame: the kind byte, then a bit stream of the
+/// acknowledgement runs and the input blocks.
 pub fn encode_update(acks: &[AckRange], inputs: &[InputsOut]) -> Vec<u8> {
-    let mut out = vec![client_kind::UPDATE];
-    write_varint(&mut out, acks.len() as u64);
-    for (position, range) in acks.iter().enumerate() {
-        if position == 0 {
-            out.extend_from_slice(&range.newest.to_le_bytes());
-        } else {
-            let previous = acks[position - 1];
-            let gap = previous
-                .newest
-                .wrapping_sub(previous.len)
-                .wrapping_sub(2)
-                .wrapping_sub(range.newest);
-            write_varint(&mut out, gap.into());
-        }
-        write_varint(&mut out, range.len.into());
-    }
-    write_varint(&mut out, inputs.len() as u64);
+    let mut bits = BitWriter::with_capacity(16);
+    bits.write_bits(client_kind::UPDATE.into(), 8);
+    write_acks(&mut bits, acks);
+    bits.write_golomb(inputs.len() as u64, 0);
+    let mut newer = None;
     for block in inputs {
-        write_varint(&mut out, block.index.into());
-        out.extend_from_slice(&block.newest.to_le_bytes());
-        write_varint(&mut out, block.inputs.len() as u64);
-        for input in block.inputs {
-            super::write_bytes(&mut out, input);
-        }
+        write_input_block(&mut bits, block, newer);
+        newer = Some(block.newest);
     }
-    out
+    bits.into_bytes()
 }
 
 #[cfg(test)]
@@ -302,26 +416,102 @@ mod tests {
         expected.sort_unstable();
         expected.dedup();
         assert_eq!(expanded, expected);
-        let inputs = [vec![1u8, 2], vec![], vec![3]];
-        let frame = encode_update(
-            &ranges,
-            &[InputsOut {
-                index: 1,
-                newest: 500,
-                inputs: &inputs,
-            }],
-        );
+        let frame = encode_update(&ranges, &[]);
         assert_eq!(
             ClientFrame::decode(&frame).unwrap(),
             ClientFrame::Update {
                 acks: ranges,
-                inputs: vec![InputBlock {
-                    index: 1,
-                    newest: 500,
-                    inputs: vec![&[1, 2][..], &[][..], &[3][..]],
-                }],
+                inputs: vec![],
             }
         );
+    }
+
+    /// Decodes an update frame's input blocks as `(index, newest, inputs)`.
+    fn decoded_inputs(frame: &[u8]) -> Vec<(u32, u16, Vec<Vec<u8>>)> {
+        let Ok(ClientFrame::Update { inputs, .. }) = ClientFrame::decode(frame) else {
+            panic!("not an update frame");
+        };
+        inputs
+            .iter()
+            .map(|block| {
+                let inputs = block.inputs().map(<[u8]>::to_vec).collect();
+                (block.index, block.newest, inputs)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inputs_roundtrip_whether_repeated_patched_resized_or_empty() {
+        let counter = [
+            vec![251u8, 0x10, 0x02],
+            vec![251, 0x0f, 0x02],
+            vec![251, 0x0f, 0x02],
+            vec![251, 0xff, 0x01],
+            vec![7],
+            vec![],
+            vec![],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        ];
+        let stick = [vec![127u8, 0], vec![127, 0], vec![127, 0]];
+        let late = [vec![9u8]];
+        let blocks = [
+            InputsOut {
+                index: 3,
+                newest: 65_535,
+                inputs: &counter,
+            },
+            InputsOut {
+                index: 0,
+                newest: 65_535,
+                inputs: &stick,
+            },
+            InputsOut {
+                index: 20,
+                newest: 4,
+                inputs: &late,
+            },
+            InputsOut {
+                index: 1,
+                newest: 4,
+                inputs: &[],
+            },
+        ];
+        let frame = encode_update(&[AckRange { newest: 9, len: 1 }], &blocks);
+        let expected: Vec<_> = blocks
+            .iter()
+            .map(|block| (block.index, block.newest, block.inputs.to_vec()))
+            .collect();
+        assert_eq!(decoded_inputs(&frame), expected);
+    }
+
+    #[test]
+    fn a_held_input_costs_a_bit_per_tick_and_a_counter_a_byte_or_two() {
+        let acks = [AckRange {
+            newest: 1_000,
+            len: 1,
+        }];
+        let held = vec![vec![90u8, 0, 1]; 3];
+        let counting = vec![
+            vec![251u8, 0x12, 0x03],
+            vec![251, 0x11, 0x03],
+            vec![251, 0x10, 0x03],
+        ];
+        let size = |inputs: &[Vec<u8>]| {
+            encode_update(
+                &acks,
+                &[InputsOut {
+                    index: 0,
+                    newest: 7,
+                    inputs,
+                }],
+            )
+            .len()
+        };
+        // Kind byte; acks 22 bits; 1 block (3 bits): index 1, tick 16, count 5, newest 3 + 24.
+        let first = 8 + 22 + 3 + 1 + 16 + 5 + 3 + 24;
+        // Older inputs: one bit each when held; else a bit, a bit, a bit per byte and a byte.
+        assert_eq!(size(&held), (first + 2usize).div_ceil(8));
+        assert_eq!(size(&counting), (first + 2 * (2 + 3 + 8usize)).div_ceil(8));
     }
 
     #[test]
@@ -341,13 +531,29 @@ mod tests {
             Err(DecodeError::TooMany { limit: 32, .. })
         ));
         // A range claiming 60,000 ids.
-        let mut frame = vec![client_kind::UPDATE, 1, 0, 0];
-        write_varint(&mut frame, 60_000);
-        frame.push(0);
+        let frame = encode_update(
+            &[AckRange {
+                newest: 9,
+                len: 60_000,
+            }],
+            &[],
+        );
         assert!(matches!(
             ClientFrame::decode(&frame),
             Err(DecodeError::TooMany { .. })
         ));
+        // Truncated anywhere: an error, never a panic.
+        let full = encode_update(
+            &[AckRange { newest: 9, len: 1 }],
+            &[InputsOut {
+                index: 2,
+                newest: 5,
+                inputs: &[vec![1, 2, 3], vec![1, 9, 3]],
+            }],
+        );
+        for len in 1..full.len() {
+            assert!(ClientFrame::decode(&full[..len]).is_err(), "cut at {len}");
+        }
     }
 
     #[test]

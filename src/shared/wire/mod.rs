@@ -15,7 +15,7 @@
 //! | server → client | either | [`server_kind::MESSAGE`] | message index, replication tick it follows, payload |
 //! | server → client | unreliable | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
 //! | client → server | reliable | [`client_kind::HELLO`] | protocol hash (u64 LE) |
-//! | client → server | unreliable | [`client_kind::UPDATE`] | acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits), inputs newest first |
+//! | client → server | unreliable | [`client_kind::UPDATE`] | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ |
 //! | client → server | either | [`client_kind::MESSAGE`] | message index, payload |
 //! | client → server | reliable | [`client_kind::GOODBYE`] | nothing |
 //!

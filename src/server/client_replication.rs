@@ -163,6 +163,9 @@ pub(crate) struct ClientReplication {
     pub(crate) outbox: Vec<Bytes>,
     /// Round trip in ticks, as renet measures it (for resending slices).
     pub(crate) rtt_ticks: u32,
+    /// Frame ids the client acknowledged since the last send, applied at the start of the next
+    /// one (on the send's threads).
+    received_acks: Vec<u16>,
 }
 
 impl Default for ClientReplication {
@@ -189,6 +192,7 @@ impl Default for ClientReplication {
             excluded_since: None,
             outbox: Vec::new(),
             rtt_ticks: 6,
+            received_acks: Vec::new(),
         }
     }
 }
@@ -271,6 +275,23 @@ impl ClientReplication {
         frame.seq = Some(seq);
         frame.tick = tick;
         frame.items = items;
+    }
+
+    /// Notes acknowledged frame ids, to apply with [`Self::apply_received_acks`] before the next
+    /// send looks at the table (at once when many are waiting, so they stay few).
+    pub(crate) fn receive_acks(&mut self, seqs: impl IntoIterator<Item = u16>) {
+        self.received_acks.extend(seqs);
+        if self.received_acks.len() > SENT_FRAMES {
+            self.apply_received_acks();
+        }
+    }
+
+    /// Applies the acknowledgements noted since the last send.
+    pub(crate) fn apply_received_acks(&mut self) {
+        let mut seqs = core::mem::take(&mut self.received_acks);
+        self.acknowledge(seqs.iter().copied());
+        seqs.clear();
+        self.received_acks = seqs;
     }
 
     /// Applies the acknowledgement of frames (unknown, repeated or forgotten ones are ignored).

@@ -121,7 +121,7 @@ fn handle_frame(
         (Slot::Joined(_), ClientFrame::Hello { .. }) => Err(malformed(&"a second handshake")),
         (Slot::Joined(client), ClientFrame::Update { acks, inputs }) => {
             if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
-                replication.acknowledge(acks.iter().flat_map(|range| range.ids()));
+                replication.receive_acks(acks.iter().flat_map(|range| range.ids()));
             }
             let now = world.resource::<ServerTick>().0;
             for block in inputs {

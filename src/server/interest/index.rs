@@ -27,6 +27,10 @@ pub(crate) struct InterestIndex {
     unplaced: Vec<u32>,
     /// Per slot: its rooms (empty: none).
     rooms: Vec<Rooms>,
+    /// Slots whose rooms are not empty.
+    with_rooms: usize,
+    /// Slots with a replicated parent.
+    with_parent: usize,
     /// Per slot: its replicated children, and the parent it had when they were listed.
     children: Vec<Vec<u32>>,
     parents: Vec<Option<u32>>,
@@ -80,7 +84,7 @@ impl InterestIndex {
             if !self.rooms[slot as usize].is_empty() {
                 self.rooms_changed = true;
             }
-            self.rooms[slot as usize] = Rooms::default();
+            self.set_rooms(slot, Rooms::default());
         }
         let mut hierarchy_changed = !replicated.despawned.is_empty();
         for &slot in &replicated.changed {
@@ -104,7 +108,7 @@ impl InterestIndex {
             if let Some(rooms) = world.get::<Rooms>(record.entity)
                 && *rooms != self.rooms[slot as usize]
             {
-                self.rooms[slot as usize] = rooms.clone();
+                self.set_rooms(slot, rooms.clone());
                 self.rooms_changed = true;
             }
         }
@@ -139,24 +143,34 @@ impl InterestIndex {
         for (entity, rooms) in changed_rooms {
             self.rooms_changed = true;
             if let Some(slot) = replicated.slot_of(entity) {
-                self.rooms[slot as usize] = rooms;
+                self.set_rooms(slot, rooms);
             }
         }
         for entity in core::mem::take(&mut self.rooms_removed) {
             self.rooms_changed = true;
             if let Some(slot) = replicated.slot_of(entity) {
-                self.rooms[slot as usize] = world.get::<Rooms>(entity).cloned().unwrap_or_default();
+                let rooms = world.get::<Rooms>(entity).cloned().unwrap_or_default();
+                self.set_rooms(slot, rooms);
             }
         }
+    }
+
+    fn set_rooms(&mut self, slot: u32, rooms: Rooms) {
+        let held = &mut self.rooms[slot as usize];
+        self.with_rooms =
+            self.with_rooms + usize::from(!rooms.is_empty()) - usize::from(!held.is_empty());
+        *held = rooms;
     }
 
     fn rebuild_children(&mut self, replicated: &ReplicatedWorld) {
         for children in &mut self.children {
             children.clear();
         }
+        self.with_parent = 0;
         for (slot, record) in replicated.slots.iter().enumerate() {
             let parent = record.parent.filter(|_| record.live);
             self.parents[slot] = parent;
+            self.with_parent += usize::from(parent.is_some());
             if let Some(parent) = parent
                 && let Some(children) = self.children.get_mut(parent as usize)
             {
@@ -241,22 +255,19 @@ impl InterestIndex {
         // A huge radius would visit more cells than there are entities: take them all then.
         let cells = (i64::from(high.0 - low.0) + 1) * (i64::from(high.1 - low.1) + 1);
         if cells > self.grid.len() as i64 {
-            for members in self.grid.values() {
-                out.extend_from_slice(members);
-            }
-        } else {
-            for x in low.0..=high.0 {
-                for z in low.1..=high.1 {
-                    if let Some(members) = self.grid.get(&(x, z)) {
-                        out.extend_from_slice(members);
-                    }
+            self.all_roots(out);
+            return;
+        }
+        for x in low.0..=high.0 {
+            for z in low.1..=high.1 {
+                if let Some(members) = self.grid.get(&(x, z)) {
+                    out.extend_from_slice(members);
                 }
             }
         }
         out.extend_from_slice(&self.unplaced);
     }
 
-    /// Every root, placed or not.
     pub(crate) fn all_roots(&self, out: &mut Vec<u32>) {
         for members in self.grid.values() {
             out.extend_from_slice(members);
@@ -264,7 +275,16 @@ impl InterestIndex {
         out.extend_from_slice(&self.unplaced);
     }
 
-    /// Adds `slot`'s replicated descendants to `out`.
+    /// Whether some entity is in a room (else rooms need no look per candidate).
+    pub(crate) fn any_rooms(&self) -> bool {
+        self.with_rooms > 0
+    }
+
+    /// Whether some replicated entity has a replicated parent.
+    pub(crate) fn any_children(&self) -> bool {
+        self.with_parent > 0
+    }
+
     pub(crate) fn descendants(&self, slot: u32, out: &mut Vec<u32>) {
         let start = out.len();
         out.extend_from_slice(&self.children[slot as usize]);

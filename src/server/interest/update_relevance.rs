@@ -84,6 +84,8 @@ pub(crate) fn update_relevance(world: &mut World) {
                 work,
                 || (),
                 |(), (client, view)| {
+                    // Acknowledgements first: a despawn below must know what the client holds.
+                    client.apply_received_acks();
                     if client.resources.len() < resources {
                         client.resources.resize(resources, Default::default());
                     }
@@ -315,6 +317,7 @@ fn relevant_slots(
         Some((Some(center), radius)) => Some((center, radius * radius, reach(radius).powi(2))),
         _ => None,
     };
+    let (any_rooms, any_children) = (index.any_rooms(), index.any_children());
     let mut relevant = Vec::with_capacity(candidates.len());
     for &slot in candidates.iter() {
         // Distance first: most candidates fail it.
@@ -334,19 +337,25 @@ fn relevant_slots(
         if let Some((distance, inside, _)) = distance
             && distance > inside
         {
-            let was_visible = client
-                .slots
-                .get(slot as usize)
-                .is_some_and(|state| state.visible && state.entity == record.entity);
+            // A slot freed by this send is not live, and slots are reused only by a later
+            // send: a live slot in the sorted list the client's table keeps is the entity it
+            // sees (a look in that short list, not in the table's row for the slot).
+            let was_visible = if client.relevance_tracked {
+                client.relevant.binary_search(&slot).is_ok()
+            } else {
+                client
+                    .slots
+                    .get(slot as usize)
+                    .is_some_and(|state| state.visible && state.entity == record.entity)
+            };
             if !was_visible {
                 continue;
             }
         }
-        let rooms = index.rooms(slot);
-        let in_room = if rooms.is_empty() {
+        let in_room = if !any_rooms || index.rooms(slot).is_empty() {
             !settings.rooms_for_everything
         } else {
-            client_rooms.is_some_and(|client_rooms| client_rooms.shares(rooms))
+            client_rooms.is_some_and(|client_rooms| client_rooms.shares(index.rooms(slot)))
         };
         if !in_room {
             continue;
@@ -357,7 +366,9 @@ fn relevant_slots(
             continue;
         }
         relevant.push(slot);
-        index.descendants(slot, &mut relevant);
+        if any_children {
+            index.descendants(slot, &mut relevant);
+        }
     }
     relevant.sort_unstable();
     relevant.dedup();

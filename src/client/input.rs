@@ -16,8 +16,10 @@ use crate::shared::{
 };
 
 /// Inputs of at least this many ticks travel in every packet on a clean link, even when the
-/// server acknowledged the older ones, so a lost packet costs nothing.
-pub const INPUT_REDUNDANCY: usize = 3;
+/// server acknowledged the older ones, so a lost packet costs nothing (the next one carries its
+/// input). Everything the server has not acknowledged travels too, so on links slower than a
+/// tick the floor rarely matters; on lossy links it rises (5, then 8).
+pub const INPUT_REDUNDANCY: usize = 2;
 
 /// Recorded inputs, oldest first: what is sent, and (with prediction) what is simulated again.
 #[derive(Resource)]
@@ -67,8 +69,8 @@ impl<I> InputHistory<I> {
 fn redundancy(packet_loss: f64) -> usize {
     match packet_loss {
         loss if loss < 0.01 => INPUT_REDUNDANCY,
-        loss if loss < 0.05 => INPUT_REDUNDANCY + 2,
-        _ => INPUT_REDUNDANCY + 5,
+        loss if loss < 0.05 => INPUT_REDUNDANCY + 3,
+        _ => INPUT_REDUNDANCY + 6,
     }
 }
 

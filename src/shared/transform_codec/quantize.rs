@@ -1,0 +1,181 @@
+//! Quantization of a `Transform`'s parts: positions to fixed-point steps, rotations to the
+//! smallest-three form, and their packing into bits.
+
+use bevy::prelude::*;
+
+use super::{HAS_ROTATION, HAS_SCALE, MAX_STEPS, TransformCodec, codec_error, encode_error};
+use crate::shared::error::{DecodeError, EncodeError};
+
+/// A rotation in smallest-three form: the index of the dropped (largest) component and the
+/// other three, quantized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PackedRotation {
+    pub(super) largest: u8,
+    pub(super) smallest: [i64; 3],
+}
+
+impl TransformCodec {
+    /// Bytes the packed rotation takes.
+    pub(super) const fn rotation_bytes(&self) -> usize {
+        (2 + 3 * self.rotation_bits as usize).div_ceil(8)
+    }
+
+    /// The largest quantized value of one smallest-three component.
+    pub(super) const fn rotation_max(&self) -> u64 {
+        (1 << self.rotation_bits) - 1
+    }
+
+    pub(super) fn quantize_position(&self, value: f32) -> Result<i64, EncodeError> {
+        let scaled = f64::from(value) / f64::from(self.position_step);
+        // Checked before rounding: the conversion below would turn NaN into zero.
+        if !scaled.is_finite() || scaled.abs() > MAX_STEPS {
+            return Err(encode_error(format!(
+                "position {value} is out of range for {} m steps",
+                self.position_step
+            )));
+        }
+        Ok(round_to_steps(scaled))
+    }
+
+    pub(super) fn dequantize_position(&self, steps: i64) -> Result<f32, DecodeError> {
+        if steps.unsigned_abs() > MAX_STEPS as u64 {
+            return Err(codec_error("position out of range"));
+        }
+        Ok((steps as f64 * f64::from(self.position_step)) as f32)
+    }
+
+    pub(super) fn quantize_translation(&self, translation: Vec3) -> Result<[i64; 3], EncodeError> {
+        Ok([
+            self.quantize_position(translation.x)?,
+            self.quantize_position(translation.y)?,
+            self.quantize_position(translation.z)?,
+        ])
+    }
+
+    pub(super) fn dequantize_translation(&self, steps: [i64; 3]) -> Result<Vec3, DecodeError> {
+        Ok(Vec3::new(
+            self.dequantize_position(steps[0])?,
+            self.dequantize_position(steps[1])?,
+            self.dequantize_position(steps[2])?,
+        ))
+    }
+
+    pub(super) fn quantize_rotation(&self, rotation: Quat) -> Result<PackedRotation, EncodeError> {
+        if !rotation.is_finite() || rotation.length_squared() < 1e-12 {
+            return Err(encode_error(format!(
+                "rotation {rotation} is not a rotation"
+            )));
+        }
+        let mut components = rotation.normalize().to_array();
+        let largest = (0..4)
+            .max_by(|&a, &b| components[a].abs().total_cmp(&components[b].abs()))
+            .unwrap_or(0);
+        // q and -q are the same rotation: make the dropped component positive.
+        if components[largest] < 0.0 {
+            components = components.map(|c| -c);
+        }
+        let max = self.rotation_max();
+        let mut smallest = [0i64; 3];
+        let others = (0..4).filter(|&index| index != largest);
+        for (slot, index) in smallest.iter_mut().zip(others) {
+            // The other three lie within ±1/√2.
+            let unit = (components[index] * core::f32::consts::SQRT_2 + 1.0) * 0.5;
+            *slot = round_to_steps(f64::from(unit.clamp(0.0, 1.0)) * max as f64);
+        }
+        Ok(PackedRotation {
+            largest: largest as u8,
+            smallest,
+        })
+    }
+
+    pub(super) fn dequantize_rotation(&self, packed: PackedRotation) -> Result<Quat, DecodeError> {
+        let max = self.rotation_max();
+        if packed.largest > 3 || packed.smallest.iter().any(|&c| c < 0 || c as u64 > max) {
+            return Err(codec_error("rotation component out of range"));
+        }
+        let smallest = packed.smallest.map(|quantized| {
+            let unit = quantized as f32 / max as f32;
+            (unit * 2.0 - 1.0) * core::f32::consts::FRAC_1_SQRT_2
+        });
+        let rest: f32 = smallest.iter().map(|c| c * c).sum();
+        let mut components = [0.0f32; 4];
+        let mut others = smallest.into_iter();
+        for (index, component) in components.iter_mut().enumerate() {
+            *component = if index == usize::from(packed.largest) {
+                (1.0 - rest).max(0.0).sqrt()
+            } else {
+                others.next().unwrap_or(0.0)
+            };
+        }
+        // Hostile bits can make the three exceed a unit length; normalizing keeps any input a
+        // rotation (the largest is then 0 and the others are not all 0).
+        Ok(Quat::from_array(components).normalize())
+    }
+
+    /// The rotation as `2 + 3 × bits` bits: the largest index, then the three others.
+    pub(super) fn pack_rotation(&self, rotation: PackedRotation) -> u64 {
+        rotation
+            .smallest
+            .iter()
+            .fold(u64::from(rotation.largest), |packed, &c| {
+                (packed << self.rotation_bits) | c as u64
+            })
+    }
+
+    pub(super) fn unpack_rotation(&self, mut packed: u64) -> Result<PackedRotation, DecodeError> {
+        let max = self.rotation_max();
+        let mut smallest = [0i64; 3];
+        for component in smallest.iter_mut().rev() {
+            *component = (packed & max) as i64;
+            packed >>= self.rotation_bits;
+        }
+        if packed >> 2 != 0 {
+            return Err(codec_error("unused rotation bits are set"));
+        }
+        Ok(PackedRotation {
+            largest: (packed & 0b11) as u8,
+            smallest,
+        })
+    }
+
+    pub(super) const fn rotation_bit_len(&self) -> u32 {
+        2 + 3 * self.rotation_bits as u32
+    }
+}
+
+/// Which optional parts a transform carries.
+pub(super) fn flags_of(value: &Transform) -> u8 {
+    let mut flags = 0;
+    if value.rotation != Quat::IDENTITY {
+        flags |= HAS_ROTATION;
+    }
+    if value.scale != Vec3::ONE {
+        flags |= HAS_SCALE;
+    }
+    flags
+}
+
+/// Rounds a finite value within ±2^40 to the nearest integer, halves away from zero. A
+/// truncating conversion rather than `f64::round`, which is a library call on x86-64's baseline
+/// (no rounding instruction before SSE 4.1) and ran a dozen times per delta-coded transform.
+#[inline]
+fn round_to_steps(value: f64) -> i64 {
+    let magnitude = (value.abs() + 0.5) as i64;
+    if value < 0.0 { -magnitude } else { magnitude }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SplitMix64;
+
+    #[test]
+    fn rounding_matches_the_standard_library_on_halves_and_either_sign() {
+        let mut rng = SplitMix64::new(3);
+        let halves = (-4_000..4_000).map(|k| f64::from(k) / 8.0);
+        let random = (0..4_000).map(|_| (rng.next_f64() - 0.5) * 2e12);
+        for value in halves.chain(random) {
+            assert_eq!(round_to_steps(value), value.round() as i64, "{value}");
+        }
+    }
+}

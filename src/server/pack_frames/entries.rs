@@ -1,0 +1,218 @@
+//! The entries of one client's frame: resources with news, then the chosen entities in slot
+//! order, each written straight into the frame and taken back if it does not fit the frame or
+//! the budget.
+
+use super::{Packer, Shared, body_key, resource_needs_send};
+use crate::{
+    server::{
+        blobs::{BlobKey, BlobStatus},
+        choose_entities::Chosen,
+        client_replication::{ClientReplication, SentItem},
+        value_cache::BodyKey,
+    },
+    shared::{
+        tick::NetTick,
+        wire::{
+            BitWriter, EntryHead, MAX_STATE_FRAME_BYTES, MAX_STATE_HEADER_BITS, ValueKind,
+            write_change_tick, write_count, write_entry_head, write_index, write_shape_parts,
+            write_value_kind,
+        },
+    },
+};
+
+/// Resources with news, whole or by reference to their slices.
+pub(super) fn pack_resources(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    packer: &mut Packer,
+    watermark: &mut NetTick,
+) {
+    let tick = shared.tick;
+    let mut entries = BitWriter::new();
+    let mut count = 0;
+    for (index, record) in shared.resources.records.iter().enumerate() {
+        let Some(state) = client.resources.get(index).copied() else {
+            continue;
+        };
+        let Some(changed) = record.changed else {
+            continue;
+        };
+        if !resource_needs_send(record.changed, state.acked) || (!record.present && !state.known) {
+            continue;
+        }
+        let index = index as u32;
+        let mut entry = BitWriter::new();
+        write_index(&mut entry, index);
+        entry.write_bool(!record.present);
+        write_change_tick(&mut entry, changed, tick);
+        if record.present {
+            if record.large {
+                let key = BlobKey::Resource(index);
+                let ready = shared
+                    .blobs
+                    .get(key)
+                    .map(|blob| (client.blobs.status(key, blob), blob.id));
+                match ready {
+                    Some((BlobStatus::Complete, id)) => {
+                        write_value_kind(&mut entry, ValueKind::Blob(id), false);
+                    }
+                    _ => {
+                        *watermark = watermark.min(changed.sub(1));
+                        continue;
+                    }
+                }
+            } else {
+                let Some((from, to)) = shared.cache_resource(index) else {
+                    continue;
+                };
+                write_value_kind(&mut entry, ValueKind::Whole, false);
+                entry.append_bits(&shared.cache.bits, from, to - from);
+            }
+        }
+        if !packer.spend(entry.bit_len()) {
+            *watermark = watermark.min(changed.sub(1));
+            continue;
+        }
+        entries.append(&entry);
+        count += 1;
+        client.resources[index as usize].known = true;
+        packer.items.push(SentItem::Resource {
+            index,
+            tick: changed,
+        });
+    }
+    write_count(&mut packer.body, count);
+    packer.body.append(&entries);
+}
+
+/// The chosen entities, in slot order, until the budget runs out.
+pub(super) fn pack_entities(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    packer: &mut Packer,
+    watermark: &mut NetTick,
+) {
+    let tick = shared.tick;
+    let mut chosen = core::mem::take(&mut client.chosen);
+    fit_by_priority(client, shared, packer.left, &mut chosen, watermark);
+    let mut budget_spent = false;
+    for chosen in &chosen {
+        let slot = chosen.slot;
+        if budget_spent {
+            *watermark = watermark.min(chosen.since.sub(1));
+            continue;
+        }
+        let key = body_key(client, slot);
+        let Some(body) = shared.cache.built_body(slot, key) else {
+            if key != BodyKey::Spawn {
+                // Nothing left to say (a value failed to encode): not dirty any more.
+                client.dirty.remove(slot);
+            }
+            continue;
+        };
+        let state = client.slots[slot as usize];
+        let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
+        let components = shared.cache.components(body);
+        let same_shape = packer.previous_baseline == Some(body.baseline)
+            && packer.previous_components == components;
+        // Written straight into the frame, taken back if it does not fit.
+        let write = |packer: &mut Packer, same_shape: bool| {
+            let out = &mut packer.body;
+            write_entry_head(out, &EntryHead { slot, spawn }, packer.previous_slot);
+            if same_shape {
+                out.write_bool(false);
+            } else {
+                write_shape_parts(out, components, body.baseline, shared.index_bits, tick);
+            }
+            let (from, to) = body.range;
+            out.append_bits(&shared.cache.bits, from, to - from);
+        };
+        let mut mark = packer.body.bit_len();
+        write(packer, same_shape);
+        let overflows =
+            packer.body.bit_len() + MAX_STATE_HEADER_BITS + 1 > MAX_STATE_FRAME_BYTES * 8;
+        if overflows && packer.previous_slot.is_some() {
+            // The frame is full: this entry opens the next one, where no shape precedes it.
+            packer.body.truncate(mark);
+            packer.next_frame();
+            mark = packer.body.bit_len();
+            write(packer, false);
+        }
+        let bits = packer.body.bit_len() - mark;
+        if !packer.spend(bits) {
+            packer.body.truncate(mark);
+            budget_spent = true;
+            *watermark = watermark.min(chosen.since.sub(1));
+            continue;
+        }
+        record_entry(packer, client, slot, state.epoch, bits);
+        packer.previous_slot = Some(slot);
+        if packer.previous_components != components {
+            packer.previous_components.clear();
+            packer.previous_components.extend_from_slice(components);
+        }
+        packer.previous_baseline = Some(body.baseline);
+    }
+    client.chosen = chosen;
+}
+
+/// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the
+/// next estimate.
+fn record_entry(
+    packer: &mut Packer,
+    client: &mut ClientReplication,
+    slot: u32,
+    epoch: u32,
+    bits: usize,
+) {
+    packer.items.push(SentItem::Slot { slot, epoch });
+    let state = &mut client.slots[slot as usize];
+    state.known = true;
+    state.priority = 0.0;
+    state.last_bits = bits as u32;
+}
+
+/// Bits an entry may take besides its body: head, shape, and the frame's end.
+const ENTRY_OVERHEAD_BITS: usize = 48;
+
+/// When the chosen entries' real sizes do not all fit the budget, keeps the largest priority
+/// accounts that do (the rest wait, accounts growing): packing goes in slot order, so without
+/// this the highest slots would always be the ones cut.
+fn fit_by_priority(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    left_bytes: usize,
+    chosen: &mut Vec<Chosen>,
+    watermark: &mut NetTick,
+) {
+    let size = |slot: u32| {
+        shared
+            .cache
+            .built_body(slot, body_key(client, slot))
+            .map_or(0, |body| body.range.1 - body.range.0)
+            + ENTRY_OVERHEAD_BITS
+    };
+    let room = left_bytes * 8;
+    // The choice was made on estimates; only measure when they came close to the budget.
+    if chosen.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
+        return;
+    }
+    let total: usize = chosen.iter().map(|c| size(c.slot)).sum();
+    if total <= room {
+        return;
+    }
+    let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c.slot))).collect();
+    by_priority
+        .sort_by(|(a, _), (b, _)| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
+    chosen.clear();
+    let mut used = 0;
+    for (candidate, bits) in by_priority {
+        if used + bits <= room || chosen.is_empty() {
+            used += bits;
+            chosen.push(candidate);
+        } else {
+            *watermark = watermark.min(candidate.since.sub(1));
+        }
+    }
+    chosen.sort_unstable_by_key(|c| c.slot);
+}

@@ -268,6 +268,7 @@ impl InterestIndex {
         out.extend_from_slice(&self.unplaced);
     }
 
+    /// Every root, placed or not.
     pub(crate) fn all_roots(&self, out: &mut Vec<u32>) {
         for members in self.grid.values() {
             out.extend_from_slice(members);
@@ -285,6 +286,7 @@ impl InterestIndex {
         self.with_parent > 0
     }
 
+    /// Adds `slot`'s replicated descendants to `out`.
     pub(crate) fn descendants(&self, slot: u32, out: &mut Vec<u32>) {
         let start = out.len();
         out.extend_from_slice(&self.children[slot as usize]);

@@ -1,10 +1,15 @@
 //! [`InterestIndex`]: what relevance needs to be cheap: each root entity's position in a ground
 //! grid, the rooms of each entity, and each entity's replicated children.
 
+use core::any::TypeId;
+
 use bevy::{ecs::change_detection::Tick, platform::collections::HashMap, prelude::*};
 
 use super::rooms::Rooms;
-use crate::{server::replicated_world::ReplicatedWorld, shared::replicated::Replicated};
+use crate::{
+    server::replicated_world::ReplicatedWorld,
+    shared::{registry::ReplicationRegistry, replicated::Replicated},
+};
 
 /// A grid cell on the ground plane (x, z).
 pub(crate) type Cell = (i32, i32);
@@ -113,16 +118,25 @@ impl InterestIndex {
             }
         }
 
-        // Moved entities.
-        let transforms = self.transforms.get_or_insert_with(|| {
-            world.query_filtered::<(Entity, Ref<Transform>), With<Replicated>>()
-        });
+        // Moved entities. When `Transform` is replicated, those that moved since the last send
+        // are among the changed ones above; otherwise (and on the first update) every
+        // replicated transform's change tick is looked at.
+        let transform_replicated = world
+            .resource::<ReplicationRegistry>()
+            .index_of(TypeId::of::<Transform>())
+            .is_some();
         let mut moved = Vec::new();
-        for (entity, transform) in transforms.iter(world) {
-            if last_run.is_none_or(|last| transform.last_changed().is_newer_than(last, this_run))
-                && let Some(slot) = replicated.slot_of(entity)
-            {
-                moved.push((slot, transform.translation));
+        if last_run.is_none() || !transform_replicated {
+            let transforms = self.transforms.get_or_insert_with(|| {
+                world.query_filtered::<(Entity, Ref<Transform>), With<Replicated>>()
+            });
+            for (entity, transform) in transforms.iter(world) {
+                if last_run
+                    .is_none_or(|last| transform.last_changed().is_newer_than(last, this_run))
+                    && let Some(slot) = replicated.slot_of(entity)
+                {
+                    moved.push((slot, transform.translation));
+                }
             }
         }
         for (slot, position) in moved {

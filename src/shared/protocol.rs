@@ -2,7 +2,8 @@
 
 use bevy::prelude::*;
 
-/// A 64-bit fingerprint of the protocol: the crate version and every registration
+/// A 64-bit fingerprint of the protocol: the crate version, the wire layout's
+/// [`WIRE_REVISION`](crate::shared::wire::WIRE_REVISION), and every registration
 /// (replicated components with their codecs, messages with their channels), in order.
 ///
 /// The client sends it on connect; a server with another fingerprint disconnects the client
@@ -19,6 +20,7 @@ impl Default for ProtocolHash {
         let mut hash = Self(FNV_OFFSET);
         hash.add("bevy_netsync");
         hash.add(env!("CARGO_PKG_VERSION"));
+        hash.add(&crate::shared::wire::WIRE_REVISION.to_string());
         hash
     }
 }
@@ -42,6 +44,20 @@ impl ProtocolHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wire_revision_is_part_of_the_fingerprint() {
+        let with = |revision: u32| {
+            let mut hash = ProtocolHash(FNV_OFFSET);
+            hash.add("bevy_netsync");
+            hash.add(env!("CARGO_PKG_VERSION"));
+            hash.add(&revision.to_string());
+            hash
+        };
+        let revision = crate::shared::wire::WIRE_REVISION;
+        assert_eq!(with(revision), ProtocolHash::default());
+        assert_ne!(with(revision - 1), ProtocolHash::default());
+    }
 
     #[test]
     fn order_and_boundaries_matter() {

@@ -27,6 +27,12 @@
 //! slot, a small number the server assigns; values carry the tick they were set at, so a client
 //! applies each server change once. The layout is documented in `state_frame.rs`.
 
+/// The revision of the frame layouts described here, part of every
+/// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out
+/// differently refuse each other at the handshake (a protocol mismatch, with its reason) rather
+/// than failing on the first frame. Bumped with every change of a layout.
+pub const WIRE_REVISION: u32 = 2;
+
 mod bits;
 mod client_frames;
 mod reader;

@@ -9,7 +9,7 @@ use bevy::prelude::*;
 mod predict;
 mod quantize;
 
-use quantize::{PackedRotation, flags_of};
+use quantize::{PackedRotation, Quantized, flags_of};
 
 use super::{
     codec::{Baseline, ComponentCodec},
@@ -154,13 +154,11 @@ impl ComponentCodec<Transform> for TransformCodec {
         _baseline: Option<&Transform>,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        let flags = flags_of(value);
-        let steps = self.quantize_translation(value.translation)?;
-        let rotation = if flags & HAS_ROTATION != 0 {
-            Some(self.quantize_rotation(value.rotation)?)
-        } else {
-            None
-        };
+        let Quantized {
+            flags,
+            steps,
+            rotation,
+        } = self.quantize(value)?;
         out.push(flags);
         for steps in steps {
             write_signed_varint(out, steps);
@@ -219,13 +217,11 @@ impl ComponentCodec<Transform> for TransformCodec {
     }
 
     fn write(&self, value: &Transform, out: &mut BitWriter) -> Result<(), EncodeError> {
-        let flags = flags_of(value);
-        let steps = self.quantize_translation(value.translation)?;
-        let rotation = if flags & HAS_ROTATION != 0 {
-            Some(self.quantize_rotation(value.rotation)?)
-        } else {
-            None
-        };
+        let Quantized {
+            flags,
+            steps,
+            rotation,
+        } = self.quantize(value)?;
         out.write_bits(u64::from(flags), 2);
         for steps in steps {
             out.write_signed_golomb(steps, ABSOLUTE_POSITION_ORDER);
@@ -271,13 +267,11 @@ impl ComponentCodec<Transform> for TransformCodec {
         let Some(prediction) = self.predict(tick, &baseline) else {
             return Err(encode_error("the baseline cannot be quantized".into()));
         };
-        let flags = flags_of(value);
-        let steps = self.quantize_translation(value.translation)?;
-        let rotation = if flags & HAS_ROTATION != 0 {
-            Some(self.quantize_rotation(value.rotation)?)
-        } else {
-            None
-        };
+        let Quantized {
+            flags,
+            steps,
+            rotation,
+        } = self.quantize(value)?;
         if flags == prediction.flags {
             out.write_bool(false);
         } else {

@@ -14,7 +14,29 @@ pub(super) struct PackedRotation {
     pub(super) smallest: [i64; 3],
 }
 
+/// A transform in quantized units (scale travels as it is).
+pub(super) struct Quantized {
+    pub(super) flags: u8,
+    pub(super) steps: [i64; 3],
+    pub(super) rotation: Option<PackedRotation>,
+}
+
 impl TransformCodec {
+    /// `value`'s flags, position steps and rotation (when it has one), as every encoding
+    /// writes them.
+    pub(super) fn quantize(&self, value: &Transform) -> Result<Quantized, EncodeError> {
+        let flags = flags_of(value);
+        Ok(Quantized {
+            flags,
+            steps: self.quantize_translation(value.translation)?,
+            rotation: if flags & HAS_ROTATION != 0 {
+                Some(self.quantize_rotation(value.rotation)?)
+            } else {
+                None
+            },
+        })
+    }
+
     /// Bytes the packed rotation takes.
     pub(super) const fn rotation_bytes(&self) -> usize {
         (2 + 3 * self.rotation_bits as usize).div_ceil(8)

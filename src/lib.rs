@@ -187,7 +187,7 @@
 //!
 //! ## Testing your game
 //!
-//! With the `test_utils` feature, [`testing::TestNet`] runs a server App and client Apps in
+//! With the `test_utils` feature, `testing::TestNet` runs a server App and client Apps in
 //! one process with deterministic time and a link conditioner (latency, jitter, loss,
 //! duplication, reordering).
 

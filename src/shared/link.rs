@@ -1,4 +1,4 @@
-//! [`LinkConditioner`] and the one-way [`Link`] it shapes: the test network's links, and a
+//! [`LinkConditioner`] and the one-way `Link` it shapes: the test network's links, and a
 //! client's [`SimulatedLink`](crate::client::SimulatedLink) over a real connection.
 
 use core::time::Duration;

@@ -35,6 +35,7 @@ pub const WIRE_REVISION: u32 = 2;
 
 mod bits;
 mod client_frames;
+mod input_block;
 mod reader;
 mod server_frames;
 mod state_frame;
@@ -42,6 +43,7 @@ mod writer;
 
 pub use bits::*;
 pub use client_frames::*;
+pub use input_block::{InputBlock, InputsOut};
 pub use reader::Reader;
 pub use server_frames::*;
 pub use state_frame::*;

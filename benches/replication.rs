@@ -147,6 +147,9 @@ fn run(scenario: &Scenario) -> Figures {
     let mut net = TestNet::new(move |app: &mut App| codec.register(app));
     net.server_mut()
         .add_systems(FixedUpdate, (move_on_orbit, fly));
+    // The scenario's systems made a schedule after `TestNet` set the server single-threaded
+    // (as the peer benchmark runs replicon): that schedule too.
+    bevy_netsync::single_threaded(net.server_mut());
     // Scenarios without a budget of their own get one no scenario reaches, so that they
     // measure the codec and the server, not the default budget.
     net.server_mut().insert_resource(ServerConfig {
@@ -181,7 +184,10 @@ fn run(scenario: &Scenario) -> Figures {
             Flight {
                 start,
                 velocity: Vec3::new(angle.cos(), 0.0, angle.sin()) * 18.0,
-                born: (i as u32 * 7) % PROJECTILE_LIFE_TICKS,
+                // Born in the past (ticks before 0), so that lifetimes are staggered from the
+                // first tick: a tick in the future would read as a huge age and replace them all
+                // at once, every life.
+                born: 0u32.wrapping_sub((i as u32 * 7) % PROJECTILE_LIFE_TICKS),
             },
         ));
     }

@@ -8,6 +8,8 @@ use crate::shared::tick::NetTick;
 
 /// Frames remembered for acknowledgement; older ones count as lost.
 pub(crate) const SENT_FRAMES: usize = 4096;
+/// Emptied item lists kept for reuse: a few sends' worth.
+const SPARE_ITEM_LISTS: usize = 8;
 
 /// What one client knows of one slot.
 #[derive(Clone, Copy, Debug)]
@@ -136,6 +138,8 @@ pub(crate) struct ClientReplication {
     pub(crate) blobs: ClientBlobs,
     pub(crate) budget: Budget,
     sent: Vec<SentFrame>,
+    /// Emptied item lists of acknowledged frames, for the next frames to fill.
+    spare_item_lists: Vec<Vec<SentItem>>,
     next_seq: u16,
     /// Tick of the last frame sent (any frame that carries the tick).
     pub(crate) last_frame_tick: Option<NetTick>,
@@ -178,6 +182,7 @@ impl Default for ClientReplication {
             blobs: ClientBlobs::default(),
             budget: Budget::default(),
             sent: (0..SENT_FRAMES).map(|_| SentFrame::default()).collect(),
+            spare_item_lists: Vec::new(),
             next_seq: 0,
             last_frame_tick: None,
             input_ack: None,
@@ -245,7 +250,12 @@ impl ClientReplication {
             .sent
             .iter()
             .map(|frame| size_of::<SentFrame>() + frame.items.capacity() * size_of::<SentItem>())
-            .sum();
+            .sum::<usize>()
+            + self
+                .spare_item_lists
+                .iter()
+                .map(|items| items.capacity() * size_of::<SentItem>())
+                .sum::<usize>();
         self.slots.capacity() * size_of::<ClientSlot>()
             + self.dirty.held_bytes()
             + self.despawns.capacity() * size_of::<(Entity, PendingDespawn)>()
@@ -267,6 +277,12 @@ impl ClientReplication {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         seq
+    }
+
+    /// An empty list for the items of the next frame, reusing the allocation of an acknowledged
+    /// frame when there is one, so that sends do not allocate anew.
+    pub(crate) fn take_item_list(&mut self) -> Vec<SentItem> {
+        self.spare_item_lists.pop().unwrap_or_default()
     }
 
     /// Remembers what frame `seq` of `tick` carried.
@@ -326,11 +342,11 @@ impl ClientReplication {
                     SentItem::Slice { blob, index } => self.blobs.acknowledge(blob, index),
                 }
             }
-            // Give the allocation back for reuse.
-            let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
-            if frame.items.capacity() == 0 {
-                frame.items = items;
-                frame.items.clear();
+            // Give the allocation back for the next frames (a few are kept, not one per frame).
+            if self.spare_item_lists.len() < SPARE_ITEM_LISTS {
+                let mut items = items;
+                items.clear();
+                self.spare_item_lists.push(items);
             }
         }
     }

@@ -172,11 +172,11 @@ struct Packer {
 }
 
 impl Packer {
-    fn new(left: usize) -> Self {
+    fn new(left: usize, items: Vec<SentItem>) -> Self {
         Self {
             frames: Vec::new(),
             body: BitWriter::with_capacity(MAX_STATE_FRAME_BYTES),
-            items: Vec::new(),
+            items,
             previous_slot: None,
             previous_components: Vec::new(),
             previous_baseline: None,
@@ -214,10 +214,21 @@ impl Packer {
 fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     let tick = shared.tick;
     client.outbox.clear();
+    if client.chosen.is_empty()
+        && client.despawns.is_empty()
+        && !heartbeat_due(client, tick)
+        && !has_resource_news(client, shared)
+    {
+        // Nothing to say this send (the common case on an idle world): no frame to build.
+        client.message_sends_left = client.message_sends_left.saturating_sub(1);
+        pack_slices(client, tick);
+        return;
+    }
     let mut packer = Packer::new(
         client
             .allowance
             .saturating_sub(ACK_PACKET_BYTES + FRAME_OVERHEAD_BYTES),
+        client.take_item_list(),
     );
     let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
 
@@ -247,15 +258,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     pack_entities(client, shared, &mut packer, &mut watermark);
 
     let has_news = !packer.frames.is_empty() || !packer.items.is_empty();
-    let heartbeat_due = client
-        .last_frame_tick
-        .is_none_or(|last| tick.diff(last) >= HEARTBEAT_TICKS)
-        || client.message_sends_left > 0
-        || client.input_ack.is_some_and(|ack| {
-            client
-                .input_ack_sent
-                .is_none_or(|sent| ack.diff(sent) >= INPUT_ACK_TICKS)
-        });
+    let heartbeat_due = heartbeat_due(client, tick);
     client.message_sends_left = client.message_sends_left.saturating_sub(1);
     if has_news || heartbeat_due {
         write_entries_end(&mut packer.body);
@@ -308,6 +311,32 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     }
 
     pack_slices(client, tick);
+}
+
+/// Whether the client gets a frame this send even without news: its clock and watermark must
+/// move, a message may wait for a lost frame, or its input acknowledgement advanced.
+fn heartbeat_due(client: &ClientReplication, tick: NetTick) -> bool {
+    client
+        .last_frame_tick
+        .is_none_or(|last| tick.diff(last) >= HEARTBEAT_TICKS)
+        || client.message_sends_left > 0
+        || client.input_ack.is_some_and(|ack| {
+            client
+                .input_ack_sent
+                .is_none_or(|sent| ack.diff(sent) >= INPUT_ACK_TICKS)
+        })
+}
+
+/// Whether some resource has a value or removal the client should get.
+fn has_resource_news(client: &ClientReplication, shared: &Shared) -> bool {
+    shared
+        .resources
+        .records
+        .iter()
+        .zip(&client.resources)
+        .any(|(record, state)| {
+            resource_needs_send(record.changed, state.acked) && (record.present || state.known)
+        })
 }
 
 /// Whether per-frame trace lines are wanted (they cost a count per frame).

@@ -10,11 +10,19 @@
 use crate::shared::error::DecodeError;
 
 /// An append-only bit buffer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Its bytes are kept zero past the written bits, with at least [`PADDING`] of them after the
+/// last written byte, so that any write is one unaligned 64-bit load and store (and at most
+/// one more byte) instead of a loop over bytes.
+#[derive(Clone, Default)]
 pub struct BitWriter {
+    /// The written bytes, then zeros (at least [`PADDING`] once anything was written).
     bytes: Vec<u8>,
     bits: usize,
 }
+
+/// Zero bytes kept after the last written byte: a 64-bit write at any bit offset touches nine.
+const PADDING: usize = 16;
 
 impl BitWriter {
     /// An empty buffer.
@@ -28,7 +36,7 @@ impl BitWriter {
     /// An empty buffer with room for `bytes` bytes.
     pub fn with_capacity(bytes: usize) -> Self {
         Self {
-            bytes: Vec::with_capacity(bytes),
+            bytes: Vec::with_capacity(bytes + PADDING),
             bits: 0,
         }
     }
@@ -53,7 +61,8 @@ impl BitWriter {
 
     /// Forgets everything written, keeping the allocation.
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        let used = self.byte_len();
+        self.bytes[..used].fill(0);
         self.bits = 0;
     }
 
@@ -62,23 +71,36 @@ impl BitWriter {
         if bits >= self.bits {
             return;
         }
-        self.bits = bits;
-        self.bytes.truncate(bits.div_ceil(8));
-        if !bits.is_multiple_of(8)
-            && let Some(last) = self.bytes.last_mut()
-        {
-            *last &= (1u8 << (bits % 8)) - 1;
+        let (keep, used) = (bits.div_ceil(8), self.byte_len());
+        self.bytes[keep..used].fill(0);
+        if !bits.is_multiple_of(8) {
+            self.bytes[keep - 1] &= (1u8 << (bits % 8)) - 1;
         }
+        self.bits = bits;
     }
 
     /// The bytes written, the last one padded with zero bits.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..self.byte_len()]
     }
 
     /// Consumes the buffer into its bytes.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.byte_len());
         self.bytes
+    }
+
+    /// Makes sure the bytes reach `len` plus the padding (all zero beyond what was written).
+    #[inline]
+    fn reserve_to(&mut self, len: usize) {
+        if self.bytes.len() < len + PADDING {
+            self.grow(len + PADDING);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, len: usize) {
+        self.bytes.resize(len.max(self.bytes.len() * 2), 0);
     }
 
     /// Appends the low `count` bits of `value` (`count` ≤ 64).
@@ -93,17 +115,14 @@ impl BitWriter {
         } else {
             value
         };
-        // The bits land in at most nine bytes from the one holding the next free bit; bytes
-        // past the written length are always zero, so OR-ing is enough.
         let index = self.bits / 8;
         let offset = (self.bits % 8) as u32;
-        let touched = (offset + count).div_ceil(8) as usize;
-        if self.bytes.len() < index + touched {
-            self.bytes.resize(index + touched, 0);
-        }
-        let shifted = (u128::from(value) << offset).to_le_bytes();
-        for (byte, bits) in self.bytes[index..index + touched].iter_mut().zip(shifted) {
-            *byte |= bits;
+        self.reserve_to(index + 9);
+        // Bytes past the written bits are zero, so OR-ing the shifted value in is enough.
+        let word: &mut [u8; 8] = (&mut self.bytes[index..index + 8]).try_into().unwrap();
+        *word = (u64::from_le_bytes(*word) | (value << offset)).to_le_bytes();
+        if offset + count > 64 {
+            self.bytes[index + 8] = (value >> (64 - offset)) as u8;
         }
         self.bits += count as usize;
     }
@@ -121,8 +140,15 @@ impl BitWriter {
         debug_assert!(k < 32);
         let shifted = u128::from(value) + (1u128 << k);
         let width = 127 - shifted.leading_zeros();
-        // `width - k` zeros, a one, then the `width` bits below the leading one.
-        self.write_bits(0, width - k);
+        let zeros = width - k;
+        // `width - k` zeros, a one, then the `width` bits below the leading one: read from the
+        // first bit written, that is the code `1, low` shifted past the zeros.
+        if zeros + 1 + width <= 64 {
+            let low = (shifted as u64) & ((1u64 << width) - 1);
+            self.write_bits((1 | (low << 1)) << zeros, zeros + 1 + width);
+            return;
+        }
+        self.write_bits(0, zeros);
         self.write_bits(1, 1);
         let low = shifted & ((1u128 << width) - 1);
         if width > 64 {
@@ -142,20 +168,34 @@ impl BitWriter {
 
     /// Appends whole bytes (at the current bit position).
     pub fn write_bytes(&mut self, bytes: &[u8]) {
-        let offset = (self.bits % 8) as u32;
-        if offset == 0 {
-            self.bytes.extend_from_slice(bytes);
-        } else {
-            // Each byte straddles two: its low bits finish the last byte, its high bits start
-            // the next.
-            self.bytes.reserve(bytes.len());
-            for &byte in bytes {
-                let last = self.bytes.len() - 1;
-                self.bytes[last] |= byte << offset;
-                self.bytes.push(byte >> (8 - offset));
-            }
+        if self.bits.is_multiple_of(8) {
+            let index = self.bits / 8;
+            self.reserve_to(index + bytes.len());
+            self.bytes[index..index + bytes.len()].copy_from_slice(bytes);
+            self.bits += bytes.len() * 8;
+            return;
         }
-        self.bits += bytes.len() * 8;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.write_bits(u64::from_le_bytes(chunk.try_into().unwrap()), 64);
+        }
+        for &byte in chunks.remainder() {
+            self.write_bits(u64::from(byte), 8);
+        }
+    }
+
+    /// The 64 bits of `self` from bit `start` (zeros past the written bits).
+    #[inline]
+    fn word_at(&self, start: usize) -> u64 {
+        let index = start / 8;
+        let offset = start % 8;
+        // Written bytes are followed by at least `PADDING` bytes, so nine are there.
+        let low = u64::from_le_bytes(self.bytes[index..index + 8].try_into().unwrap());
+        if offset == 0 {
+            low
+        } else {
+            (low >> offset) | (u64::from(self.bytes[index + 8]) << (64 - offset))
+        }
     }
 
     /// Appends `len` bits of `source` starting at bit `start`.
@@ -164,26 +204,34 @@ impl BitWriter {
     /// If the range lies outside `source` (a bug in the caller, never input from the network).
     pub fn append_bits(&mut self, source: &BitWriter, start: usize, len: usize) {
         assert!(start + len <= source.bits, "bit range outside the source");
-        let mut reader = BitReader::with_range(&source.bytes, start, start + len);
-        // Whole bytes in bulk, then the rest bit by bit.
-        let whole = len / 8;
-        if whole >= 16 {
-            let bytes = reader.read_bytes(whole).unwrap_or_default();
-            self.write_bytes(&bytes);
-        }
-        let mut left = len - if whole >= 16 { whole * 8 } else { 0 };
-        while left > 0 {
-            let take = left.min(64) as u32;
-            // The range was checked above, so the read cannot fail.
-            let bits = reader.read_bits(take).unwrap_or_default();
-            self.write_bits(bits, take);
-            left -= take as usize;
+        let (mut at, end) = (start, start + len);
+        while at < end {
+            let take = (end - at).min(64) as u32;
+            self.write_bits(source.word_at(at), take);
+            at += take as usize;
         }
     }
 
     /// Appends everything written to `other`.
     pub fn append(&mut self, other: &BitWriter) {
         self.append_bits(other, 0, other.bits);
+    }
+}
+
+impl PartialEq for BitWriter {
+    fn eq(&self, other: &Self) -> bool {
+        self.bits == other.bits && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for BitWriter {}
+
+impl core::fmt::Debug for BitWriter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BitWriter")
+            .field("bytes", &self.as_bytes())
+            .field("bits", &self.bits)
+            .finish()
     }
 }
 
@@ -239,6 +287,18 @@ impl<'a> BitReader<'a> {
         }
         let index = self.position / 8;
         let offset = (self.position % 8) as u32;
+        if offset + count <= 64
+            && let Some(word) = self.bytes.get(index..index + 8)
+        {
+            // One load when eight bytes are there and the bits are within them.
+            let bits = u64::from_le_bytes(word.try_into().unwrap()) >> offset;
+            self.position += count as usize;
+            return Ok(if count < 64 {
+                bits & ((1u64 << count) - 1)
+            } else {
+                bits
+            });
+        }
         // Within `end`, which is within the buffer, so these bytes exist.
         let touched = (offset + count).div_ceil(8) as usize;
         let mut word = [0u8; 16];
@@ -260,6 +320,18 @@ impl<'a> BitReader<'a> {
 
     /// Reads an Exp-Golomb code of order `k` written by [`BitWriter::write_golomb`].
     pub fn read_golomb(&mut self, k: u32) -> Result<u64, DecodeError> {
+        // The zeros up to the first one, counted at once when the code lies in one word.
+        let ahead = self.remaining_bits().min(57) as u32;
+        if ahead > 0 {
+            let peek = self.clone().read_bits(ahead)?;
+            let zeros = peek.trailing_zeros();
+            let width = zeros + k;
+            if zeros < ahead && zeros + 1 + width <= ahead {
+                self.position += (zeros + 1 + width) as usize;
+                let low = (peek >> (zeros + 1)) & ((1u64 << width) - 1);
+                return Ok((1u64 << width | low) - (1u64 << k));
+            }
+        }
         let mut zeros = 0u32;
         while !self.read_bool()? {
             zeros += 1;
@@ -372,6 +444,72 @@ mod tests {
         assert_eq!(golomb_len(0, 0), 1);
         assert_eq!(golomb_len(1, 0), 3);
         assert_eq!(golomb_len(6, 0), 5);
+    }
+
+    /// Every write, copy and cut agrees with a plain list of bits, whatever the alignment, and
+    /// the bytes past the written bits stay zero (the fast paths rely on it).
+    #[test]
+    fn writes_copies_and_cuts_match_a_list_of_bits() {
+        let mut rng = SplitMix64::new(11);
+        let mut source = BitWriter::new();
+        for _ in 0..40 {
+            source.write_bits(rng.next_u64(), 64);
+        }
+        let source_bits: Vec<bool> = (0..source.bit_len())
+            .map(|i| source.as_bytes()[i / 8] >> (i % 8) & 1 == 1)
+            .collect();
+        for _ in 0..300 {
+            let mut out = BitWriter::new();
+            let mut model: Vec<bool> = Vec::new();
+            for _ in 0..40 {
+                match rng.next_u64() % 5 {
+                    0 | 1 => {
+                        let width = (rng.next_u64() % 65) as u32;
+                        let value = rng.next_u64();
+                        out.write_bits(value, width);
+                        model.extend((0..width).map(|i| value >> i & 1 == 1));
+                    }
+                    2 => {
+                        let start = (rng.next_u64() % 2000) as usize;
+                        let len = (rng.next_u64() % 500) as usize;
+                        out.append_bits(&source, start, len);
+                        model.extend_from_slice(&source_bits[start..start + len]);
+                    }
+                    3 => {
+                        let bytes: Vec<u8> =
+                            (0..rng.next_u64() % 20).map(|i| (i * 37) as u8).collect();
+                        out.write_bytes(&bytes);
+                        model.extend(
+                            bytes
+                                .iter()
+                                .flat_map(|b| (0..8).map(move |i| b >> i & 1 == 1)),
+                        );
+                    }
+                    _ => {
+                        let keep = (rng.next_u64() as usize) % (model.len() + 1);
+                        out.truncate(keep);
+                        model.truncate(keep);
+                    }
+                }
+                assert_eq!(out.bit_len(), model.len());
+            }
+            let bytes = out.as_bytes();
+            assert_eq!(bytes.len(), model.len().div_ceil(8));
+            for (i, &bit) in model.iter().enumerate() {
+                assert_eq!(bytes[i / 8] >> (i % 8) & 1 == 1, bit, "bit {i}");
+            }
+            if !model.len().is_multiple_of(8) {
+                assert_eq!(
+                    bytes[bytes.len() - 1] >> (model.len() % 8),
+                    0,
+                    "padding bits"
+                );
+            }
+            // Cleared, the buffer starts again from zero bits.
+            out.clear();
+            out.write_bits(0b101, 3);
+            assert_eq!(out.as_bytes(), [0b101]);
+        }
     }
 
     #[test]

@@ -2,7 +2,13 @@
 //! entities whose replication or replicated components changed ([`StructuralLog`]), and one
 //! change detector per replicated component finds changed values ([`ChangeDetectors`]).
 
-use bevy::{ecs::change_detection::Tick, prelude::*};
+use bevy::{
+    ecs::{
+        change_detection::{MAX_CHANGE_AGE, Tick},
+        component::StorageType,
+    },
+    prelude::*,
+};
 
 use super::priority::ReplicationPriority;
 use crate::shared::replicated::Replicated;
@@ -84,8 +90,22 @@ impl FromWorld for ChangeDetectors {
 pub(crate) fn detector<C: Component>(world: &mut World) -> DetectFn {
     // `Changed` reads only the change ticks of `C`, the least memory a scan can touch.
     let mut query = world.query_filtered::<Entity, (With<Replicated>, Changed<C>)>();
+    let component = world.register_component::<C>();
+    let in_tables = C::STORAGE_TYPE == StorageType::Table
+        && <Replicated as Component>::STORAGE_TYPE == StorageType::Table;
     Box::new(move |world, last_run, this_run, changed| {
         query.update_archetypes(world);
+        if in_tables {
+            // The query's tables, scanned column-wise: the same test as `Changed`, in a loop
+            // the compiler vectorizes, so a world where little changes costs little to scan.
+            let tables = &world.storages().tables;
+            for table in query.matched_tables().filter_map(|id| tables.get(id)) {
+                if let Some(ticks) = table.get_changed_ticks_slice_for(component) {
+                    changed_rows(ticks, table.entities(), last_run, this_run, changed);
+                }
+            }
+            return;
+        }
         // SAFETY: the query is read-only, its archetypes were just updated from this `world`,
         // the one it was built from.
         let query = unsafe {
@@ -97,4 +117,91 @@ pub(crate) fn detector<C: Component>(world: &mut World) -> DetectFn {
         };
         changed.extend(query.iter());
     })
+}
+
+/// Appends the entities of the rows whose change tick is newer than `last_run`, as
+/// [`Tick::is_newer_than`] decides, eight rows at a time.
+fn changed_rows(
+    ticks: &[core::cell::UnsafeCell<Tick>],
+    entities: &[Entity],
+    last_run: Tick,
+    this_run: Tick,
+    changed: &mut Vec<Entity>,
+) {
+    let now = this_run.get();
+    let since_system = now.wrapping_sub(last_run.get()).min(MAX_CHANGE_AGE);
+    let newer = |cell: &core::cell::UnsafeCell<Tick>| {
+        // SAFETY: the detectors run with the world borrowed immutably, so no system writes
+        // change ticks while they are read.
+        let tick = unsafe { *cell.get() };
+        now.wrapping_sub(tick.get()).min(MAX_CHANGE_AGE) < since_system
+    };
+    const LANES: usize = 8;
+    let mut chunks = ticks.chunks_exact(LANES);
+    let mut row = 0;
+    for chunk in &mut chunks {
+        let mut mask = 0u32;
+        for (lane, cell) in chunk.iter().enumerate() {
+            mask |= u32::from(newer(cell)) << lane;
+        }
+        while mask != 0 {
+            let lane = mask.trailing_zeros() as usize;
+            changed.push(entities[row + lane]);
+            mask &= mask - 1;
+        }
+        row += LANES;
+    }
+    for (offset, cell) in chunks.remainder().iter().enumerate() {
+        if newer(cell) {
+            changed.push(entities[row + offset]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_scan_lists_exactly_the_changed_replicated_entities() {
+        let mut world = World::new();
+        let entities: Vec<Entity> = (0..37)
+            .map(|i| {
+                world
+                    .spawn((Replicated, Transform::from_xyz(i as f32, 0.0, 0.0)))
+                    .id()
+            })
+            .collect();
+        let unreplicated = world.spawn(Transform::default()).id();
+        let mut detect = detector::<Transform>(&mut world);
+        let last_run = world.change_tick();
+        world.increment_change_tick();
+        // Rows in whole groups of eight, across a group's edge, and in the remainder.
+        let touched = [0, 7, 8, 9, 31, 32, 36];
+        for i in touched {
+            world
+                .get_mut::<Transform>(entities[i])
+                .unwrap()
+                .translation
+                .y = 1.0;
+        }
+        world
+            .get_mut::<Transform>(unreplicated)
+            .unwrap()
+            .translation
+            .y = 1.0;
+        let this_run = world.change_tick();
+        let mut changed = Vec::new();
+        detect(&world, last_run, this_run, &mut changed);
+        changed.sort();
+        let mut expected: Vec<Entity> = touched.iter().map(|&i| entities[i]).collect();
+        expected.sort();
+        assert_eq!(changed, expected);
+        // The next collection sees nothing new.
+        changed.clear();
+        world.increment_change_tick();
+        let next_run = world.change_tick();
+        detect(&world, this_run, next_run, &mut changed);
+        assert!(changed.is_empty());
+    }
 }

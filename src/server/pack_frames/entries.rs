@@ -114,7 +114,7 @@ pub(super) fn pack_entities(
         let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
         let components = shared.cache.components(body);
         let same_shape = packer.previous_baseline == Some(body.baseline)
-            && packer.previous_components == components;
+            && same_list(&packer.previous_components, components);
         // Written straight into the frame, taken back if it does not fit.
         let write = |packer: &mut Packer, same_shape: bool| {
             let out = &mut packer.body;
@@ -147,13 +147,24 @@ pub(super) fn pack_entities(
         }
         record_entry(packer, client, slot, state.epoch, bits);
         packer.previous_slot = Some(slot);
-        if packer.previous_components != components {
+        if !same_list(&packer.previous_components, components) {
             packer.previous_components.clear();
             packer.previous_components.extend_from_slice(components);
         }
         packer.previous_baseline = Some(body.baseline);
     }
     client.chosen = chosen;
+}
+
+/// Whether two component lists are equal; most have one or two entries, which a call to
+/// `memcmp` (what slice equality becomes) costs more than comparing.
+#[inline]
+fn same_list(a: &[u32], b: &[u32]) -> bool {
+    match (a, b) {
+        ([x], [y]) => x == y,
+        ([x0, x1], [y0, y1]) => x0 == y0 && x1 == y1,
+        _ => a == b,
+    }
 }
 
 /// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the

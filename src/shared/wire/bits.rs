@@ -137,17 +137,13 @@ impl BitWriter {
     /// and every doubling beyond costs two more. Order 0: 0 → 1 bit, 1–2 → 3 bits, 3–6 → 5 bits.
     #[inline]
     pub fn write_golomb(&mut self, value: u64, k: u32) {
-        debug_assert!(k < 32);
+        if let Some((code, len)) = golomb_code(value, k) {
+            self.write_bits(code, len);
+            return;
+        }
         let shifted = u128::from(value) + (1u128 << k);
         let width = 127 - shifted.leading_zeros();
         let zeros = width - k;
-        // `width - k` zeros, a one, then the `width` bits below the leading one: read from the
-        // first bit written, that is the code `1, low` shifted past the zeros.
-        if zeros + 1 + width <= 64 {
-            let low = (shifted as u64) & ((1u64 << width) - 1);
-            self.write_bits((1 | (low << 1)) << zeros, zeros + 1 + width);
-            return;
-        }
         self.write_bits(0, zeros);
         self.write_bits(1, 1);
         let low = shifted & ((1u128 << width) - 1);
@@ -397,6 +393,24 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// The Exp-Golomb code of order `k` of `value` as the bits [`BitWriter::write_bits`] takes
+/// (first bit written lowest) and their count, when it fits 64 bits (at order 0, any value
+/// below 2^32 - 1 does). Lets a caller join a code with neighbouring fields into one write.
+#[inline]
+pub const fn golomb_code(value: u64, k: u32) -> Option<(u64, u32)> {
+    debug_assert!(k < 32);
+    let shifted = value as u128 + (1u128 << k);
+    let width = 127 - shifted.leading_zeros();
+    let zeros = width - k;
+    if zeros + 1 + width > 64 {
+        return None;
+    }
+    // `width - k` zeros, a one, then the `width` bits below the leading one: read from the
+    // first bit written, that is the code `1, low` shifted past the zeros.
+    let low = (shifted as u64) & ((1u64 << width) - 1);
+    Some(((1 | (low << 1)) << zeros, zeros + 1 + width))
+}
+
 /// Maps signed to unsigned so that small magnitudes stay small: 0, -1, 1, -2 → 0, 1, 2, 3.
 #[inline]
 pub const fn zigzag(value: i64) -> u64 {
@@ -441,6 +455,22 @@ mod tests {
                 assert_eq!(reader.read_golomb(k), Ok(value), "k={k}");
             }
         }
+        // The one-word code is the same bits as the written one.
+        for k in [0, 1, 3, 12] {
+            for value in values.into_iter().chain([(1 << 31) - 2, (1 << 32) - 2]) {
+                let mut written = BitWriter::new();
+                written.write_golomb(value, k);
+                match golomb_code(value, k) {
+                    Some((code, len)) => {
+                        let mut joined = BitWriter::new();
+                        joined.write_bits(code, len);
+                        assert_eq!(joined, written, "{value} k={k}");
+                    }
+                    None => assert!(written.bit_len() > 64, "{value} k={k}"),
+                }
+            }
+        }
+        assert!(golomb_code((1 << 32) - 2, 0).is_some());
         assert_eq!(golomb_len(0, 0), 1);
         assert_eq!(golomb_len(1, 0), 3);
         assert_eq!(golomb_len(6, 0), 5);

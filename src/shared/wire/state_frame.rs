@@ -26,7 +26,7 @@
 
 use bevy::ecs::entity::{Entity, EntityGeneration, EntityIndex};
 
-use super::{BitReader, BitWriter, server_kind};
+use super::{BitReader, BitWriter, golomb_code, server_kind};
 use crate::shared::{error::DecodeError, tick::NetTick};
 
 /// Largest state frame the server packs (one renet packet); an entity too large for one goes
@@ -190,8 +190,6 @@ pub struct EntryHead {
 
 /// Writes the head of an entity entry; `previous` is the slot of the frame's previous entry.
 pub fn write_entry_head(out: &mut BitWriter, head: &EntryHead, previous: Option<u32>) {
-    out.write_bool(true);
-    out.write_bool(head.spawn.is_some());
     debug_assert!(
         previous.is_none_or(|previous| head.slot > previous),
         "entries out of order"
@@ -199,7 +197,15 @@ pub fn write_entry_head(out: &mut BitWriter, head: &EntryHead, previous: Option<
     let gap = previous.map_or(head.slot, |previous| {
         head.slot.wrapping_sub(previous).wrapping_sub(1)
     });
-    out.write_golomb(u64::from(gap), 0);
+    // "An entry", whether it spawns, and the gap, in one write when the gap's code leaves room.
+    let flags = 1 | u64::from(head.spawn.is_some()) << 1;
+    match golomb_code(u64::from(gap), 0) {
+        Some((code, len)) if len <= 62 => out.write_bits(flags | code << 2, len + 2),
+        _ => {
+            out.write_bits(flags, 2);
+            out.write_golomb(u64::from(gap), 0);
+        }
+    }
     if let Some(entity) = head.spawn {
         out.write_golomb(u64::from(entity.index_u32()), 0);
         out.write_golomb(u64::from(entity.generation().to_bits()), 0);

@@ -2,7 +2,7 @@
 //! order, each written straight into the frame and taken back if it does not fit the frame or
 //! the budget.
 
-use super::{Packer, Shared, body_key, resource_needs_send};
+use super::{Packer, Shared, body_key, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
@@ -37,7 +37,7 @@ pub(super) fn pack_resources(
         let Some(changed) = record.changed else {
             continue;
         };
-        if !resource_needs_send(record.changed, state.acked) || (!record.present && !state.known) {
+        if !resource_has_news(record, &state) {
             continue;
         }
         let index = index as u32;

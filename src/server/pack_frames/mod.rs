@@ -14,10 +14,10 @@ use entries::{pack_entities, pack_resources};
 use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
-    client_replication::{ClientReplication, SentItem},
+    client_replication::{ClientReplication, ClientResource, SentItem},
     local_client::LocalClient,
     parallel::for_each_parallel,
-    replicated_world::{ReplicatedResources, ReplicatedWorld},
+    replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},
     send_plan::SendPlan,
     value_cache::{BodyKey, EncodeContext, ValueCache},
 };
@@ -334,9 +334,13 @@ fn has_resource_news(client: &ClientReplication, shared: &Shared) -> bool {
         .records
         .iter()
         .zip(&client.resources)
-        .any(|(record, state)| {
-            resource_needs_send(record.changed, state.acked) && (record.present || state.known)
-        })
+        .any(|(record, state)| resource_has_news(record, state))
+}
+
+/// Whether the client should get the resource's value or removal: it changed after what the
+/// client acknowledged, and it is there, or the client may hold it.
+fn resource_has_news(record: &ResourceRecord, state: &ClientResource) -> bool {
+    resource_needs_send(record.changed, state.acked) && (record.present || state.known)
 }
 
 /// Whether per-frame trace lines are wanted (they cost a count per frame).

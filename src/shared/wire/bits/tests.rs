@@ -1,0 +1,189 @@
+//! Tests of the bit writer and reader.
+
+use super::*;
+use crate::testing::SplitMix64;
+
+#[test]
+fn golomb_codes_roundtrip_with_the_documented_lengths() {
+    let values = [0u64, 1, 2, 3, 6, 7, 100, 1 << 20, u64::MAX >> 1, u64::MAX];
+    for k in [0, 1, 3, 12] {
+        let mut out = BitWriter::new();
+        for &value in &values {
+            let before = out.bit_len();
+            out.write_golomb(value, k);
+            assert_eq!(
+                out.bit_len() - before,
+                golomb_len(value, k),
+                "{value} k={k}"
+            );
+        }
+        let mut reader = BitReader::new(out.as_bytes());
+        for &value in &values {
+            assert_eq!(reader.read_golomb(k), Ok(value), "k={k}");
+        }
+    }
+    // The one-word code is the same bits as the written one.
+    for k in [0, 1, 3, 12] {
+        for value in values.into_iter().chain([(1 << 31) - 2, (1 << 32) - 2]) {
+            let mut written = BitWriter::new();
+            written.write_golomb(value, k);
+            match golomb_code(value, k) {
+                Some((code, len)) => {
+                    let mut joined = BitWriter::new();
+                    joined.write_bits(code, len);
+                    assert_eq!(joined, written, "{value} k={k}");
+                }
+                None => assert!(written.bit_len() > 64, "{value} k={k}"),
+            }
+        }
+    }
+    assert!(golomb_code((1 << 32) - 2, 0).is_some());
+    assert_eq!(golomb_len(0, 0), 1);
+    assert_eq!(golomb_len(1, 0), 3);
+    assert_eq!(golomb_len(6, 0), 5);
+}
+
+/// Every write, copy and cut agrees with a plain list of bits, whatever the alignment, and
+/// the bytes past the written bits stay zero (the fast paths rely on it).
+#[test]
+fn writes_copies_and_cuts_match_a_list_of_bits() {
+    let mut rng = SplitMix64::new(11);
+    let mut source = BitWriter::new();
+    for _ in 0..40 {
+        source.write_bits(rng.next_u64(), 64);
+    }
+    let source_bits: Vec<bool> = (0..source.bit_len())
+        .map(|i| source.as_bytes()[i / 8] >> (i % 8) & 1 == 1)
+        .collect();
+    for _ in 0..300 {
+        let mut out = BitWriter::new();
+        let mut model: Vec<bool> = Vec::new();
+        for _ in 0..40 {
+            match rng.next_u64() % 5 {
+                0 | 1 => {
+                    let width = (rng.next_u64() % 65) as u32;
+                    let value = rng.next_u64();
+                    out.write_bits(value, width);
+                    model.extend((0..width).map(|i| value >> i & 1 == 1));
+                }
+                2 => {
+                    let start = (rng.next_u64() % 2000) as usize;
+                    let len = (rng.next_u64() % 500) as usize;
+                    out.append_bits(&source, start, len);
+                    model.extend_from_slice(&source_bits[start..start + len]);
+                }
+                3 => {
+                    let bytes: Vec<u8> = (0..rng.next_u64() % 20).map(|i| (i * 37) as u8).collect();
+                    out.write_bytes(&bytes);
+                    model.extend(
+                        bytes
+                            .iter()
+                            .flat_map(|b| (0..8).map(move |i| b >> i & 1 == 1)),
+                    );
+                }
+                _ => {
+                    let keep = (rng.next_u64() as usize) % (model.len() + 1);
+                    out.truncate(keep);
+                    model.truncate(keep);
+                }
+            }
+            assert_eq!(out.bit_len(), model.len());
+        }
+        let bytes = out.as_bytes();
+        assert_eq!(bytes.len(), model.len().div_ceil(8));
+        for (i, &bit) in model.iter().enumerate() {
+            assert_eq!(bytes[i / 8] >> (i % 8) & 1 == 1, bit, "bit {i}");
+        }
+        if !model.len().is_multiple_of(8) {
+            assert_eq!(
+                bytes[bytes.len() - 1] >> (model.len() % 8),
+                0,
+                "padding bits"
+            );
+        }
+        // Cleared, the buffer starts again from zero bits.
+        out.clear();
+        out.write_bits(0b101, 3);
+        assert_eq!(out.as_bytes(), [0b101]);
+    }
+}
+
+#[test]
+fn mixed_fields_roundtrip_at_any_alignment() {
+    let mut rng = SplitMix64::new(5);
+    for _ in 0..200 {
+        let mut out = BitWriter::new();
+        let mut expected = Vec::new();
+        for _ in 0..50 {
+            let width = (rng.next_u64() % 65) as u32;
+            let value = rng.next_u64()
+                & if width == 64 {
+                    u64::MAX
+                } else {
+                    (1 << width) - 1
+                };
+            let signed = rng.next_u64() as i64 >> (rng.next_u64() % 64);
+            out.write_bits(value, width);
+            out.write_signed_golomb(signed, 2);
+            expected.push((width, value, signed));
+        }
+        out.write_bytes(b"tail");
+        let mut reader = BitReader::new(out.as_bytes());
+        for (width, value, signed) in expected {
+            assert_eq!(reader.read_bits(width), Ok(value));
+            assert_eq!(reader.read_signed_golomb(2), Ok(signed));
+        }
+        assert_eq!(reader.read_bytes(4).unwrap(), b"tail");
+        assert!(reader.finish().is_ok());
+    }
+}
+
+#[test]
+fn appending_a_bit_range_copies_it_exactly() {
+    let mut source = BitWriter::new();
+    for i in 0..100u64 {
+        source.write_golomb(i * 7, 1);
+    }
+    for offset in 0..9 {
+        let mut out = BitWriter::new();
+        out.write_bits(0b101, offset);
+        out.append_bits(&source, 13, source.bit_len() - 13);
+        let mut a = BitReader::with_range(source.as_bytes(), 13, source.bit_len());
+        let mut b = BitReader::with_range(out.as_bytes(), offset as usize, out.bit_len());
+        while a.remaining_bits() > 0 {
+            assert_eq!(a.read_bool(), b.read_bool());
+        }
+        assert_eq!(b.remaining_bits(), 0);
+    }
+}
+
+#[test]
+fn truncate_undoes_a_partial_write() {
+    let mut out = BitWriter::new();
+    out.write_bits(0b1011, 4);
+    let mark = out.bit_len();
+    out.write_bits(u64::MAX, 37);
+    out.truncate(mark);
+    out.write_bits(0, 4);
+    assert_eq!(out.as_bytes(), [0b0000_1011]);
+}
+
+#[test]
+fn hostile_bits_are_errors_not_panics() {
+    // 80 zero bits: a Golomb prefix longer than any value.
+    assert!(BitReader::new(&[0; 10]).read_golomb(0).is_err());
+    assert!(BitReader::new(&[]).read_bool().is_err());
+    assert!(BitReader::new(&[0xff]).read_bits(9).is_err());
+    let mut reader = BitReader::new(&[0b0000_0001]);
+    assert!(reader.read_count(8).is_ok(), "a count of 0");
+    // A count of 2 items of at least 8 bits with 7 bits left.
+    assert!(BitReader::new(&[0b0000_1100]).read_count(8).is_err());
+    assert!(BitReader::new(&[0b1111_1111]).finish().is_err());
+    let mut rng = SplitMix64::new(9);
+    for _ in 0..20_000 {
+        let len = (rng.next_u64() % 16) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        let mut reader = BitReader::new(&bytes);
+        while reader.read_golomb((rng.next_u64() % 8) as u32).is_ok() {}
+    }
+}

@@ -11,8 +11,8 @@ use crate::shared::error::DecodeError;
 
 /// An append-only bit buffer.
 ///
-/// Its bytes are kept zero past the written bits, with at least [`PADDING`] of them after the
-/// last written byte, so that any write is one unaligned 64-bit load and store (and at most
+/// Its bytes are kept zero past the written bits, with at least 16 of them after the last
+/// written byte, so that any write is one unaligned 64-bit load and store (and at most
 /// one more byte) instead of a loop over bytes.
 #[derive(Clone, Default)]
 pub struct BitWriter {

@@ -20,7 +20,7 @@ use super::{
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
 };
-use crate::shared::tick::NetTick;
+use crate::shared::{scoped::scoped, tick::NetTick};
 
 /// An entity chosen for this send, since when it has been out of date, and its priority
 /// account (packing goes by it when the real sizes do not all fit).
@@ -31,8 +31,22 @@ pub(crate) struct Chosen {
     pub(crate) priority: f32,
 }
 
+/// The remote clients' tables and budgets.
+type ClientTables = QueryState<
+    (
+        Entity,
+        &'static mut ClientReplication,
+        Option<&'static ReplicationBudget>,
+    ),
+    Without<LocalClient>,
+>;
+
 /// Chooses each client's entities for this send.
-pub(crate) fn choose_entities(world: &mut World) {
+pub(crate) fn choose_entities(
+    world: &mut World,
+    mut views: Local<QueryState<(Entity, &'static ViewPoint)>>,
+    mut clients: Local<ClientTables>,
+) {
     let plan = world.resource::<SendPlan>();
     let (Some(_), seconds) = (plan.tick, plan.seconds) else {
         return;
@@ -40,7 +54,6 @@ pub(crate) fn choose_entities(world: &mut World) {
     let config = world.resource::<ServerConfig>().clone();
     let hook = world.get_resource::<PriorityHook>().cloned();
     // Where each client looks from, for the hook's distances.
-    let mut views = world.query::<(Entity, &ViewPoint)>();
     let centers: Vec<(Entity, Vec3)> = views
         .iter(world)
         .filter_map(|(client, view)| {
@@ -51,13 +64,9 @@ pub(crate) fn choose_entities(world: &mut World) {
             center.map(|center| (client, center))
         })
         .collect();
-    world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
-        world.resource_scope(|world, blobs: Mut<BlobStore>| {
-            world.resource_scope(|world, index: Mut<InterestIndex>| {
-                let mut clients = world.query_filtered::<
-                (Entity, &mut ClientReplication, Option<&ReplicationBudget>),
-                Without<LocalClient>,
-            >();
+    scoped(world, |world, replicated: &mut ReplicatedWorld| {
+        scoped(world, |world, blobs: &mut BlobStore| {
+            scoped(world, |world, index: &mut InterestIndex| {
                 let mut clients: Vec<_> = clients.iter_mut(world).collect();
                 // Each client writes only its own state.
                 let work = clients
@@ -85,9 +94,9 @@ pub(crate) fn choose_entities(world: &mut World) {
                             hook,
                             client: client_entity,
                             center,
-                            index: &index,
+                            index,
                         });
-                        choose(client, &replicated, &blobs, weigh.as_ref(), scratch);
+                        choose(client, replicated, blobs, weigh.as_ref(), scratch);
                     },
                 );
             });

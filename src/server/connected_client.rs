@@ -97,14 +97,14 @@ pub(crate) fn track_connections(
 }
 
 /// Accepts a client whose protocol matched: spawns its entity and welcomes it.
-pub(crate) fn accept_client(world: &mut World, server: &mut RenetServer, client_id: ClientId) {
+pub(crate) fn accept_client(world: &mut World, client_id: ClientId) {
     let client = world.spawn(ConnectedClient::new(client_id)).id();
     world
         .resource_mut::<ClientSlots>()
         .slots
         .insert(client_id, Slot::Joined(client));
     let tick = world.resource::<ServerTick>().0;
-    server.send_message(
+    world.resource_mut::<RenetServer>().send_message(
         client_id,
         RELIABLE_CHANNEL,
         Bytes::from(wire::encode_welcome(client_id, tick)),
@@ -116,17 +116,12 @@ pub(crate) fn accept_client(world: &mut World, server: &mut RenetServer, client_
 /// entity, and schedules the close.
 ///
 /// Everything else the client sends is ignored from now on; other clients are not affected.
-pub(crate) fn close_client(
-    world: &mut World,
-    server: &mut RenetServer,
-    client_id: ClientId,
-    reason: DisconnectReason,
-) {
+pub(crate) fn close_client(world: &mut World, client_id: ClientId, reason: DisconnectReason) {
     if reason == DisconnectReason::ClientLeft {
         info!("client {client_id} left");
     } else {
         warn!("disconnecting client {client_id}: {reason}");
-        server.send_message(
+        world.resource_mut::<RenetServer>().send_message(
             client_id,
             RELIABLE_CHANNEL,
             Bytes::from(wire::encode_disconnect(&reason)),
@@ -180,13 +175,6 @@ pub(crate) fn kick_client(event: On<KickClient>, mut commands: Commands) {
             warn!("cannot kick {client}: not a connected client");
             return;
         };
-        world.resource_scope(|world, mut server: Mut<RenetServer>| {
-            close_client(
-                world,
-                &mut server,
-                connected.id(),
-                DisconnectReason::Kicked(reason),
-            );
-        });
+        close_client(world, connected.id(), DisconnectReason::Kicked(reason));
     });
 }

@@ -15,6 +15,7 @@ use super::{
 use crate::shared::{
     registry::{ReplicationRegistry, ResourceRegistry},
     replicated::Replicated,
+    scoped::scoped,
     tick::NetTick,
 };
 
@@ -24,7 +25,7 @@ pub(crate) fn detect_changes(world: &mut World) {
         return;
     };
     let mut touched = mem::take(&mut world.resource_mut::<StructuralLog>().touched);
-    world.resource_scope(|world, mut replicated: Mut<ReplicatedWorld>| {
+    scoped(world, |world, replicated: &mut ReplicatedWorld| {
         replicated.recycle();
         replicated.begin();
         if !replicated.initialized {
@@ -33,18 +34,18 @@ pub(crate) fn detect_changes(world: &mut World) {
             let mut query = world.query_filtered::<Entity, With<Replicated>>();
             touched.extend(query.iter(world));
         }
-        detect_values(world, &mut replicated, tick);
+        detect_values(world, replicated, tick);
         touched.sort_unstable();
         touched.dedup();
         let registry = world.resource::<ReplicationRegistry>();
         let hierarchy = registry.index_of(TypeId::of::<ChildOf>());
         for &entity in &touched {
-            reconcile(world, registry, &mut replicated, entity, tick);
+            reconcile(world, registry, replicated, entity, tick);
         }
         // Parents after every entity has its slot: a child may come before its parent.
         for entity in touched {
             if let Some(slot) = replicated.slot_of(entity) {
-                read_entity_extras(world, &mut replicated, slot, hierarchy);
+                read_entity_extras(world, replicated, slot, hierarchy);
             }
         }
     });
@@ -53,42 +54,48 @@ pub(crate) fn detect_changes(world: &mut World) {
 
 /// Runs the change detectors and notes changed values of replicated entities.
 fn detect_values(world: &mut World, replicated: &mut ReplicatedWorld, tick: NetTick) {
-    world.resource_scope(|world, mut detectors: Mut<ChangeDetectors>| {
-        // On the first collection no entity is recorded yet, so nothing counts as changed.
-        let this_run = world.change_tick();
-        let last_run = detectors.last_run.unwrap_or(this_run);
-        let hierarchy = world
-            .resource::<ReplicationRegistry>()
-            .index_of(TypeId::of::<ChildOf>());
-        let mut changed = Vec::new();
-        for (index, detect) in detectors.detectors.iter_mut().enumerate() {
-            changed.clear();
-            detect(world, last_run, this_run, &mut changed);
-            let index = index as u32;
-            for &entity in &changed {
-                let Some(slot) = replicated.slot_of(entity) else {
-                    continue;
-                };
-                // The entity has the component (the detector only lists those): a value that
-                // was refused before is present again once it changes.
-                replicated.slots[slot as usize].set(index, tick);
-                replicated.mark_changed(slot);
-                if Some(index) == hierarchy {
-                    read_entity_extras(world, replicated, slot, hierarchy);
-                }
+    // The detectors are lent out of their resource, which stays in place (cheaper than
+    // `resource_scope`, see `scoped`).
+    let this_run = world.change_tick();
+    let mut stored = world.resource_mut::<ChangeDetectors>();
+    let mut detectors = mem::take(&mut stored.detectors);
+    let mut priority = stored.priority.take();
+    // On the first collection no entity is recorded yet, so nothing counts as changed.
+    let last_run = stored.last_run.unwrap_or(this_run);
+    let hierarchy = world
+        .resource::<ReplicationRegistry>()
+        .index_of(TypeId::of::<ChildOf>());
+    let mut changed = Vec::new();
+    for (index, detect) in detectors.iter_mut().enumerate() {
+        changed.clear();
+        detect(world, last_run, this_run, &mut changed);
+        let index = index as u32;
+        for &entity in &changed {
+            let Some(slot) = replicated.slot_of(entity) else {
+                continue;
+            };
+            // The entity has the component (the detector only lists those): a value that was
+            // refused before is present again once it changes.
+            replicated.slots[slot as usize].set(index, tick);
+            replicated.mark_changed(slot);
+            if Some(index) == hierarchy {
+                read_entity_extras(world, replicated, slot, hierarchy);
             }
         }
-        if let Some(detect) = detectors.priority.as_mut() {
-            changed.clear();
-            detect(world, last_run, this_run, &mut changed);
-            for &entity in &changed {
-                if let Some(slot) = replicated.slot_of(entity) {
-                    read_entity_extras(world, replicated, slot, hierarchy);
-                }
+    }
+    if let Some(detect) = priority.as_mut() {
+        changed.clear();
+        detect(world, last_run, this_run, &mut changed);
+        for &entity in &changed {
+            if let Some(slot) = replicated.slot_of(entity) {
+                read_entity_extras(world, replicated, slot, hierarchy);
             }
         }
-        detectors.last_run = Some(this_run);
-    });
+    }
+    let mut stored = world.resource_mut::<ChangeDetectors>();
+    stored.detectors = detectors;
+    stored.priority = priority;
+    stored.last_run = Some(this_run);
 }
 
 /// Compares an entity whose structure may have changed with its record: starts or stops
@@ -168,7 +175,7 @@ fn read_entity_extras(
 
 /// Notes replicated resources that appeared, changed or disappeared.
 fn detect_resources(world: &mut World, tick: NetTick) {
-    world.resource_scope(|world, mut resources: Mut<ReplicatedResources>| {
+    scoped(world, |world, resources: &mut ReplicatedResources| {
         let this_run = world.change_tick();
         let registry = world.resource::<ResourceRegistry>();
         let last_run = resources.last_run;

@@ -15,6 +15,7 @@ use super::{
 use crate::shared::{
     error::EncodeError,
     registry::{ReplicationRegistry, ResourceRegistry},
+    scoped::scoped,
     tick::NetTick,
     wire::BitWriter,
 };
@@ -38,23 +39,16 @@ pub(crate) fn encode_values(world: &mut World) {
     let Some(tick) = world.resource::<SendPlan>().tick else {
         return;
     };
-    world.resource_scope(|world, mut cache: Mut<ValueCache>| {
+    scoped(world, |world, cache: &mut ValueCache| {
         cache.begin(tick);
-        world.resource_scope(|world, mut blobs: Mut<BlobStore>| {
-            let refused = world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
-                world.resource_scope(|world, mut replicated: Mut<ReplicatedWorld>| {
-                    encode_components(
-                        world,
-                        &mut registry,
-                        &mut replicated,
-                        &mut cache,
-                        &mut blobs,
-                        tick,
-                    )
+        scoped(world, |world, blobs: &mut BlobStore| {
+            let refused = scoped(world, |world, registry: &mut ReplicationRegistry| {
+                scoped(world, |world, replicated: &mut ReplicatedWorld| {
+                    encode_components(world, registry, replicated, cache, blobs, tick)
                 })
             });
             let mut refused_resources = Vec::new();
-            world.resource_scope(|world, mut resources: Mut<ReplicatedResources>| {
+            scoped(world, |world, resources: &mut ReplicatedResources| {
                 let registry = world.resource::<ResourceRegistry>();
                 for (index, record) in resources.records.iter_mut().enumerate() {
                     if record.changed != Some(tick) {

@@ -15,6 +15,7 @@ use crate::shared::{
     input::InputRegistry,
     messages::MessageRegistry,
     protocol::ProtocolHash,
+    scoped::scoped,
     tick::{NetTick, ServerTick},
     wire::{ClientFrame, InputBlock},
 };
@@ -37,41 +38,39 @@ fn tick_near(now: NetTick, low: u16) -> NetTick {
 /// reason. Each message first spends the client's allowance ([`ClientAllowances`]).
 pub(crate) fn receive_from_clients(world: &mut World) {
     let now = world.resource::<Time<Real>>().elapsed_secs_f64();
-    world.resource_scope(|world, mut server: Mut<RenetServer>| {
-        world.resource_scope(|world, mut allowances: Mut<ClientAllowances>| {
-            let clients = server.clients_id();
-            allowances.retain(|client| clients.contains(&client));
-            for client_id in clients {
-                for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
-                    while let Some(bytes) = server.receive_message(client_id, channel) {
-                        let slot = world
-                            .resource::<ClientSlots>()
-                            .slots
-                            .get(&client_id)
-                            .copied();
-                        let Some(slot) = slot.filter(|slot| !matches!(slot, Slot::Closing { .. }))
-                        else {
-                            continue;
-                        };
-                        let config = world.resource::<ServerConfig>();
-                        let handled = allowances
-                            .take(config, client_id, now, bytes.len())
-                            .and_then(|()| {
-                                handle_frame(world, &mut server, client_id, slot, &bytes)
-                            });
-                        if let Err(reason) = handled {
-                            close_client(world, &mut server, client_id, reason);
-                        }
+    let clients = world.resource::<RenetServer>().clients_id();
+    scoped(world, |world, allowances: &mut ClientAllowances| {
+        allowances.retain(|client| clients.contains(&client));
+        for &client_id in &clients {
+            for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
+                while let Some(bytes) = world
+                    .resource_mut::<RenetServer>()
+                    .receive_message(client_id, channel)
+                {
+                    let slot = world
+                        .resource::<ClientSlots>()
+                        .slots
+                        .get(&client_id)
+                        .copied();
+                    let Some(slot) = slot.filter(|slot| !matches!(slot, Slot::Closing { .. }))
+                    else {
+                        continue;
+                    };
+                    let config = world.resource::<ServerConfig>();
+                    let handled = allowances
+                        .take(config, client_id, now, bytes.len())
+                        .and_then(|()| handle_frame(world, client_id, slot, &bytes));
+                    if let Err(reason) = handled {
+                        close_client(world, client_id, reason);
                     }
                 }
             }
-        });
+        }
     });
 }
 
 fn handle_frame(
     world: &mut World,
-    server: &mut RenetServer,
     client_id: ClientId,
     slot: Slot,
     bytes: &[u8],
@@ -114,7 +113,7 @@ fn handle_frame(
                     client: protocol,
                 });
             }
-            accept_client(world, server, client_id);
+            accept_client(world, client_id);
             Ok(())
         }
         (Slot::Handshaking, _) => Err(malformed(&"data before the handshake")),

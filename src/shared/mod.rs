@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod registry;
 pub mod replicated;
 pub mod rng;
+pub(crate) mod scoped;
 pub mod tick;
 pub mod transform_codec;
 pub mod wire;

@@ -25,27 +25,28 @@ use crate::{
         replicated_world::{ReplicatedResources, ReplicatedWorld},
         send_plan::SendPlan,
     },
-    shared::tick::NetTick,
+    shared::{scoped::scoped, tick::NetTick},
 };
 
+/// The remote clients' tables.
+type ClientTables = QueryState<(Entity, &'static mut ClientReplication), Without<LocalClient>>;
+
 /// Applies this send's structure and relevance to every client's table.
-pub(crate) fn update_relevance(world: &mut World) {
+pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTables>) {
     let Some(tick) = world.resource::<SendPlan>().tick else {
         return;
     };
     let settings = world.resource::<InterestSettings>().clone();
     let rule = world.get_resource::<RelevanceRule>().cloned();
-    world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
-        world.resource_scope(|world, mut index: Mut<InterestIndex>| {
+    scoped(world, |world, replicated: &mut ReplicatedWorld| {
+        scoped(world, |world, index: &mut InterestIndex| {
             if rule.is_some() {
                 index.active = true;
             }
             if index.active {
-                index.update(world, &replicated, settings.cell_size);
+                index.update(world, replicated, settings.cell_size);
             }
             let resources = world.resource::<ReplicatedResources>().records.len();
-            let mut clients =
-                world.query_filtered::<(Entity, &mut ClientReplication), Without<LocalClient>>();
             // What each client sees now, read in parallel from the world.
             let mut views: Vec<(Entity, Option<View>)> = clients
                 .iter(world)
@@ -58,14 +59,14 @@ pub(crate) fn update_relevance(world: &mut World) {
                 for_each_parallel(&mut views, work, Vec::new, |scratch, (client, view)| {
                     *view = relevant_slots(
                         world,
-                        &replicated,
-                        &index,
+                        replicated,
+                        index,
                         &settings,
                         rule.as_ref(),
                         *client,
                         scratch,
                     )
-                    .map(|relevant| View::new(world, &replicated, *client, relevant));
+                    .map(|relevant| View::new(world, replicated, *client, relevant));
                 });
             }
             // Then each client's table follows, in parallel too.
@@ -91,9 +92,9 @@ pub(crate) fn update_relevance(world: &mut World) {
                     }
                     match view.take() {
                         Some(View { relevant, freezes }) => {
-                            apply_relevance(client, &replicated, relevant, &freezes, tick);
+                            apply_relevance(client, replicated, relevant, &freezes, tick);
                         }
-                        None => apply_structure(client, &replicated, tick),
+                        None => apply_structure(client, replicated, tick),
                     }
                 },
             );

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::shared::{
     registry::{ReplicationRegistry, ResourceRegistry},
+    scoped::scoped,
     tick::NetTick,
     wire::{
         BitWriter, DespawnEntry, LastPart, MAX_STATE_FRAME_BYTES, StateHeader, encode_slice,
@@ -42,36 +43,37 @@ const INPUT_ACK_TICKS: i32 = 4;
 /// Most despawns in one frame (the rest wait for the next send).
 const MAX_DESPAWNS_PER_FRAME: usize = 256;
 
+/// The remote clients' tables.
+type ClientTables = QueryState<&'static mut ClientReplication, Without<LocalClient>>;
+
 /// Packs every client's frames for this send into its outbox.
-pub(crate) fn pack_frames(world: &mut World) {
+pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
     let Some(tick) = world.resource::<SendPlan>().tick else {
         return;
     };
-    world.resource_scope(|world, mut cache: Mut<ValueCache>| {
-        world.resource_scope(|world, replicated: Mut<ReplicatedWorld>| {
-            world.resource_scope(|world, blobs: Mut<BlobStore>| {
-                world.resource_scope(|world, resources: Mut<ReplicatedResources>| {
-                    world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
+    scoped(world, |world, cache: &mut ValueCache| {
+        scoped(world, |world, replicated: &mut ReplicatedWorld| {
+            scoped(world, |world, blobs: &mut BlobStore| {
+                scoped(world, |world, resources: &mut ReplicatedResources| {
+                    scoped(world, |world, registry: &mut ReplicationRegistry| {
                         build_bodies(
                             world,
-                            &mut cache,
-                            &replicated,
-                            &blobs,
-                            &resources,
-                            &registry,
+                            &mut clients,
+                            cache,
+                            replicated,
+                            blobs,
+                            resources,
+                            registry,
                         );
                         let shared = Shared {
                             tick,
                             index_bits: registry.index_bits(),
-                            cache: &cache,
-                            replicated: &replicated,
-                            blobs: &blobs,
-                            resources: &resources,
+                            cache,
+                            replicated,
+                            blobs,
+                            resources,
                         };
-                        let mut clients: Vec<_> = world
-                            .query_filtered::<&mut ClientReplication, Without<LocalClient>>()
-                            .iter_mut(world)
-                            .collect();
+                        let mut clients: Vec<_> = clients.iter_mut(world).collect();
                         // Each client writes only its own state and reads what all share.
                         let work = clients.iter().map(|client| client.chosen.len()).sum();
                         for_each_parallel(
@@ -92,6 +94,7 @@ pub(crate) fn pack_frames(world: &mut World) {
 /// Encodes, once, every body and resource value some client will need this send.
 fn build_bodies(
     world: &mut World,
+    clients: &mut ClientTables,
     cache: &mut ValueCache,
     replicated: &ReplicatedWorld,
     blobs: &BlobStore,
@@ -99,7 +102,6 @@ fn build_bodies(
     registry: &ReplicationRegistry,
 ) {
     let mut resources_needed: Vec<u32> = Vec::new();
-    let mut clients = world.query_filtered::<&ClientReplication, Without<LocalClient>>();
     for client in clients.iter(world) {
         for (index, state) in client.resources.iter().enumerate() {
             if let Some(record) = resources.records.get(index)

@@ -120,7 +120,11 @@ pub(crate) fn detector<C: Component>(world: &mut World) -> DetectFn {
 }
 
 /// Appends the entities of the rows whose change tick is newer than `last_run`, as
-/// [`Tick::is_newer_than`] decides, eight rows at a time.
+/// [`Tick::is_newer_than`] decides.
+///
+/// Blocks of rows are first tested all at once, without branches (the compiler turns the test
+/// into a few vector instructions per four rows), and only a block with a change is looked at
+/// row by row: a world where little changes costs a fraction of a nanosecond per row.
 fn changed_rows(
     ticks: &[core::cell::UnsafeCell<Tick>],
     entities: &[Entity],
@@ -128,32 +132,26 @@ fn changed_rows(
     this_run: Tick,
     changed: &mut Vec<Entity>,
 ) {
+    const BLOCK: usize = 64;
     let now = this_run.get();
+    // `is_newer_than` clamps both ages to `MAX_CHANGE_AGE`. Clamping the row's age changes
+    // nothing: `since_system` is clamped, so an age at or past the clamp is not newer either way.
     let since_system = now.wrapping_sub(last_run.get()).min(MAX_CHANGE_AGE);
     let newer = |cell: &core::cell::UnsafeCell<Tick>| {
         // SAFETY: the detectors run with the world borrowed immutably, so no system writes
         // change ticks while they are read.
         let tick = unsafe { *cell.get() };
-        now.wrapping_sub(tick.get()).min(MAX_CHANGE_AGE) < since_system
+        now.wrapping_sub(tick.get()) < since_system
     };
-    const LANES: usize = 8;
-    let mut chunks = ticks.chunks_exact(LANES);
-    let mut row = 0;
-    for chunk in &mut chunks {
-        let mut mask = 0u32;
-        for (lane, cell) in chunk.iter().enumerate() {
-            mask |= u32::from(newer(cell)) << lane;
+    for (block, cells) in ticks.chunks(BLOCK).enumerate() {
+        if !cells.iter().fold(false, |any, cell| any | newer(cell)) {
+            continue;
         }
-        while mask != 0 {
-            let lane = mask.trailing_zeros() as usize;
-            changed.push(entities[row + lane]);
-            mask &= mask - 1;
-        }
-        row += LANES;
-    }
-    for (offset, cell) in chunks.remainder().iter().enumerate() {
-        if newer(cell) {
-            changed.push(entities[row + offset]);
+        let first = block * BLOCK;
+        for (offset, cell) in cells.iter().enumerate() {
+            if newer(cell) {
+                changed.push(entities[first + offset]);
+            }
         }
     }
 }
@@ -165,7 +163,7 @@ mod tests {
     #[test]
     fn the_column_scan_lists_exactly_the_changed_replicated_entities() {
         let mut world = World::new();
-        let entities: Vec<Entity> = (0..37)
+        let entities: Vec<Entity> = (0..150)
             .map(|i| {
                 world
                     .spawn((Replicated, Transform::from_xyz(i as f32, 0.0, 0.0)))
@@ -176,8 +174,8 @@ mod tests {
         let mut detect = detector::<Transform>(&mut world);
         let last_run = world.change_tick();
         world.increment_change_tick();
-        // Rows in whole groups of eight, across a group's edge, and in the remainder.
-        let touched = [0, 7, 8, 9, 31, 32, 36];
+        // Rows at a block's edges, in the short last block, and a block without a change.
+        let touched = [0, 63, 64, 65, 127, 140, 149];
         for i in touched {
             world
                 .get_mut::<Transform>(entities[i])
@@ -203,5 +201,41 @@ mod tests {
         let next_run = world.change_tick();
         detect(&world, this_run, next_run, &mut changed);
         assert!(changed.is_empty());
+    }
+
+    #[test]
+    fn the_column_scan_agrees_with_bevys_test_on_any_ticks() {
+        let mut world = World::new();
+        let entities: Vec<Entity> = (0..300).map(|_| world.spawn_empty().id()).collect();
+        let mut rng = crate::shared::rng::SplitMix64::new(7);
+        // Ages around the clamp too: far in the past, recent, and "newer" than now.
+        let pick = |rng: &mut crate::shared::rng::SplitMix64| match rng.next_u64() % 4 {
+            0 => rng.next_u64() as u32,
+            1 => MAX_CHANGE_AGE
+                .wrapping_add(rng.next_u64() as u32 % 64)
+                .wrapping_sub(32),
+            _ => rng.next_u64() as u32 % 256,
+        };
+        for _ in 0..200 {
+            let this_run = Tick::new(pick(&mut rng));
+            let last_run = Tick::new(this_run.get().wrapping_sub(pick(&mut rng)));
+            let ticks: Vec<core::cell::UnsafeCell<Tick>> = (0..entities.len())
+                .map(|_| {
+                    core::cell::UnsafeCell::new(Tick::new(
+                        this_run.get().wrapping_sub(pick(&mut rng)),
+                    ))
+                })
+                .collect();
+            let mut changed = Vec::new();
+            changed_rows(&ticks, &entities, last_run, this_run, &mut changed);
+            let expected: Vec<Entity> = ticks
+                .iter()
+                .zip(&entities)
+                // SAFETY: nothing else holds the cells.
+                .filter(|(tick, _)| unsafe { *tick.get() }.is_newer_than(last_run, this_run))
+                .map(|(_, &entity)| entity)
+                .collect();
+            assert_eq!(changed, expected);
+        }
     }
 }

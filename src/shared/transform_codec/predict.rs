@@ -17,6 +17,20 @@ fn round_div(numerator: i128, denominator: i128) -> i128 {
     }
 }
 
+/// [`round_div`] of `(newer - older) × ahead` by `span`, in `i64` (a division in hardware, where
+/// `i128`'s is a library call); `None` when that could overflow, which values a codec
+/// quantized never do.
+fn step_i64(newer: i64, older: i64, ahead: i64, span: i64) -> Option<i64> {
+    let numerator = newer.checked_sub(older)?.checked_mul(ahead)?;
+    let half = span / 2;
+    let rounded = if numerator >= 0 {
+        numerator.checked_add(half)?
+    } else {
+        numerator.checked_sub(half)?
+    };
+    Some(rounded / span)
+}
+
 /// Extrapolates `newer` (at `newer_tick`) to `tick`, with the velocity from `older` (at
 /// `older_tick`) when the gaps are short enough to trust it.
 fn extrapolate(
@@ -32,6 +46,9 @@ fn extrapolate(
     let span = newer_tick.diff(older_tick);
     if !(1..=MAX_PREDICTION_TICKS).contains(&ahead) || !(1..=MAX_PREDICTION_TICKS).contains(&span) {
         return newer;
+    }
+    if let Some(step) = step_i64(newer, older, i64::from(ahead), i64::from(span)) {
+        return newer.saturating_add(step);
     }
     let step = round_div(
         (i128::from(newer) - i128::from(older)) * i128::from(ahead),
@@ -94,5 +111,47 @@ impl TransformCodec {
             rotation,
             scale: baseline.value.scale,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SplitMix64;
+
+    #[test]
+    fn the_i64_step_rounds_like_the_i128_one_or_declines() {
+        let mut rng = SplitMix64::new(11);
+        let edges = [
+            i64::MIN,
+            i64::MIN + 1,
+            -(1 << 40),
+            -1,
+            0,
+            1,
+            1 << 40,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let pick = |rng: &mut SplitMix64| match rng.next_u64() % 3 {
+            0 => edges[(rng.next_u64() % edges.len() as u64) as usize],
+            1 => (rng.next_u64() % 2_000) as i64 - 1_000,
+            _ => rng.next_u64() as i64 >> (rng.next_u64() % 64),
+        };
+        let mut fast = 0;
+        for _ in 0..100_000 {
+            let (newer, older) = (pick(&mut rng), pick(&mut rng));
+            let ahead = 1 + (rng.next_u64() % MAX_PREDICTION_TICKS as u64) as i64;
+            let span = 1 + (rng.next_u64() % MAX_PREDICTION_TICKS as u64) as i64;
+            let exact = round_div(
+                (i128::from(newer) - i128::from(older)) * i128::from(ahead),
+                i128::from(span),
+            );
+            if let Some(step) = step_i64(newer, older, ahead, span) {
+                fast += 1;
+                assert_eq!(i128::from(step), exact, "{newer} {older} {ahead} {span}");
+            }
+        }
+        assert!(fast > 50_000, "the fast path served only {fast}");
     }
 }

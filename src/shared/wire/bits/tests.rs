@@ -55,11 +55,15 @@ fn writes_copies_and_cuts_match_a_list_of_bits() {
     let source_bits: Vec<bool> = (0..source.bit_len())
         .map(|i| source.as_bytes()[i / 8] >> (i % 8) & 1 == 1)
         .collect();
-    for _ in 0..300 {
-        let mut out = BitWriter::new();
+    for round in 0..300 {
+        let mut out = if round % 2 == 0 {
+            BitWriter::new()
+        } else {
+            BitWriter::with_capacity(round)
+        };
         let mut model: Vec<bool> = Vec::new();
         for _ in 0..40 {
-            match rng.next_u64() % 5 {
+            match rng.next_u64() % 6 {
                 0 | 1 => {
                     let width = (rng.next_u64() % 65) as u32;
                     let value = rng.next_u64();
@@ -81,13 +85,19 @@ fn writes_copies_and_cuts_match_a_list_of_bits() {
                             .flat_map(|b| (0..8).map(move |i| b >> i & 1 == 1)),
                     );
                 }
-                _ => {
+                4 => {
                     let keep = (rng.next_u64() as usize) % (model.len() + 1);
                     out.truncate(keep);
                     model.truncate(keep);
                 }
+                _ if rng.next_u64().is_multiple_of(4) => {
+                    out.clear();
+                    model.clear();
+                }
+                _ => {}
             }
             assert_eq!(out.bit_len(), model.len());
+            assert_consistent(&out);
         }
         let bytes = out.as_bytes();
         assert_eq!(bytes.len(), model.len().div_ceil(8));
@@ -106,6 +116,28 @@ fn writes_copies_and_cuts_match_a_list_of_bits() {
         out.write_bits(0b101, 3);
         assert_eq!(out.as_bytes(), [0b101]);
     }
+}
+
+/// The buffer's invariants: zeros past the written bits, and the register holding the word
+/// being filled equal to the bytes it mirrors.
+fn assert_consistent(out: &BitWriter) {
+    let used = out.byte_len();
+    if !out.bit_len().is_multiple_of(8) {
+        assert_eq!(
+            out.bytes[used - 1] >> (out.bit_len() % 8),
+            0,
+            "padding bits"
+        );
+    }
+    assert!(
+        out.bytes[used..].iter().all(|&b| b == 0),
+        "bytes past the bits"
+    );
+    let index = out.bit_len() / 8;
+    let mut word = [0u8; 8];
+    let available = out.bytes.len().saturating_sub(index).min(8);
+    word[..available].copy_from_slice(&out.bytes[index..index + available]);
+    assert_eq!(out.pending, u64::from_le_bytes(word), "the register");
 }
 
 #[test]
@@ -140,6 +172,11 @@ fn mixed_fields_roundtrip_at_any_alignment() {
 
 #[test]
 fn appending_a_bit_range_copies_it_exactly() {
+    // Nothing from an empty buffer, which holds no bytes at all.
+    let mut out = BitWriter::new();
+    out.append(&BitWriter::new());
+    out.append_bits(&BitWriter::new(), 0, 0);
+    assert!(out.is_empty());
     let mut source = BitWriter::new();
     for i in 0..100u64 {
         source.write_golomb(i * 7, 1);

@@ -19,6 +19,7 @@ use super::{
     priority::{PriorityHook, PriorityQuery},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
+    value_cache::BodyKey,
 };
 use crate::shared::{scoped::scoped, tick::NetTick};
 
@@ -29,6 +30,8 @@ pub(crate) struct Chosen {
     pub(crate) slot: u32,
     pub(crate) since: NetTick,
     pub(crate) priority: f32,
+    /// The body its entry needs, against what the client acknowledged.
+    pub(crate) key: BodyKey,
 }
 
 /// The remote clients' tables and budgets.
@@ -151,6 +154,7 @@ struct Candidate {
     since: NetTick,
     bits: u32,
     priority: f32,
+    key: BodyKey,
 }
 
 fn choose(
@@ -193,6 +197,7 @@ fn choose(
             since,
             bits,
             priority: state.priority,
+            key: state.body_key(),
         });
     }
 
@@ -218,6 +223,7 @@ fn choose(
                     slot: candidate.slot,
                     since: candidate.since,
                     priority: candidate.priority,
+                    key: candidate.key,
                 });
             } else {
                 client.exclude(candidate.since);
@@ -232,6 +238,7 @@ fn choose(
                 slot: candidate.slot,
                 since: candidate.since,
                 priority: candidate.priority,
+                key: candidate.key,
             }));
     }
     add_unsent_parents(client, replicated, &scratch.candidates);
@@ -340,6 +347,7 @@ fn add_unsent_parents(
                         since: candidate.since,
                         // A parent goes with its child.
                         priority: f32::INFINITY,
+                        key: candidate.key,
                     },
                 );
                 added = true;

@@ -3,8 +3,14 @@
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
-use super::{blobs::ClientBlobs, budget::Budget, choose_entities::Chosen, dirty::DirtySet};
-use crate::shared::tick::NetTick;
+use super::{
+    blobs::ClientBlobs, budget::Budget, choose_entities::Chosen, dirty::DirtySet,
+    value_cache::BodyKey,
+};
+use crate::shared::{
+    tick::NetTick,
+    wire::{BitWriter, MAX_STATE_FRAME_BYTES},
+};
 
 /// Frames remembered for acknowledgement; older ones count as lost.
 pub(crate) const SENT_FRAMES: usize = 4096;
@@ -57,6 +63,18 @@ impl ClientSlot {
             epoch: self.epoch.wrapping_add(1),
             ..Self::default()
         };
+    }
+
+    /// The body its next entry needs: a spawn until a frame with it was acknowledged, then an
+    /// update against the acknowledged ticks.
+    pub(crate) fn body_key(&self) -> BodyKey {
+        match self.acked {
+            None => BodyKey::Spawn,
+            Some(base) => BodyKey::Update {
+                base,
+                previous: self.acked_previous,
+            },
+        }
     }
 
     /// Notes that a frame of `tick` carrying this entity was acknowledged.
@@ -170,6 +188,8 @@ pub(crate) struct ClientReplication {
     /// Frame ids the client acknowledged since the last send, applied at the start of the next
     /// one (on the send's threads).
     received_acks: Vec<u16>,
+    /// The allocation of the last send's first frame body, for the next one to write into.
+    pub(crate) frame_scratch: BitWriter,
 }
 
 impl Default for ClientReplication {
@@ -198,6 +218,7 @@ impl Default for ClientReplication {
             outbox: Vec::new(),
             rtt_ticks: 6,
             received_acks: Vec::new(),
+            frame_scratch: BitWriter::with_capacity(MAX_STATE_FRAME_BYTES),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! order, each written straight into the frame and taken back if it does not fit the frame or
 //! the budget.
 
-use super::{Packer, Shared, body_key, resource_has_news};
+use super::{Packer, Shared, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
@@ -102,7 +102,7 @@ pub(super) fn pack_entities(
             *watermark = watermark.min(chosen.since.sub(1));
             continue;
         }
-        let key = body_key(client, slot);
+        let key = chosen.key;
         let Some(body) = shared.cache.built_body(slot, key) else {
             if key != BodyKey::Spawn {
                 // Nothing left to say (a value failed to encode): not dirty any more.
@@ -196,10 +196,10 @@ fn fit_by_priority(
     chosen: &mut Vec<Chosen>,
     watermark: &mut NetTick,
 ) {
-    let size = |slot: u32| {
+    let size = |chosen: &Chosen| {
         shared
             .cache
-            .built_body(slot, body_key(client, slot))
+            .built_body(chosen.slot, chosen.key)
             .map_or(0, |body| body.range.1 - body.range.0)
             + ENTRY_OVERHEAD_BITS
     };
@@ -208,11 +208,11 @@ fn fit_by_priority(
     if chosen.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
         return;
     }
-    let total: usize = chosen.iter().map(|c| size(c.slot)).sum();
+    let total: usize = chosen.iter().map(size).sum();
     if total <= room {
         return;
     }
-    let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c.slot))).collect();
+    let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c))).collect();
     by_priority
         .sort_by(|(a, _), (b, _)| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
     chosen.clear();

@@ -14,20 +14,21 @@ use entries::{pack_entities, pack_resources};
 use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
+    choose_entities::Chosen,
     client_replication::{ClientReplication, ClientResource, SentItem},
     local_client::LocalClient,
     parallel::for_each_parallel,
     replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},
     send_plan::SendPlan,
-    value_cache::{BodyKey, EncodeContext, ValueCache},
+    value_cache::{EncodeContext, ValueCache},
 };
 use crate::shared::{
     registry::{ReplicationRegistry, ResourceRegistry},
     scoped::scoped,
     tick::NetTick,
     wire::{
-        BitWriter, DespawnEntry, LastPart, MAX_STATE_FRAME_BYTES, StateHeader, encode_slice,
-        write_count, write_despawns, write_entries_end, write_state_header,
+        BitWriter, DespawnEntry, LastPart, StateHeader, encode_slice, write_count, write_despawns,
+        write_entries_end, write_state_header,
     },
 };
 
@@ -119,11 +120,18 @@ fn build_bodies(
         replicated,
         blobs,
     };
+    // Clients whose links behave alike need the same bodies: a client that needs exactly what
+    // the one before it does adds nothing (comparing two lists costs less than looking up
+    // every entry of the second).
+    let mut previous: &[Chosen] = &[];
     let needed = clients.iter(world).flat_map(|client| {
-        client
-            .chosen
-            .iter()
-            .map(|chosen| (chosen.slot, body_key(client, chosen.slot)))
+        let chosen: &[Chosen] = if same_needs(previous, &client.chosen) {
+            &[]
+        } else {
+            &client.chosen
+        };
+        previous = &client.chosen;
+        chosen.iter().map(|chosen| (chosen.slot, chosen.key))
     });
     cache.build_bodies(&context, needed);
     resources_needed.sort_unstable();
@@ -134,15 +142,12 @@ fn build_bodies(
     }
 }
 
-fn body_key(client: &ClientReplication, slot: u32) -> BodyKey {
-    let state = &client.slots[slot as usize];
-    match state.acked {
-        None => BodyKey::Spawn,
-        Some(base) => BodyKey::Update {
-            base,
-            previous: state.acked_previous,
-        },
-    }
+/// Whether two clients' choices need the same bodies.
+fn same_needs(a: &[Chosen], b: &[Chosen]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(a, b)| a.slot == b.slot && a.key == b.key)
 }
 
 fn resource_needs_send(changed: Option<NetTick>, acked: Option<NetTick>) -> bool {
@@ -174,10 +179,11 @@ struct Packer {
 }
 
 impl Packer {
-    fn new(left: usize, items: Vec<SentItem>) -> Self {
+    /// A packer writing into `body` (empty, its allocation reused).
+    fn new(left: usize, items: Vec<SentItem>, body: BitWriter) -> Self {
         Self {
             frames: Vec::new(),
-            body: BitWriter::with_capacity(MAX_STATE_FRAME_BYTES),
+            body,
             items,
             previous_slot: None,
             previous_components: Vec::new(),
@@ -231,6 +237,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             .allowance
             .saturating_sub(ACK_PACKET_BYTES + FRAME_OVERHEAD_BYTES),
         client.take_item_list(),
+        core::mem::take(&mut client.frame_scratch),
     );
     let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
 
@@ -286,6 +293,12 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
                 },
             );
             frame.append(&body);
+            if part == 0 {
+                // Kept for the next send's first frame.
+                let mut body = body;
+                body.clear();
+                client.frame_scratch = body;
+            }
             spent += frame.byte_len() + FRAME_OVERHEAD_BYTES;
             if tracing_enabled() {
                 let entries = items

@@ -39,8 +39,10 @@ fn tick_near(now: NetTick, low: u16) -> NetTick {
 pub(crate) fn receive_from_clients(world: &mut World) {
     let now = world.resource::<Time<Real>>().elapsed_secs_f64();
     let clients = world.resource::<RenetServer>().clients_id();
+    let mut connected = clients.clone();
+    connected.sort_unstable();
     scoped(world, |world, allowances: &mut ClientAllowances| {
-        allowances.retain(|client| clients.contains(&client));
+        allowances.retain(|client| connected.binary_search(&client).is_ok());
         for &client_id in &clients {
             for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
                 while let Some(bytes) = world

@@ -65,7 +65,10 @@ impl BlobStore {
 
     /// Forgets the value of `key` (it became small, was removed, or its entity is gone).
     pub(crate) fn remove(&mut self, key: BlobKey) {
-        self.current.remove(&key);
+        // Called for every small value encoded: most worlds have no large ones at all.
+        if !self.current.is_empty() {
+            self.current.remove(&key);
+        }
     }
 
     /// Forgets every value of a slot's entity.

@@ -129,6 +129,7 @@ fn encode_components(
                 continue;
             }
             let index = state.index;
+            state.encoded = None;
             let key = BlobKey::Component { slot, index };
             let Ok(component) = registry.get_mut(index) else {
                 continue;
@@ -163,7 +164,7 @@ fn encode_components(
                             error!("{} cannot decode its own encoding: {error}", component.name);
                             component.fns.forget_slot(slot);
                         }
-                        cache.set_whole(slot, index, Some((start, end)));
+                        state.encoded = ValueCache::encoded_range(start, end);
                     }
                 }
                 Ok(false) => failed.push(index),

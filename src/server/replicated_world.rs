@@ -22,6 +22,9 @@ pub(crate) struct ComponentRecord {
     pub(crate) whole_bits: u32,
     /// Whether its value is too large for a frame and travels in slices.
     pub(crate) large: bool,
+    /// Bits of its whole encoding in the [`ValueCache`](super::value_cache::ValueCache),
+    /// when it changed in the current send and was encoded there.
+    pub(crate) encoded: Option<(u32, u32)>,
 }
 
 /// A replicated entity.
@@ -77,6 +80,7 @@ impl SlotRecord {
                         since: NetTick::default(),
                         whole_bits: 0,
                         large: false,
+                        encoded: None,
                     },
                 );
                 position

@@ -1,7 +1,7 @@
 //! [`ValueCache`]: this send's encodings, made once and shared by every client that needs them:
 //! whole values, and the body of each entity entry per pair of acknowledged baselines.
 
-use bevy::{platform::collections::HashMap, prelude::*};
+use bevy::prelude::*;
 
 use super::{
     blobs::{BlobKey, BlobStore},
@@ -59,7 +59,6 @@ pub(crate) struct ValueCache {
     tick: NetTick,
     stamp: u32,
     pub(crate) bits: BitWriter,
-    whole: HashMap<(u32, u32), Option<(usize, usize)>>,
     /// This send's bodies, by slot.
     bodies: Vec<BuiltBody>,
     /// Per slot: the stamp of the send its entry belongs to, and its first body in `bodies`.
@@ -93,7 +92,6 @@ impl ValueCache {
         self.tick = tick;
         self.stamp = self.stamp.wrapping_add(1);
         self.bits.clear();
-        self.whole.clear();
         self.bodies.clear();
         self.components.clear();
         self.resources.clear();
@@ -155,9 +153,10 @@ impl ValueCache {
         &self.components[body.components.0 as usize..body.components.1 as usize]
     }
 
-    /// Notes the whole encoding of a value written by the encode step.
-    pub(crate) fn set_whole(&mut self, slot: u32, index: u32, range: Option<(usize, usize)>) {
-        self.whole.insert((slot, index), range);
+    /// How a component's record notes the whole encoding the encode step wrote at bits
+    /// `start..end` (`None`, to be encoded again when needed, past 4 Gbit).
+    pub(crate) fn encoded_range(start: usize, end: usize) -> Option<(u32, u32)> {
+        Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
     }
 
     /// Builds the bodies of `needed` (slot and key pairs, repeats allowed) for this send,
@@ -304,10 +303,12 @@ impl ValueCache {
                     self.delta(context, record, slot, index, baselines, scratch)
                 }) {
                     Some(range) => Piece::Delta(component.changed, range),
-                    None => match self.whole.get(&(slot, index)) {
-                        Some(Some(range)) => Piece::Whole(component.changed, Bits::Cache, *range),
-                        // Logged by the encode step when it failed.
-                        Some(None) => continue,
+                    None => match component.encoded.filter(|_| component.changed == tick) {
+                        Some((start, end)) => Piece::Whole(
+                            component.changed,
+                            Bits::Cache,
+                            (start as usize, end as usize),
+                        ),
                         None => match whole(context, record.entity, index, scratch) {
                             Some(range) => Piece::Whole(component.changed, Bits::Scratch, range),
                             // Logged when it failed; the others still go.

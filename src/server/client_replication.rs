@@ -286,6 +286,7 @@ impl ClientReplication {
             + self.relevant.capacity() * size_of::<u32>()
             + self.chosen.capacity() * size_of::<Chosen>()
             + self.outbox.iter().map(Bytes::len).sum::<usize>()
+            + self.frame_scratch.capacity()
     }
 
     /// Cancels a pending despawn (the entity became relevant again and is spawned anew).

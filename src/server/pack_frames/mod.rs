@@ -323,6 +323,11 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         client.budget.spend(spent);
         client.last_frame_tick = Some(tick);
         client.input_ack_sent = client.input_ack;
+    } else {
+        // Nothing went out: the body's allocation waits for the next send.
+        let mut body = packer.body;
+        body.clear();
+        client.frame_scratch = body;
     }
 
     pack_slices(client, tick);

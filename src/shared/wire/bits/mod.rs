@@ -60,6 +60,11 @@ impl BitWriter {
         self.bits.div_ceil(8)
     }
 
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Whether nothing was written.
     #[inline]
     pub const fn is_empty(&self) -> bool {

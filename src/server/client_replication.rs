@@ -189,7 +189,7 @@ pub(crate) struct ClientReplication {
     /// one (on the send's threads).
     received_acks: Vec<u16>,
     /// The allocation of the last send's first frame body, for the next one to write into.
-    pub(crate) frame_scratch: BitWriter,
+    frame_scratch: BitWriter,
 }
 
 impl Default for ClientReplication {
@@ -305,6 +305,17 @@ impl ClientReplication {
     /// frame when there is one, so that sends do not allocate anew.
     pub(crate) fn take_item_list(&mut self) -> Vec<SentItem> {
         self.spare_item_lists.pop().unwrap_or_default()
+    }
+
+    /// An empty body for the next send's first frame, reusing the last one's allocation.
+    pub(crate) fn take_frame_body(&mut self) -> BitWriter {
+        core::mem::take(&mut self.frame_scratch)
+    }
+
+    /// Keeps a frame body's allocation for [`Self::take_frame_body`].
+    pub(crate) fn keep_frame_body(&mut self, mut body: BitWriter) {
+        body.clear();
+        self.frame_scratch = body;
     }
 
     /// Remembers what frame `seq` of `tick` carried.

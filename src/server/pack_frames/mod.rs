@@ -237,7 +237,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             .allowance
             .saturating_sub(ACK_PACKET_BYTES + FRAME_OVERHEAD_BYTES),
         client.take_item_list(),
-        core::mem::take(&mut client.frame_scratch),
+        client.take_frame_body(),
     );
     let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
 
@@ -294,10 +294,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             );
             frame.append(&body);
             if part == 0 {
-                // Kept for the next send's first frame.
-                let mut body = body;
-                body.clear();
-                client.frame_scratch = body;
+                client.keep_frame_body(body);
             }
             spent += frame.byte_len() + FRAME_OVERHEAD_BYTES;
             if tracing_enabled() {
@@ -325,9 +322,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         client.input_ack_sent = client.input_ack;
     } else {
         // Nothing went out: the body's allocation waits for the next send.
-        let mut body = packer.body;
-        body.clear();
-        client.frame_scratch = body;
+        client.keep_frame_body(packer.body);
     }
 
     pack_slices(client, tick);

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
-    transport::{
-        self, ClientSecurity, ClientSettings, NetcodeClientTransport, user_data_from_text,
-    },
+    transport::{self, ClientSecurity, ClientSettings, ClientTransport, user_data_from_text},
 };
 use bevy_renet::RenetClient;
 use serde::Serialize;
@@ -56,13 +54,13 @@ pub fn plugin(app: &mut App) {
 /// This client's transport id, once connected over netcode.
 pub fn my_client_id(world: &World) -> Option<u64> {
     world
-        .get_resource::<NetcodeClientTransport>()
+        .get_resource::<ClientTransport>()
         .map(|transport| transport.client_id())
 }
 
 fn steer(
     mut brain: ResMut<BotBrain>,
-    transport: Option<Res<NetcodeClientTransport>>,
+    transport: Option<Res<ClientTransport>>,
     level: Res<Level>,
     players: Query<(&Player, &Transform, &crate::protocol::Health)>,
     mut input: ResMut<LocalInput<ArenaInput>>,

@@ -1,10 +1,15 @@
 //! [`ServerConfig`]: the server's tunables.
 
+use std::time::Duration;
+
 use bevy::prelude::*;
 
 /// The default of [`ServerConfig::bytes_per_second`]: 1 MiB/s (8 Mbit/s), room for late joins
 /// and large values on a broadband link. A moving player costs a few hundred bytes per second.
 pub const DEFAULT_BYTES_PER_SECOND: usize = 1 << 20;
+
+/// The default of [`ServerConfig::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Server tunables, read by [`ServerSet::Receive`](super::ServerSet::Receive) and
 /// [`ServerSet::Send`](super::ServerSet::Send). Set it through
@@ -34,6 +39,15 @@ pub struct ServerConfig {
     /// Frames between telling a client why it is disconnected and closing its connection,
     /// so the reason can reach it.
     pub disconnect_grace_frames: u32,
+    /// How long a connecting client may take, from its first packet to the hello that makes
+    /// it a [`ConnectedClient`](super::ConnectedClient). A connection that has not said hello
+    /// by then is closed with
+    /// [`DisconnectReason::ConnectTimedOut`](crate::shared::disconnect::DisconnectReason::ConnectTimedOut):
+    /// it held a slot that no game code could see or kick. The netcode transport also forgets
+    /// unanswered challenges after it and, in unsecure mode, refuses connect tokens that
+    /// expire later than it (or than 10 s, an unsecure client's own token) plus 5 s from now;
+    /// it reads this when [`start_server`](crate::transport::start_server) runs.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +60,7 @@ impl Default for ServerConfig {
             client_messages_per_second: 1_000,
             client_bytes_per_second: 128 * 1024,
             disconnect_grace_frames: 4,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One entity per connected client: [`ConnectedClient`], connection bookkeeping, and closing a
 //! connection with a reason.
 
+use std::time::Duration;
+
 use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::{
     RenetServer, RenetServerEvent,
@@ -46,8 +48,8 @@ pub struct ClientDisconnected {
 /// Where each transport connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
-    /// Connected at the transport level; waiting for its hello.
-    Handshaking,
+    /// Connected at the transport level since `since` (real time); waiting for its hello.
+    Handshaking { since: Duration },
     /// Handshake done; its entity.
     Joined(Entity),
     /// Told why it is disconnected; the connection closes when the count reaches zero.
@@ -66,11 +68,13 @@ pub(crate) fn track_connections(
     event: On<RenetServerEvent>,
     mut commands: Commands,
     mut slots: ResMut<ClientSlots>,
+    time: Res<Time<Real>>,
 ) {
     match &event.0 {
         ServerEvent::ClientConnected { client_id } => {
             debug!("client {client_id} connected; waiting for its hello");
-            slots.slots.insert(*client_id, Slot::Handshaking);
+            let since = time.elapsed();
+            slots.slots.insert(*client_id, Slot::Handshaking { since });
         }
         ServerEvent::ClientDisconnected { client_id, reason } => {
             if let Some(Slot::Joined(client)) = slots.slots.remove(client_id) {
@@ -141,6 +145,30 @@ pub(crate) fn close_client(world: &mut World, client_id: ClientId, reason: Disco
         if let Ok(entity) = world.get_entity_mut(client) {
             entity.despawn();
         }
+    }
+}
+
+/// Closes connections that did not say hello within the handshake timeout: a bare transport
+/// connection holds a slot, and no game code can see it.
+pub(crate) fn close_silent_connections(world: &mut World) {
+    let now = world.resource::<Time<Real>>().elapsed();
+    let timeout = world.resource::<ServerConfig>().handshake_timeout;
+    let silent: Vec<ClientId> = world
+        .resource::<ClientSlots>()
+        .slots
+        .iter()
+        .filter(|(_, slot)| {
+            matches!(slot, Slot::Handshaking { since } if now.saturating_sub(*since) > timeout)
+        })
+        .map(|(client_id, _)| *client_id)
+        .collect();
+    for client_id in silent {
+        let millis = timeout.as_millis() as u64;
+        close_client(
+            world,
+            client_id,
+            DisconnectReason::ConnectTimedOut { millis },
+        );
     }
 }
 

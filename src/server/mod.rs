@@ -36,7 +36,7 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 pub use crate::shared::replicated::Replicated;
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
-pub use config::ServerConfig;
+pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerConfig};
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use encode_values::ValueRefused;
 pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
@@ -143,7 +143,12 @@ impl Plugin for ServerPlugin {
             .add_observer(interest::log_rooms_removed)
             .add_systems(
                 PreUpdate,
-                receive::receive_from_clients.in_set(ServerSet::Receive),
+                (
+                    receive::receive_from_clients,
+                    connected_client::close_silent_connections,
+                )
+                    .chain()
+                    .in_set(ServerSet::Receive),
             )
             .add_systems(FixedFirst, tick::advance_tick.in_set(ServerSet::Tick))
             .add_systems(

@@ -107,7 +107,7 @@ fn handle_frame(
     match (slot, frame) {
         (Slot::Closing { .. }, _) => Ok(()),
         (_, ClientFrame::Goodbye) => Err(DisconnectReason::ClientLeft),
-        (Slot::Handshaking, ClientFrame::Hello { protocol }) => {
+        (Slot::Handshaking { .. }, ClientFrame::Hello { protocol }) => {
             let server_protocol = world.resource::<ProtocolHash>().value();
             if protocol != server_protocol {
                 return Err(DisconnectReason::ProtocolMismatch {
@@ -118,7 +118,7 @@ fn handle_frame(
             accept_client(world, client_id);
             Ok(())
         }
-        (Slot::Handshaking, _) => Err(malformed(&"data before the handshake")),
+        (Slot::Handshaking { .. }, _) => Err(malformed(&"data before the handshake")),
         (Slot::Joined(_), ClientFrame::Hello { .. }) => Err(malformed(&"a second handshake")),
         (Slot::Joined(client), ClientFrame::Update { acks, inputs }) => {
             if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {

@@ -36,6 +36,10 @@ use bevy_renet::{
 mod fuzz;
 #[cfg(feature = "client")]
 pub use fuzz::FuzzClient;
+#[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
+mod fuzz_transport;
+#[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
+pub use fuzz_transport::{FuzzClientTransport, FuzzServerTransport};
 
 pub use crate::shared::{
     link::{LinkConditioner, LinkTraffic},

@@ -9,18 +9,17 @@ use std::{
 use bevy::prelude::*;
 use bevy_renet::{
     RenetClient,
-    netcode::{
-        ClientAuthentication, ConnectToken, NETCODE_KEY_BYTES, NetcodeClientTransport,
-        NetcodeDisconnectReason,
-    },
+    netcode::{ClientAuthentication, ConnectToken, NETCODE_KEY_BYTES, NetcodeDisconnectReason},
     renet::Bytes,
 };
 
 use super::{
     DEFAULT_PROTOCOL_ID, TransportError,
     address::{client_bind_address, resolve},
-    token::{UserData, timeout_seconds, unix_now},
+    client_transport::ClientTransport,
+    token::{UNSECURE_TOKEN_SECONDS, UserData, timeout_seconds, unix_now},
 };
+
 use crate::{
     client::{ClientSession, ClientState, Handshake, LastDisconnect},
     shared::{channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, wire::client_kind},
@@ -84,7 +83,8 @@ pub struct ClientSettings {
     /// Unsecure or secure mode.
     pub security: ClientSecurity,
     /// Give up connecting (with [`DisconnectReason::ConnectTimedOut`]) after this long without
-    /// being accepted. Also netcode's keep-alive timeout once connected.
+    /// being accepted. Also netcode's keep-alive timeout once connected. In unsecure mode an
+    /// attempt also ends when its token expires, after [`UNSECURE_TOKEN_SECONDS`].
     pub connect_timeout: Duration,
     /// Whether and how to reconnect after losing the connection.
     pub reconnect: Option<ReconnectPolicy>,
@@ -146,28 +146,7 @@ pub fn connect(world: &mut World, settings: ClientSettings) -> Result<SocketAddr
         Err(TransportError::Refused(reason))
     };
     let authentication = match &settings.security {
-        ClientSecurity::Unsecure {
-            client_id,
-            user_data,
-        } => {
-            // Our own token with the unsecure key, so the timeout is ours (netcode's unsecure
-            // default is 15 s).
-            let server = resolve(&settings.server)?;
-            let token = ConnectToken::generate(
-                unix_now(),
-                settings.protocol_id,
-                300,
-                *client_id,
-                timeout_seconds(settings.connect_timeout),
-                vec![server],
-                user_data.as_ref(),
-                &[0; NETCODE_KEY_BYTES],
-            )
-            .map_err(|error| TransportError::InvalidToken(format!("{error:?}")))?;
-            ClientAuthentication::Secure {
-                connect_token: token,
-            }
-        }
+        ClientSecurity::Unsecure { .. } => unsecure_authentication(&settings)?,
         ClientSecurity::Secure { token } => {
             if token.protocol_id != settings.protocol_id {
                 return refuse(
@@ -215,15 +194,49 @@ pub fn connect(world: &mut World, settings: ClientSettings) -> Result<SocketAddr
     Ok(local)
 }
 
+/// Our own token with the unsecure key, fresh for each attempt: the timeout is ours (netcode's
+/// unsecure default is 15 s) and the expiry short, as unsecure servers require.
+fn unsecure_authentication(
+    settings: &ClientSettings,
+) -> Result<ClientAuthentication, TransportError> {
+    let ClientSecurity::Unsecure {
+        client_id,
+        user_data,
+    } = &settings.security
+    else {
+        return Err(TransportError::InvalidToken(
+            "a secure client makes no token of its own".into(),
+        ));
+    };
+    let server = resolve(&settings.server)?;
+    let token = ConnectToken::generate(
+        unix_now(),
+        settings.protocol_id,
+        UNSECURE_TOKEN_SECONDS,
+        *client_id,
+        timeout_seconds(settings.connect_timeout),
+        vec![server],
+        user_data.as_ref(),
+        &[0; NETCODE_KEY_BYTES],
+    )
+    .map_err(|error| TransportError::InvalidToken(format!("{error:?}")))?;
+    Ok(ClientAuthentication::Secure {
+        connect_token: token,
+    })
+}
+
 /// Inserts a fresh renet client and netcode transport on `socket`.
 fn install(
     world: &mut World,
     connector: &ClientConnector,
     socket: UdpSocket,
 ) -> Result<(), TransportError> {
-    let transport =
-        NetcodeClientTransport::new(unix_now(), connector.authentication.clone(), socket)
-            .map_err(|error| TransportError::Netcode(error.to_string()))?;
+    let authentication = match connector.settings.security {
+        ClientSecurity::Unsecure { .. } => unsecure_authentication(&connector.settings)?,
+        ClientSecurity::Secure { .. } => connector.authentication.clone(),
+    };
+    let transport = ClientTransport::new(unix_now(), authentication, socket)
+        .map_err(|error| TransportError::Netcode(error.to_string()))?;
     world.insert_resource(RenetClient::new(
         crate::shared::channels::connection_config(),
     ));
@@ -245,7 +258,7 @@ pub fn disconnect(world: &mut World) {
     if let Some(mut client) = world.get_resource_mut::<RenetClient>() {
         client.disconnect();
     }
-    if let Some(mut transport) = world.get_resource_mut::<NetcodeClientTransport>() {
+    if let Some(mut transport) = world.get_resource_mut::<ClientTransport>() {
         transport.disconnect();
     }
 }
@@ -257,8 +270,8 @@ fn say_goodbye(world: &mut World) {
     };
     if client.is_connected() {
         client.send_message(RELIABLE_CHANNEL, Bytes::from(vec![client_kind::GOODBYE]));
-        if let Some(mut transport) = world.get_resource_mut::<NetcodeClientTransport>() {
-            let _ = transport.send_packets(&mut client);
+        if let Some(mut transport) = world.get_resource_mut::<ClientTransport>() {
+            transport.send_packets(&mut client);
         }
     }
     world.insert_resource(client);
@@ -273,7 +286,7 @@ pub(crate) fn goodbye_on_exit(world: &mut World) {
 
 /// Puts netcode's reason for a dropped connection into the player's words.
 pub(crate) fn explain_netcode_disconnect(
-    transport: Option<Res<NetcodeClientTransport>>,
+    transport: Option<Res<ClientTransport>>,
     connector: Option<Res<ClientConnector>>,
     mut session: ResMut<ClientSession>,
 ) {
@@ -283,7 +296,11 @@ pub(crate) fn explain_netcode_disconnect(
     if session.closing_reason.is_some() {
         return;
     }
-    let timeout = connector.map_or(Duration::from_secs(5), |c| c.settings.connect_timeout);
+    let timeout = connector
+        .as_ref()
+        .map_or(Duration::from_secs(5), |c| c.settings.connect_timeout);
+    let unsecure =
+        connector.is_some_and(|c| matches!(c.settings.security, ClientSecurity::Unsecure { .. }));
     session.closing_reason = Some(match reason {
         NetcodeDisconnectReason::ConnectionRequestTimedOut
         | NetcodeDisconnectReason::ConnectionResponseTimedOut => {
@@ -292,6 +309,12 @@ pub(crate) fn explain_netcode_disconnect(
             }
         }
         NetcodeDisconnectReason::ConnectionDenied => DisconnectReason::ServerFull,
+        // An unsecure attempt's own short-lived token ran out: no server answered in time.
+        NetcodeDisconnectReason::ConnectTokenExpired if unsecure => {
+            DisconnectReason::ConnectTimedOut {
+                millis: timeout.as_millis() as u64,
+            }
+        }
         NetcodeDisconnectReason::ConnectTokenExpired => {
             DisconnectReason::TokenRefused("the token expired while connecting".into())
         }

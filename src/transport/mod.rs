@@ -24,30 +24,38 @@
 mod address;
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+mod client_transport;
+mod datagram_filter;
 mod error;
-#[cfg(feature = "server")]
 mod replay;
+#[cfg(feature = "server")]
+pub(crate) mod request_gate;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 mod server_transport;
 #[cfg(feature = "server")]
 mod simulated_datagrams;
+mod stats;
 mod token;
 
 use bevy::prelude::*;
+use bevy_renet::RenetSend;
 #[cfg(feature = "client")]
-use bevy_renet::{RenetClient, RenetReceive, netcode::NetcodeClientPlugin};
+use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive};
 #[cfg(feature = "server")]
-use bevy_renet::{RenetReceive as ServerReceive, RenetSend, RenetServer, RenetServerPlugin};
+use bevy_renet::{RenetReceive as ServerReceive, RenetServer, RenetServerPlugin};
 
 pub use address::resolve;
-pub use bevy_renet::netcode::{ConnectToken, NetcodeClientTransport};
+pub use bevy_renet::netcode::ConnectToken;
 #[cfg(feature = "client")]
 pub use client::{
     ClientSecurity, ClientSettings, ReconnectPolicy, Reconnecting, connect, disconnect,
     random_client_id,
 };
+#[cfg(feature = "client")]
+pub use client_transport::ClientTransport;
 pub use error::TransportError;
 #[cfg(feature = "server")]
 pub use server::{
@@ -55,10 +63,12 @@ pub use server::{
     start_server, stop_server,
 };
 #[cfg(feature = "server")]
-pub use server_transport::{ServerTransport, TransportStats};
+pub use server_transport::ServerTransport;
+pub use stats::TransportStats;
 pub use token::{
-    PrivateKey, TokenIssuer, UserData, from_hex, generate_private_key, private_key_from_hex,
-    text_from_user_data, to_hex, token_from_bytes, token_to_bytes, unix_now, user_data_from_text,
+    PrivateKey, TokenIssuer, UNSECURE_TOKEN_SECONDS, UserData, from_hex, generate_private_key,
+    private_key_from_hex, text_from_user_data, to_hex, token_from_bytes, token_to_bytes, unix_now,
+    user_data_from_text,
 };
 
 /// The port [`ServerSettings::default`] binds.
@@ -68,6 +78,12 @@ pub const DEFAULT_PORT: u16 = 5000;
 /// protocol id silently, so games keep this fixed across versions and let the
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash) handshake report mismatches.
 pub const DEFAULT_PROTOCOL_ID: u64 = 0x6e65_7473_796e_6301;
+
+/// Most datagrams a transport, server or client, reads from its socket in one update. What is
+/// left waits in the system's buffer for the next frame, and a flood beyond the buffer is
+/// dropped by the system: the game loop always moves on. About 130 frames' worth of packets
+/// from 1,024 clients.
+pub const MAX_READS_PER_UPDATE: usize = 8_192;
 
 /// Most clients one netcode server accepts.
 pub const MAX_CLIENTS: usize = 1024;
@@ -109,10 +125,22 @@ impl Plugin for NetcodeTransportPlugin {
         }
         #[cfg(feature = "client")]
         {
-            if !app.is_plugin_added::<NetcodeClientPlugin>() {
-                app.add_plugins(NetcodeClientPlugin);
-            }
+            let connected = resource_exists::<client_transport::ClientTransport>
+                .and_then(resource_exists::<RenetClient>);
             app.add_systems(
+                PreUpdate,
+                client_transport::receive_datagrams
+                    .in_set(RenetReceive)
+                    .after(RenetClientPlugin::update_system)
+                    .run_if(connected.clone()),
+            )
+            .add_systems(
+                PostUpdate,
+                client_transport::send_datagrams
+                    .in_set(RenetSend)
+                    .run_if(connected.clone()),
+            )
+            .add_systems(
                 PreUpdate,
                 (
                     (
@@ -127,10 +155,12 @@ impl Plugin for NetcodeTransportPlugin {
             )
             .add_systems(
                 Last,
-                client::goodbye_on_exit
-                    .before(NetcodeClientPlugin::disconnect_on_exit)
-                    .run_if(resource_exists::<RenetClient>)
-                    .run_if(resource_exists::<NetcodeClientTransport>),
+                (
+                    client::goodbye_on_exit,
+                    client_transport::disconnect_on_exit,
+                )
+                    .chain()
+                    .run_if(connected),
             );
         }
     }

@@ -14,7 +14,9 @@ use renetcode::NetcodeServer;
 use super::{
     DEFAULT_PORT, DEFAULT_PROTOCOL_ID, MAX_CLIENTS, TransportError,
     address::{default_public_address, resolve},
-    server_transport::{ServerTransport, TransportStats},
+    request_gate::RequestGate,
+    server_transport::ServerTransport,
+    stats::TransportStats,
     token::{PrivateKey, UserData, unix_now},
 };
 use crate::{
@@ -119,11 +121,25 @@ pub fn start_server(
             .map(|address| resolve(address))
             .collect::<Result<_, _>>()?
     };
-    let authentication = match &settings.security {
-        ServerSecurity::Unsecure => ServerAuthentication::Unsecure,
-        ServerSecurity::Secure { private_key } => ServerAuthentication::Secure {
-            private_key: *private_key,
-        },
+    let (authentication, private_key) = match &settings.security {
+        ServerSecurity::Unsecure => (ServerAuthentication::Unsecure, [0; 32]),
+        ServerSecurity::Secure { private_key } => (
+            ServerAuthentication::Secure {
+                private_key: *private_key,
+            },
+            *private_key,
+        ),
+    };
+    let gate = RequestGate {
+        protocol_id: settings.protocol_id,
+        private_key,
+        unsecure: matches!(settings.security, ServerSecurity::Unsecure),
+        // Read once: the gate keeps the value the server started with.
+        handshake_timeout: world
+            .get_resource::<crate::server::ServerConfig>()
+            .map_or(crate::server::DEFAULT_HANDSHAKE_TIMEOUT, |config| {
+                config.handshake_timeout
+            }),
     };
     let transport = ServerTransport::new(
         socket,
@@ -134,6 +150,7 @@ pub fn start_server(
             public_addresses: public.clone(),
             authentication,
         }),
+        gate,
     )?;
     if world.contains_resource::<RenetServer>() {
         stop_server(world);
@@ -144,10 +161,17 @@ pub fn start_server(
     world.insert_resource(transport);
     world.insert_resource(TransportStats::default());
     world.insert_resource(addresses.clone());
-    info!(
-        "server listening on {local}, clients connect to {:?}",
-        addresses.public
-    );
+    match settings.security {
+        ServerSecurity::Unsecure => info!(
+            "server listening on {local}, clients connect to {:?}; unsecure mode, for development and LAN play only: anyone may connect under any client id (use ServerSecurity::Secure on the internet)",
+            addresses.public
+        ),
+        ServerSecurity::Secure { .. } => info!(
+            "server listening on {local}, clients connect to {:?} with connect tokens",
+            addresses.public
+        ),
+    }
+
     Ok(addresses)
 }
 

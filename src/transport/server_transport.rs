@@ -1,15 +1,19 @@
 //! [`ServerTransport`]: netcode.io (renetcode) on a UDP socket this crate owns. Compared with
 //! renet's own server transport it
 //!
-//! - looks at every datagram before netcode does and drops, without decrypting or logging,
-//!   what cannot be a packet of a client (too small or too large, an unknown packet type, a
-//!   malformed connection request, traffic from an address that is not connected, a payload
-//!   already received): junk costs a few comparisons;
+//! - checks every datagram's shape before netcode reads it ([`datagram_filter`]) and drops,
+//!   without decrypting or logging, what cannot be a packet of a client: a header netcode
+//!   would trip on, a size the packet's type does not have, a connection request of another
+//!   game or with a forged token ([`RequestGate`]), traffic from an address that is not
+//!   connected, a packet already received; junk costs a few comparisons;
 //! - counts what it dropped by cause ([`TransportStats`]) and logs one summary line per
 //!   period instead of one line per datagram;
 //! - sizes the socket's receive buffer ([`ServerSettings::receive_buffer_bytes`](super::ServerSettings))
-//!   and drains it every frame, so bursts of junk do not crowd out real packets;
+//!   and reads at most [`MAX_READS_PER_UPDATE`] datagrams a frame, so a flood can neither
+//!   crowd out real packets nor keep the game loop from leaving the socket;
 //! - refuses a client that claims an id already in use (the host's own, in unsecure mode).
+//!
+//! [`datagram_filter`]: super::datagram_filter
 
 use std::{
     io,
@@ -19,11 +23,15 @@ use std::{
 
 use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::RenetServer;
-use renetcode::{NETCODE_MAX_PACKET_BYTES, NetcodeServer, ServerResult};
+use renetcode::{NetcodeServer, ServerResult};
 
 use super::{
+    MAX_READS_PER_UPDATE,
+    datagram_filter::{self, kind},
     replay::Replay,
+    request_gate::RequestGate,
     simulated_datagrams::{Outgoing, SimulatedDatagrams},
+    stats::TransportStats,
     token::UserData,
 };
 use crate::server::{ConnectedClient, LocalClient};
@@ -31,48 +39,6 @@ use crate::shared::{
     link::{Link, LinkConditioner},
     rng::SplitMix64,
 };
-
-/// Bytes of a netcode connection request.
-const CONNECTION_REQUEST_BYTES: usize = 1078;
-/// Bytes of a netcode packet's MAC.
-const MAC_BYTES: usize = 16;
-/// Smallest netcode packet: prefix, one sequence byte, the MAC (netcode's own check).
-const MIN_PACKET_BYTES: usize = 2 + MAC_BYTES;
-/// Netcode packet types a client sends.
-const REQUEST: u8 = 0;
-const RESPONSE: u8 = 3;
-const KEEP_ALIVE: u8 = 4;
-const PAYLOAD: u8 = 5;
-const DISCONNECT: u8 = 6;
-
-/// What the server's transport received and dropped, by cause, since it started. Also a
-/// resource, refreshed every frame, for diagnostics.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Datagrams read from the socket.
-    pub datagrams: u64,
-    /// Payloads handed to renet.
-    pub payloads: u64,
-    /// Dropped: shorter than any netcode packet.
-    pub too_small: u64,
-    /// Dropped: longer than any netcode packet.
-    pub too_large: u64,
-    /// Dropped: not a packet type a client sends, or a connection request of the wrong size.
-    pub bad_type: u64,
-    /// Dropped: a packet only connected clients send, from an address that is not one.
-    pub unknown_sender: u64,
-    /// Dropped: a payload already received (a duplicate on the way, or a replay).
-    pub duplicates: u64,
-    /// Connections refused because the client claimed an id already in use.
-    pub refused_ids: u64,
-}
-
-impl TransportStats {
-    /// Datagrams dropped before netcode, all causes.
-    pub fn dropped(&self) -> u64 {
-        self.too_small + self.too_large + self.bad_type + self.unknown_sender + self.duplicates
-    }
-}
 
 /// The server's UDP transport. Inserted by [`start_server`](super::start_server).
 #[derive(Resource)]
@@ -106,15 +72,20 @@ pub struct ServerTransport {
     challenged: HashMap<SocketAddr, Duration>,
     /// Time the transport has run.
     now: Duration,
+    /// Which connection requests go to netcode.
+    gate: RequestGate,
 }
 
-/// Most addresses remembered as challenged at once.
+/// Most addresses remembered as challenged at once (netcode's own limit of pending
+/// handshakes). Entries older than the handshake timeout make room.
 const MAX_CHALLENGED: usize = 4_096;
-/// How long a challenged address may answer (netcode's connect tokens live less).
-const CHALLENGE_WINDOW: Duration = Duration::from_secs(30);
 
 impl ServerTransport {
-    pub(crate) fn new(socket: UdpSocket, netcode: NetcodeServer) -> io::Result<Self> {
+    pub(crate) fn new(
+        socket: UdpSocket,
+        netcode: NetcodeServer,
+        gate: RequestGate,
+    ) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
         Ok(Self {
             socket,
@@ -131,6 +102,7 @@ impl ServerTransport {
             deferring: true,
             challenged: HashMap::default(),
             now: Duration::ZERO,
+            gate,
         })
     }
 
@@ -181,9 +153,9 @@ impl ServerTransport {
     pub fn update(&mut self, elapsed: Duration, server: &mut RenetServer) {
         self.netcode.update(elapsed);
         self.now += elapsed;
-        let now = self.now;
+        let (now, window) = (self.now, self.gate.handshake_timeout);
         self.challenged
-            .retain(|_, challenged| now.saturating_sub(*challenged) < CHALLENGE_WINDOW);
+            .retain(|_, challenged| now.saturating_sub(*challenged) < window);
         self.deferring = false;
         for (addr, bytes) in core::mem::take(&mut self.deferred) {
             self.buffer[..bytes.len()].copy_from_slice(&bytes);
@@ -193,7 +165,13 @@ impl ServerTransport {
         if let Some(link) = self.simulated.as_mut() {
             link.now += elapsed;
         }
+        let mut reads = 0;
         loop {
+            if reads == MAX_READS_PER_UPDATE {
+                self.stats.capped_reads += 1;
+                break;
+            }
+            reads += 1;
             match self.socket.recv_from(&mut self.buffer) {
                 Ok((len, addr)) => match self.simulated.as_mut() {
                     Some(link) => {
@@ -235,65 +213,83 @@ impl ServerTransport {
         }
     }
 
+    /// Hands `bytes`, as if received from `addr`, to the same path as the socket's datagrams
+    /// (fuzzing and tests: a spoofed sender without raw sockets).
+    #[doc(hidden)]
+    pub fn receive_datagram(&mut self, addr: SocketAddr, bytes: &[u8], server: &mut RenetServer) {
+        let len = bytes.len().min(self.buffer.len());
+        self.buffer[..len].copy_from_slice(&bytes[..len]);
+        self.receive(len, addr, server);
+    }
+
     fn receive(&mut self, len: usize, addr: SocketAddr, server: &mut RenetServer) {
         self.stats.datagrams += 1;
-        if len < MIN_PACKET_BYTES {
-            self.stats.too_small += 1;
-            return;
-        }
-        if len > NETCODE_MAX_PACKET_BYTES {
-            self.stats.too_large += 1;
-            return;
-        }
-        let prefix = self.buffer[0];
-        let (kind, sequence_bytes) = (prefix & 0xf, usize::from(prefix >> 4));
-        let mut payload_sequence = None;
-        match kind {
-            REQUEST if prefix == 0 && len == CONNECTION_REQUEST_BYTES => {}
-            // Only an address netcode challenged can answer a challenge.
-            RESPONSE if self.clients.contains_key(&addr) || self.challenged.contains_key(&addr) => {
-            }
-            RESPONSE => {
-                self.stats.unknown_sender += 1;
+        let header = match datagram_filter::from_client(&self.buffer[..len], &self.gate.check()) {
+            Ok(header) => header,
+            Err(refusal) => {
+                trace!("dropped a datagram ({len} bytes) from {addr}: {refusal:?}");
+                self.stats.refused(refusal);
                 return;
             }
-            KEEP_ALIVE | PAYLOAD | DISCONNECT => {
-                let Some(replay) = self.clients.get(&addr) else {
+        };
+        let client = self.clients.get(&addr);
+        match header.kind {
+            // A handshake packet from a connected address: late, or not from the client.
+            kind::REQUEST | kind::RESPONSE if client.is_some() => {
+                self.stats.out_of_turn += 1;
+                return;
+            }
+            kind::REQUEST if !self.gate.token_opens(&self.buffer[..len]) => {
+                self.stats.bad_requests += 1;
+                return;
+            }
+            kind::REQUEST => {}
+            // Only an address netcode challenged can answer a challenge.
+            kind::RESPONSE if self.challenged.contains_key(&addr) => {}
+            kind::RESPONSE => {
+                self.stats.out_of_turn += 1;
+                return;
+            }
+            _ => {
+                let Some(replay) = client else {
                     self.stats.unknown_sender += 1;
                     return;
                 };
-                // Sequence 0 takes no bytes, more than 8 cannot be; a disconnect carries no
-                // payload: prefix, sequence and MAC.
-                if sequence_bytes > 8 || len < 1 + sequence_bytes + MAC_BYTES {
-                    self.stats.bad_type += 1;
+                if replay.received(header.sequence) {
+                    self.stats.duplicates += 1;
                     return;
                 }
-                if kind == DISCONNECT && self.deferring {
+                if header.kind == kind::DISCONNECT && self.deferring {
                     self.stats.datagrams -= 1;
                     self.deferred.push((addr, self.buffer[..len].to_vec()));
                     return;
                 }
-                if kind == PAYLOAD {
-                    let mut sequence = 0u64;
-                    for (shift, byte) in self.buffer[1..=sequence_bytes].iter().enumerate() {
-                        sequence |= u64::from(*byte) << (8 * shift);
-                    }
-                    if replay.received(sequence) {
-                        self.stats.duplicates += 1;
-                        return;
-                    }
-                    payload_sequence = Some(sequence);
-                }
-            }
-            _ => {
-                trace!("dropped a datagram of type {kind} ({len} bytes) from {addr}");
-                self.stats.bad_type += 1;
-                return;
             }
         }
+        // A keep-alive says nothing back: netcode took it if it just heard from the client.
+        let keep_alive_from = (header.kind == kind::KEEP_ALIVE)
+            .then(|| self.clients.get(&addr).map(|replay| replay.client_id))
+            .flatten()
+            .filter(|id| {
+                self.netcode
+                    .time_since_last_received_packet(*id)
+                    .is_some_and(|since| !since.is_zero())
+            });
+        let sequence =
+            matches!(header.kind, kind::PAYLOAD | kind::KEEP_ALIVE).then_some(header.sequence);
         let (netcode, buffer, mut sink) = self.split();
         let result = netcode.process_packet(addr, &mut buffer[..len]);
-        sink.handle(result, server, payload_sequence);
+        sink.handle(
+            result,
+            server,
+            sequence.filter(|_| header.kind == kind::PAYLOAD),
+        );
+        if let Some(client_id) = keep_alive_from
+            && self.netcode.time_since_last_received_packet(client_id) == Some(Duration::ZERO)
+            && let Some(replay) = self.clients.get_mut(&addr)
+        {
+            replay.note(header.sequence);
+        }
     }
 
     /// Netcode and the receive buffer apart from what acts on netcode's results (a result
@@ -398,21 +394,12 @@ impl ServerTransport {
     fn report(&mut self) {
         let (now, then) = (self.stats, self.reported);
         self.reported = now;
-        let dropped = now.dropped() - then.dropped();
-        if dropped == 0 && now.refused_ids == then.refused_ids {
-            return;
+        if let Some(summary) = now.summary_since(&then) {
+            warn!(
+                "server transport, last {:.0} s: {summary}",
+                self.report_every.as_secs_f64()
+            );
         }
-        warn!(
-            "dropped {dropped} of {} datagrams in the last {:.0} s: {} too small, {} too large, {} of a wrong type, {} from unknown senders, {} duplicates; {} id claims refused",
-            now.datagrams - then.datagrams,
-            self.report_every.as_secs_f64(),
-            now.too_small - then.too_small,
-            now.too_large - then.too_large,
-            now.bad_type - then.bad_type,
-            now.unknown_sender - then.unknown_sender,
-            now.duplicates - then.duplicates,
-            now.refused_ids - then.refused_ids,
-        );
     }
 }
 
@@ -431,8 +418,18 @@ impl ResultSink<'_> {
     fn handle(&mut self, result: ServerResult, server: &mut RenetServer, sequence: Option<u64>) {
         if let ServerResult::PacketToSend { addr, .. } = &result
             && !self.clients.contains_key(addr)
-            && (self.challenged.len() < MAX_CHALLENGED || self.challenged.contains_key(addr))
         {
+            if self.challenged.len() >= MAX_CHALLENGED && !self.challenged.contains_key(addr) {
+                // Full of handshakes nobody finished: the oldest makes room.
+                if let Some(oldest) = self
+                    .challenged
+                    .iter()
+                    .min_by_key(|(_, since)| **since)
+                    .map(|(addr, _)| *addr)
+                {
+                    self.challenged.remove(&oldest);
+                }
+            }
             self.challenged.insert(*addr, self.now);
         }
         handle_result(

@@ -37,6 +37,7 @@ mod tick_wrap;
 mod udp_abuse;
 mod udp_connect;
 mod udp_failures;
+mod udp_hostile;
 mod udp_secure;
 mod unacknowledged;
 mod whole_entity;

@@ -213,6 +213,6 @@ fn a_client_built_with_another_protocol_is_told_so_over_udp() {
 
 fn transport_client_id(app: &App) -> u64 {
     app.world()
-        .resource::<bevy_netsync::transport::NetcodeClientTransport>()
+        .resource::<bevy_netsync::transport::ClientTransport>()
         .client_id()
 }

@@ -63,6 +63,8 @@ pub(crate) fn apply_state_frame(
             return Ok(());
         }
         replicas.saw_tick(header.tick);
+        // Before this frame's despawns: the tombstone cap counts only live ones.
+        replicas.prune();
         world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
             world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
                 let mut frame = FrameApply {
@@ -89,7 +91,6 @@ pub(crate) fn apply_state_frame(
                             Some(replicas.input_ack.map_or(input, |held| held.max(input)));
                     }
                 }
-                replicas.prune();
                 Ok(())
             })
         })
@@ -156,7 +157,7 @@ impl FrameApply<'_> {
     /// Reads and applies the frame; `Ok(false)` when it stopped early.
     fn run(&mut self, reader: &mut BitReader) -> Result<bool, DecodeError> {
         for despawn in read_despawns(reader)? {
-            self.despawn(despawn);
+            self.despawn(despawn)?;
         }
         match self.read_resources(reader) {
             Ok(()) => {}
@@ -253,9 +254,8 @@ impl FrameApply<'_> {
                     let remote = self
                         .replicas
                         .slots
-                        .get(head.slot as usize)
+                        .get(&head.slot)
                         .copied()
-                        .flatten()
                         .ok_or(Stop::Abort)?;
                     let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
                     if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
@@ -334,7 +334,7 @@ impl FrameApply<'_> {
     }
 
     /// Drops a server entity, or freezes it (kept as last seen, no longer updated).
-    fn despawn(&mut self, despawn: DespawnEntry) {
+    fn despawn(&mut self, despawn: DespawnEntry) -> Result<(), DecodeError> {
         let remote = despawn.entity;
         if self
             .replicas
@@ -342,29 +342,26 @@ impl FrameApply<'_> {
             .get(&remote)
             .is_some_and(|replica| replica.last_life_event().is_newer_than(self.tick))
         {
-            return;
+            return Ok(());
         }
         if despawn.freeze {
             let Some(replica) = self.replicas.entities.get_mut(&remote) else {
-                return;
+                return Ok(());
             };
             replica.frozen = Some(self.tick);
-            if let Some(slot) = self.replicas.slots.get_mut(replica.slot as usize)
-                && *slot == Some(remote)
-            {
-                *slot = None;
+            if self.replicas.slots.get(&replica.slot) == Some(&remote) {
+                self.replicas.slots.remove(&replica.slot);
             }
             if let Some(client) = self.map.to_client(remote)
                 && let Ok(mut entity) = self.world.get_entity_mut(client)
             {
                 entity.insert(Frozen);
             }
-            return;
+            return Ok(());
         }
-        let tombstone = self.replicas.tombstones.entry(remote).or_insert(self.tick);
-        *tombstone = tombstone.max(self.tick);
+        self.replicas.bury(remote, self.tick)?;
         let Some(_) = self.replicas.forget(remote) else {
-            return;
+            return Ok(());
         };
         for component in &mut self.registry.components {
             component.fns.forget_remote(remote);
@@ -377,6 +374,7 @@ impl FrameApply<'_> {
             entity.despawn();
         }
         self.touched_targets.push(remote);
+        Ok(())
     }
 
     /// Takes relationships naming `target` off the entities holding them (Bevy would despawn
@@ -450,11 +448,7 @@ impl FrameApply<'_> {
             {
                 copy.remove::<Frozen>();
             }
-            let slots = &mut self.replicas.slots;
-            if slots.len() <= entity.slot as usize {
-                slots.resize(entity.slot as usize + 1, None);
-            }
-            slots[entity.slot as usize] = Some(entity.remote);
+            self.replicas.slots.insert(entity.slot, entity.remote);
         }
         for entity in staged {
             self.apply_entity(entity);

@@ -34,6 +34,8 @@ pub(crate) use prediction::{
 };
 #[cfg(feature = "test_utils")]
 pub(crate) use receive::receive_frames;
+#[cfg(feature = "test_utils")]
+pub(crate) use replicas::Replicas;
 pub(crate) use send::send_client_messages;
 #[cfg(feature = "netcode")]
 pub(crate) use session::{ClientSession, Handshake};

@@ -18,7 +18,7 @@ use crate::shared::{
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
     disconnect::DisconnectReason,
     error::DecodeError,
-    wire::ServerFrame,
+    wire::{MAX_TICK_LEAP, ServerFrame},
 };
 
 /// Drains both channels and applies what arrived. Malformed data from the server disconnects
@@ -100,6 +100,13 @@ pub(crate) fn receive_frames(
                 bytes,
                 body_start,
             } => {
+                // Checked before the clock or the bookkeeping see the tick.
+                if let Some(leap) = world.resource::<Replicas>().leap(header.tick) {
+                    return Err(DisconnectReason::MalformedData(format!(
+                        "a state frame of tick {} is {leap} ticks ahead of the newest seen (at most {MAX_TICK_LEAP})",
+                        header.tick.0
+                    )));
+                }
                 world.resource_mut::<ClientTimeline>().observe(header.tick);
                 trace!(
                     "state frame {} tick {} part {}: {} bytes",

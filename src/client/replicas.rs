@@ -5,14 +5,26 @@
 
 use bevy::{
     ecs::entity::{EntityHashMap, EntityMapper},
+    platform::collections::HashMap,
     prelude::*,
 };
 
 use super::blob_assembly::BlobAssembly;
 use crate::shared::{
-    entity_map::ServerEntityMap, erased::ErasedValue, registry::BASELINE_WINDOW_TICKS,
+    entity_map::ServerEntityMap,
+    erased::ErasedValue,
+    error::DecodeError,
+    registry::BASELINE_WINDOW_TICKS,
     tick::NetTick,
+    wire::{MAX_DESPAWNS_PER_FRAME, MAX_TICK_LEAP},
 };
+
+/// Most despawned server entities a client remembers at once (to ignore older spawns of them).
+/// An honest server sends at most [`MAX_DESPAWNS_PER_FRAME`] despawns a tick, and a tombstone
+/// lives `2 * BASELINE_WINDOW_TICKS + 1` ticks: 33,024 at most. More is a hostile server.
+pub(crate) const MAX_TOMBSTONES: usize = 1 << 16;
+const _: () =
+    assert!(MAX_DESPAWNS_PER_FRAME * (2 * BASELINE_WINDOW_TICKS as usize + 1) <= MAX_TOMBSTONES);
 
 /// What the client holds of one server entity.
 #[derive(Default)]
@@ -87,8 +99,10 @@ struct TickParts {
 #[derive(Resource, Default)]
 pub(crate) struct Replicas {
     pub(crate) entities: EntityHashMap<Replica>,
-    /// Slot → server entity.
-    pub(crate) slots: Vec<Option<Entity>>,
+    /// Slot → server entity, for the slots held. Sparse: a server names slots from one table
+    /// for all clients, so a client may hold a few entities in high slots, and a hostile server
+    /// naming slot 2^24 − 1 costs one entry, not a table of 2^24.
+    pub(crate) slots: HashMap<u32, Entity>,
     /// Server entity → entities (server ids) whose components name it, with the component.
     pub(crate) named_by: EntityHashMap<Vec<(Entity, u32)>>,
     /// Server entities despawned, with the tick: older spawns of them are stale.
@@ -121,6 +135,13 @@ impl Replicas {
         self.newest_tick = Some(self.newest_tick.map_or(tick, |newest| newest.max(tick)));
     }
 
+    /// How far `tick` is ahead of the newest tick seen, when that is more than a live
+    /// connection allows ([`MAX_TICK_LEAP`]).
+    pub(crate) fn leap(&self, tick: NetTick) -> Option<i32> {
+        let leap = tick.diff(self.newest_tick?);
+        (leap > MAX_TICK_LEAP).then_some(leap)
+    }
+
     /// Notes that part `part` of `tick` was applied whole; the last part names its watermark.
     pub(crate) fn part_applied(&mut self, tick: NetTick, part: u32, last: Option<NetTick>) {
         let position = match self.parts.iter().position(|parts| parts.tick == tick) {
@@ -134,14 +155,17 @@ impl Replicas {
             }
         };
         let parts = &mut self.parts[position];
-        if !parts.received.contains(&part) {
-            parts.received.push(part);
+        // Sorted and distinct (part numbers are below MAX_PARTS_PER_TICK).
+        if let Err(at) = parts.received.binary_search(&part) {
+            parts.received.insert(at, part);
         }
         if let Some(watermark) = last {
             parts.last = Some((part, watermark));
         }
+        // Complete exactly when it holds parts 0 to the last, nothing beyond.
         if let Some((last_part, watermark)) = parts.last
             && parts.received.len() as u32 == last_part + 1
+            && parts.received.last() == Some(&last_part)
         {
             self.watermark = Some(self.watermark.map_or(watermark, |held| held.max(watermark)));
             self.parts.remove(position);
@@ -192,10 +216,8 @@ impl Replicas {
     /// Forgets a server entity: its slot, references and relationships.
     pub(crate) fn forget(&mut self, remote: Entity) -> Option<Replica> {
         let mut replica = self.entities.remove(&remote)?;
-        if let Some(slot) = self.slots.get_mut(replica.slot as usize)
-            && *slot == Some(remote)
-        {
-            *slot = None;
+        if self.slots.get(&replica.slot) == Some(&remote) {
+            self.slots.remove(&replica.slot);
         }
         for (index, targets) in core::mem::take(&mut replica.references) {
             for target in targets {
@@ -208,6 +230,35 @@ impl Replicas {
             }
         }
         Some(replica)
+    }
+
+    /// Notes that `remote` was despawned at `tick`: older spawns of it are stale. Past
+    /// [`MAX_TOMBSTONES`] live ones, the server is lying.
+    pub(crate) fn bury(&mut self, remote: Entity, tick: NetTick) -> Result<(), DecodeError> {
+        if self.tombstones.len() >= MAX_TOMBSTONES && !self.tombstones.contains_key(&remote) {
+            return Err(DecodeError::TooMany {
+                what: "despawned entities remembered",
+                count: MAX_TOMBSTONES + 1,
+                limit: MAX_TOMBSTONES,
+            });
+        }
+        let tombstone = self.tombstones.entry(remote).or_insert(tick);
+        *tombstone = tombstone.max(tick);
+        Ok(())
+    }
+
+    /// Heap bytes of the bookkeeping whose size the server's frames decide (slot table,
+    /// tombstones, parts of ticks), for tests that bound what a hostile server can make a
+    /// client hold.
+    pub(crate) fn bookkeeping_bytes(&self) -> usize {
+        use core::mem::size_of;
+        self.slots.capacity() * size_of::<(u32, Entity)>()
+            + self.tombstones.capacity() * size_of::<(Entity, NetTick)>()
+            + self
+                .parts
+                .iter()
+                .map(|parts| size_of::<TickParts>() + parts.received.capacity() * size_of::<u32>())
+                .sum::<usize>()
     }
 
     /// Forgets tombstones too old for any frame still read.
@@ -281,6 +332,38 @@ mod tests {
         assert_eq!(replicas.watermark, Some(NetTick(9)));
         replicas.part_applied(NetTick(8), 0, Some(NetTick(8)));
         assert_eq!(replicas.watermark, Some(NetTick(9)), "never goes back");
+    }
+
+    #[test]
+    fn a_part_beyond_the_last_does_not_stand_in_for_a_missing_one() {
+        let mut replicas = Replicas::default();
+        replicas.saw_tick(NetTick(10));
+        replicas.part_applied(NetTick(10), 5, None);
+        replicas.part_applied(NetTick(10), 1, Some(NetTick(9)));
+        assert_eq!(replicas.watermark, None, "part 0 is missing");
+        let mut honest = Replicas::default();
+        honest.saw_tick(NetTick(10));
+        honest.part_applied(NetTick(10), 1, Some(NetTick(9)));
+        honest.part_applied(NetTick(10), 0, None);
+        assert_eq!(honest.watermark, Some(NetTick(9)));
+    }
+
+    #[test]
+    fn tombstones_stop_at_their_cap_and_age_out() {
+        let mut replicas = Replicas::default();
+        replicas.saw_tick(NetTick(10));
+        let entity = |index: usize| Entity::from_raw_u32(index as u32 + 1).unwrap();
+        for index in 0..MAX_TOMBSTONES {
+            replicas.bury(entity(index), NetTick(10)).unwrap();
+        }
+        assert!(
+            replicas.bury(entity(0), NetTick(11)).is_ok(),
+            "known: no new entry"
+        );
+        assert!(replicas.bury(entity(MAX_TOMBSTONES), NetTick(10)).is_err());
+        replicas.saw_tick(NetTick(10 + 2 * BASELINE_WINDOW_TICKS + 2));
+        replicas.prune();
+        assert!(replicas.bury(entity(MAX_TOMBSTONES), NetTick(200)).is_ok());
     }
 
     #[test]

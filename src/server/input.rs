@@ -89,13 +89,16 @@ pub(crate) struct InputTiming {
     late: u32,
 }
 
-/// Queues the inputs of a [`wire::client_kind::INPUTS`] frame (server side).
+/// Queues the inputs of a [`wire::client_kind::INPUTS`] frame (server side). Returns the newest
+/// tick it holds from them (queued now or before): the only tick the client may be told
+/// arrived. Inputs dropped as too early or too late are not acknowledged, so the client sends
+/// them again while its clock adapts.
 pub(crate) fn receive_inputs<I: NetInput>(
     world: &mut World,
     client: Entity,
     newest: NetTick,
     inputs: &[&[u8]],
-) -> Result<(), DecodeError> {
+) -> Result<Option<NetTick>, DecodeError> {
     // Newest first; an input with the newer one's bytes is the newer one, decoded once.
     let mut decoded: Vec<I> = Vec::with_capacity(inputs.len());
     for (position, bytes) in inputs.iter().enumerate() {
@@ -108,7 +111,7 @@ pub(crate) fn receive_inputs<I: NetInput>(
     let now = world.resource::<ServerTick>().0;
     // The game may have despawned the client's entity; its inputs then have nowhere to go.
     let Ok(mut entity) = world.get_entity_mut(client) else {
-        return Ok(());
+        return Ok(None);
     };
     if !entity.contains::<InputQueue<I>>() {
         entity.insert((
@@ -124,6 +127,7 @@ pub(crate) fn receive_inputs<I: NetInput>(
     // Lead of the newest input: ticks to spare before the server simulates it.
     let lead = newest.diff(now).saturating_sub(1);
     timing.min_lead = Some(timing.min_lead.map_or(lead, |min| min.min(lead)));
+    let mut kept = None;
     for (age, input) in decoded.into_iter().enumerate() {
         let tick = newest.sub(age as u32);
         if !tick.is_newer_than(now) {
@@ -138,6 +142,8 @@ pub(crate) fn receive_inputs<I: NetInput>(
             stats.too_early += 1;
             continue;
         }
+        // Newest first: the first tick kept is the newest held.
+        kept.get_or_insert(tick);
         let position = queue
             .pending
             .iter()
@@ -148,7 +154,7 @@ pub(crate) fn receive_inputs<I: NetInput>(
             None => queue.pending.push_back((tick, input)),
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// Hands each client the input meant for this tick, repeating the last one when it is missing.
@@ -272,5 +278,39 @@ pub(crate) fn apply_controlled_input<I: NetInput>(
                 commands.entity(entity).insert(value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::codec::encode_serde;
+
+    #[test]
+    fn only_inputs_kept_are_acknowledged() {
+        let mut world = World::new();
+        world.insert_resource(ServerTick(NetTick(100)));
+        let client = world.spawn_empty().id();
+        let mut bytes = Vec::new();
+        encode_serde(&7u32, &mut bytes).unwrap();
+        let three: [&[u8]; 3] = [&bytes, &bytes, &bytes];
+        let lead = MAX_INPUT_LEAD_TICKS as u32;
+        let receive = |world: &mut World, newest: NetTick| {
+            receive_inputs::<u32>(world, client, newest, &three).unwrap()
+        };
+        assert_eq!(
+            receive(&mut world, NetTick(100 + lead + 3)),
+            None,
+            "all too early"
+        );
+        assert_eq!(
+            receive(&mut world, NetTick(100 + lead + 1)),
+            Some(NetTick(100 + lead)),
+            "the newest of those kept"
+        );
+        assert_eq!(receive(&mut world, NetTick(100)), None, "all late");
+        assert_eq!(receive(&mut world, NetTick(101)), Some(NetTick(101)));
+        world.despawn(client);
+        assert_eq!(receive(&mut world, NetTick(101)), None, "no entity");
     }
 }

@@ -135,14 +135,14 @@ fn handle_frame(
                     })?;
                 let newest = tick_near(now, block.newest);
                 let encoded: Vec<&[u8]> = block.inputs().collect();
-                receive(world, client, newest, &encoded)
+                let kept = receive(world, client, newest, &encoded)
                     .map_err(|error| malformed(&format_args!("input {name}: {error}")))?;
-                if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
-                    replication.input_ack = Some(
-                        replication
-                            .input_ack
-                            .map_or(newest, |held| held.max(newest)),
-                    );
+                // Only what was kept: the client resends the rest.
+                if let Some(kept) = kept
+                    && let Some(mut replication) = world.get_mut::<ClientReplication>(client)
+                {
+                    replication.input_ack =
+                        Some(replication.input_ack.map_or(kept, |held| held.max(kept)));
                 }
             }
             Ok(())

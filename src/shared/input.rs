@@ -23,9 +23,9 @@ impl<T> NetInput for T where
 pub struct LocalInput<I>(pub I);
 
 /// Receives one client's inputs of one type (server side): `(client entity, newest tick,
-/// encoded inputs newest first)`.
+/// encoded inputs newest first)`; returns the newest tick it kept, the only one acknowledged.
 pub(crate) type ReceiveInputsFn =
-    fn(&mut World, Entity, NetTick, &[&[u8]]) -> Result<(), DecodeError>;
+    fn(&mut World, Entity, NetTick, &[&[u8]]) -> Result<Option<NetTick>, DecodeError>;
 
 /// Registered input types in registration (wire) order.
 #[derive(Resource, Default)]

@@ -65,7 +65,8 @@ fn unsecure_token(client_id: u64, server: SocketAddr) -> ClientAuthentication {
 pub struct FuzzServerTransport {
     transport: ServerTransport,
     server: RenetServer,
-    clients: Vec<(SocketAddr, NetcodeClient)>,
+    /// Each client's address, socket and netcode, kept alive across runs.
+    clients: Vec<(SocketAddr, UdpSocket, NetcodeClient)>,
 }
 
 impl FuzzServerTransport {
@@ -117,9 +118,8 @@ impl FuzzServerTransport {
             }
         }
         for (socket, netcode) in sockets {
-            let mut address = socket.local_addr().expect("bound");
-            address.set_ip([127, 0, 0, 1].into());
-            fuzz.clients.push((address, netcode));
+            let address = socket.local_addr().expect("bound");
+            fuzz.clients.push((address, socket, netcode));
         }
         fuzz
     }
@@ -139,7 +139,7 @@ impl FuzzServerTransport {
                 .get(index)
                 .map_or(SocketAddr::from(([127, 0, 0, 2], 4000)), |client| client.0);
             if selector & 8 != 0
-                && let Some((_, netcode)) = self.clients.get_mut(index)
+                && let Some((_, _, netcode)) = self.clients.get_mut(index)
                 && let Ok((_, sealed)) = netcode.generate_payload_packet(bytes)
             {
                 let sealed = sealed.to_vec();
@@ -148,6 +148,18 @@ impl FuzzServerTransport {
             } else {
                 self.transport
                     .receive_datagram(from, bytes, &mut self.server);
+            }
+        }
+        // The clients hear the server and keep their connections alive.
+        let mut buffer = [0u8; 2048];
+        for (address, socket, netcode) in &mut self.clients {
+            while let Ok((len, _)) = socket.recv_from(&mut buffer) {
+                netcode.process_packet(&mut buffer[..len]);
+            }
+            if let Some((bytes, _)) = netcode.update(FRAME) {
+                let bytes = bytes.to_vec();
+                self.transport
+                    .receive_datagram(*address, &bytes, &mut self.server);
             }
         }
         self.server.update(FRAME);
@@ -167,6 +179,8 @@ pub struct FuzzClientTransport {
     client: RenetClient,
     netcode: NetcodeServer,
     server: SocketAddr,
+    /// The server's socket: what the client sends arrives there.
+    server_socket: UdpSocket,
 }
 
 impl FuzzClientTransport {
@@ -206,6 +220,7 @@ impl FuzzClientTransport {
             client,
             netcode,
             server,
+            server_socket,
         }
     }
 
@@ -232,6 +247,18 @@ impl FuzzClientTransport {
                 self.transport
                     .receive_datagram(from, bytes, &mut self.client);
             }
+        }
+        // The server hears the client and keeps the connection alive.
+        let mut buffer = [0u8; 2048];
+        self.netcode.update(FRAME);
+        while let Ok((len, from)) = self.server_socket.recv_from(&mut buffer) {
+            self.netcode.process_packet(from, &mut buffer[..len]);
+        }
+        if let renetcode::ServerResult::PacketToSend { payload, .. } = self.netcode.update_client(1)
+        {
+            let payload = payload.to_vec();
+            self.transport
+                .receive_datagram(self.server, &payload, &mut self.client);
         }
         self.client.update(FRAME);
         while self.client.receive_message(0).is_some() {}

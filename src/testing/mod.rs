@@ -380,6 +380,15 @@ fn finish(app: &mut App) {
     crate::single_threaded(app);
 }
 
+/// Heap bytes a client App's replication bookkeeping holds where the server's frames decide
+/// the size (slot table, tombstones, parts of ticks): what a hostile server could inflate.
+#[cfg(feature = "client")]
+pub fn client_bookkeeping_bytes(app: &App) -> usize {
+    app.world()
+        .resource::<crate::client::Replicas>()
+        .bookkeeping_bytes()
+}
+
 /// Applies frames to a client App as if its server had sent them on each channel: the entry
 /// point of the `client_frames` fuzz target. The error is the reason the client would
 /// disconnect with.

@@ -14,6 +14,7 @@ mod entity_mapping;
 mod fuzz_regressions;
 mod hierarchy;
 mod host_mode;
+mod hostile_server;
 mod inputs;
 mod insert_remove;
 mod interest;

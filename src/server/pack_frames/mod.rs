@@ -27,8 +27,8 @@ use crate::shared::{
     scoped::scoped,
     tick::NetTick,
     wire::{
-        BitWriter, DespawnEntry, LastPart, StateHeader, encode_slice, write_count, write_despawns,
-        write_entries_end, write_state_header,
+        BitWriter, DespawnEntry, LastPart, MAX_DESPAWNS_PER_FRAME, StateHeader, encode_slice,
+        write_count, write_despawns, write_entries_end, write_state_header,
     },
 };
 
@@ -41,8 +41,6 @@ pub(crate) const MESSAGE_FOLLOW_UP_SENDS: u32 = 8;
 /// A frame without news goes out when the input acknowledgement advanced this many ticks since
 /// the last one reported, so the client can stop repeating inputs.
 const INPUT_ACK_TICKS: i32 = 4;
-/// Most despawns in one frame (the rest wait for the next send).
-const MAX_DESPAWNS_PER_FRAME: usize = 256;
 
 /// The remote clients' tables.
 type ClientTables = QueryState<&'static mut ClientReplication, Without<LocalClient>>;

@@ -87,6 +87,13 @@ pub fn read_state_header(reader: &mut BitReader) -> Result<StateHeader, DecodeEr
     let seq = reader.read_bits(16)? as u16;
     let tick = NetTick(reader.read_bits(32)? as u32);
     let part = u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)?;
+    if part >= MAX_PARTS_PER_TICK {
+        return Err(DecodeError::TooMany {
+            what: "parts of a tick",
+            count: part as usize + 1,
+            limit: MAX_PARTS_PER_TICK as usize,
+        });
+    }
     let last = if reader.read_bool()? {
         let lag = u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)?;
         let input_ack = if reader.read_bool()? {
@@ -143,6 +150,13 @@ pub fn write_despawns(out: &mut BitWriter, despawns: &[DespawnEntry]) {
 /// Reads the despawn section.
 pub fn read_despawns(reader: &mut BitReader) -> Result<Vec<DespawnEntry>, DecodeError> {
     let count = reader.read_count(3)?;
+    if count > MAX_DESPAWNS_PER_FRAME {
+        return Err(DecodeError::TooMany {
+            what: "despawns",
+            count,
+            limit: MAX_DESPAWNS_PER_FRAME,
+        });
+    }
     let mut despawns = Vec::with_capacity(count);
     let mut previous: Option<u32> = None;
     for _ in 0..count {
@@ -220,6 +234,23 @@ pub fn write_entries_end(out: &mut BitWriter) {
 /// Most replicated entities a server has at once: slots are dense indices below this. A frame
 /// naming a slot beyond it is malformed (a client sizes its slot table by the slots it sees).
 pub const MAX_SLOTS: u32 = 1 << 24;
+
+/// Most frames (parts) one tick's replication is split into; a higher part number is
+/// malformed. The server opens a part only when the previous one is full, and renet carries
+/// at most [`RENET_BYTES_PER_UPDATE`](crate::shared::channels::RENET_BYTES_PER_UPDATE) a
+/// frame: an honest tick has under 450 parts. The cap bounds what a client keeps per tick.
+pub const MAX_PARTS_PER_TICK: u32 = 4_096;
+
+/// Most despawns in one state frame (the server sends the rest in later frames); a frame with
+/// more is malformed.
+pub const MAX_DESPAWNS_PER_FRAME: usize = 256;
+
+/// Most ticks a state frame may be ahead of the newest tick a client saw (in its welcome or a
+/// frame). Between honest frames there are at most the connection's keep-alive timeout (5 s by
+/// default, 300 ticks at 60 Hz) and a few heartbeats; 16,384 ticks is 4.5 minutes at 60 Hz. A
+/// frame further ahead would make every later frame look stale: the client disconnects with
+/// [`MalformedData`](crate::shared::disconnect::DisconnectReason::MalformedData) instead.
+pub const MAX_TICK_LEAP: i32 = 1 << 14;
 
 /// Reads the next entry's head, or `None` at the end of the entries.
 pub fn read_entry_head(

@@ -99,6 +99,15 @@ impl ClientSlot {
     }
 }
 
+/// Most despawns one client may have waiting for its acknowledgement. An honest client has
+/// about a round trip's worth (despawns per second × RTT); the server sends at most
+/// [`MAX_DESPAWNS_PER_FRAME`](crate::shared::wire::MAX_DESPAWNS_PER_FRAME) a frame, so this is
+/// over four seconds of the fastest despawning the wire carries. A client past it has stopped
+/// acknowledging while keeping its connection alive: it is disconnected with
+/// [`DisconnectReason::ConnectionLost`](crate::shared::disconnect::DisconnectReason::ConnectionLost),
+/// which bounds the memory held for it and the despawns each send walks.
+pub const MAX_PENDING_DESPAWNS: usize = 65_536;
+
 /// An entity the client may hold that it must drop (despawned, or out of its view) or freeze.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PendingDespawn {
@@ -148,8 +157,11 @@ pub(crate) struct ClientReplication {
     pub(crate) slots: Vec<ClientSlot>,
     /// Slots that may have news for this client, in wire order.
     pub(crate) dirty: DirtySet,
-    /// Despawns not acknowledged yet, by entity.
+    /// Despawns not acknowledged yet, by entity (at most [`MAX_PENDING_DESPAWNS`]).
     pub(crate) despawns: EntityHashMap<PendingDespawn>,
+    /// A despawn found [`Self::despawns`] full: the client stopped acknowledging, and is
+    /// disconnected at the end of the send.
+    pub(crate) stalled: bool,
     /// Per replicated resource.
     pub(crate) resources: Vec<ClientResource>,
     /// Large values on their way.
@@ -198,6 +210,7 @@ impl Default for ClientReplication {
             slots: Vec::new(),
             dirty: DirtySet::default(),
             despawns: EntityHashMap::default(),
+            stalled: false,
             resources: Vec::new(),
             blobs: ClientBlobs::default(),
             budget: Budget::default(),
@@ -251,7 +264,9 @@ impl ClientReplication {
             since: tick,
             freeze,
         };
+        let full = self.despawns.len() >= MAX_PENDING_DESPAWNS;
         match self.despawns.get_mut(&entity) {
+            None if full => self.stalled = true,
             None => {
                 self.despawns.insert(entity, despawn);
             }

@@ -172,6 +172,27 @@ pub(crate) fn close_silent_connections(world: &mut World) {
     }
 }
 
+/// Disconnects clients that stopped acknowledging while keeping their connection alive (their
+/// pending despawns reached
+/// [`MAX_PENDING_DESPAWNS`](super::client_replication::MAX_PENDING_DESPAWNS)).
+pub(crate) fn close_stalled_clients(
+    world: &mut World,
+    clients: &mut QueryState<(&ConnectedClient, &ClientReplication)>,
+) {
+    let ids: Vec<ClientId> = clients
+        .iter(world)
+        .filter(|(_, replication)| replication.stalled)
+        .map(|(client, _)| client.id())
+        .collect();
+    for client_id in ids {
+        let reason = DisconnectReason::ConnectionLost(format!(
+            "the client acknowledged none of {} despawns",
+            super::client_replication::MAX_PENDING_DESPAWNS
+        ));
+        close_client(world, client_id, reason);
+    }
+}
+
 /// Closes connections whose grace period ran out.
 pub(crate) fn finish_closing(mut slots: ResMut<ClientSlots>, mut server: ResMut<RenetServer>) {
     for (client_id, slot) in slots.slots.iter_mut() {

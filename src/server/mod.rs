@@ -36,6 +36,7 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 pub use crate::shared::replicated::Replicated;
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
+pub use client_replication::MAX_PENDING_DESPAWNS;
 pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerConfig};
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use encode_values::ValueRefused;
@@ -166,7 +167,12 @@ impl Plugin for ServerPlugin {
                         .chain()
                         .in_set(SendStep::Replication),
                     input::send_input_timing.in_set(SendStep::Messages),
-                    connected_client::finish_closing.in_set(SendStep::Close),
+                    (
+                        connected_client::close_stalled_clients,
+                        connected_client::finish_closing,
+                    )
+                        .chain()
+                        .in_set(SendStep::Close),
                     change_log::clear_log_without_server.run_if(not(server_exists)),
                 ),
             );

@@ -83,3 +83,77 @@ fn a_client_that_stops_acknowledging_costs_the_server_a_bounded_amount() {
     assert_eq!(client_state(&net, client), ClientState::Connected);
     assert_converged(&mut net, client);
 }
+
+/// 200 entities spawned and 200 despawned every tick while one client's acknowledgements are
+/// cut (for up to 120 simulated seconds): what the server holds for that client stops growing
+/// (it is disconnected at `MAX_PENDING_DESPAWNS`, with a reason, after about five seconds;
+/// the run stops once it is gone, since nothing is held for it after that), and the other
+/// client converges.
+#[test]
+fn a_client_that_never_acknowledges_despawns_is_bounded_then_disconnected() {
+    use bevy_netsync::server::MAX_PENDING_DESPAWNS;
+    let mut net = net();
+    let honest = net.add_client();
+    let silent = net.add_client();
+    net.run(10);
+    net.set_links(
+        silent,
+        LinkConditioner::PERFECT,
+        LinkConditioner::new(0, 0, 1.0),
+    );
+    let reasons = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    net.server_mut()
+        .add_observer(move |event: On<ClientDisconnected>| {
+            seen.lock()
+                .unwrap()
+                .push((event.client_id, event.reason.clone()));
+        });
+    let mut live: Vec<Entity> = Vec::new();
+    let mut held = Vec::new();
+    let mut step = 0u32;
+    for _ in 0..120 {
+        for _ in 0..60 {
+            let world = net.server_mut().world_mut();
+            for entity in live.drain(..) {
+                world.entity_mut(entity).despawn();
+            }
+            for i in 0..200 {
+                live.push(world.spawn((Replicated, Health(step * 200 + i))).id());
+            }
+            step += 1;
+            net.step();
+        }
+        held.push(net.server_bytes_held(silent));
+        if held.last() == Some(&None) {
+            break;
+        }
+    }
+    // Held for it: bounded while it stayed, then nothing.
+    let most = held.iter().flatten().max().copied().unwrap_or(0);
+    assert!(
+        most < MAX_PENDING_DESPAWNS * 64 + (4 << 20),
+        "{most} bytes held for the silent client"
+    );
+    assert!(
+        held.len() <= 10,
+        "disconnected within 10 s, not after {} s",
+        held.len()
+    );
+    let silent_id = net.client_id(silent);
+    let reasons = reasons.lock().unwrap();
+    assert!(
+        reasons.iter().any(|(id, reason)| *id == silent_id
+            && matches!(reason, DisconnectReason::ConnectionLost(text) if text.contains("acknowledged none"))),
+        "{reasons:?}"
+    );
+    assert!(
+        net.server_bytes_held(honest).is_some(),
+        "the honest client stayed"
+    );
+    net.run(10);
+    assert_eq!(
+        client_snapshot(net.client_mut(honest)),
+        server_snapshot(net.server_mut())
+    );
+}

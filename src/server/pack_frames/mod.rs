@@ -15,7 +15,7 @@ use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
     choose_entities::Chosen,
-    client_replication::{ClientReplication, ClientResource, SentItem},
+    client_replication::{ClientReplication, ClientResource, PendingDespawn, SentItem},
     local_client::LocalClient,
     parallel::for_each_parallel,
     replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},
@@ -241,13 +241,17 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
 
     // Despawns, by entity index (the wire's order).
     let mut pending: Vec<_> = client.despawns.values().copied().collect();
-    pending.sort_unstable_by_key(|despawn| (despawn.entity.index_u32(), despawn.entity.to_bits()));
+    let wire_order =
+        |despawn: &PendingDespawn| (despawn.entity.index_u32(), despawn.entity.to_bits());
     if pending.len() > MAX_DESPAWNS_PER_FRAME {
+        // The first ones in wire order go; the rest wait (linear, not a sort of them all).
+        pending.select_nth_unstable_by_key(MAX_DESPAWNS_PER_FRAME, wire_order);
         for despawn in &pending[MAX_DESPAWNS_PER_FRAME..] {
             watermark = watermark.min(despawn.since.sub(1));
         }
         pending.truncate(MAX_DESPAWNS_PER_FRAME);
     }
+    pending.sort_unstable_by_key(wire_order);
     let despawns: Vec<DespawnEntry> = pending
         .iter()
         .map(|despawn| DespawnEntry {

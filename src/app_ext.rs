@@ -297,10 +297,10 @@ impl NetsyncAppExt for App {
         if needs_spawned {
             self.replicate::<SpawnedBy>();
         }
-        let predicted = self
+        let mut registry = self
             .world_mut()
-            .get_resource_or_init::<ReplicationRegistry>()
-            .set_predicted(TypeId::of::<C>());
+            .get_resource_or_init::<ReplicationRegistry>();
+        let predicted = registry.set_predicted(TypeId::of::<C>()) && registry.set_clone::<C>();
         assert!(
             predicted,
             "predict::<{0}>() needs replicate::<{0}>() first",
@@ -322,10 +322,10 @@ impl NetsyncAppExt for App {
     }
 
     fn interpolate<C: Interpolate>(&mut self) -> &mut Self {
-        let replicated = self
+        let mut registry = self
             .world_mut()
-            .get_resource_or_init::<ReplicationRegistry>()
-            .set_interpolated(TypeId::of::<C>());
+            .get_resource_or_init::<ReplicationRegistry>();
+        let replicated = registry.set_interpolated(TypeId::of::<C>()) && registry.set_clone::<C>();
         assert!(
             replicated,
             "interpolate::<{0}>() needs replicate::<{0}>() first",

@@ -1,10 +1,13 @@
 //! How component values become bytes: the [`ComponentCodec`] trait and the default
 //! [`SerdeCodec`] (serde + bincode 2).
 
-use core::{any::type_name, marker::PhantomData};
+use core::marker::PhantomData;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+pub use super::serde_wire::{
+    MAX_DECODE_STACK_BYTES, ZERO_BYTE_ELEMENTS, decode_serde, encode_serde,
+};
 use super::{
     error::{DecodeError, EncodeError},
     tick::NetTick,
@@ -17,8 +20,9 @@ use super::{
 /// the type, and its entity is not replicated until the value fits again.
 pub const MAX_VALUE_BYTES: usize = 8 << 20;
 
-/// The most bytes a single value decoded by [`SerdeCodec`] may claim: [`MAX_VALUE_BYTES`]. A
-/// length field in hostile data cannot make the decoder allocate more than this.
+/// The most bytes a string or byte buffer inside a value decoded by [`SerdeCodec`] may claim:
+/// [`MAX_VALUE_BYTES`]. [`decode_serde`] holds every length field to the bytes it was given,
+/// which for a replicated value are at most this many.
 pub const MAX_DECODED_VALUE_BYTES: usize = MAX_VALUE_BYTES;
 
 /// Golomb order of the byte-length prefix of values written through the byte-level API.
@@ -45,16 +49,6 @@ impl<C> Clone for Baseline<'_, C> {
 }
 
 impl<C> Copy for Baseline<'_, C> {}
-
-type BincodeConfig = bincode::config::Configuration<
-    bincode::config::LittleEndian,
-    bincode::config::Varint,
-    bincode::config::Limit<MAX_DECODED_VALUE_BYTES>,
->;
-
-const fn bincode_config() -> BincodeConfig {
-    bincode::config::standard().with_limit::<MAX_DECODED_VALUE_BYTES>()
-}
 
 /// Turns values of `C` into bytes and back, optionally against a baseline.
 ///
@@ -212,78 +206,6 @@ impl<C: Serialize + DeserializeOwned + 'static> ComponentCodec<C> for SerdeCodec
     }
 }
 
-/// Appends the serde + bincode encoding of `value` to `out`.
-pub fn encode_serde<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
-    bincode::serde::encode_into_std_write(value, out, bincode_config())
-        .map(|_| ())
-        .map_err(|error| EncodeError {
-            type_name: type_name::<T>(),
-            detail: error.to_string(),
-        })
-}
-
-/// Decodes a serde + bincode value that must use every byte of `bytes`. Safe on bytes from
-/// anyone: allocations are bounded by [`MAX_DECODED_VALUE_BYTES`], and a value nested so deep
-/// that decoding it would use more than [`MAX_DECODE_STACK_BYTES`] of stack (a recursive type
-/// fed `Some(Some(Some(...)))` by a hostile peer) is refused instead of overflowing the stack.
-pub fn decode_serde<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let codec_error = |detail: String| DecodeError::Codec {
-        type_name: type_name::<T>(),
-        detail,
-    };
-    let marker = 0u8;
-    let mut reader = GuardedReader {
-        rest: bytes,
-        stack_start: core::hint::black_box(&marker) as *const u8 as usize,
-    };
-    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(&mut reader, bincode_config());
-    let value = T::deserialize(decoder.as_deserializer())
-        .map_err(|error| codec_error(error.to_string()))?;
-    if !reader.rest.is_empty() {
-        return Err(codec_error(format!(
-            "{} bytes left over",
-            reader.rest.len()
-        )));
-    }
-    Ok(value)
-}
-
-/// Most stack a decode may use below [`decode_serde`]'s own frame: far more than any sensible
-/// value needs, far less than a thread's stack.
-pub const MAX_DECODE_STACK_BYTES: usize = 256 * 1024;
-
-/// A slice reader that refuses to read once the stack has grown past
-/// [`MAX_DECODE_STACK_BYTES`] since decoding began: each level of a nested value reads at
-/// least a byte, so the check is met at every level.
-struct GuardedReader<'a> {
-    rest: &'a [u8],
-    stack_start: usize,
-}
-
-impl bincode::de::read::Reader for GuardedReader<'_> {
-    fn read(&mut self, bytes: &mut [u8]) -> Result<(), bincode::error::DecodeError> {
-        let marker = 0u8;
-        let here = core::hint::black_box(&marker) as *const u8 as usize;
-        if here.abs_diff(self.stack_start) > MAX_DECODE_STACK_BYTES {
-            return Err(bincode::error::DecodeError::Other(
-                "value nested too deeply",
-            ));
-        }
-        if bytes.len() > self.rest.len() {
-            return Err(bincode::error::DecodeError::UnexpectedEnd {
-                additional: bytes.len() - self.rest.len(),
-            });
-        }
-        let (read, rest) = self.rest.split_at(bytes.len());
-        bytes.copy_from_slice(read);
-        self.rest = rest;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +240,37 @@ mod tests {
         bytes.push(0);
         assert!(decode_serde::<u32>(&bytes).is_err());
         assert!(decode_serde::<Sample>(&[3, b'a']).is_err());
+    }
+
+    #[test]
+    fn zero_sized_elements_count() {
+        // A Vec<()> of 2^63 elements in 9 bytes: refused at once, not looped over.
+        let mut bytes = vec![0xfd];
+        bytes.extend_from_slice(&(1u64 << 63).to_le_bytes());
+        assert!(decode_serde::<Vec<()>>(&bytes).is_err());
+        assert!(decode_serde::<std::collections::BTreeMap<(), ()>>(&bytes).is_err());
+        // 50 000 units behind 400 bytes: refused; a few thousand pass.
+        let mut bytes = Vec::new();
+        encode_serde(&vec![vec![(); 250]; 200], &mut bytes).unwrap();
+        assert!(decode_serde::<Vec<Vec<()>>>(&bytes).is_err());
+        let mut bytes = Vec::new();
+        encode_serde(&vec![(); 4000], &mut bytes).unwrap();
+        assert_eq!(decode_serde::<Vec<()>>(&bytes).unwrap().len(), 4000);
+    }
+
+    #[test]
+    fn byte_lengths_beyond_the_input_are_refused() {
+        // A string claiming 8 MiB - 64 bytes in 5 bytes, alone and inside a value.
+        let mut bytes = vec![0xfc];
+        bytes.extend_from_slice(&((MAX_VALUE_BYTES - 64) as u32).to_le_bytes());
+        assert!(decode_serde::<String>(&bytes).is_err());
+        bytes.insert(0, 1);
+        assert!(decode_serde::<Option<String>>(&bytes).is_err());
+        // Many small varints: more bincode "claims" than 8 MiB, fewer bytes.
+        let value = vec![1u32; 3_000_000];
+        let mut bytes = Vec::new();
+        encode_serde(&value, &mut bytes).unwrap();
+        assert_eq!(decode_serde::<Vec<u32>>(&bytes).unwrap(), value);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod registry;
 pub mod replicated;
 pub mod rng;
 pub(crate) mod scoped;
+mod serde_guard;
+mod serde_wire;
 pub mod tick;
 pub mod transform_codec;
 pub mod wire;

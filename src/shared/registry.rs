@@ -2,7 +2,7 @@
 //! typed code that encodes it on the server and applies it on the client, and the short value
 //! histories that delta coding needs.
 
-use core::any::{TypeId, type_name};
+use core::any::{Any, TypeId, type_name};
 
 use bevy::{
     ecs::{
@@ -100,8 +100,9 @@ pub(crate) trait ComponentFns: Send + Sync {
     /// Server: forgets the history of a slot (its entity is gone or lost the component).
     fn forget_slot(&mut self, slot: u32);
 
-    /// Client: reads a value of server entity `remote` set at `tick`, decoded `copies` times
-    /// (the interpolation buffer needs its own), and remembers it for future deltas.
+    /// Client: reads a value of server entity `remote` set at `tick`, decoded once and returned
+    /// as `copies` values (the interpolation buffer needs its own), and remembers it for future
+    /// deltas.
     fn read(
         &mut self,
         reader: &mut BitReader,
@@ -166,6 +167,9 @@ pub(crate) trait ComponentFns: Send + Sync {
 
     /// Client: forgets every history (the connection ended).
     fn clear_client(&mut self);
+
+    /// Lets the copies of a value be clones of one decoded value: `clone` is a `fn(&C) -> C`.
+    fn set_clone(&mut self, clone: &dyn Any);
 
     /// Server: forgets every history (the server restarted).
     fn clear_server(&mut self);
@@ -242,6 +246,23 @@ impl ReplicationRegistry {
         usize::BITS - self.components.len().saturating_sub(1).leading_zeros()
     }
 
+    /// Lets the client clone a decoded `C` instead of decoding it again; `false` if `C` is not
+    /// replicated. Interpolated and predicted types are `Clone`, and call this.
+    pub(crate) fn set_clone<C: Component + Clone>(&mut self) -> bool {
+        let clone: fn(&C) -> C = C::clone;
+        match self
+            .components
+            .iter_mut()
+            .find(|c| c.type_id == TypeId::of::<C>())
+        {
+            Some(component) => {
+                component.fns.set_clone(&clone);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Marks `C` as predicted; `false` if `C` is not replicated.
     pub(crate) fn set_predicted(&mut self, type_id: TypeId) -> bool {
         match self.components.iter_mut().find(|c| c.type_id == type_id) {
@@ -282,6 +303,7 @@ impl ReplicationRegistry {
             relationship: C::relationship_accessor().is_some(),
             fns: Box::new(Typed::<C, K> {
                 codec,
+                clone: None,
                 server_history: Vec::new(),
                 client_history: EntityHashMap::default(),
             }),
@@ -294,6 +316,8 @@ impl ReplicationRegistry {
 /// The typed implementation of [`ComponentFns`].
 struct Typed<C, K> {
     codec: K,
+    /// `C::clone`, once `C` is known to be `Clone` (see [`ReplicationRegistry::set_clone`]).
+    clone: Option<fn(&C) -> C>,
     /// Server: values as clients decode them, by slot (delta codecs only).
     server_history: Vec<History<C>>,
     /// Client: values received, by server entity (delta codecs only).
@@ -337,6 +361,35 @@ impl<C: Component, K: ComponentCodec<C>> Typed<C, K> {
                 Ok(self.codec.read_delta(reader, tick, baseline)?)
             }
         }
+    }
+
+    /// Turns one decoded `value` into `copies` values, plus the baseline a delta codec keeps:
+    /// clones when `C` is `Clone`, else decodes `again` (a delta codec's type that is neither
+    /// interpolated nor predicted).
+    fn spread<E>(
+        &mut self,
+        value: C,
+        copies: usize,
+        remote: Entity,
+        tick: NetTick,
+        again: impl Fn(&Self) -> Result<C, E>,
+    ) -> Result<Vec<ErasedValue>, E> {
+        let copy = |this: &Self, value: &C| match this.clone {
+            Some(clone) => Ok(clone(value)),
+            None => again(this),
+        };
+        let mut values = Vec::with_capacity(copies);
+        for _ in 1..copies {
+            values.push(ErasedValue::new(copy(self, &value)?));
+        }
+        if self.codec.uses_baselines() {
+            let kept = copy(self, &value)?;
+            self.remember_received(remote, tick, kept);
+        }
+        if copies > 0 {
+            values.push(ErasedValue::new(value));
+        }
+        Ok(values)
     }
 
     fn remember_received(&mut self, remote: Entity, tick: NetTick, value: C) {
@@ -434,20 +487,10 @@ impl<C: Component, K: ComponentCodec<C>> ComponentFns for Typed<C, K> {
         copies: usize,
     ) -> Result<Vec<ErasedValue>, ReadError> {
         let start = reader.clone();
-        let mut values = Vec::with_capacity(copies);
-        for _ in 0..copies.max(1) {
-            *reader = start.clone();
-            values.push(ErasedValue::new(
-                self.decode_once(reader, encoding, remote, tick)?,
-            ));
-        }
-        if self.codec.uses_baselines() {
-            let mut again = start;
-            let value = self.decode_once(&mut again, encoding, remote, tick)?;
-            self.remember_received(remote, tick, value);
-        }
-        values.truncate(copies);
-        Ok(values)
+        let value = self.decode_once(reader, encoding, remote, tick)?;
+        self.spread(value, copies, remote, tick, |this| {
+            this.decode_once(&mut start.clone(), encoding, remote, tick)
+        })
     }
 
     fn read_blob(
@@ -457,20 +500,14 @@ impl<C: Component, K: ComponentCodec<C>> ComponentFns for Typed<C, K> {
         tick: NetTick,
         copies: usize,
     ) -> Result<Vec<ErasedValue>, DecodeError> {
-        let decode = || {
+        let decode = |this: &Self| {
             let mut reader = BitReader::new(bytes);
-            let value = self.codec.read(&mut reader)?;
+            let value = this.codec.read(&mut reader)?;
             reader.finish()?;
             Ok::<_, DecodeError>(value)
         };
-        let values = (0..copies)
-            .map(|_| decode().map(ErasedValue::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        if self.codec.uses_baselines() {
-            let value = decode()?;
-            self.remember_received(remote, tick, value);
-        }
-        Ok(values)
+        let value = decode(self)?;
+        self.spread(value, copies, remote, tick, decode)
     }
 
     fn overwrite(&self, entity: &mut EntityWorldMut, value: ErasedValue) {
@@ -567,6 +604,12 @@ impl<C: Component, K: ComponentCodec<C>> ComponentFns for Typed<C, K> {
         self.client_history.clear();
     }
 
+    fn set_clone(&mut self, clone: &dyn Any) {
+        if let Some(clone) = clone.downcast_ref::<fn(&C) -> C>() {
+            self.clone = Some(*clone);
+        }
+    }
+
     fn clear_server(&mut self) {
         self.server_history.clear();
     }
@@ -637,5 +680,72 @@ impl ResourceRegistry {
     /// Whether no resource is replicated.
     pub fn is_empty(&self) -> bool {
         self.resources.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    #[derive(Component, Clone, Copy, Debug, PartialEq)]
+    struct Hp(u8);
+
+    /// Sends `Hp` as a byte and counts its decodes; delta-coded or not.
+    struct Counting(Arc<AtomicUsize>, bool);
+
+    impl ComponentCodec<Hp> for Counting {
+        fn encode(&self, value: &Hp, _: Option<&Hp>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+            out.push(value.0);
+            Ok(())
+        }
+        fn decode(&self, bytes: &[u8], _: Option<&Hp>) -> Result<Hp, DecodeError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(Hp(bytes[0]))
+        }
+        fn uses_baselines(&self) -> bool {
+            self.1
+        }
+    }
+
+    /// Decodes made to read one value as `copies` values.
+    fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut registry = ReplicationRegistry::default();
+        registry.register::<Hp, _>(&mut World::new(), Counting(count.clone(), delta));
+        if clone {
+            assert!(registry.set_clone::<Hp>());
+        }
+        let mut out = BitWriter::new();
+        Counting(Arc::default(), delta)
+            .write(&Hp(7), &mut out)
+            .unwrap();
+        let bytes = out.into_bytes();
+        let remote = Entity::from_raw_u32(1).unwrap();
+        let values = (registry.get_mut(0).unwrap().fns)
+            .read(
+                &mut BitReader::new(&bytes),
+                ValueEncoding::Whole,
+                remote,
+                NetTick(5),
+                copies,
+            )
+            .unwrap();
+        assert_eq!(values.len(), copies);
+        assert!(values.iter().all(|value| value.get::<Hp>() == Some(&Hp(7))));
+        count.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_value_is_decoded_once_when_its_type_is_clone() {
+        assert_eq!(decodes(true, true, 2), 1);
+        assert_eq!(decodes(true, false, 2), 1);
+        assert_eq!(decodes(false, false, 1), 1);
+        // Not known to be `Clone` and delta-coded: its baseline copy is decoded again.
+        assert_eq!(decodes(false, true, 1), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
-    server::{FreezeWhenHidden, RelevanceRule, RoomId, Rooms, ViewPoint},
+    server::{FreezeWhenHidden, InterestSettings, RelevanceRule, RoomId, Rooms, ViewPoint},
     testing::{LinkConditioner, SplitMix64, TestNet},
 };
 use serde::{Deserialize, Serialize};
@@ -479,4 +479,46 @@ fn views_stay_exact_through_churn_over_a_bad_link() {
     assert!(early_view.len() > 5 && late_view.len() > 5);
     assert_sees(&mut net, early, &early_view);
     assert_sees(&mut net, late, &late_view);
+}
+
+#[test]
+fn rooms_for_everything_holds_before_any_room_exists() {
+    let mut net = TestNet::new(protocol);
+    net.server_mut().insert_resource(InterestSettings {
+        rooms_for_everything: true,
+        ..default()
+    });
+    let client = net.add_client();
+    let lobby = net.spawn_on_server((Replicated, Health(1)));
+    net.spawn_on_server((Replicated, Health(2), at(3.0)));
+    net.run(30);
+    assert_sees(&mut net, client, &BTreeSet::new());
+
+    let viewer = client_entity(&mut net, client);
+    let world = net.server_mut().world_mut();
+    world.entity_mut(viewer).insert(Rooms::new([RoomId(1)]));
+    world.entity_mut(lobby).insert(Rooms::new([RoomId(1)]));
+    net.run(30);
+    assert_sees(&mut net, client, &BTreeSet::from([lobby]));
+}
+
+#[test]
+fn interest_management_started_late_keeps_existing_entities_and_children() {
+    let mut net = TestNet::new(protocol);
+    let client = net.add_client();
+    // No `Transform`: placed by rooms alone.
+    let parent = net.spawn_on_server((Replicated, Health(1)));
+    let child = net.spawn_on_server((Replicated, Health(2), ChildOf(parent)));
+    net.run(30);
+    assert_sees(&mut net, client, &BTreeSet::from([parent, child]));
+
+    let viewer = client_entity(&mut net, client);
+    let world = net.server_mut().world_mut();
+    world
+        .resource_mut::<InterestSettings>()
+        .rooms_for_everything = true;
+    world.entity_mut(viewer).insert(Rooms::new([RoomId(4)]));
+    world.entity_mut(parent).insert(Rooms::new([RoomId(4)]));
+    net.run(30);
+    assert_sees(&mut net, client, &BTreeSet::from([parent, child]));
 }

@@ -91,7 +91,10 @@ impl InterestIndex {
             }
             self.set_rooms(slot, Rooms::default());
         }
-        let mut hierarchy_changed = !replicated.despawned.is_empty();
+        // The first update may come long after the entities (interest management starts with
+        // the first `Rooms`, `ViewPoint` or rule): every hierarchy is listed, every entity placed.
+        let first = last_run.is_none();
+        let mut hierarchy_changed = first || !replicated.despawned.is_empty();
         for &slot in &replicated.changed {
             let record = &replicated.slots[slot as usize];
             if self.parents[slot as usize] != record.parent {
@@ -103,7 +106,15 @@ impl InterestIndex {
         }
 
         // New entities and entities that changed (a root may have become a child or back).
-        for &slot in replicated.spawned.iter().chain(&replicated.changed) {
+        let existing: Vec<u32> = match first {
+            true => replicated.live().map(|(slot, _)| slot).collect(),
+            false => Vec::new(),
+        };
+        for &slot in existing
+            .iter()
+            .chain(&replicated.spawned)
+            .chain(&replicated.changed)
+        {
             let record = &replicated.slots[slot as usize];
             if !record.live {
                 continue;

@@ -40,7 +40,9 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
     let rule = world.get_resource::<RelevanceRule>().cloned();
     scoped(world, |world, replicated: &mut ReplicatedWorld| {
         scoped(world, |world, index: &mut InterestIndex| {
-            if rule.is_some() {
+            // Rooms for everything hides what is in no room: in force from the first send,
+            // before any `Rooms` exists.
+            if rule.is_some() || settings.rooms_for_everything {
                 index.active = true;
             }
             if index.active {

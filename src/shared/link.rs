@@ -144,6 +144,11 @@ impl Link {
     }
 
     /// Forgets packets still in flight.
+    /// Whether nothing is on its way.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.in_flight.clear();
     }

@@ -73,6 +73,20 @@ struct TestClient {
     up: Link,
     /// Whether the server still has this client's connection.
     attached: bool,
+    /// Where a client that left on purpose ([`TestNet::disconnect`]) is in closing.
+    leaving: Leaving,
+}
+
+/// A client leaving on purpose, as the netcode transport does it: the goodbye goes first, and
+/// the connection closes one frame after it had its chance to arrive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Leaving {
+    #[default]
+    No,
+    /// The goodbye is on its way.
+    SaidGoodbye,
+    /// The goodbye was delivered (or lost): the connection closes at the next step.
+    Closing,
 }
 
 impl TestNet {
@@ -133,6 +147,7 @@ impl TestNet {
             down: Link::new(self.default_link),
             up: Link::new(self.default_link),
             attached: true,
+            leaving: Leaving::No,
         });
         self.clients.len() - 1
     }
@@ -156,11 +171,24 @@ impl TestNet {
         // Client → server packets that arrived.
         for client in &mut self.clients {
             let packets = client.up.deliver(now);
-            if client.attached {
-                let mut server = self.server.world_mut().resource_mut::<RenetServer>();
-                for packet in packets {
-                    let _ = server.process_packet_from(&packet, client.id);
-                }
+            if !client.attached {
+                continue;
+            }
+            let mut server = self.server.world_mut().resource_mut::<RenetServer>();
+            if client.leaving == Leaving::Closing {
+                // Netcode's disconnect, a frame after the goodbye (the server transport defers
+                // it the same way), so both sides report `ClientLeft`.
+                client.attached = false;
+                client.leaving = Leaving::No;
+                client.up.clear();
+                server.remove_connection(client.id);
+                continue;
+            }
+            for packet in packets {
+                let _ = server.process_packet_from(&packet, client.id);
+            }
+            if client.leaving == Leaving::SaidGoodbye && client.up.is_empty() {
+                client.leaving = Leaving::Closing;
             }
         }
 
@@ -204,7 +232,7 @@ impl TestNet {
                 continue;
             };
             if renet.is_disconnected() {
-                if client.attached {
+                if client.attached && client.leaving == Leaving::No {
                     // A netcode client tells the server it leaves.
                     client.attached = false;
                     client.up.clear();
@@ -345,6 +373,7 @@ impl TestNet {
         entry.app.insert_resource(renet);
         entry.id = id;
         entry.attached = true;
+        entry.leaving = Leaving::No;
         entry.down.clear();
         entry.up.clear();
         self.server
@@ -354,15 +383,41 @@ impl TestNet {
         id
     }
 
-    /// Closes a client's connection from the client side.
+    /// Leaves the server from the client side, as
+    /// [`transport::disconnect`](crate::transport::disconnect) does over UDP: the client says
+    /// goodbye, and the connection closes a step after the goodbye had its chance to arrive.
+    /// Both sides then report
+    /// [`DisconnectReason::ClientLeft`](crate::shared::disconnect::DisconnectReason::ClientLeft)
+    /// (the server [`ConnectionLost`](crate::shared::disconnect::DisconnectReason::ConnectionLost)
+    /// if the link lost the goodbye, as over UDP).
     pub fn disconnect(&mut self, client: usize) {
-        if let Some(mut renet) = self.clients[client]
-            .app
-            .world_mut()
-            .get_resource_mut::<RenetClient>()
-        {
-            renet.disconnect();
+        let now = self.now;
+        let entry = &mut self.clients[client];
+        if !entry.attached || entry.leaving != Leaving::No {
+            return;
         }
+        let world = entry.app.world_mut();
+        let Some(mut renet) = world.remove_resource::<RenetClient>() else {
+            return;
+        };
+        if renet.is_connected() {
+            renet.send_message(
+                crate::shared::channels::RELIABLE_CHANNEL,
+                renet::Bytes::from(vec![crate::shared::wire::client_kind::GOODBYE]),
+            );
+            for packet in renet.get_packets_to_send() {
+                entry.up.send(now, packet, &mut self.rng);
+            }
+        }
+        renet.disconnect();
+        world.insert_resource(renet);
+        #[cfg(feature = "client")]
+        if let Some(mut session) = world.get_resource_mut::<crate::client::ClientSession>()
+            && session.closing_reason.is_none()
+        {
+            session.closing_reason = Some(crate::shared::disconnect::DisconnectReason::ClientLeft);
+        }
+        entry.leaving = Leaving::SaidGoodbye;
     }
 }
 

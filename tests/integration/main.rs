@@ -22,6 +22,7 @@ mod interpolation;
 mod large_values;
 mod large_world;
 mod late_join;
+mod leaving;
 mod lossy_link;
 mod malformed_input;
 mod message_order;

@@ -229,6 +229,8 @@ impl NetsyncAppExt for App {
                 (
                     crate::server::queue_server_messages::<M>
                         .in_set(crate::server::SendStep::QueueMessages),
+                    crate::server::decide_message_recipients::<M>
+                        .in_set(crate::server::SendStep::Recipients),
                     crate::server::send_server_messages::<M>
                         .in_set(crate::server::SendStep::Messages),
                 ),

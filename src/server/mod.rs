@@ -50,7 +50,8 @@ pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
 pub(crate) use send_messages::{
-    MessageOutbox, forward_local_messages, queue_server_messages, send_server_messages,
+    MessageOutbox, decide_message_recipients, forward_local_messages, queue_server_messages,
+    send_server_messages,
 };
 
 /// Largest state frame the server packs; kept for compatibility (see
@@ -80,7 +81,11 @@ pub enum ServerSet {
 pub(crate) enum SendStep {
     /// Queue this frame's `ToClients` messages (every frame).
     QueueMessages,
-    /// The replication pipeline (on send frames).
+    /// Plan the send, detect and encode changes, apply relevance (on send frames).
+    Relevance,
+    /// Decide the queued messages' remote recipients from this send's relevance.
+    Recipients,
+    /// Choose, pack and send the frames (on send frames).
     Replication,
     /// Send the queued messages, stamped with the replication tick.
     Messages,
@@ -128,6 +133,8 @@ impl Plugin for ServerPlugin {
                 PostUpdate,
                 (
                     SendStep::QueueMessages,
+                    SendStep::Relevance,
+                    SendStep::Recipients,
                     SendStep::Replication,
                     SendStep::Messages,
                     SendStep::Close,
@@ -160,6 +167,10 @@ impl Plugin for ServerPlugin {
                         detect_changes::detect_changes,
                         encode_values::encode_values,
                         interest::update_relevance,
+                    )
+                        .chain()
+                        .in_set(SendStep::Relevance),
+                    (
                         choose_entities::choose_entities,
                         pack_frames::pack_frames,
                         send_frames::send_frames,

@@ -1,9 +1,12 @@
 //! Sending game messages ([`ToClients`]) to their clients, after the replication they follow.
 //!
-//! Messages written in a frame are queued, and sent right after the next replication send with
-//! its tick; a client delivers such a message only once it holds every change up to that tick
-//! (the watermark of state frames). So a message never arrives before the entity it names or
-//! the change it announces, whatever the send interval or frame rate.
+//! Messages written in a frame are queued, and their remote recipients are decided at the next
+//! replication send, once that send knows who sees what ([`decide_message_recipients`]): a
+//! message about an entity spawned, or entering a client's view, in the same frame reaches
+//! exactly the clients that receive the entity. It goes right after the send, with its tick; a
+//! client delivers such a message only once it holds every change up to that tick (the
+//! watermark of state frames). So a message never arrives before the entity it names or the
+//! change it announces, whatever the send interval or frame rate.
 
 use bevy::prelude::*;
 use bevy_renet::{RenetServer, renet::Bytes};
@@ -16,65 +19,50 @@ use super::{
 };
 use crate::shared::{
     codec::{decode_serde, encode_serde},
-    messages::{FromClient, MessageIndex, ToClient, ToClients},
+    messages::{FromClient, MessageIndex, SendMode, ToClient, ToClients},
     wire,
 };
 
-/// Messages `M` waiting for the next replication send, with their remote recipients.
+/// Messages `M` waiting for the next replication send.
 #[derive(Resource)]
 pub(crate) struct MessageOutbox<M> {
+    /// Written since the last send; their remote recipients are decided at the send.
+    written: Vec<(SendMode, M)>,
+    /// With their remote recipients, to go after this send's replication.
     queued: Vec<(Vec<Entity>, M)>,
 }
 
 impl<M> Default for MessageOutbox<M> {
     fn default() -> Self {
-        Self { queued: Vec::new() }
+        Self {
+            written: Vec::new(),
+            queued: Vec::new(),
+        }
     }
 }
 
-/// A connected client as a message recipient: remote ones have replication state.
-type ClientTarget = (
-    Entity,
-    Option<&'static mut ClientReplication>,
-    Has<LocalClient>,
-);
-
-/// Drains `ToClients<M>` every frame: the host's [`LocalClient`] gets its copy as a plain `M` at
-/// once, remote clients' copies wait in the outbox for the next replication send (which then
-/// carries a frame to each of them, so the watermark they wait for arrives with them).
+/// Drains `ToClients<M>` every frame: the host's [`LocalClient`] (which sees everything) gets
+/// its copy as a plain `M` at once; the message waits in the outbox for the next replication
+/// send, which decides its remote recipients ([`decide_message_recipients`]).
 pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
     mut messages: ResMut<Messages<ToClients<M>>>,
     mut outbox: ResMut<MessageOutbox<M>>,
-    mut clients: Query<ClientTarget, With<ConnectedClient>>,
-    replicated: Res<ReplicatedWorld>,
+    clients: Query<(Entity, Has<LocalClient>), With<ConnectedClient>>,
     mut local: MessageWriter<M>,
 ) {
     for message in messages.drain() {
-        let mut remote = Vec::new();
-        let mut for_local = false;
-        for (client, replication, is_local) in &mut clients {
-            let sees = |entity: Entity| {
-                is_local
-                    || replicated.slot_of(entity).is_some_and(|slot| {
-                        replication.as_ref().is_some_and(|replication| {
-                            replication
-                                .slots
-                                .get(slot as usize)
-                                .is_some_and(|state| state.visible && state.entity == entity)
-                        })
-                    })
-            };
-            if !message.mode.includes_when(client, sees) {
-                continue;
-            }
-            if is_local {
-                for_local = true;
-            } else if let Some(mut replication) = replication {
-                replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
-                remote.push(client);
+        let (mut for_local, mut maybe_remote) = (false, false);
+        for (client, is_local) in &clients {
+            // Who sees an entity is known at the send; until then, anyone may.
+            if message.mode.includes_when(client, |_| true) {
+                if is_local {
+                    for_local = true;
+                } else {
+                    maybe_remote = true;
+                }
             }
         }
-        match (for_local, remote.is_empty()) {
+        match (for_local, !maybe_remote) {
             (true, false) => {
                 // Message types need not be `Clone`: the host's copy goes through the codec.
                 let mut bytes = Vec::new();
@@ -87,13 +75,51 @@ pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
                     }
                     Err(error) => error!("not sending a message: {error}"),
                 }
-                outbox.queued.push((remote, message.message));
+                outbox.written.push((message.mode, message.message));
             }
             (true, true) => {
                 local.write(message.message);
             }
-            (false, false) => outbox.queued.push((remote, message.message)),
+            (false, false) => outbox.written.push((message.mode, message.message)),
             (false, true) => {}
+        }
+    }
+}
+
+/// On send frames, after relevance: each message written since the last send goes to the
+/// remote clients its mode names now (for [`SendMode::Seeing`], those whose table holds the
+/// entity as visible in this send), and makes sure a frame goes to each of them.
+pub(crate) fn decide_message_recipients<M: Message>(
+    plan: Res<SendPlan>,
+    mut outbox: ResMut<MessageOutbox<M>>,
+    mut clients: Query<
+        (Entity, &mut ClientReplication),
+        (With<ConnectedClient>, Without<LocalClient>),
+    >,
+    replicated: Res<ReplicatedWorld>,
+) {
+    if plan.tick.is_none() || outbox.written.is_empty() {
+        return;
+    }
+    let outbox = &mut *outbox;
+    for (mode, message) in outbox.written.drain(..) {
+        let mut remote = Vec::new();
+        for (client, mut replication) in &mut clients {
+            let sees = |entity: Entity| {
+                replicated.slot_of(entity).is_some_and(|slot| {
+                    replication
+                        .slots
+                        .get(slot as usize)
+                        .is_some_and(|state| state.visible && state.entity == entity)
+                })
+            };
+            if mode.includes_when(client, sees) {
+                replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
+                remote.push(client);
+            }
+        }
+        if !remote.is_empty() {
+            outbox.queued.push((remote, message));
         }
     }
 }

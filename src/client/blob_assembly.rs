@@ -16,11 +16,17 @@ const MAX_HELD_BYTES: usize = 8 * MAX_VALUE_BYTES;
 /// [`MAX_HELD_BYTES`] whatever the age.
 const KEEP_TICKS: i32 = 3_600;
 
+/// A value some of whose slices arrived. Only what arrived is stored (a hostile server
+/// announcing 8 MiB and sending one slice costs a slice, not 8 MiB); the value is put together
+/// when the last slice comes. Held bytes are still counted at the announced length, so the
+/// room kept for values does not depend on the order slices come in.
 #[derive(Debug)]
 struct Partial {
-    bytes: Vec<u8>,
-    received: Vec<bool>,
-    count: usize,
+    /// Slices received, in arrival order.
+    slices: Vec<(u32, Box<[u8]>)>,
+    /// One bit per slice.
+    received: Vec<u64>,
+    total_len: usize,
     touched: NetTick,
 }
 
@@ -61,9 +67,9 @@ impl BlobAssembly {
             self.partial.insert(
                 blob,
                 Partial {
-                    bytes: vec![0; total_len],
-                    received: vec![false; slices],
-                    count: 0,
+                    slices: Vec::new(),
+                    received: vec![0; slices.div_ceil(64)],
+                    total_len,
                     touched: now,
                 },
             );
@@ -71,19 +77,24 @@ impl BlobAssembly {
         let Some(partial) = self.partial.get_mut(&blob) else {
             return Ok(());
         };
-        if partial.bytes.len() != total_len {
+        if partial.total_len != total_len {
             return Err(DecodeError::UnexpectedEnd("slices of one length"));
         }
         partial.touched = now;
-        if !partial.received[index] {
-            partial.received[index] = true;
-            partial.count += 1;
-            partial.bytes[start..start + expected].copy_from_slice(payload);
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        if partial.received[word] & bit == 0 {
+            partial.received[word] |= bit;
+            partial.slices.push((index as u32, payload.into()));
         }
-        if partial.count == slices
+        if partial.slices.len() == slices
             && let Some(done) = self.partial.remove(&blob)
         {
-            self.complete.insert(blob, (done.bytes, now));
+            let mut bytes = vec![0; done.total_len];
+            for (index, slice) in done.slices {
+                let start = index as usize * SLICE_BYTES;
+                bytes[start..start + slice.len()].copy_from_slice(&slice);
+            }
+            self.complete.insert(blob, (bytes, now));
         }
         Ok(())
     }
@@ -114,7 +125,7 @@ impl BlobAssembly {
         self.partial.retain(|_, partial| {
             let keep = now.diff(partial.touched) <= KEEP_TICKS;
             if !keep {
-                freed += partial.bytes.len();
+                freed += partial.total_len;
             }
             keep
         });
@@ -136,7 +147,7 @@ impl BlobAssembly {
                 .map(|(id, _)| *id);
             if let Some(id) = oldest_partial {
                 if let Some(partial) = self.partial.remove(&id) {
-                    self.held_bytes -= partial.bytes.len();
+                    self.held_bytes -= partial.total_len;
                 }
             } else if let Some(id) = oldest_complete {
                 if let Some((bytes, _)) = self.complete.remove(&id) {
@@ -173,6 +184,17 @@ mod tests {
                 .add_slice(1, MAX_VALUE_BYTES + 1, 0, &[0; SLICE_BYTES], NetTick(1))
                 .is_err()
         );
+        // One slice of a value announced at the limit stores that slice, not the value.
+        assembly
+            .add_slice(2, MAX_VALUE_BYTES, 5, &[7; SLICE_BYTES], NetTick(1))
+            .unwrap();
+        let stored: usize = assembly.partial[&2]
+            .slices
+            .iter()
+            .map(|(_, s)| s.len())
+            .sum();
+        assert_eq!(stored, SLICE_BYTES);
+        assert!(assembly.partial[&2].received.len() * 8 <= 1024);
         assembly.prune(NetTick(1 + KEEP_TICKS as u32));
         assert!(assembly.get(9).is_some(), "kept for a minute");
         assembly.prune(NetTick(2 + KEEP_TICKS as u32));

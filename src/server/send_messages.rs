@@ -135,6 +135,10 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
     let Some(tick) = plan.tick else {
         return;
     };
+    // A message that does not fit what the trailing second leaves of a client's budget waits
+    // for a later send, and so does every later message to that client (order holds).
+    let mut waiting: Vec<(Vec<Entity>, M)> = Vec::new();
+    let mut blocked: Vec<Entity> = Vec::new();
     for (recipients, message) in outbox.queued.drain(..) {
         let mut payload = Vec::new();
         if let Err(error) = encode_serde(&message, &mut payload) {
@@ -142,20 +146,42 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
             continue;
         }
         let frame = Bytes::from(wire::encode_server_message(index.index, tick, &payload));
+        let mut held = Vec::new();
         for client in recipients {
             // A recipient may have left since the message was written.
-            if let Ok((_, connected, mut replication)) = clients.get_mut(client) {
-                replication.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
-                trace!(
-                    "send message {} to client {}: {} bytes",
-                    index.index,
-                    connected.id(),
-                    frame.len()
-                );
-                server.send_message(connected.id(), index.channel.id(), frame.clone());
+            let Ok((_, connected, mut replication)) = clients.get_mut(client) else {
+                continue;
+            };
+            let cost = frame.len() + FRAME_OVERHEAD_BYTES;
+            let budget = &mut replication.budget;
+            let fits = !blocked.contains(&client)
+                && (budget.try_spend(cost) || {
+                    // Larger than a whole second's budget: it goes alone in its window.
+                    let alone = budget.window_left() == budget.rate();
+                    if alone {
+                        budget.spend(cost);
+                    }
+                    alone
+                });
+            if !fits {
+                blocked.push(client);
+                held.push(client);
+                continue;
             }
+            replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
+            trace!(
+                "send message {} to client {}: {} bytes",
+                index.index,
+                connected.id(),
+                frame.len()
+            );
+            server.send_message(connected.id(), index.channel.id(), frame.clone());
+        }
+        if !held.is_empty() {
+            waiting.push((held, message));
         }
     }
+    outbox.queued = waiting;
 }
 
 /// Turns the messages `M` the host's local player wrote into [`FromClient<M>`] from its

@@ -187,3 +187,58 @@ fn deltas_stay_exact_when_acknowledgements_are_lost_late_reordered_or_stop() {
         compare_transforms(&mut net, client, |value| round_trip(&codec, value)).unwrap();
     }
 }
+
+/// Through a lull and a burst, at small budgets too: no one-second window, however placed,
+/// carries more than the budget (a bucket alone lets the first second of a burst carry what
+/// the lull saved on top of a second's worth).
+#[test]
+fn the_budget_holds_over_every_window_through_a_lull_and_a_burst() {
+    for budget in [6_000usize, 24_000] {
+        let mut net = TestNet::new(protocol);
+        net.server_mut()
+            .insert_resource(ServerConfig {
+                bytes_per_second: budget,
+                ..default()
+            })
+            .add_systems(FixedUpdate, move_on_orbit);
+        let centers: Vec<Vec3> = (0..300)
+            .map(|i| Vec3::new(i as f32 * 25.0, 0.0, 0.0))
+            .collect();
+        let entities: Vec<Entity> = centers
+            .iter()
+            .map(|center| net.spawn_on_server((Replicated, Transform::from_translation(*center))))
+            .collect();
+        net.add_client();
+        let mut bytes = Vec::new();
+        let mut record = |net: &mut TestNet, steps: usize| {
+            for _ in 0..steps {
+                let before = net.downstream(0).bytes;
+                net.step();
+                bytes.push(net.downstream(0).bytes - before);
+            }
+        };
+        // The still entities arrive, then a lull.
+        record(&mut net, 600);
+        for (i, (entity, center)) in entities.iter().zip(&centers).enumerate() {
+            net.server_mut()
+                .world_mut()
+                .entity_mut(*entity)
+                .insert(Orbit {
+                    center: *center,
+                    phase: i as f32,
+                });
+        }
+        // Everything moves at once.
+        record(&mut net, 300);
+        let worst = bytes.windows(60).map(|w| w.iter().sum::<u64>()).max();
+        assert!(
+            worst.unwrap() <= budget as u64,
+            "{worst:?} B in one second for {budget} B/s"
+        );
+        let last: u64 = bytes[bytes.len() - 60..].iter().sum();
+        assert!(
+            last > budget as u64 * 8 / 10,
+            "only {last} B of {budget} used"
+        );
+    }
+}

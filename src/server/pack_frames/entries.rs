@@ -131,15 +131,20 @@ pub(super) fn pack_entities(
         write(packer, same_shape);
         let overflows =
             packer.body.bit_len() + MAX_STATE_HEADER_BITS + 1 > MAX_STATE_FRAME_BYTES * 8;
+        let mut fits = true;
         if overflows && packer.previous_slot.is_some() {
-            // The frame is full: this entry opens the next one, where no shape precedes it.
+            // The frame is full: this entry opens the next one, where no shape precedes it, if
+            // the trailing second leaves room for another frame.
             packer.body.truncate(mark);
-            packer.next_frame();
-            mark = packer.body.bit_len();
-            write(packer, false);
+            fits = packer.can_open_frame();
+            if fits {
+                packer.next_frame();
+                mark = packer.body.bit_len();
+                write(packer, false);
+            }
         }
         let bits = packer.body.bit_len() - mark;
-        if !packer.spend(bits) {
+        if !fits || !packer.spend(bits) {
             packer.body.truncate(mark);
             budget_spent = true;
             *watermark = watermark.min(chosen.since.sub(1));

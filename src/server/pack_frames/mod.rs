@@ -27,8 +27,9 @@ use crate::shared::{
     scoped::scoped,
     tick::NetTick,
     wire::{
-        BitWriter, DespawnEntry, LastPart, MAX_DESPAWNS_PER_FRAME, StateHeader, encode_slice,
-        write_count, write_despawns, write_entries_end, write_state_header,
+        BitWriter, DespawnEntry, LastPart, MAX_DESPAWNS_PER_FRAME, MAX_STATE_HEADER_BITS,
+        StateHeader, encode_slice, write_count, write_despawns, write_entries_end,
+        write_state_header,
     },
 };
 
@@ -172,13 +173,21 @@ struct Packer {
     previous_baseline: Option<Option<(NetTick, Option<NetTick>)>>,
     /// Bytes of budget left.
     left: usize,
-    /// Whether nothing was packed yet (the first entry may overdraw a positive budget).
+    /// Bytes the trailing second still allows: never overdrawn, whatever the bucket says.
+    hard_left: usize,
+    /// Whether nothing was packed yet (the first entry may overdraw a positive budget, within
+    /// `hard_left`).
     first: bool,
 }
 
+/// What a frame costs besides its body: the transport's overhead and the largest header.
+const FRAME_COST: usize = FRAME_OVERHEAD_BYTES + MAX_STATE_HEADER_BITS.div_ceil(8);
+/// The most bytes one despawn takes on the wire (two 32-bit Golomb codes and a bit).
+const MAX_DESPAWN_BYTES: usize = 17;
+
 impl Packer {
     /// A packer writing into `body` (empty, its allocation reused).
-    fn new(left: usize, items: Vec<SentItem>, body: BitWriter) -> Self {
+    fn new(left: usize, hard_left: usize, items: Vec<SentItem>, body: BitWriter) -> Self {
         Self {
             frames: Vec::new(),
             body,
@@ -186,9 +195,15 @@ impl Packer {
             previous_slot: None,
             previous_components: Vec::new(),
             previous_baseline: None,
-            left,
+            left: left.min(hard_left),
+            hard_left,
             first: true,
         }
+    }
+
+    /// Whether the trailing second leaves room for one more frame.
+    fn can_open_frame(&self) -> bool {
+        self.hard_left > FRAME_COST
     }
 
     /// Ends the current frame and starts the next (without despawns or resources).
@@ -202,13 +217,16 @@ impl Packer {
         self.previous_slot = None;
         self.previous_components.clear();
         self.previous_baseline = None;
+        self.left = self.left.saturating_sub(FRAME_COST);
+        self.hard_left = self.hard_left.saturating_sub(FRAME_COST);
     }
 
     /// Whether `bits` more fit the budget; spends them if so.
     fn spend(&mut self, bits: usize) -> bool {
         let bytes = bits.div_ceil(8);
-        if bytes <= self.left || (self.first && self.left > 0) {
+        if bytes <= self.left || (self.first && self.left > 0 && bytes <= self.hard_left) {
             self.left = self.left.saturating_sub(bytes);
+            self.hard_left = self.hard_left.saturating_sub(bytes);
             self.first = false;
             true
         } else {
@@ -230,10 +248,21 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         pack_slices(client, tick);
         return;
     }
+    // The hard limit: what the trailing second leaves, less this send's first frame.
+    let hard = client
+        .budget
+        .window_left()
+        .saturating_sub(ACK_PACKET_BYTES + FRAME_COST);
+    if hard == 0 {
+        // Not even an empty frame fits in this second: everything waits for the next send.
+        client.message_sends_left = client.message_sends_left.saturating_sub(1);
+        return;
+    }
     let mut packer = Packer::new(
         client
             .allowance
-            .saturating_sub(ACK_PACKET_BYTES + FRAME_OVERHEAD_BYTES),
+            .saturating_sub(ACK_PACKET_BYTES + FRAME_COST),
+        hard,
         client.take_item_list(),
         client.take_frame_body(),
     );
@@ -243,13 +272,17 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     let mut pending: Vec<_> = client.despawns.values().copied().collect();
     let wire_order =
         |despawn: &PendingDespawn| (despawn.entity.index_u32(), despawn.entity.to_bits());
-    if pending.len() > MAX_DESPAWNS_PER_FRAME {
+    // As many as a frame takes and the trailing second leaves room for.
+    let limit = MAX_DESPAWNS_PER_FRAME.min(hard / MAX_DESPAWN_BYTES);
+    if pending.len() > limit {
         // The first ones in wire order go; the rest wait (linear, not a sort of them all).
-        pending.select_nth_unstable_by_key(MAX_DESPAWNS_PER_FRAME, wire_order);
-        for despawn in &pending[MAX_DESPAWNS_PER_FRAME..] {
+        if limit > 0 {
+            pending.select_nth_unstable_by_key(limit - 1, wire_order);
+        }
+        for despawn in &pending[limit..] {
             watermark = watermark.min(despawn.since.sub(1));
         }
-        pending.truncate(MAX_DESPAWNS_PER_FRAME);
+        pending.truncate(limit);
     }
     pending.sort_unstable_by_key(wire_order);
     let despawns: Vec<DespawnEntry> = pending
@@ -263,7 +296,11 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     packer
         .items
         .extend(pending.iter().map(|despawn| SentItem::Despawn(*despawn)));
-    packer.spend(packer.body.bit_len());
+    // Within the hard limit by the count above; the bucket may go into debt for them.
+    let bytes = packer.body.bit_len().div_ceil(8);
+    packer.left = packer.left.saturating_sub(bytes);
+    packer.hard_left = packer.hard_left.saturating_sub(bytes);
+    packer.first = false;
 
     pack_resources(client, shared, &mut packer, &mut watermark);
     pack_entities(client, shared, &mut packer, &mut watermark);

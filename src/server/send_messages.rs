@@ -86,16 +86,16 @@ pub(crate) fn queue_server_messages<M: Message + Serialize + DeserializeOwned>(
     }
 }
 
+/// Remote connected clients (the host's own sees everything and was served at once).
+type RemoteClients = (With<ConnectedClient>, Without<LocalClient>);
+
 /// On send frames, after relevance: each message written since the last send goes to the
 /// remote clients its mode names now (for [`SendMode::Seeing`], those whose table holds the
 /// entity as visible in this send), and makes sure a frame goes to each of them.
 pub(crate) fn decide_message_recipients<M: Message>(
     plan: Res<SendPlan>,
     mut outbox: ResMut<MessageOutbox<M>>,
-    mut clients: Query<
-        (Entity, &mut ClientReplication),
-        (With<ConnectedClient>, Without<LocalClient>),
-    >,
+    mut clients: Query<(Entity, &mut ClientReplication), RemoteClients>,
     replicated: Res<ReplicatedWorld>,
 ) {
     if plan.tick.is_none() || outbox.written.is_empty() {

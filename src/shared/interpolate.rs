@@ -115,6 +115,26 @@ impl<C: Component> SnapshotBuffer<C> {
         self.snapshots.back().map(|(tick, _)| *tick)
     }
 
+    /// The ticks of the two snapshots [`sample`](SnapshotBuffer::sample) blends at `tick` (the
+    /// same tick twice when exactly on the newest), or `None` when it does not interpolate:
+    /// empty, or past the newest snapshot (extrapolated or held). For tests and tools that
+    /// compare what a client drew with the server's state at the ticks it drew from.
+    pub fn bracket(&self, tick: f64) -> Option<(NetTick, NetTick)> {
+        let (newest, _) = self.snapshots.back()?;
+        let newest_at = newest.unwrap_near(tick);
+        if tick >= newest_at {
+            return (tick == newest_at).then_some((*newest, *newest));
+        }
+        let after = self
+            .snapshots
+            .iter()
+            .position(|(held, _)| held.unwrap_near(tick) > tick)?;
+        match after {
+            0 => Some((self.snapshots[0].0, self.snapshots[0].0)),
+            _ => Some((self.snapshots[after - 1].0, self.snapshots[after].0)),
+        }
+    }
+
     /// Forgets snapshots no longer needed to sample at `tick` (keeps the one just before it).
     /// `tick` is on the unwrapped line of [`ClientTimeline`](crate::client::ClientTimeline).
     pub fn prune(&mut self, tick: f64) {
@@ -210,6 +230,17 @@ mod tests {
             buffer.push(NetTick(tick), X(x));
         }
         buffer
+    }
+
+    #[test]
+    fn the_bracket_names_the_snapshots_a_sample_blends() {
+        let buffer = buffer(&[(10, 10.0), (12, 12.0), (15, 15.0)]);
+        assert_eq!(buffer.bracket(11.5), Some((NetTick(10), NetTick(12))));
+        assert_eq!(buffer.bracket(12.0), Some((NetTick(12), NetTick(15))));
+        assert_eq!(buffer.bracket(15.0), Some((NetTick(15), NetTick(15))));
+        assert_eq!(buffer.bracket(9.0), Some((NetTick(10), NetTick(10))));
+        assert_eq!(buffer.bracket(15.5), None, "extrapolated or held");
+        assert_eq!(SnapshotBuffer::<X>::default().bracket(1.0), None);
     }
 
     #[test]

@@ -39,8 +39,8 @@ fn is_malformed(result: &Result<(), DisconnectReason>) -> bool {
     matches!(result, Err(DisconnectReason::MalformedData(_)))
 }
 
-#[test]
-fn a_spawn_in_the_highest_slot_costs_one_entry() {
+/// A state frame of tick 1,001 spawning one entity (an empty shape) in `slot`.
+fn spawn_in_slot(slot: u32) -> Vec<u8> {
     let mut frame = BitWriter::new();
     write_state_header(
         &mut frame,
@@ -56,17 +56,30 @@ fn a_spawn_in_the_highest_slot_costs_one_entry() {
     write_entry_head(
         &mut frame,
         &EntryHead {
-            slot: MAX_SLOTS - 1,
+            slot,
             spawn: Some(Entity::from_raw_u32(5).unwrap()),
         },
         None,
     );
     write_shape_parts(&mut frame, &[], None, 4, NetTick(1_001));
     write_entries_end(&mut frame);
+    frame.into_bytes()
+}
+
+#[test]
+fn a_spawn_in_the_highest_slot_costs_one_entry() {
     let mut client = FuzzClient::new();
-    assert_eq!(receive(&mut client, &frame.into_bytes()), Ok(()));
+    assert_eq!(receive(&mut client, &spawn_in_slot(MAX_SLOTS - 1)), Ok(()));
     let held = client_bookkeeping_bytes(client.app());
     assert!(held < 1 << 20, "{held} bytes held for one entity");
+}
+
+/// Found by `from_server` (an out-of-memory): a state frame naming slot 2^31 made the client
+/// size its slot table for it. Slots beyond `MAX_SLOTS` are malformed.
+#[test]
+fn a_frame_naming_a_slot_beyond_the_limit_is_refused() {
+    let refused = receive(&mut FuzzClient::new(), &spawn_in_slot(1 << 31));
+    assert!(is_malformed(&refused), "{refused:?}");
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub(crate) struct InputTiming {
     late: u32,
 }
 
-/// Queues the inputs of a [`wire::client_kind::INPUTS`] frame (server side). Returns the newest
+/// Queues the inputs of one input block of a client's update frame (server side). Returns the newest
 /// tick it holds from them (queued now or before): the only tick the client may be told
 /// arrived. Inputs dropped as too early or too late are not acknowledged, so the client sends
 /// them again while its clock adapts.

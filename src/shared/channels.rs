@@ -24,12 +24,13 @@ impl Channel {
     }
 }
 
-/// Reliable ordered channel id. Server → client: welcome, disconnect reason, structural
-/// changes, reliable messages. Client → server: hello, reliable messages.
+/// Reliable ordered channel id. Server → client: welcome, disconnect reason, reliable
+/// messages. Client → server: hello, goodbye, reliable messages.
 pub const RELIABLE_CHANNEL: u8 = 0;
 
-/// Unreliable channel id. Server → client: component values, unreliable messages.
-/// Client → server: acks, unreliable messages (and, later, inputs).
+/// Unreliable channel id. Server → client: all replication (state frames, slices of large
+/// values), input timing, unreliable messages. Client → server: the update frame (acks and
+/// inputs), unreliable messages.
 pub const UNRELIABLE_CHANNEL: u8 = 1;
 
 /// Bytes renet may send to one peer per update. Replication budgets itself below this

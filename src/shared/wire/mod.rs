@@ -25,7 +25,7 @@
 //! spawns, despawns, insertions, removals, values and resources, each entry resent until the
 //! client acknowledged a frame carrying it (or something newer). Entities are named by their
 //! slot, a small number the server assigns; values carry the tick they were set at, so a client
-//! applies each server change once. The layout is documented in `state_frame.rs`.
+//! applies each server change once. The layout is documented in `state_frame/mod.rs`.
 
 /// The revision of the frame layouts described here, part of every
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out

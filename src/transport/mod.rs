@@ -28,6 +28,8 @@ mod client;
 mod client_transport;
 mod datagram_filter;
 mod error;
+#[cfg(feature = "server")]
+mod netcode_results;
 mod replay;
 #[cfg(feature = "server")]
 pub(crate) mod request_gate;

@@ -1,0 +1,337 @@
+//! Applying a state frame on the client.
+//!
+//! - Despawns first, then resources, then entity entries in the order they came.
+//! - A spawned entity gets every replicated component in one insertion (with [`FromServer`]), so
+//!   hooks and `On<Add, C>` observers see the whole entity; so do components inserted together.
+//! - A value is applied only when it is newer than what the entity holds: resends of a change
+//!   the client already has write nothing, so `Changed<C>` means "the server changed it".
+//! - Entities named inside components map to their client copies, or to
+//!   `Entity::PLACEHOLDER` while not replicated here; they are mapped again when the entity
+//!   arrives or leaves. Relationships (`ChildOf`) wait for their target instead.
+//! - A frame that cannot be read to its end (older than a despawn it raced, or naming a
+//!   baseline no longer held) is applied up to there and not acknowledged: the server sends its
+//!   news again.
+
+mod apply;
+
+use core::any::TypeId;
+
+use bevy::{ecs::component::ComponentId, prelude::*};
+
+use super::{
+    PredictedSpawns,
+    replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
+};
+use crate::shared::{
+    codec::read_length_prefixed,
+    entity_map::ServerEntityMap,
+    erased::ErasedValue,
+    error::DecodeError,
+    prediction::{Predicted, SpawnedBy},
+    registry::{
+        NoInterpolation, ReadError, ReplicatedComponent, ReplicationRegistry, ResourceRegistry,
+        ValueEncoding,
+    },
+    tick::NetTick,
+    wire::{
+        BitReader, DespawnEntry, Shape, StateHeader, ValueKind, read_change_tick, read_despawns,
+        read_entry_head, read_index, read_shape, read_value_kind,
+    },
+};
+
+/// Marks a client entity that mirrors a server entity. Its server entity is in
+/// [`ServerEntityMap`]. Inserted by [`ClientSet::Receive`](super::ClientSet::Receive), together
+/// with the entity's replicated components.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
+#[reflect(Component)]
+pub struct FromServer;
+
+/// Marks a client entity the server stopped updating because it is out of this client's view
+/// and marked [`FreezeWhenHidden`](crate::server::FreezeWhenHidden) on the server: it shows the
+/// entity as last seen. Removed when the entity comes back into view.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
+#[reflect(Component)]
+pub struct Frozen;
+
+/// Applies a state frame; malformed data is an error (the client then disconnects).
+pub(crate) fn apply_state_frame(
+    world: &mut World,
+    header: StateHeader,
+    bytes: &[u8],
+    body_start: usize,
+) -> Result<(), DecodeError> {
+    world.resource_scope(|world, mut replicas: Mut<Replicas>| {
+        if replicas.is_stale(header.tick) {
+            return Ok(());
+        }
+        replicas.saw_tick(header.tick);
+        // Before this frame's despawns: the tombstone cap counts only live ones.
+        replicas.prune();
+        world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
+            world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
+                let mut frame = FrameApply {
+                    world,
+                    registry: &mut registry,
+                    map: &mut map,
+                    replicas: &mut replicas,
+                    tick: header.tick,
+                    touched_targets: Vec::new(),
+                    blob_missing: false,
+                };
+                let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
+                let complete = frame.run(&mut reader)?;
+                frame.resolve_references();
+                if complete {
+                    replicas.acks.push(header.seq);
+                    replicas.part_applied(
+                        header.tick,
+                        header.part,
+                        header.last.map(|last| last.watermark),
+                    );
+                    if let Some(input) = header.last.and_then(|last| last.input_ack) {
+                        replicas.input_ack =
+                            Some(replicas.input_ack.map_or(input, |held| held.max(input)));
+                    }
+                }
+                Ok(())
+            })
+        })
+    })
+}
+
+/// One component value read from a frame.
+struct Staged {
+    index: u32,
+    tick: NetTick,
+    value: StagedValue,
+}
+
+enum StagedValue {
+    Removed,
+    Decoded(Vec<ErasedValue>),
+    /// A value that arrived in slices: decoded only if it is still news.
+    Blob(u32),
+}
+
+/// One entity's entry read from a frame.
+struct StagedEntity {
+    remote: Entity,
+    slot: u32,
+    spawn: bool,
+    values: Vec<Staged>,
+}
+
+/// Why reading stopped early.
+enum Stop {
+    /// The frame raced a despawn or names a baseline no longer held: apply what was read.
+    Abort,
+    Malformed(DecodeError),
+}
+
+impl From<DecodeError> for Stop {
+    fn from(error: DecodeError) -> Self {
+        Self::Malformed(error)
+    }
+}
+
+impl From<ReadError> for Stop {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Malformed(error) => Self::Malformed(error),
+            ReadError::MissingBaseline => Self::Abort,
+        }
+    }
+}
+
+struct FrameApply<'a> {
+    world: &'a mut World,
+    registry: &'a mut ReplicationRegistry,
+    map: &'a mut ServerEntityMap,
+    replicas: &'a mut Replicas,
+    tick: NetTick,
+    /// Server entities that appeared or disappeared here: their referrers are mapped again.
+    touched_targets: Vec<Entity>,
+    /// A large value that is news was not held (the frame is then not acknowledged).
+    blob_missing: bool,
+}
+
+impl FrameApply<'_> {
+    /// Reads and applies the frame; `Ok(false)` when it stopped early.
+    fn run(&mut self, reader: &mut BitReader) -> Result<bool, DecodeError> {
+        for despawn in read_despawns(reader)? {
+            self.despawn(despawn)?;
+        }
+        match self.read_resources(reader) {
+            Ok(()) => {}
+            Err(Stop::Abort) => return Ok(false),
+            Err(Stop::Malformed(error)) => return Err(error),
+        }
+        let mut staged = Vec::new();
+        let result = self.read_entities(reader, &mut staged);
+        self.apply(staged)?;
+        match result {
+            Ok(()) => Ok(!self.blob_missing),
+            Err(Stop::Abort) => Ok(false),
+            Err(Stop::Malformed(error)) => Err(error),
+        }
+    }
+
+    fn read_resources(&mut self, reader: &mut BitReader) -> Result<(), Stop> {
+        let count = reader.read_count(4)?;
+        for _ in 0..count {
+            let index = read_index(reader)?;
+            let removed = reader.read_bool()?;
+            let changed = read_change_tick(reader, self.tick)?;
+            let kind = if removed {
+                None
+            } else {
+                Some(read_value_kind(reader, false)?)
+            };
+            let inline = match kind {
+                Some(ValueKind::Whole | ValueKind::Delta) => Some(read_length_prefixed(reader)?),
+                _ => None,
+            };
+            let registry = self.world.resource::<ResourceRegistry>();
+            let resource = registry
+                .resources
+                .get(index as usize)
+                .ok_or(DecodeError::UnknownMessage(index))?;
+            let (apply, remove) = (resource.apply_bytes, resource.remove);
+            let held = &mut self.replicas.resources;
+            if held.len() <= index as usize {
+                held.resize(index as usize + 1, None);
+            }
+            if held[index as usize].is_some_and(|held| !changed.is_newer_than(held)) {
+                continue;
+            }
+            let bytes = match (kind, inline) {
+                (None, _) => None,
+                (_, Some(bytes)) => Some(bytes),
+                (Some(ValueKind::Blob(id)), None) => {
+                    let blob = self.replicas.blobs.take(id).ok_or(Stop::Abort)?;
+                    Some(read_length_prefixed(&mut BitReader::new(&blob))?)
+                }
+                (Some(_), None) => continue,
+            };
+            self.replicas.resources[index as usize] = Some(changed);
+            match bytes {
+                Some(bytes) => apply(self.world, &bytes)?,
+                None => remove(self.world),
+            }
+        }
+        Ok(())
+    }
+
+    fn read_entities(
+        &mut self,
+        reader: &mut BitReader,
+        staged: &mut Vec<StagedEntity>,
+    ) -> Result<(), Stop> {
+        let index_bits = self.registry.index_bits();
+        let mut previous_slot = None;
+        let mut previous_shape: Option<Shape> = None;
+        while let Some(head) = read_entry_head(reader, previous_slot)? {
+            previous_slot = Some(head.slot);
+            let shape = read_shape(
+                reader,
+                previous_shape.as_ref(),
+                index_bits,
+                self.registry.len(),
+                self.tick,
+            )?;
+            let (remote, spawn, stale) = match head.spawn {
+                Some(remote) => {
+                    let despawned_later = self
+                        .replicas
+                        .tombstones
+                        .get(&remote)
+                        .is_some_and(|despawned| !self.tick.is_newer_than(*despawned));
+                    let spawned_later =
+                        self.replicas.entities.get(&remote).is_some_and(|replica| {
+                            replica.last_life_event().is_newer_than(self.tick)
+                        });
+                    (remote, true, despawned_later || spawned_later)
+                }
+                None => {
+                    let remote = self
+                        .replicas
+                        .slots
+                        .get(&head.slot)
+                        .copied()
+                        .ok_or(Stop::Abort)?;
+                    let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
+                    if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
+                        return Err(Stop::Abort);
+                    }
+                    (remote, false, false)
+                }
+            };
+            let values = self.read_values(reader, &shape, remote, spawn)?;
+            if !stale {
+                staged.push(StagedEntity {
+                    remote,
+                    slot: head.slot,
+                    spawn,
+                    values,
+                });
+            }
+            previous_shape = Some(shape);
+        }
+        Ok(())
+    }
+
+    fn read_values(
+        &mut self,
+        reader: &mut BitReader,
+        shape: &Shape,
+        remote: Entity,
+        spawn: bool,
+    ) -> Result<Vec<Staged>, Stop> {
+        let mut values = Vec::with_capacity(shape.components.len());
+        for &index in &shape.components {
+            let removed = !spawn && reader.read_bool()?;
+            let changed = read_change_tick(reader, self.tick)?;
+            if removed {
+                values.push(Staged {
+                    index,
+                    tick: changed,
+                    value: StagedValue::Removed,
+                });
+                continue;
+            }
+            let component = self.registry.get_mut(index)?;
+            let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
+            let copies = if component.interpolated || component.predicted {
+                2
+            } else {
+                1
+            };
+            let value = match read_value_kind(reader, delta_allowed)? {
+                ValueKind::Whole => StagedValue::Decoded(component.fns.read(
+                    reader,
+                    ValueEncoding::Whole,
+                    remote,
+                    changed,
+                    copies,
+                )?),
+                ValueKind::Delta => {
+                    let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
+                    StagedValue::Decoded(component.fns.read(
+                        reader,
+                        ValueEncoding::Delta { base, previous },
+                        remote,
+                        changed,
+                        copies,
+                    )?)
+                }
+                ValueKind::Blob(id) => StagedValue::Blob(id),
+            };
+            values.push(Staged {
+                index,
+                tick: changed,
+                value,
+            });
+        }
+        Ok(values)
+    }
+}

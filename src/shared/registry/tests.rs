@@ -1,0 +1,65 @@
+//! The registry's typed code: values decoded once, deltas against the right baselines.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use super::*;
+
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+struct Hp(u8);
+
+/// Sends `Hp` as a byte and counts its decodes; delta-coded or not.
+struct Counting(Arc<AtomicUsize>, bool);
+
+impl ComponentCodec<Hp> for Counting {
+    fn encode(&self, value: &Hp, _: Option<&Hp>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        out.push(value.0);
+        Ok(())
+    }
+    fn decode(&self, bytes: &[u8], _: Option<&Hp>) -> Result<Hp, DecodeError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(Hp(bytes[0]))
+    }
+    fn uses_baselines(&self) -> bool {
+        self.1
+    }
+}
+
+/// Decodes made to read one value as `copies` values.
+fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut registry = ReplicationRegistry::default();
+    registry.register::<Hp, _>(&mut World::new(), Counting(count.clone(), delta));
+    if clone {
+        assert!(registry.set_clone::<Hp>());
+    }
+    let mut out = BitWriter::new();
+    Counting(Arc::default(), delta)
+        .write(&Hp(7), &mut out)
+        .unwrap();
+    let bytes = out.into_bytes();
+    let remote = Entity::from_raw_u32(1).unwrap();
+    let values = (registry.get_mut(0).unwrap().fns)
+        .read(
+            &mut BitReader::new(&bytes),
+            ValueEncoding::Whole,
+            remote,
+            NetTick(5),
+            copies,
+        )
+        .unwrap();
+    assert_eq!(values.len(), copies);
+    assert!(values.iter().all(|value| value.get::<Hp>() == Some(&Hp(7))));
+    count.load(Ordering::Relaxed)
+}
+
+#[test]
+fn a_value_is_decoded_once_when_its_type_is_clone() {
+    assert_eq!(decodes(true, true, 2), 1);
+    assert_eq!(decodes(true, false, 2), 1);
+    assert_eq!(decodes(false, false, 1), 1);
+    // Not known to be `Clone` and delta-coded: its baseline copy is decoded again.
+    assert_eq!(decodes(false, true, 1), 2);
+}

@@ -1,0 +1,186 @@
+//! The arena's test harness: a headless server and bots over real UDP on loopback, time
+//! stepped by hand, with what the server simulated and what each bot predicted, drew and heard.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use bevy::{prelude::*, time::TimeUpdateStrategy};
+use bevy_netsync::{prelude::*, transport};
+
+use super::{
+    bots,
+    drawing::{Drawn, record_drawn},
+    headless, level, net_args,
+    protocol::{ArenaInput, ChatLine, Player, Score},
+};
+
+pub const FRAME: Duration = Duration::from_nanos(16_666_667);
+
+/// Player positions the server simulated, by tick and client id.
+#[derive(Resource, Default)]
+pub struct History(pub BTreeMap<u32, BTreeMap<u64, Vec3>>);
+
+fn record_history(
+    tick: Res<ServerTick>,
+    players: Query<(&Player, &Transform)>,
+    mut history: ResMut<History>,
+) {
+    let positions = players
+        .iter()
+        .map(|(player, transform)| (player.client_id, transform.translation))
+        .collect();
+    history.0.insert(tick.0.0, positions);
+}
+
+/// A bot's own player where it predicted it, by tick (re-simulated ticks overwrite).
+#[derive(Resource, Default)]
+pub struct Predictions(pub BTreeMap<u32, Vec3>);
+
+fn record_predictions(
+    tick: Res<PredictedTick>,
+    players: Query<&Transform, (With<Player>, With<Predicted>)>,
+    mut predictions: ResMut<Predictions>,
+) {
+    if let (Some(tick), Ok(transform)) = (tick.tick(), players.single()) {
+        predictions.0.insert(tick.0, transform.translation);
+    }
+}
+
+/// Chat lines a bot received.
+#[derive(Resource, Default)]
+pub struct Heard(pub Vec<ChatLine>);
+
+fn listen(mut lines: MessageReader<ChatLine>, mut heard: ResMut<Heard>) {
+    heard.0.extend(lines.read().cloned());
+}
+
+pub struct Arena {
+    pub server: App,
+    pub bots: Vec<App>,
+}
+
+impl Arena {
+    /// A server on the `arena` level and `bots` bots that all see each other.
+    pub fn new(bots: usize, brains: bool) -> Self {
+        let mut arena = Self::on_level(bots, brains, level::DEFAULT_LEVEL);
+        let count = arena.bots.len();
+        arena.run_until(240, |arena| {
+            (0..count).all(|i| arena.players_seen(i) == count)
+        });
+        arena
+    }
+
+    /// A server on `level` and `bots` bots, once every bot has its player on the server.
+    pub fn on_level(bots: usize, brains: bool, level: &str) -> Self {
+        let mut server = App::new();
+        server.add_plugins(MinimalPlugins);
+        headless::server_game(&mut server);
+        level::choose(&mut server, level).unwrap();
+        server
+            .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+            .init_resource::<History>()
+            .add_systems(FixedPostUpdate, record_history);
+        server.finish();
+        server.cleanup();
+        bevy_netsync::single_threaded(&mut server);
+        let settings = headless::server_settings(
+            "127.0.0.1:0".into(),
+            Vec::new(),
+            16,
+            transport::ServerSecurity::Unsecure,
+        );
+        let address = transport::start_server(server.world_mut(), &settings)
+            .unwrap()
+            .local
+            .to_string();
+        let bots = (0..bots)
+            .map(|i| {
+                let mut bot = bots::bot_app(
+                    &address,
+                    &format!("bot-{}", i + 1),
+                    i as u64 + 7,
+                    &net_args::NetArgs::default(),
+                )
+                .unwrap();
+                bot.insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+                    .init_resource::<Heard>()
+                    .init_resource::<Predictions>()
+                    .init_resource::<Drawn>()
+                    .add_systems(PreUpdate, record_drawn.after(ClientSet::Interpolate))
+                    .add_systems(Update, listen)
+                    .add_systems(FixedPostUpdate, record_predictions);
+                bot.world_mut().resource_mut::<bots::BotBrain>().enabled = brains;
+                bot
+            })
+            .collect();
+        let mut arena = Self { server, bots };
+        let count = arena.bots.len();
+        arena.run_until(240, |arena| arena.players_on_server() == count);
+        arena
+    }
+
+    pub fn step(&mut self) {
+        self.server.update();
+        for bot in &mut self.bots {
+            bot.update();
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+
+    pub fn run(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.step();
+        }
+    }
+
+    pub fn run_until(&mut self, max: usize, mut done: impl FnMut(&mut Self) -> bool) {
+        for _ in 0..max {
+            self.step();
+            if done(self) {
+                return;
+            }
+        }
+        panic!("condition not reached in {max} steps");
+    }
+
+    pub fn players_on_server(&mut self) -> usize {
+        let world = self.server.world_mut();
+        world.query::<&Player>().iter(world).count()
+    }
+
+    pub fn players_seen(&mut self, bot: usize) -> usize {
+        let world = self.bots[bot].world_mut();
+        world.query::<&Player>().iter(world).count()
+    }
+
+    pub fn client_id(&self, bot: usize) -> u64 {
+        bots::my_client_id(self.bots[bot].world()).unwrap()
+    }
+
+    /// The server-side player entity of a bot.
+    pub fn server_player(&mut self, bot: usize) -> Entity {
+        let id = self.client_id(bot);
+        let world = self.server.world_mut();
+        world
+            .query::<(Entity, &Player)>()
+            .iter(world)
+            .find(|(_, player)| player.client_id == id)
+            .map(|(entity, _)| entity)
+            .unwrap()
+    }
+
+    pub fn input(&mut self, bot: usize, input: ArenaInput) {
+        self.bots[bot]
+            .world_mut()
+            .resource_mut::<LocalInput<ArenaInput>>()
+            .0 = input;
+    }
+
+    pub fn scores(app: &mut App) -> BTreeMap<u64, Score> {
+        let world = app.world_mut();
+        world
+            .query::<(&Player, &Score)>()
+            .iter(world)
+            .map(|(player, score)| (player.client_id, *score))
+            .collect()
+    }
+}

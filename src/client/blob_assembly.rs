@@ -2,10 +2,8 @@
 
 use bevy::platform::collections::HashMap;
 
-use crate::shared::{codec::MAX_VALUE_BYTES, error::DecodeError, tick::NetTick};
+use crate::shared::{codec::MAX_VALUE_BYTES, error::DecodeError, tick::NetTick, wire::SLICE_BYTES};
 
-/// Payload bytes per slice (the server's slice size).
-pub(crate) const SLICE_BYTES: usize = 1024;
 /// Most bytes held in unfinished and finished values together (the server keeps less than
 /// half of this on its way); beyond, unfinished ones go first, then the oldest finished ones.
 const MAX_HELD_BYTES: usize = 8 * MAX_VALUE_BYTES;

@@ -6,12 +6,10 @@
 use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
-use crate::shared::tick::NetTick;
+use crate::shared::{tick::NetTick, wire::SLICE_BYTES};
 
 /// Whole encodings above this many bytes travel in slices instead of inside frames.
 pub const LARGE_VALUE_BYTES: usize = 900;
-/// Payload bytes per slice.
-pub(crate) const SLICE_BYTES: usize = 1024;
 /// Most large values on their way to one client at once; further ones wait their turn. Enough
 /// to keep a long round trip busy with small large values (256 of 1 KB cover 2 s at 128 KB/s).
 pub(crate) const MAX_TRANSFERS_PER_CLIENT: usize = 256;

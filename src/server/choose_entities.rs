@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use super::{
     blobs::{BlobKey, BlobStatus, BlobStore},
     budget::ReplicationBudget,
-    client_replication::{ClientReplication, ClientSlot},
+    client_replication::{Chosen, ClientReplication, ClientSlot},
     config::ServerConfig,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
@@ -22,17 +22,6 @@ use super::{
     value_cache::BodyKey,
 };
 use crate::shared::{scoped::scoped, tick::NetTick};
-
-/// An entity chosen for this send, since when it has been out of date, and its priority
-/// account (packing goes by it when the real sizes do not all fit).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Chosen {
-    pub(crate) slot: u32,
-    pub(crate) since: NetTick,
-    pub(crate) priority: f32,
-    /// The body its entry needs, against what the client acknowledged.
-    pub(crate) key: BodyKey,
-}
 
 /// The remote clients' tables and budgets.
 type ClientTables = QueryState<

@@ -3,10 +3,7 @@
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
-use super::{
-    blobs::ClientBlobs, budget::Budget, choose_entities::Chosen, dirty::DirtySet,
-    value_cache::BodyKey,
-};
+use super::{blobs::ClientBlobs, budget::Budget, dirty::DirtySet, value_cache::BodyKey};
 use crate::shared::{
     tick::NetTick,
     wire::{BitWriter, MAX_STATE_FRAME_BYTES},
@@ -107,6 +104,17 @@ impl ClientSlot {
 /// [`DisconnectReason::ConnectionLost`](crate::shared::disconnect::DisconnectReason::ConnectionLost),
 /// which bounds the memory held for it and the despawns each send walks.
 pub const MAX_PENDING_DESPAWNS: usize = 65_536;
+
+/// An entity chosen for this send, since when it has been out of date, and its priority
+/// account (packing goes by it when the real sizes do not all fit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Chosen {
+    pub(crate) slot: u32,
+    pub(crate) since: NetTick,
+    pub(crate) priority: f32,
+    /// The body its entry needs, against what the client acknowledged.
+    pub(crate) key: BodyKey,
+}
 
 /// An entity the client may hold that it must drop (despawned, or out of its view) or freeze.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -54,10 +54,6 @@ pub(crate) use send_messages::{
     send_server_messages,
 };
 
-/// Largest state frame the server packs; kept for compatibility (see
-/// [`MAX_STATE_FRAME_BYTES`](crate::shared::wire::MAX_STATE_FRAME_BYTES)).
-pub const MAX_UPDATE_FRAME_BYTES: usize = crate::shared::wire::MAX_STATE_FRAME_BYTES;
-
 use crate::shared::tick::ServerTick;
 
 /// The server's system sets, in pipeline order.

@@ -25,6 +25,9 @@ pub const MAX_VALUE_BYTES: usize = 8 << 20;
 /// which for a replicated value are at most this many.
 pub const MAX_DECODED_VALUE_BYTES: usize = MAX_VALUE_BYTES;
 
+// serde_wire's backstop stays far above any value replication carries.
+const _: () = assert!(super::serde_wire::CLAIM_LIMIT >= 16 * MAX_VALUE_BYTES);
+
 /// Golomb order of the byte-length prefix of values written through the byte-level API.
 const LENGTH_ORDER: u32 = 3;
 

@@ -28,6 +28,9 @@ pub enum DecodeError {
     /// A message index that was never registered.
     #[error("unknown message index {0}")]
     UnknownMessage(u32),
+    /// A replicated resource index that was never registered.
+    #[error("unknown replicated resource index {0}")]
+    UnknownResource(u32),
     /// An entity index no entity can have.
     #[error("invalid entity index {0}")]
     InvalidEntity(u64),

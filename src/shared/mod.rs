@@ -18,7 +18,6 @@ pub mod registry;
 pub mod replicated;
 pub mod rng;
 pub(crate) mod scoped;
-mod serde_guard;
 mod serde_wire;
 pub mod tick;
 pub mod transform_codec;

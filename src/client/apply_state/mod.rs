@@ -195,7 +195,7 @@ impl FrameApply<'_> {
             let resource = registry
                 .resources
                 .get(index as usize)
-                .ok_or(DecodeError::UnknownMessage(index))?;
+                .ok_or(DecodeError::UnknownResource(index))?;
             let (apply, remove) = (resource.apply_bytes, resource.remove);
             let held = &mut self.replicas.resources;
             if held.len() <= index as usize {

@@ -6,8 +6,7 @@ use super::{Packer, Shared, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
-        choose_entities::Chosen,
-        client_replication::{ClientReplication, SentItem},
+        client_replication::{Chosen, ClientReplication, SentItem},
         value_cache::BodyKey,
     },
     shared::{

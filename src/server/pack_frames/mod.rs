@@ -14,8 +14,7 @@ use entries::{pack_entities, pack_resources};
 use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
-    choose_entities::Chosen,
-    client_replication::{ClientReplication, ClientResource, PendingDespawn, SentItem},
+    client_replication::{Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem},
     local_client::LocalClient,
     parallel::for_each_parallel,
     replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},

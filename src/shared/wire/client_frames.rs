@@ -83,7 +83,7 @@ impl<'a> ClientFrame<'a> {
             client_kind::UPDATE => {
                 let mut bits = BitReader::new(reader.remaining());
                 let acks = read_acks(&mut bits)?;
-                let blocks = bounded_count(&mut bits, MAX_INPUT_TYPES_PER_FRAME, "input types")?;
+                let blocks = bits.read_count_at_most(MAX_INPUT_TYPES_PER_FRAME, "input types")?;
                 let mut inputs: Vec<InputBlock> = Vec::with_capacity(blocks);
                 for _ in 0..blocks {
                     let newer = inputs.last().map(|block| block.newest);
@@ -109,19 +109,6 @@ impl<'a> ClientFrame<'a> {
         };
         Ok(frame)
     }
-}
-
-/// Reads a count that may not exceed `limit` (nor what the bits left could hold).
-pub(super) fn bounded_count(
-    bits: &mut BitReader,
-    limit: usize,
-    what: &'static str,
-) -> Result<usize, DecodeError> {
-    let count = bits.read_count(1)?;
-    if count > limit {
-        return Err(DecodeError::TooMany { what, count, limit });
-    }
-    Ok(count)
 }
 
 /// Reads a 16-bit-bounded Exp-Golomb number.
@@ -150,7 +137,7 @@ fn write_acks(bits: &mut BitWriter, acks: &[AckRange]) {
 }
 
 fn read_acks(bits: &mut BitReader) -> Result<Vec<AckRange>, DecodeError> {
-    let count = bounded_count(bits, MAX_ACK_RANGES, "acknowledgement ranges")?;
+    let count = bits.read_count_at_most(MAX_ACK_RANGES, "acknowledgement ranges")?;
     let mut ranges = Vec::with_capacity(count);
     let mut total = 0usize;
     let mut previous: Option<AckRange> = None;

@@ -3,7 +3,7 @@
 
 use core::ops::Range;
 
-use super::{BitReader, BitWriter, client_frames::bounded_count};
+use super::{BitReader, BitWriter};
 use crate::shared::{error::DecodeError, wire::MAX_INPUTS_PER_FRAME};
 
 /// Inputs of one type for consecutive ticks, as decoded from an update frame.
@@ -100,7 +100,7 @@ pub(super) fn read_input_block(
         Some(newer) if bits.read_bool()? => newer,
         _ => bits.read_bits(16)? as u16,
     };
-    let count = bounded_count(bits, MAX_INPUTS_PER_FRAME, "inputs")?;
+    let count = bits.read_count_at_most(MAX_INPUTS_PER_FRAME, "inputs")?;
     let mut block = InputBlock {
         index,
         newest,

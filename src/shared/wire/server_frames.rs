@@ -165,6 +165,9 @@ pub fn encode_disconnect(reason: &DisconnectReason) -> Vec<u8> {
     out
 }
 
+/// Payload bytes per slice of a large value (the last slice of a value may be shorter).
+pub const SLICE_BYTES: usize = 1024;
+
 /// Encodes a [`server_kind::SLICE`] frame.
 pub fn encode_slice(seq: u16, blob: u32, total_len: usize, index: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 16);

@@ -135,6 +135,20 @@ impl<'a> BitReader<'a> {
         Ok(count as usize)
     }
 
+    /// Reads a count of items of at least one bit each that may not exceed `limit` (nor what
+    /// the bits left could hold); `what` names the items in the error.
+    pub fn read_count_at_most(
+        &mut self,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<usize, DecodeError> {
+        let count = self.read_count(1)?;
+        if count > limit {
+            return Err(DecodeError::TooMany { what, count, limit });
+        }
+        Ok(count)
+    }
+
     /// Reads `len` whole bytes (at the current bit position).
     pub fn read_bytes(&mut self, len: usize) -> Result<Vec<u8>, DecodeError> {
         if len.saturating_mul(8) > self.remaining_bits() {

@@ -8,17 +8,17 @@ use serde::{
     de::{self, DeserializeOwned},
 };
 
-use super::{
-    codec::MAX_VALUE_BYTES,
-    error::{DecodeError, EncodeError},
-    serde_guard::Guarded,
-};
+mod guard;
+
+use super::error::{DecodeError, EncodeError};
+use guard::Guarded;
 
 /// bincode's own limit counts decoded widths, not wire bytes (a one-byte varint `u64` claims
 /// 8, a `u128` 16), so it cannot say "no more than was received"; [`decode_serde`] enforces
-/// that itself. This backstop is 16 times [`MAX_VALUE_BYTES`], which no value of at most
-/// `MAX_VALUE_BYTES` encoded bytes reaches.
-const CLAIM_LIMIT: usize = 16 * MAX_VALUE_BYTES;
+/// that itself. This backstop is 128 MiB, 16 times the largest value replication carries
+/// ([`MAX_VALUE_BYTES`](super::codec::MAX_VALUE_BYTES), checked there), which no value of at
+/// most that many encoded bytes reaches.
+pub(super) const CLAIM_LIMIT: usize = 128 << 20;
 
 type BincodeConfig = bincode::config::Configuration<
     bincode::config::LittleEndian,

@@ -12,7 +12,7 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
 
-use super::serde_wire::Input;
+use super::Input;
 
 /// A deserializer (or seed, or access) and the budget of its decode.
 pub(super) struct Guarded<'i, 'a, T> {

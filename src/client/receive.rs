@@ -66,6 +66,8 @@ pub(crate) fn receive_frames(
     unreliable: &[Bytes],
 ) -> Result<(), DisconnectReason> {
     // The welcome starts the session; a disconnect reason ends it before anything else.
+    // Reliable messages wait for the replication below (decoded once, kept in order).
+    let mut reliable_messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
     for bytes in reliable {
         match ServerFrame::decode(bytes).map_err(malformed)? {
             ServerFrame::Welcome { client_id, tick } => {
@@ -83,7 +85,11 @@ pub(crate) fn receive_frames(
                     .set(ClientState::Connected);
             }
             ServerFrame::Disconnect(reason) => return Err(reason),
-            ServerFrame::Message { .. } => {}
+            ServerFrame::Message {
+                index,
+                tick,
+                payload,
+            } => reliable_messages.push((index, tick, payload)),
             _ => {
                 return Err(DisconnectReason::MalformedData(
                     "replication on the reliable channel".into(),
@@ -164,17 +170,7 @@ pub(crate) fn receive_frames(
     // Messages, after the replication they follow.
     {
         let mut held = world.resource_mut::<HeldMessages>();
-        for bytes in reliable {
-            if let Ok(ServerFrame::Message {
-                index,
-                tick,
-                payload,
-            }) = ServerFrame::decode(bytes)
-            {
-                held.hold(index, tick, payload);
-            }
-        }
-        for (index, tick, payload) in messages {
+        for (index, tick, payload) in reliable_messages.into_iter().chain(messages) {
             held.hold(index, tick, payload);
         }
     }

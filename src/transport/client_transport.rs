@@ -5,8 +5,8 @@
 //! that answers a connection request) is checked before netcode reads it: a header netcode
 //! would trip on, a size the packet's type does not have, a type servers do not send, or a
 //! packet already received is dropped and counted in [`TransportStats`], never logged one by
-//! one. Datagrams from any other address are dropped unread. At most
-//! [`MAX_READS_PER_UPDATE`] datagrams are read per frame.
+//! one (a summary line every 10 s when something was dropped). Datagrams from any other address
+//! are dropped unread. At most [`MAX_READS_PER_UPDATE`] datagrams are read per frame.
 
 use std::{
     io,
@@ -38,7 +38,14 @@ pub struct ClientTransport {
     /// Sequences of keep-alives and payloads received from the server lately.
     replay: Replay,
     stats: TransportStats,
+    /// The counters at the last summary in the log, and the time since.
+    reported: TransportStats,
+    since_report: Duration,
 }
+
+/// Time between two summaries of what a client's transport dropped (only when it dropped
+/// something).
+const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl ClientTransport {
     /// A transport on `socket` (made non-blocking) that starts connecting with
@@ -55,6 +62,8 @@ impl ClientTransport {
             buffer: vec![0; 2 * NETCODE_MAX_PACKET_BYTES],
             replay: Replay::default(),
             stats: TransportStats::default(),
+            reported: TransportStats::default(),
+            since_report: Duration::ZERO,
         })
     }
 
@@ -153,6 +162,17 @@ impl ClientTransport {
         }
         if let Some((packet, addr)) = self.netcode.update(elapsed) {
             send(&self.socket, packet, addr);
+        }
+        self.since_report += elapsed;
+        if self.since_report >= REPORT_EVERY {
+            self.since_report = Duration::ZERO;
+            if let Some(summary) = self.stats.summary_since(&self.reported) {
+                warn!(
+                    "client transport, last {} s: {summary}",
+                    REPORT_EVERY.as_secs()
+                );
+            }
+            self.reported = self.stats;
         }
     }
 

@@ -40,9 +40,9 @@ pub(crate) fn choose_entities(
     mut clients: Local<ClientTables>,
 ) {
     let plan = world.resource::<SendPlan>();
-    let (Some(_), seconds) = (plan.tick, plan.seconds) else {
+    if plan.tick.is_none() {
         return;
-    };
+    }
     let config = world.resource::<ServerConfig>().clone();
     let hook = world.get_resource::<PriorityHook>().cloned();
     // Where each client looks from, for the hook's distances.
@@ -69,13 +69,14 @@ pub(crate) fn choose_entities(
                     &mut clients,
                     work,
                     Scratch::default,
-                    |scratch, (client_entity, client, budget)| {
+                    |scratch, (client_entity, client, _)| {
                         let client_entity = *client_entity;
-                        let rate = budget
-                            .map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
+                        // Refilled before this send's messages went (`refill_budgets`); what
+                        // they left, less what messages still waiting need.
                         let allowance = client
                             .budget
-                            .refill(rate, seconds)
+                            .available()
+                            .saturating_sub(client.reserved_for_messages)
                             .min(config.update_bytes_per_tick.max(1));
                         client.allowance = allowance;
                         let center = centers

@@ -194,6 +194,9 @@ pub(crate) struct ClientReplication {
     pub(crate) relevant: Vec<u32>,
     /// Whether `relevant` is kept.
     pub(crate) relevance_tracked: bool,
+    /// Bytes the first message waiting for this client needs (messages go before replication
+    /// in a send; while one waits, replication leaves the budget's room for it).
+    pub(crate) reserved_for_messages: usize,
     /// This send: bytes the budget allows.
     pub(crate) allowance: usize,
     /// This send: the entities chosen, in slot order, and their estimated bits.
@@ -219,6 +222,7 @@ impl Default for ClientReplication {
             dirty: DirtySet::default(),
             despawns: EntityHashMap::default(),
             stalled: false,
+            reserved_for_messages: 0,
             resources: Vec::new(),
             blobs: ClientBlobs::default(),
             budget: Budget::default(),

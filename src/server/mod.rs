@@ -79,12 +79,14 @@ pub(crate) enum SendStep {
     QueueMessages,
     /// Plan the send, detect and encode changes, apply relevance (on send frames).
     Relevance,
-    /// Decide the queued messages' remote recipients from this send's relevance.
+    /// Decide the queued messages' remote recipients from this send's relevance, and refill
+    /// the budgets.
     Recipients,
-    /// Choose, pack and send the frames (on send frames).
-    Replication,
-    /// Send the queued messages, stamped with the replication tick.
+    /// Send the queued messages, stamped with this send's tick (a client delivers them once it
+    /// holds that tick's replication, so they may go first), within the budget.
     Messages,
+    /// Choose, pack and send the frames with what the budget has left (on send frames).
+    Replication,
     /// Close connections whose grace period ran out.
     Close,
 }
@@ -131,8 +133,8 @@ impl Plugin for ServerPlugin {
                     SendStep::QueueMessages,
                     SendStep::Relevance,
                     SendStep::Recipients,
-                    SendStep::Replication,
                     SendStep::Messages,
+                    SendStep::Replication,
                     SendStep::Close,
                 )
                     .chain()
@@ -173,6 +175,7 @@ impl Plugin for ServerPlugin {
                     )
                         .chain()
                         .in_set(SendStep::Replication),
+                    budget::refill_budgets.in_set(SendStep::Recipients),
                     input::send_input_timing.in_set(SendStep::Messages),
                     (
                         connected_client::close_stalled_clients,

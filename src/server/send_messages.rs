@@ -3,9 +3,10 @@
 //! Messages written in a frame are queued, and their remote recipients are decided at the next
 //! replication send, once that send knows who sees what ([`decide_message_recipients`]): a
 //! message about an entity spawned, or entering a client's view, in the same frame reaches
-//! exactly the clients that receive the entity. It goes right after the send, with its tick; a
-//! client delivers such a message only once it holds every change up to that tick (the
-//! watermark of state frames). So a message never arrives before the entity it names or the
+//! exactly the clients that receive the entity (or held it until it was despawned or left their
+//! view). It goes at that send, stamped with its tick, before the replication (within the
+//! budget, which replication then spends); a client delivers such a message only once it holds
+//! every change up to that tick (the watermark of state frames). So a message never arrives before the entity it names or the
 //! change it announces, whatever the send interval or frame rate.
 
 use bevy::prelude::*;
@@ -105,13 +106,16 @@ pub(crate) fn decide_message_recipients<M: Message>(
     for (mode, message) in outbox.written.drain(..) {
         let mut remote = Vec::new();
         for (client, mut replication) in &mut clients {
+            // Those that see it now, and those it just left (despawned, or out of their view,
+            // this send or lately): the message tells them about what they held.
             let sees = |entity: Entity| {
-                replicated.slot_of(entity).is_some_and(|slot| {
-                    replication
-                        .slots
-                        .get(slot as usize)
-                        .is_some_and(|state| state.visible && state.entity == entity)
-                })
+                replication.despawns.contains_key(&entity)
+                    || replicated.slot_of(entity).is_some_and(|slot| {
+                        replication
+                            .slots
+                            .get(slot as usize)
+                            .is_some_and(|state| state.visible && state.entity == entity)
+                    })
             };
             if mode.includes_when(client, sees) {
                 replication.message_sends_left = MESSAGE_FOLLOW_UP_SENDS;
@@ -164,6 +168,10 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
                     alone
                 });
             if !fits {
+                // Replication leaves room for it from now on (a whole second's worth at most:
+                // a larger message then goes alone once the window is empty).
+                let need = cost.min(replication.budget.rate());
+                replication.reserved_for_messages = replication.reserved_for_messages.max(need);
                 blocked.push(client);
                 held.push(client);
                 continue;

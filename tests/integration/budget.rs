@@ -242,3 +242,55 @@ fn the_budget_holds_over_every_window_through_a_lull_and_a_burst() {
         );
     }
 }
+
+/// A message larger than what replication leaves of a small budget still goes (replication
+/// makes room for it), and within the budget.
+#[test]
+fn a_large_message_gets_through_a_budget_replication_fills() {
+    const BUDGET: usize = 6_000;
+    let mut net = TestNet::new(protocol);
+    net.server_mut()
+        .insert_resource(ServerConfig {
+            bytes_per_second: BUDGET,
+            ..default()
+        })
+        .add_systems(FixedUpdate, move_on_orbit);
+    for i in 0..300 {
+        let center = Vec3::new(i as f32 * 25.0, 0.0, 0.0);
+        net.spawn_on_server((
+            Replicated,
+            Transform::from_translation(center),
+            Orbit {
+                center,
+                phase: i as f32,
+            },
+        ));
+    }
+    let client = net.add_client_with(common::collect::<common::ChatLine>);
+    net.run(120);
+    let long = common::ChatLine("x".repeat(3_000));
+    net.server_mut().world_mut().write_message(ToClients {
+        mode: SendMode::Broadcast,
+        message: long.clone(),
+    });
+    let mut bytes = Vec::new();
+    let mut arrived = false;
+    for _ in 0..300 {
+        let before = net.downstream(client).bytes;
+        net.step();
+        bytes.push(net.downstream(client).bytes - before);
+        if common::collected::<common::ChatLine>(net.client(client)).contains(&long) {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(
+        arrived,
+        "a 3 KB message under a 6,000 B/s budget never arrived"
+    );
+    let worst = bytes.windows(60).map(|w| w.iter().sum::<u64>()).max();
+    assert!(
+        worst.is_none_or(|worst| worst <= BUDGET as u64),
+        "{worst:?} B in one second"
+    );
+}

@@ -593,11 +593,17 @@ fn a_message_about_an_entity_reaches_who_receives_it_in_the_frame_it_appears() {
         });
         run_checking_order(&mut net, 20, &clients, mover, Ping(2));
 
-        assert_eq!(collected::<Ping>(net.client(near)), [Ping(1), Ping(2)]);
-        assert_eq!(
-            collected::<Ping>(net.client(everywhere)),
-            [Ping(1), Ping(2)]
-        );
+        // Despawned in the frame it is announced: those that held it hear of it.
+        net.server_mut().world_mut().entity_mut(thing).despawn();
+        net.server_mut().world_mut().write_message(ToClients {
+            mode: SendMode::Seeing(thing),
+            message: Ping(3),
+        });
+        net.run(20);
+
+        let all = [Ping(1), Ping(2), Ping(3)];
+        assert_eq!(collected::<Ping>(net.client(near)), all);
+        assert_eq!(collected::<Ping>(net.client(everywhere)), all);
         assert!(collected::<Ping>(net.client(far)).is_empty());
     }
 }

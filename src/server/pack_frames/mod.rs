@@ -251,6 +251,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     let hard = client
         .budget
         .window_left()
+        .saturating_sub(client.reserved_for_messages)
         .saturating_sub(ACK_PACKET_BYTES + FRAME_COST);
     if hard == 0 {
         // Not even an empty frame fits in this second: everything waits for the next send.
@@ -299,7 +300,6 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     let bytes = packer.body.bit_len().div_ceil(8);
     packer.left = packer.left.saturating_sub(bytes);
     packer.hard_left = packer.hard_left.saturating_sub(bytes);
-    packer.first = false;
 
     pack_resources(client, shared, &mut packer, &mut watermark);
     pack_entities(client, shared, &mut packer, &mut watermark);
@@ -406,7 +406,10 @@ fn pack_slices(client: &mut ClientReplication, tick: NetTick) {
     if client.blobs.is_idle() {
         return;
     }
-    let mut left = client.budget.available();
+    let mut left = client
+        .budget
+        .available()
+        .saturating_sub(client.reserved_for_messages);
     let resend_after = client.rtt_ticks.saturating_mul(3) / 2 + 3;
     let slices = client
         .blobs

@@ -96,14 +96,19 @@ impl ClientSlot {
     }
 }
 
-/// Most despawns one client may have waiting for its acknowledgement. An honest client has
-/// about a round trip's worth (despawns per second × RTT); the server sends at most
-/// [`MAX_DESPAWNS_PER_FRAME`](crate::shared::wire::MAX_DESPAWNS_PER_FRAME) a frame, so this is
-/// over four seconds of the fastest despawning the wire carries. A client past it has stopped
-/// acknowledging while keeping its connection alive: it is disconnected with
-/// [`DisconnectReason::ConnectionLost`](crate::shared::disconnect::DisconnectReason::ConnectionLost),
-/// which bounds the memory held for it and the despawns each send walks.
+/// Despawns one client may have waiting for its acknowledgement before the server asks
+/// whether it still acknowledges any. An honest client has about a round trip's worth
+/// (despawns per second × RTT), more for a while after unloading a large part of the world it
+/// held. Past this many, a client that acknowledged no despawn for [`DESPAWN_STALL_TICKS`]
+/// has stopped acknowledging while keeping its connection alive: it is disconnected with
+/// [`DisconnectReason::ConnectionLost`](crate::shared::disconnect::DisconnectReason::ConnectionLost).
+/// Four times this many is a hard limit whatever it acknowledges, which bounds the memory held
+/// for a client and the despawns each send walks (about 16 MiB).
 pub const MAX_PENDING_DESPAWNS: usize = 65_536;
+
+/// Ticks without any acknowledged despawn after which a client holding more than
+/// [`MAX_PENDING_DESPAWNS`] pending despawns is disconnected (10 s at 60 Hz).
+pub const DESPAWN_STALL_TICKS: u32 = 600;
 
 /// An entity chosen for this send, since when it has been out of date, and its priority
 /// account (packing goes by it when the real sizes do not all fit).
@@ -167,9 +172,11 @@ pub(crate) struct ClientReplication {
     pub(crate) dirty: DirtySet,
     /// Despawns not acknowledged yet, by entity (at most [`MAX_PENDING_DESPAWNS`]).
     pub(crate) despawns: EntityHashMap<PendingDespawn>,
-    /// A despawn found [`Self::despawns`] full: the client stopped acknowledging, and is
-    /// disconnected at the end of the send.
+    /// The despawns pending outgrew what an acknowledging client has: it is disconnected at
+    /// the end of the send.
     pub(crate) stalled: bool,
+    /// The tick the client last acknowledged a despawn at (or its pending despawns started).
+    despawn_progress: NetTick,
     /// Per replicated resource.
     pub(crate) resources: Vec<ClientResource>,
     /// Large values on their way.
@@ -222,6 +229,7 @@ impl Default for ClientReplication {
             dirty: DirtySet::default(),
             despawns: EntityHashMap::default(),
             stalled: false,
+            despawn_progress: NetTick::default(),
             reserved_for_messages: 0,
             resources: Vec::new(),
             blobs: ClientBlobs::default(),
@@ -276,9 +284,14 @@ impl ClientReplication {
             since: tick,
             freeze,
         };
-        let full = self.despawns.len() >= MAX_PENDING_DESPAWNS;
+        if self.despawns.is_empty() {
+            self.despawn_progress = tick;
+        }
+        let pending = self.despawns.len();
+        let stuck = pending >= MAX_PENDING_DESPAWNS
+            && tick.diff(self.despawn_progress) > DESPAWN_STALL_TICKS as i32;
         match self.despawns.get_mut(&entity) {
-            None if full => self.stalled = true,
+            None if stuck || pending >= 4 * MAX_PENDING_DESPAWNS => self.stalled = true,
             None => {
                 self.despawns.insert(entity, despawn);
             }
@@ -392,6 +405,7 @@ impl ClientReplication {
                     SentItem::Despawn(despawn) => {
                         if self.despawns.get(&despawn.entity) == Some(&despawn) {
                             self.despawns.remove(&despawn.entity);
+                            self.despawn_progress = self.despawn_progress.max(tick);
                         }
                     }
                     SentItem::Resource { index, tick } => {

@@ -186,7 +186,8 @@ pub(crate) fn close_stalled_clients(
         .collect();
     for client_id in ids {
         let reason = DisconnectReason::ConnectionLost(format!(
-            "the client acknowledged none of {} despawns",
+            "the client acknowledged no despawn for {} ticks while more than {} waited",
+            super::client_replication::DESPAWN_STALL_TICKS,
             super::client_replication::MAX_PENDING_DESPAWNS
         ));
         close_client(world, client_id, reason);

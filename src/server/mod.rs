@@ -36,7 +36,7 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 pub use crate::shared::replicated::Replicated;
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
-pub use client_replication::MAX_PENDING_DESPAWNS;
+pub use client_replication::{DESPAWN_STALL_TICKS, MAX_PENDING_DESPAWNS};
 pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerConfig};
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
 pub use encode_values::ValueRefused;

@@ -18,6 +18,13 @@ const KEEP_TICKS: i32 = 3_600;
 /// announcing 8 MiB and sending one slice costs a slice, not 8 MiB); the value is put together
 /// when the last slice comes. Held bytes are still counted at the announced length, so the
 /// room kept for values does not depend on the order slices come in.
+/// What a value counts against [`MAX_HELD_BYTES`]: its length, but at least 16 slices' worth,
+/// so that at most 4,096 values are held (an honest server has at most 256 on their way) and
+/// evicting to make room never walks a long list of tiny ones a hostile server sent.
+fn charge(total_len: usize) -> usize {
+    total_len.max(16 * SLICE_BYTES)
+}
+
 #[derive(Debug)]
 struct Partial {
     /// Slices received, in arrival order.
@@ -60,8 +67,8 @@ impl BlobAssembly {
             return Err(DecodeError::UnexpectedEnd("a slice of the announced size"));
         }
         if !self.partial.contains_key(&blob) {
-            self.make_room(total_len);
-            self.held_bytes += total_len;
+            self.make_room(charge(total_len));
+            self.held_bytes += charge(total_len);
             self.partial.insert(
                 blob,
                 Partial {
@@ -106,7 +113,7 @@ impl BlobAssembly {
     /// Takes a finished value that is being applied (later mentions of it are old news).
     pub(crate) fn take(&mut self, blob: u32) -> Option<Vec<u8>> {
         let (bytes, _) = self.complete.remove(&blob)?;
-        self.held_bytes -= bytes.len();
+        self.held_bytes -= charge(bytes.len());
         Some(bytes)
     }
 
@@ -116,14 +123,14 @@ impl BlobAssembly {
         self.complete.retain(|_, (bytes, done)| {
             let keep = now.diff(*done) <= KEEP_TICKS;
             if !keep {
-                freed += bytes.len();
+                freed += charge(bytes.len());
             }
             keep
         });
         self.partial.retain(|_, partial| {
             let keep = now.diff(partial.touched) <= KEEP_TICKS;
             if !keep {
-                freed += partial.total_len;
+                freed += charge(partial.total_len);
             }
             keep
         });
@@ -145,11 +152,11 @@ impl BlobAssembly {
                 .map(|(id, _)| *id);
             if let Some(id) = oldest_partial {
                 if let Some(partial) = self.partial.remove(&id) {
-                    self.held_bytes -= partial.total_len;
+                    self.held_bytes -= charge(partial.total_len);
                 }
             } else if let Some(id) = oldest_complete {
                 if let Some((bytes, _)) = self.complete.remove(&id) {
-                    self.held_bytes -= bytes.len();
+                    self.held_bytes -= charge(bytes.len());
                 }
             } else {
                 break;

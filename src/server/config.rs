@@ -45,7 +45,7 @@ pub struct ServerConfig {
     /// [`DisconnectReason::ConnectTimedOut`](crate::shared::disconnect::DisconnectReason::ConnectTimedOut):
     /// it held a slot that no game code could see or kick. The netcode transport also forgets
     /// unanswered challenges after it and, in unsecure mode, refuses connect tokens that
-    /// expire later than it (or than 10 s, an unsecure client's own token) plus 5 s from now;
+    /// expire later than it (or than 30 s, an unsecure client's own token) plus 30 s from now;
     /// it reads this when [`start_server`](crate::transport::start_server) runs.
     pub handshake_timeout: Duration,
 }

@@ -86,10 +86,10 @@ impl TokenIssuer {
 
 /// How long an unsecure client's own connect token lives, from each attempt. A server in
 /// unsecure mode accepts no token that expires later than this or its
-/// [`handshake_timeout`](crate::server::ServerConfig::handshake_timeout), plus 5 s for clocks
-/// that differ, so a handshake left pending holds netcode's slot for a short time only,
-/// whatever a client claims.
-pub const UNSECURE_TOKEN_SECONDS: u64 = 10;
+/// [`handshake_timeout`](crate::server::ServerConfig::handshake_timeout), plus 30 s for clocks
+/// that differ, so a handshake left pending holds netcode's slot for a minute at most,
+/// whatever a client claims; clocks up to 30 s apart either way still connect.
+pub const UNSECURE_TOKEN_SECONDS: u64 = 30;
 
 /// Netcode counts timeouts in whole seconds; round up, at least one.
 pub(crate) fn timeout_seconds(timeout: Duration) -> i32 {

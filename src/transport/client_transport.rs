@@ -25,6 +25,7 @@ use super::{
     MAX_READS_PER_UPDATE,
     datagram_filter::{self, kind},
     replay::Replay,
+    seal::sealed_with,
     stats::TransportStats,
 };
 
@@ -35,8 +36,11 @@ pub struct ClientTransport {
     netcode: NetcodeClient,
     /// Larger than any packet, so oversized datagrams are measured, not truncated.
     buffer: Vec<u8>,
-    /// Sequences of keep-alives and payloads received from the server lately.
+    /// Sequences of keep-alives and payloads received from the server lately, and the key the
+    /// server seals its packets with (from the connect token).
     replay: Replay,
+    /// The game's netcode protocol id (part of every packet's additional data).
+    protocol_id: u64,
     stats: TransportStats,
     /// The counters at the last summary in the log, and the time since.
     reported: TransportStats,
@@ -56,11 +60,19 @@ impl ClientTransport {
         socket: UdpSocket,
     ) -> Result<Self, NetcodeError> {
         socket.set_nonblocking(true)?;
+        let (key, protocol_id) = match &authentication {
+            ClientAuthentication::Secure { connect_token } => (
+                Some(connect_token.server_to_client_key),
+                connect_token.protocol_id,
+            ),
+            ClientAuthentication::Unsecure { protocol_id, .. } => (None, *protocol_id),
+        };
         Ok(Self {
             netcode: NetcodeClient::new(now, authentication)?,
             socket,
             buffer: vec![0; 2 * NETCODE_MAX_PACKET_BYTES],
-            replay: Replay::default(),
+            replay: Replay::with_key(key),
+            protocol_id,
             stats: TransportStats::default(),
             reported: TransportStats::default(),
             since_report: Duration::ZERO,
@@ -199,6 +211,12 @@ impl ClientTransport {
                 return;
             }
         };
+        if let Some(key) = &self.replay.key
+            && !sealed_with(&self.buffer[..len], &header, self.protocol_id, key)
+        {
+            self.stats.forged += 1;
+            return;
+        }
         // Keep-alives, payloads and disconnects count one sequence; netcode refuses (and
         // logs) any it saw.
         let counted = matches!(

@@ -33,6 +33,7 @@ mod netcode_results;
 mod replay;
 #[cfg(feature = "server")]
 pub(crate) mod request_gate;
+mod seal;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]

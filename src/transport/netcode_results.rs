@@ -8,7 +8,9 @@ use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::RenetServer;
 use renetcode::ServerResult;
 
-use super::{replay::Replay, simulated_datagrams::Outgoing, stats::TransportStats};
+use super::{
+    replay::Replay, seal::ConnectionKey, simulated_datagrams::Outgoing, stats::TransportStats,
+};
 
 /// Most addresses remembered as challenged at once (netcode's own limit of pending
 /// handshakes). Entries older than the handshake timeout make room.
@@ -20,8 +22,10 @@ pub(crate) struct ResultSink<'a> {
     pub(crate) clients: &'a mut HashMap<SocketAddr, Replay>,
     pub(crate) stats: &'a mut TransportStats,
     pub(crate) reserved: &'a [u64],
-    pub(crate) challenged: &'a mut HashMap<SocketAddr, Duration>,
+    pub(crate) challenged: &'a mut HashMap<SocketAddr, (Duration, ConnectionKey)>,
     pub(crate) now: Duration,
+    /// The key of the connection request being handled, if the result answers one.
+    pub(crate) request_key: Option<ConnectionKey>,
 }
 
 impl ResultSink<'_> {
@@ -34,20 +38,28 @@ impl ResultSink<'_> {
     ) {
         if let ServerResult::PacketToSend { addr, .. } = &result
             && !self.clients.contains_key(addr)
+            && let Some(key) = self.request_key
         {
             if self.challenged.len() >= MAX_CHALLENGED && !self.challenged.contains_key(addr) {
                 // Full of handshakes nobody finished: the oldest makes room.
                 if let Some(oldest) = self
                     .challenged
                     .iter()
-                    .min_by_key(|(_, since)| **since)
+                    .min_by_key(|(_, (since, _))| *since)
                     .map(|(addr, _)| *addr)
                 {
                     self.challenged.remove(&oldest);
                 }
             }
-            self.challenged.insert(*addr, self.now);
+            self.challenged.insert(*addr, (self.now, key));
         }
+        // A new connection's packets are checked with the key of the token it came with.
+        let connected = match &result {
+            ServerResult::ClientConnected { addr, .. } => {
+                Some((*addr, self.challenged.remove(addr).map(|(_, key)| key)))
+            }
+            _ => None,
+        };
         handle_result(
             result,
             &mut self.out,
@@ -57,6 +69,11 @@ impl ResultSink<'_> {
             server,
             sequence,
         );
+        if let Some((addr, key)) = connected
+            && let Some(replay) = self.clients.get_mut(&addr)
+        {
+            replay.key = key;
+        }
     }
 }
 

@@ -8,11 +8,21 @@ const REPLAY_WINDOW: u64 = 256;
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
     pub(crate) client_id: u64,
+    /// The key the peer seals its packets with, when known (checked before netcode).
+    pub(crate) key: Option<[u8; 32]>,
     newest: u64,
     seen: [u64; 4],
 }
 
 impl Replay {
+    /// Nothing received yet from a peer whose packets `key` seals.
+    pub(crate) fn with_key(key: Option<[u8; 32]>) -> Self {
+        Self {
+            key,
+            ..Self::default()
+        }
+    }
+
     /// Nothing received yet from `client_id`.
     pub(crate) fn new(client_id: u64) -> Self {
         Self {

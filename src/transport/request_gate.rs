@@ -13,6 +13,7 @@ use chacha20poly1305::{AeadInPlace, Key, KeyInit, Tag, XChaCha20Poly1305, XNonce
 
 use super::{
     datagram_filter::{CONNECTION_REQUEST_BYTES, MAC_BYTES, RequestCheck},
+    seal::ConnectionKey,
     token::{PrivateKey, UNSECURE_TOKEN_SECONDS, unix_now},
 };
 
@@ -52,11 +53,12 @@ impl RequestGate {
         }
     }
 
-    /// Whether the private token of `request` (a request that passed the shape check) opens
-    /// with this server's key, as netcode will check.
-    pub(crate) fn token_opens(&self, request: &[u8]) -> bool {
+    /// The client-to-server key of the private token of `request` (a request that passed the
+    /// shape check), if the token opens with this server's key and reads as netcode will read
+    /// it; `None` for a forged or malformed token.
+    pub(crate) fn token_key(&self, request: &[u8]) -> Option<ConnectionKey> {
         if request.len() != CONNECTION_REQUEST_BYTES {
-            return false;
+            return None;
         }
         // Additional data: version, protocol id and expiry, as they follow the prefix.
         let additional = &request[1..NONCE_AT];
@@ -66,8 +68,33 @@ impl RequestGate {
         let (sealed, tag) = token.split_at_mut(1024 - MAC_BYTES);
         XChaCha20Poly1305::new(Key::from_slice(&self.private_key))
             .decrypt_in_place_detached(nonce, additional, sealed, Tag::from_slice(tag))
-            .is_ok()
+            .ok()?;
+        client_to_server_key(sealed)
     }
+
+    /// Whether the private token of `request` opens with this server's key.
+    #[cfg(test)]
+    pub(crate) fn token_opens(&self, request: &[u8]) -> bool {
+        self.token_key(request).is_some()
+    }
+}
+
+/// The client-to-server key in an opened private token: client id, timeout, the server
+/// addresses (a count, then each as a type byte and 6 or 18 bytes; netcode reads 32 at most),
+/// then the key.
+fn client_to_server_key(token: &[u8]) -> Option<ConnectionKey> {
+    let mut at = 8 + 4;
+    let count = u32::from_le_bytes(token.get(at..at + 4)?.try_into().ok()?) as usize;
+    at += 4;
+    for _ in 0..count.min(32) {
+        at += 1 + match *token.get(at)? {
+            0 => 0,
+            1 => 4 + 2,
+            2 => 16 + 2,
+            _ => return None,
+        };
+    }
+    token.get(at..at + 32)?.try_into().ok()
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use super::{
     netcode_results::ResultSink,
     replay::Replay,
     request_gate::RequestGate,
+    seal::{ConnectionKey, sealed_with},
     simulated_datagrams::{Outgoing, SimulatedDatagrams},
     stats::TransportStats,
     token::UserData,
@@ -70,7 +71,7 @@ pub struct ServerTransport {
     deferring: bool,
     /// Addresses netcode answered that are not clients (challenges to connection requests),
     /// and when: only they may send a challenge response.
-    challenged: HashMap<SocketAddr, Duration>,
+    challenged: HashMap<SocketAddr, (Duration, ConnectionKey)>,
     /// Time the transport has run.
     now: Duration,
     /// Which connection requests go to netcode.
@@ -152,7 +153,7 @@ impl ServerTransport {
         self.now += elapsed;
         let (now, window) = (self.now, self.gate.handshake_timeout);
         self.challenged
-            .retain(|_, challenged| now.saturating_sub(*challenged) < window);
+            .retain(|_, (challenged, _)| now.saturating_sub(*challenged) < window);
         self.deferring = false;
         for (addr, bytes) in core::mem::take(&mut self.deferred) {
             self.buffer[..bytes.len()].copy_from_slice(&bytes);
@@ -230,23 +231,34 @@ impl ServerTransport {
             }
         };
         let client = self.clients.get(&addr);
+        let protocol = self.gate.protocol_id;
+        let mut request_key = None;
         match header.kind {
             // A handshake packet from a connected address: late, or not from the client.
             kind::REQUEST | kind::RESPONSE if client.is_some() => {
                 self.stats.out_of_turn += 1;
                 return;
             }
-            kind::REQUEST if !self.gate.token_opens(&self.buffer[..len]) => {
-                self.stats.bad_requests += 1;
-                return;
-            }
-            kind::REQUEST => {}
-            // Only an address netcode challenged can answer a challenge.
-            kind::RESPONSE if self.challenged.contains_key(&addr) => {}
-            kind::RESPONSE => {
-                self.stats.out_of_turn += 1;
-                return;
-            }
+            kind::REQUEST => match self.gate.token_key(&self.buffer[..len]) {
+                Some(key) => request_key = Some(key),
+                None => {
+                    self.stats.bad_requests += 1;
+                    return;
+                }
+            },
+            // Only an address netcode challenged can answer a challenge, sealed with the key
+            // of the token it sent.
+            kind::RESPONSE => match self.challenged.get(&addr) {
+                Some((_, key)) if sealed_with(&self.buffer[..len], &header, protocol, key) => {}
+                Some(_) => {
+                    self.stats.forged += 1;
+                    return;
+                }
+                None => {
+                    self.stats.out_of_turn += 1;
+                    return;
+                }
+            },
             _ => {
                 let Some(replay) = client else {
                     self.stats.unknown_sender += 1;
@@ -254,6 +266,12 @@ impl ServerTransport {
                 };
                 if replay.received(header.sequence) {
                     self.stats.duplicates += 1;
+                    return;
+                }
+                if let Some(key) = &replay.key
+                    && !sealed_with(&self.buffer[..len], &header, protocol, key)
+                {
+                    self.stats.forged += 1;
                     return;
                 }
                 if header.kind == kind::DISCONNECT && self.deferring {
@@ -275,6 +293,7 @@ impl ServerTransport {
         let sequence =
             matches!(header.kind, kind::PAYLOAD | kind::KEEP_ALIVE).then_some(header.sequence);
         let (netcode, buffer, mut sink) = self.split();
+        sink.request_key = request_key;
         let result = netcode.process_packet(addr, &mut buffer[..len]);
         sink.handle(
             result,
@@ -302,6 +321,7 @@ impl ServerTransport {
             reserved: &self.reserved,
             challenged: &mut self.challenged,
             now: self.now,
+            request_key: None,
         };
         (&mut self.netcode, &mut self.buffer, sink)
     }

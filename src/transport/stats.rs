@@ -38,6 +38,9 @@ pub struct TransportStats {
     pub out_of_turn: u64,
     /// Dropped: a packet already received (a duplicate on the way, or a replay).
     pub duplicates: u64,
+    /// Dropped: a packet of a known peer's address that its key does not open (spoofed, or
+    /// corrupted on the way).
+    pub forged: u64,
     /// Connections refused because the client claimed an id already in use.
     pub refused_ids: u64,
     /// Updates that stopped reading at the per-update datagram limit, leaving the rest to the
@@ -56,6 +59,7 @@ impl TransportStats {
             + self.unknown_sender
             + self.out_of_turn
             + self.duplicates
+            + self.forged
     }
 
     /// Counts a datagram the shape check refused.
@@ -79,7 +83,7 @@ impl TransportStats {
             return None;
         }
         Some(format!(
-            "dropped {dropped} of {} datagrams: {} too small, {} too large, {} of a wrong type, {} malformed, {} bad connection requests, {} from unknown senders, {} out of turn, {} duplicates; {} id claims refused; {} updates stopped reading at the limit",
+            "dropped {dropped} of {} datagrams: {} too small, {} too large, {} of a wrong type, {} malformed, {} bad connection requests, {} from unknown senders, {} out of turn, {} duplicates, {} forged; {} id claims refused; {} updates stopped reading at the limit",
             self.datagrams - then.datagrams,
             self.too_small - then.too_small,
             self.too_large - then.too_large,
@@ -89,6 +93,7 @@ impl TransportStats {
             self.unknown_sender - then.unknown_sender,
             self.out_of_turn - then.out_of_turn,
             self.duplicates - then.duplicates,
+            self.forged - then.forged,
             self.refused_ids - then.refused_ids,
             self.capped_reads - then.capped_reads,
         ))

@@ -54,7 +54,7 @@ impl<S: bevy::log::tracing::Subscriber> bevy::log::tracing_subscriber::Layer<S> 
 
 /// Runs `f` and returns the warnings and errors logged on this thread meanwhile, through
 /// `tracing` or the `log` crate (renet's netcode layer logs through the latter).
-fn count_warnings(f: impl FnOnce()) -> usize {
+pub(crate) fn count_warnings(f: impl FnOnce()) -> usize {
     use bevy::log::tracing_subscriber::{
         filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
     };

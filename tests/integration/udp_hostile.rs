@@ -228,3 +228,65 @@ fn a_connection_that_never_says_hello_is_closed_at_the_handshake_timeout() {
     });
     assert_eq!(connected_count(&mut server_app), 1);
 }
+
+/// Packets of the right shape from a player's address that its key does not open: dropped as
+/// forged before netcode, which would log an error for each.
+#[test]
+fn well_shaped_forgeries_from_a_players_address_are_dropped_without_a_log_line() {
+    let (mut server, addresses) = server(&loopback_server());
+    let mut client = client(client_settings(&addresses));
+    step_until(&mut [&mut server, &mut client], 120, |apps| {
+        state(apps[1]) == ClientState::Connected
+    });
+    let spoofed = client_address(&client);
+    let mut rng = bevy_netsync::testing::SplitMix64::new(5);
+    let mut forgery = |first: u8, body: usize| -> Vec<u8> {
+        let mut bytes = vec![first];
+        bytes.extend((0..2 + body + 16).map(|_| rng.next_u64() as u8));
+        bytes
+    };
+    // Payloads, keep-alives and disconnects with 2-byte sequences far ahead of the real ones.
+    let forged: Vec<Vec<u8>> = (0..60)
+        .map(|i| match i % 3 {
+            0 => forgery(0x25, 40),
+            1 => forgery(0x24, 8),
+            _ => forgery(0x26, 0),
+        })
+        .collect();
+    let warnings = crate::udp_abuse::count_warnings(|| {
+        server
+            .world_mut()
+            .resource_scope(|world, mut renet: Mut<RenetServer>| {
+                let mut transport = world.resource_mut::<ServerTransport>();
+                for bytes in &forged {
+                    transport.receive_datagram(spoofed, bytes, &mut renet);
+                }
+            });
+        for _ in 0..5 {
+            step(&mut [&mut server, &mut client]);
+        }
+    });
+    assert_eq!(warnings, 0, "no log line for a forgery");
+    assert_eq!(state(&client), ClientState::Connected);
+    let stats = server.world().resource::<ServerTransport>().stats();
+    assert_eq!(stats.forged, 60, "{stats:?}");
+    // The same from the server's address, at the client.
+    let server_address = addresses.local;
+    let warnings = crate::udp_abuse::count_warnings(|| {
+        client
+            .world_mut()
+            .resource_scope(|world, mut renet: Mut<bevy_renet::RenetClient>| {
+                let mut transport = world.resource_mut::<ClientTransport>();
+                for bytes in &forged {
+                    transport.receive_datagram(server_address, bytes, &mut renet);
+                }
+            });
+        step(&mut [&mut server, &mut client]);
+    });
+    assert_eq!(warnings, 0);
+    assert_eq!(
+        client.world().resource::<ClientTransport>().stats().forged,
+        60
+    );
+    assert_eq!(state(&client), ClientState::Connected);
+}

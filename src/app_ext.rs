@@ -223,6 +223,10 @@ impl NetsyncAppExt for App {
             .add(&format!("server message {} {channel:?}", type_name::<M>()));
         self.insert_resource(MessageIndex::<ToClient, M>::new(index, channel));
         #[cfg(feature = "server")]
+        self.world_mut()
+            .get_resource_or_init::<crate::server::OutboxResets>()
+            .0
+            .push(crate::server::MessageOutbox::<M>::clear);
         self.init_resource::<crate::server::MessageOutbox<M>>()
             .add_systems(
                 PostUpdate,

@@ -50,8 +50,8 @@ pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
 pub(crate) use send_messages::{
-    MessageOutbox, decide_message_recipients, forward_local_messages, queue_server_messages,
-    send_server_messages,
+    MessageOutbox, OutboxResets, decide_message_recipients, forward_local_messages,
+    queue_server_messages, send_server_messages,
 };
 
 use crate::shared::tick::ServerTick;
@@ -226,4 +226,11 @@ pub(crate) fn reset_server(world: &mut World) {
     world.insert_resource(interest::InterestIndex::default());
     world.insert_resource(change_log::StructuralLog::default());
     world.resource_mut::<ChangeDetectors>().last_run = None;
+    let resets = world
+        .get_resource::<OutboxResets>()
+        .map(|resets| resets.0.clone())
+        .unwrap_or_default();
+    for reset in resets {
+        reset(world);
+    }
 }

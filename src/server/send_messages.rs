@@ -33,6 +33,21 @@ pub(crate) struct MessageOutbox<M> {
     queued: Vec<(Vec<Entity>, M)>,
 }
 
+impl<M: Send + Sync + 'static> MessageOutbox<M> {
+    /// Forgets every message waiting (the server stops: the next session's clients must not
+    /// receive them).
+    pub(crate) fn clear(world: &mut World) {
+        if let Some(mut outbox) = world.get_resource_mut::<Self>() {
+            outbox.written.clear();
+            outbox.queued.clear();
+        }
+    }
+}
+
+/// How to empty each message type's [`MessageOutbox`], for [`reset_server`](super::reset_server).
+#[derive(Resource, Default)]
+pub(crate) struct OutboxResets(pub(crate) Vec<fn(&mut World)>);
+
 impl<M> Default for MessageOutbox<M> {
     fn default() -> Self {
         Self {

@@ -281,15 +281,12 @@ impl ServerTransport {
                 }
             }
         }
-        // A keep-alive says nothing back: netcode took it if it just heard from the client.
-        let keep_alive_from = (header.kind == kind::KEEP_ALIVE)
-            .then(|| self.clients.get(&addr).map(|replay| replay.client_id))
-            .flatten()
-            .filter(|id| {
-                self.netcode
-                    .time_since_last_received_packet(*id)
-                    .is_some_and(|since| !since.is_zero())
-            });
+        // A keep-alive says nothing back; one the client's key opened (checked above) is its.
+        let sealed_keep_alive = header.kind == kind::KEEP_ALIVE
+            && self
+                .clients
+                .get(&addr)
+                .is_some_and(|replay| replay.key.is_some());
         let sequence =
             matches!(header.kind, kind::PAYLOAD | kind::KEEP_ALIVE).then_some(header.sequence);
         let (netcode, buffer, mut sink) = self.split();
@@ -300,10 +297,7 @@ impl ServerTransport {
             server,
             sequence.filter(|_| header.kind == kind::PAYLOAD),
         );
-        if let Some(client_id) = keep_alive_from
-            && self.netcode.time_since_last_received_packet(client_id) == Some(Duration::ZERO)
-            && let Some(replay) = self.clients.get_mut(&addr)
-        {
+        if sealed_keep_alive && let Some(replay) = self.clients.get_mut(&addr) {
             replay.note(header.sequence);
         }
     }

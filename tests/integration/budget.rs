@@ -14,8 +14,9 @@ fn protocol(app: &mut App) {
     app.replicate_with::<Transform>(TransformCodec::default());
 }
 
-/// A server with `count` entities on circles, and one client with a budget.
-fn moving_world(count: usize, bytes_per_second: usize) -> (TestNet, Vec<Entity>) {
+/// A server under a budget with `count` entities on circles 25 m apart (an `Orbit` moves
+/// them; the still ones have none yet), without clients.
+fn circles(count: usize, bytes_per_second: usize, moving: bool) -> (TestNet, Vec<(Entity, Orbit)>) {
     let mut net = TestNet::new(protocol);
     net.server_mut()
         .insert_resource(ServerConfig {
@@ -26,18 +27,31 @@ fn moving_world(count: usize, bytes_per_second: usize) -> (TestNet, Vec<Entity>)
     let entities = (0..count)
         .map(|i| {
             let center = Vec3::new(i as f32 * 25.0, 0.0, 0.0);
-            net.spawn_on_server((
-                Replicated,
-                Transform::from_translation(center),
-                Orbit {
-                    center,
-                    phase: i as f32,
-                },
-            ))
+            let orbit = Orbit {
+                center,
+                phase: i as f32,
+            };
+            let entity = net.spawn_on_server((Replicated, Transform::from_translation(center)));
+            if moving {
+                net.server_mut()
+                    .world_mut()
+                    .entity_mut(entity)
+                    .insert(orbit);
+            }
+            (entity, orbit)
         })
         .collect();
-    net.add_client();
     (net, entities)
+}
+
+/// A server with `count` entities on circles, and one client with a budget.
+fn moving_world(count: usize, bytes_per_second: usize) -> (TestNet, Vec<Entity>) {
+    let (mut net, entities) = circles(count, bytes_per_second, true);
+    net.add_client();
+    (
+        net,
+        entities.into_iter().map(|(entity, _)| entity).collect(),
+    )
 }
 
 #[test]
@@ -194,20 +208,7 @@ fn deltas_stay_exact_when_acknowledgements_are_lost_late_reordered_or_stop() {
 #[test]
 fn the_budget_holds_over_every_window_through_a_lull_and_a_burst() {
     for budget in [6_000usize, 24_000] {
-        let mut net = TestNet::new(protocol);
-        net.server_mut()
-            .insert_resource(ServerConfig {
-                bytes_per_second: budget,
-                ..default()
-            })
-            .add_systems(FixedUpdate, move_on_orbit);
-        let centers: Vec<Vec3> = (0..300)
-            .map(|i| Vec3::new(i as f32 * 25.0, 0.0, 0.0))
-            .collect();
-        let entities: Vec<Entity> = centers
-            .iter()
-            .map(|center| net.spawn_on_server((Replicated, Transform::from_translation(*center))))
-            .collect();
+        let (mut net, entities) = circles(300, budget, false);
         net.add_client();
         let mut bytes = Vec::new();
         let mut record = |net: &mut TestNet, steps: usize| {
@@ -219,14 +220,11 @@ fn the_budget_holds_over_every_window_through_a_lull_and_a_burst() {
         };
         // The still entities arrive, then a lull.
         record(&mut net, 600);
-        for (i, (entity, center)) in entities.iter().zip(&centers).enumerate() {
+        for (entity, orbit) in &entities {
             net.server_mut()
                 .world_mut()
                 .entity_mut(*entity)
-                .insert(Orbit {
-                    center: *center,
-                    phase: i as f32,
-                });
+                .insert(*orbit);
         }
         // Everything moves at once.
         record(&mut net, 300);
@@ -248,24 +246,7 @@ fn the_budget_holds_over_every_window_through_a_lull_and_a_burst() {
 #[test]
 fn a_large_message_gets_through_a_budget_replication_fills() {
     const BUDGET: usize = 6_000;
-    let mut net = TestNet::new(protocol);
-    net.server_mut()
-        .insert_resource(ServerConfig {
-            bytes_per_second: BUDGET,
-            ..default()
-        })
-        .add_systems(FixedUpdate, move_on_orbit);
-    for i in 0..300 {
-        let center = Vec3::new(i as f32 * 25.0, 0.0, 0.0);
-        net.spawn_on_server((
-            Replicated,
-            Transform::from_translation(center),
-            Orbit {
-                center,
-                phase: i as f32,
-            },
-        ));
-    }
+    let (mut net, _) = circles(300, BUDGET, true);
     let client = net.add_client_with(common::collect::<common::ChatLine>);
     net.run(120);
     let long = common::ChatLine("x".repeat(3_000));

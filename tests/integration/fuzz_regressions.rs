@@ -43,24 +43,7 @@ fn what_crashed_a_fresh_client_once_is_now_handled() {
 
 /// An empty state frame of `tick` (the last of its tick), framed for [`FuzzClient::feed`].
 fn empty_state_frame(seq: u16, tick: u32) -> Vec<u8> {
-    use bevy_netsync::shared::{tick::NetTick, wire::*};
-    let mut frame = BitWriter::new();
-    write_state_header(
-        &mut frame,
-        &StateHeader {
-            seq,
-            tick: NetTick(tick),
-            part: 0,
-            last: Some(LastPart {
-                watermark: NetTick(tick),
-                input_ack: None,
-            }),
-        },
-    );
-    write_despawns(&mut frame, &[]);
-    write_count(&mut frame, 0);
-    write_entries_end(&mut frame);
-    let bytes = frame.into_bytes();
+    let bytes = crate::hostile_server::state_frame(seq, tick, 0, true, &[]);
     let mut framed = vec![1];
     framed.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
     framed.extend_from_slice(&bytes);

@@ -11,7 +11,13 @@ use bevy_netsync::{
 };
 
 /// A state frame of `tick` with `despawns` and nothing else.
-fn state_frame(seq: u16, tick: u32, part: u32, last: bool, despawns: &[DespawnEntry]) -> Vec<u8> {
+pub(crate) fn state_frame(
+    seq: u16,
+    tick: u32,
+    part: u32,
+    last: bool,
+    despawns: &[DespawnEntry],
+) -> Vec<u8> {
     let mut frame = BitWriter::new();
     write_state_header(
         &mut frame,

@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
-    server::{FreezeWhenHidden, InterestSettings, RelevanceRule, RoomId, Rooms, ViewPoint},
+    server::{FreezeWhenHidden, InterestSettings, RoomId, Rooms, ViewPoint},
     testing::{LinkConditioner, SplitMix64, TestNet},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::common::{self, *};
 
-fn protocol(app: &mut App) {
+pub(crate) fn protocol(app: &mut App) {
     common::protocol(app);
     app.replicate::<Transform>()
         .replicate::<ChildOf>()
@@ -21,10 +21,10 @@ fn protocol(app: &mut App) {
 }
 
 #[derive(Message, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
-struct Ping(u32);
+pub(crate) struct Ping(pub(crate) u32);
 
 /// The server's `ConnectedClient` entity of a test client.
-fn client_entity(net: &mut TestNet, client: usize) -> Entity {
+pub(crate) fn client_entity(net: &mut TestNet, client: usize) -> Entity {
     let id = net.client_id(client);
     let world = net.server_mut().world_mut();
     world
@@ -37,7 +37,7 @@ fn client_entity(net: &mut TestNet, client: usize) -> Entity {
 
 /// Asserts that `client` holds exactly `visible` (server entities), each with the server's
 /// values, and that its references to entities it does not see are placeholders.
-fn assert_sees(net: &mut TestNet, client: usize, visible: &BTreeSet<Entity>) {
+pub(crate) fn assert_sees(net: &mut TestNet, client: usize, visible: &BTreeSet<Entity>) {
     let bits: BTreeSet<u64> = visible.iter().map(|entity| entity.to_bits()).collect();
     let mut expected = server_snapshot(net.server_mut());
     expected.retain(|entity, _| bits.contains(entity));
@@ -52,7 +52,7 @@ fn assert_sees(net: &mut TestNet, client: usize, visible: &BTreeSet<Entity>) {
     assert_eq!(held, expected, "client {client}");
 }
 
-fn at(x: f32) -> Transform {
+pub(crate) fn at(x: f32) -> Transform {
     Transform::from_xyz(x, 0.0, 0.0)
 }
 
@@ -351,58 +351,6 @@ fn frozen_entities_stay_as_last_seen_until_they_come_back_or_die() {
 }
 
 #[test]
-fn messages_reach_the_clients_that_see_an_entity_and_the_rule_applies() {
-    let mut net = TestNet::new(protocol);
-    let near = net.add_client_with(collect::<Ping>);
-    let far = net.add_client_with(collect::<Ping>);
-    let blind = net.add_client_with(collect::<Ping>);
-    net.run(10);
-    let entities = [near, far, blind].map(|client| client_entity(&mut net, client));
-    {
-        let world = net.server_mut().world_mut();
-        world
-            .entity_mut(entities[0])
-            .insert(ViewPoint::at(Vec3::ZERO, 10.0));
-        world
-            .entity_mut(entities[1])
-            .insert(ViewPoint::at(Vec3::splat(100.0), 10.0));
-        world
-            .entity_mut(entities[2])
-            .insert(ViewPoint::at(Vec3::ZERO, 10.0));
-    }
-    // The game's rule: the third client sees nothing with Health above 5.
-    let blind_entity = entities[2];
-    net.server_mut()
-        .insert_resource(RelevanceRule::new(move |world, client, entity| {
-            client != blind_entity
-                || world
-                    .get::<Health>(entity)
-                    .is_none_or(|health| health.0 <= 5)
-        }));
-    let thing = net.spawn_on_server((Replicated, at(1.0), Health(7)));
-    net.run(20);
-    assert_sees(&mut net, near, &BTreeSet::from([thing]));
-    assert_sees(&mut net, far, &BTreeSet::new());
-    assert_sees(&mut net, blind, &BTreeSet::new());
-    net.server_mut().world_mut().write_message(ToClients {
-        mode: SendMode::Seeing(thing),
-        message: Ping(1),
-    });
-    net.run(10);
-    assert_eq!(collected::<Ping>(net.client(near)), [Ping(1)]);
-    assert!(collected::<Ping>(net.client(far)).is_empty());
-    assert!(collected::<Ping>(net.client(blind)).is_empty());
-    // The rule changes its mind when the entity does.
-    net.server_mut()
-        .world_mut()
-        .get_mut::<Health>(thing)
-        .unwrap()
-        .0 = 3;
-    net.run(20);
-    assert_sees(&mut net, blind, &BTreeSet::from([thing]));
-}
-
-#[test]
 fn views_stay_exact_through_churn_over_a_bad_link() {
     let link = LinkConditioner::new(60, 15, 0.15)
         .with_duplicate(0.05)
@@ -521,89 +469,4 @@ fn interest_management_started_late_keeps_existing_entities_and_children() {
     world.entity_mut(parent).insert(Rooms::new([RoomId(4)]));
     net.run(30);
     assert_sees(&mut net, client, &BTreeSet::from([parent, child]));
-}
-
-/// Steps, checking after each step that no client has `ping` before it holds `entity`.
-fn run_checking_order(
-    net: &mut TestNet,
-    steps: usize,
-    clients: &[usize],
-    entity: Entity,
-    ping: Ping,
-) {
-    use bevy_netsync::shared::entity_map::ServerEntityMap;
-    for _ in 0..steps {
-        net.step();
-        for &client in clients {
-            if collected::<Ping>(net.client(client)).contains(&ping) {
-                let map = net.client(client).world().resource::<ServerEntityMap>();
-                assert!(
-                    map.to_client(entity).is_some(),
-                    "client {client}: {ping:?} before its entity"
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn a_message_about_an_entity_reaches_who_receives_it_in_the_frame_it_appears() {
-    for send_interval_ticks in [1, 3] {
-        let mut net = TestNet::new(protocol);
-        net.server_mut().insert_resource(ServerConfig {
-            send_interval_ticks,
-            ..default()
-        });
-        let near = net.add_client_with(collect::<Ping>);
-        let far = net.add_client_with(collect::<Ping>);
-        // No view point: sees every root.
-        let everywhere = net.add_client_with(collect::<Ping>);
-        net.run(10);
-        let [near_e, far_e] = [near, far].map(|client| client_entity(&mut net, client));
-        {
-            let world = net.server_mut().world_mut();
-            world
-                .entity_mut(near_e)
-                .insert(ViewPoint::at(Vec3::ZERO, 10.0));
-            world
-                .entity_mut(far_e)
-                .insert(ViewPoint::at(Vec3::splat(100.0), 10.0));
-        }
-        // In nobody's view point.
-        let mover = net.spawn_on_server((Replicated, at(50.0), Health(2)));
-        net.run(20);
-        let clients = [near, far, everywhere];
-
-        // Spawned and announced in the same frame.
-        let thing = net.spawn_on_server((Replicated, at(1.0), Health(1)));
-        net.server_mut().world_mut().write_message(ToClients {
-            mode: SendMode::Seeing(thing),
-            message: Ping(1),
-        });
-        run_checking_order(&mut net, 20, &clients, thing, Ping(1));
-
-        // Entering `near`'s view and announced in the same frame.
-        *net.server_mut()
-            .world_mut()
-            .get_mut::<Transform>(mover)
-            .unwrap() = at(2.0);
-        net.server_mut().world_mut().write_message(ToClients {
-            mode: SendMode::Seeing(mover),
-            message: Ping(2),
-        });
-        run_checking_order(&mut net, 20, &clients, mover, Ping(2));
-
-        // Despawned in the frame it is announced: those that held it hear of it.
-        net.server_mut().world_mut().entity_mut(thing).despawn();
-        net.server_mut().world_mut().write_message(ToClients {
-            mode: SendMode::Seeing(thing),
-            message: Ping(3),
-        });
-        net.run(20);
-
-        let all = [Ping(1), Ping(2), Ping(3)];
-        assert_eq!(collected::<Ping>(net.client(near)), all);
-        assert_eq!(collected::<Ping>(net.client(everywhere)), all);
-        assert!(collected::<Ping>(net.client(far)).is_empty());
-    }
 }

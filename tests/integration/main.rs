@@ -18,6 +18,7 @@ mod hostile_server;
 mod inputs;
 mod insert_remove;
 mod interest;
+mod interest_messages;
 mod interpolation;
 mod large_values;
 mod large_world;

@@ -7,6 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::shared::{
     channels::Channel,
+    client_ids::{AliasClientIds, AliasedComponents, NamesClients},
     codec::{
         ComponentCodec, MAX_VALUE_BYTES, SerdeCodec, decode_serde, encode_serde,
         write_length_prefixed,
@@ -60,6 +61,23 @@ pub trait NetsyncAppExt {
     fn replicate_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
     where
         C: Component;
+
+    /// Replicates `C`, a value that names clients by id, with the default [`SerdeCodec`]: each
+    /// client sees its own id where it is named and an alias for everyone else's, so no client
+    /// learns an id another could connect with (see [`NamesClients`]).
+    /// [`ControlledBy`](crate::shared::prediction::ControlledBy) and
+    /// [`SpawnedBy`](crate::shared::prediction::SpawnedBy) are replicated this way.
+    fn replicate_aliased<C>(&mut self) -> &mut Self
+    where
+        C: Component + NamesClients + Serialize + DeserializeOwned,
+    {
+        self.replicate_aliased_with::<C>(SerdeCodec::<C>::default())
+    }
+
+    /// Like [`replicate_aliased`](Self::replicate_aliased), with a custom codec.
+    fn replicate_aliased_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
+    where
+        C: Component + NamesClients;
 
     /// Replicates the server's resource `R` to every client (late joiners included): inserted
     /// on clients when it exists on the server, updated when it changes, removed when it is
@@ -127,6 +145,18 @@ pub trait NetsyncAppExt {
 }
 
 impl NetsyncAppExt for App {
+    fn replicate_aliased_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
+    where
+        C: Component + NamesClients,
+    {
+        self.replicate_with::<C>(AliasClientIds(codec));
+        let index = self.world().resource::<ReplicationRegistry>().len() as u32 - 1;
+        self.world_mut()
+            .get_resource_or_init::<AliasedComponents>()
+            .add::<C>(index);
+        self
+    }
+
     fn replicate_with<C>(&mut self, codec: impl ComponentCodec<C>) -> &mut Self
     where
         C: Component,
@@ -298,10 +328,10 @@ impl NetsyncAppExt for App {
         let needs_controlled = registry.index_of(TypeId::of::<ControlledBy>()).is_none();
         let needs_spawned = registry.index_of(TypeId::of::<SpawnedBy>()).is_none();
         if needs_controlled {
-            self.replicate::<ControlledBy>();
+            self.replicate_aliased::<ControlledBy>();
         }
         if needs_spawned {
-            self.replicate::<SpawnedBy>();
+            self.replicate_aliased::<SpawnedBy>();
         }
         let mut registry = self
             .world_mut()

@@ -232,6 +232,7 @@ pub mod prelude {
         shared::{
             SharedPlugin,
             channels::Channel,
+            client_ids::NamesClients,
             codec::{ComponentCodec, SerdeCodec},
             disconnect::DisconnectReason,
             entity_map::ServerEntityMap,

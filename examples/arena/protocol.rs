@@ -13,12 +13,19 @@ pub const PROTOCOL_ID: u64 = 0x4152_454e_415f_3031;
 #[derive(Component, Serialize, Deserialize, Clone, PartialEq, Debug)]
 #[require(Weapon)]
 pub struct Player {
-    /// The transport id of the client that controls it.
+    /// The transport id of the client that controls it (on other clients, an alias of it:
+    /// see [`NamesClients`]).
     pub client_id: u64,
     /// Display name.
     pub name: String,
     /// Body colour (linear RGB).
     pub color: [f32; 3],
+}
+
+impl NamesClients for Player {
+    fn map_client_ids(&mut self, map: &mut dyn FnMut(u64) -> u64) {
+        self.client_id = map(self.client_id);
+    }
 }
 
 /// Hit points; 0 means dead and waiting to respawn.
@@ -115,7 +122,7 @@ pub struct ChatLine {
 /// Registers the protocol.
 pub fn plugin(app: &mut App) {
     let codec = TransformCodec::default();
-    app.replicate::<Player>()
+    app.replicate_aliased::<Player>()
         .replicate::<Health>()
         .replicate::<Score>()
         .replicate::<Projectile>()

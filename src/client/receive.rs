@@ -70,7 +70,11 @@ pub(crate) fn receive_frames(
     let mut reliable_messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
     for bytes in reliable {
         match ServerFrame::decode(bytes).map_err(malformed)? {
-            ServerFrame::Welcome { client_id, tick } => {
+            ServerFrame::Welcome {
+                client_id,
+                alias,
+                tick,
+            } => {
                 debug!("welcomed as client {client_id} at tick {}", tick.0);
                 world.resource_mut::<ClientTimeline>().observe(tick);
                 // Slices of large values may come before any state frame: they are timed by
@@ -80,6 +84,7 @@ pub(crate) fn receive_frames(
                 let mut session = world.resource_mut::<ClientSession>();
                 session.handshake = Handshake::Welcomed;
                 session.client_id = Some(client_id);
+                session.alias = Some(alias);
                 world
                     .resource_mut::<NextState<ClientState>>()
                     .set(ClientState::Connected);

@@ -23,6 +23,8 @@ pub(crate) struct ClientSession {
     pub(crate) handshake: Handshake,
     /// The id the server knows this client by (from its welcome).
     pub(crate) client_id: Option<u64>,
+    /// The alias other clients see for this client's id (from its welcome).
+    pub(crate) alias: Option<u64>,
     /// Why the server said it disconnects us, or why we disconnect.
     pub(crate) closing_reason: Option<DisconnectReason>,
 }

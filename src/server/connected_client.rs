@@ -111,7 +111,11 @@ pub(crate) fn accept_client(world: &mut World, client_id: ClientId) {
     world.resource_mut::<RenetServer>().send_message(
         client_id,
         RELIABLE_CHANNEL,
-        Bytes::from(wire::encode_welcome(client_id, tick)),
+        Bytes::from(wire::encode_welcome(
+            client_id,
+            crate::shared::client_ids::client_alias(client_id),
+            tick,
+        )),
     );
     info!("client {client_id} joined as {client}");
 }

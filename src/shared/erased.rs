@@ -72,6 +72,12 @@ impl ErasedValue {
         (self.type_id == TypeId::of::<C>()).then(|| unsafe { &*self.ptr.as_ptr().cast::<C>() })
     }
 
+    /// The value, mutably, if it is a `C`.
+    pub(crate) fn get_mut<C: 'static>(&mut self) -> Option<&mut C> {
+        // SAFETY: the type was checked; the box is alive and exclusively ours as long as `self`.
+        (self.type_id == TypeId::of::<C>()).then(|| unsafe { &mut *self.ptr.as_ptr().cast::<C>() })
+    }
+
     /// The value as a `C`.
     ///
     /// # Panics

@@ -2,6 +2,7 @@
 //! and the protocol hash.
 
 pub mod channels;
+pub mod client_ids;
 pub mod codec;
 pub mod disconnect;
 pub mod entity_map;

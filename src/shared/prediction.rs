@@ -36,18 +36,25 @@
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tick::NetTick;
+use super::{client_ids::NamesClients, tick::NetTick};
 
 /// Which client controls an entity (its transport id). Replicated: on that client the entity is
 /// predicted (it gets [`Predicted`]), everywhere else it is interpolated as usual. On the server
 /// the entity gets the client's input each tick as [`TickInput`]. Registered by the first
-/// [`predict`](crate::NetsyncAppExt::predict).
+/// [`predict`](crate::NetsyncAppExt::predict), with aliased ids: the controlling client sees its
+/// own id here, every other client an alias (see [`client_ids`](super::client_ids)).
 #[derive(Component, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Reflect)]
 #[reflect(Component)]
 pub struct ControlledBy {
     /// The controlling client's transport id
     /// ([`LOCAL_CLIENT_ID`](crate::server::LOCAL_CLIENT_ID) for the host's own player).
     pub client_id: u64,
+}
+
+impl NamesClients for ControlledBy {
+    fn map_client_ids(&mut self, map: &mut dyn FnMut(u64) -> u64) {
+        self.client_id = map(self.client_id);
+    }
 }
 
 /// The input meant for the tick being simulated, on a controlled entity: on the server the
@@ -78,6 +85,12 @@ pub struct SpawnedBy {
     pub tick: NetTick,
     /// Which of the entities spawned by that input at that tick (0 for the first).
     pub index: u16,
+}
+
+impl NamesClients for SpawnedBy {
+    fn map_client_ids(&mut self, map: &mut dyn FnMut(u64) -> u64) {
+        self.client_id = map(self.client_id);
+    }
 }
 
 /// On a client: an entity this client predicts (it controls it, or spawned it). Its predicted

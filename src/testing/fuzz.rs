@@ -55,7 +55,7 @@ impl FuzzClient {
         let mut renet = RenetClient::new(connection_config());
         renet.set_connected();
         app.insert_resource(renet);
-        let welcome = wire::encode_welcome(7, NetTick(1_000));
+        let welcome = wire::encode_welcome(7, 8, NetTick(1_000));
         let _ = super::client_receive(&mut app, &[&welcome], &[]);
         app.update();
         Self { app }

@@ -10,6 +10,7 @@ mod common;
 
 mod arena_screenshot;
 mod budget;
+mod client_ids;
 mod entity_mapping;
 mod fuzz_regressions;
 mod hierarchy;

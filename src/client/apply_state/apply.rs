@@ -3,6 +3,10 @@
 //! mapped again when their target comes or goes.
 
 use super::*;
+use crate::{
+    client::session::ClientSession,
+    shared::client_ids::{AliasedComponents, Aliasing},
+};
 
 impl FrameApply<'_> {
     /// Drops a server entity, or freezes it (kept as last seen, no longer updated).
@@ -80,6 +84,7 @@ impl FrameApply<'_> {
 
     pub(super) fn apply(&mut self, mut staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
         self.decode_blobs(&mut staged)?;
+        self.restore_own_ids(&mut staged);
         let spawned_by = self.registry.index_of(TypeId::of::<SpawnedBy>());
         // Map every spawned entity first, so values in this frame that name them resolve.
         for entity in &staged {
@@ -130,6 +135,31 @@ impl FrameApply<'_> {
 
     /// Decodes the large values that are still news; one that is news but gone (evicted) is
     /// left out, and the frame is then not acknowledged, so the server sends it again.
+    /// Turns this client's alias back into its id in values that name clients (see
+    /// [`client_ids`](crate::shared::client_ids)).
+    fn restore_own_ids(&mut self, staged: &mut [StagedEntity]) {
+        let (Some(aliased), Some(session)) = (
+            self.world.get_resource::<AliasedComponents>(),
+            self.world.get_resource::<ClientSession>(),
+        ) else {
+            return;
+        };
+        let (false, Some(client_id), Some(alias)) =
+            (aliased.is_empty(), session.client_id, session.alias)
+        else {
+            return;
+        };
+        let aliasing = Aliasing { alias, client_id };
+        for value in staged
+            .iter_mut()
+            .flat_map(|entity| entity.values.iter_mut())
+        {
+            if let StagedValue::Decoded(copies) = &mut value.value {
+                aliased.restore(value.index, copies, aliasing);
+            }
+        }
+    }
+
     fn decode_blobs(&mut self, staged: &mut [StagedEntity]) -> Result<(), DecodeError> {
         for entity in staged.iter_mut() {
             let fresh = |index: u32, tick: NetTick| {

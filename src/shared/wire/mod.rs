@@ -8,7 +8,7 @@
 //!
 //! | direction | channel | kind | layout after the kind byte |
 //! | --- | --- | --- | --- |
-//! | server → client | reliable | [`server_kind::WELCOME`] | client id (varint), tick |
+//! | server → client | reliable | [`server_kind::WELCOME`] | client id (varint), tick, the client's id alias (u64 LE) |
 //! | server → client | reliable | [`server_kind::DISCONNECT`] | [`DisconnectReason`](crate::shared::disconnect::DisconnectReason) (bincode) |
 //! | server → client | unreliable | [`server_kind::STATE`] | bit-packed: see [`state_frame`](self#the-state-frame) |
 //! | server → client | unreliable | [`server_kind::SLICE`] | frame id (u16 LE), blob id, total length, slice index, bytes |
@@ -31,7 +31,7 @@
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out
 /// differently refuse each other at the handshake (a protocol mismatch, with its reason) rather
 /// than failing on the first frame. Bumped with every change of a layout.
-pub const WIRE_REVISION: u32 = 2;
+pub const WIRE_REVISION: u32 = 3;
 
 mod bits;
 mod client_frames;

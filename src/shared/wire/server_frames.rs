@@ -34,6 +34,8 @@ pub enum ServerFrame<'a> {
     Welcome {
         /// The id the server knows this client by.
         client_id: u64,
+        /// The alias other clients see for it (see [`client_ids`](crate::shared::client_ids)).
+        alias: u64,
         /// The server tick when it accepted.
         tick: NetTick,
     },
@@ -89,8 +91,13 @@ impl<'a> ServerFrame<'a> {
             server_kind::WELCOME => {
                 let client_id = reader.varint()?;
                 let tick = reader.tick()?;
+                let alias = reader.u64_le()?;
                 reader.finish()?;
-                Self::Welcome { client_id, tick }
+                Self::Welcome {
+                    client_id,
+                    alias,
+                    tick,
+                }
             }
             server_kind::DISCONNECT => Self::Disconnect(decode_serde(reader.remaining())?),
             server_kind::STATE => {
@@ -148,10 +155,11 @@ impl<'a> ServerFrame<'a> {
 }
 
 /// Encodes a [`server_kind::WELCOME`] frame.
-pub fn encode_welcome(client_id: u64, tick: NetTick) -> Vec<u8> {
+pub fn encode_welcome(client_id: u64, alias: u64, tick: NetTick) -> Vec<u8> {
     let mut out = vec![server_kind::WELCOME];
     write_varint(&mut out, client_id);
     write_tick(&mut out, tick);
+    out.extend_from_slice(&alias.to_le_bytes());
     out
 }
 
@@ -223,9 +231,10 @@ mod tests {
     #[test]
     fn control_frames_roundtrip() {
         assert_eq!(
-            ServerFrame::decode(&encode_welcome(99, NetTick(5))).unwrap(),
+            ServerFrame::decode(&encode_welcome(99, 1 << 63, NetTick(5))).unwrap(),
             ServerFrame::Welcome {
                 client_id: 99,
+                alias: 1 << 63,
                 tick: NetTick(5)
             }
         );

@@ -3,8 +3,9 @@
 //! Each client has a byte budget ([`ServerConfig::bytes_per_second`](super::ServerConfig), or
 //! its [`ReplicationBudget`]). When every entity with news fits, all go. When they do not, each
 //! adds its priority (its [`ReplicationPriority`](super::ReplicationPriority) weighed by the
-//! [`PriorityHook`]) to its account with this client, and the largest accounts go first; a sent
-//! entity's account starts again from zero, so nothing waits forever.
+//! [`PriorityHook`]) to its account with this client, and the largest accounts go first
+//! ([`fit_by_priority`]); a sent entity's account starts again from zero, so nothing waits
+//! forever. Whatever waits is left out through [`LeftOut`](super::left_out::LeftOut).
 
 use bevy::prelude::*;
 
@@ -16,12 +17,11 @@ use super::{
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
     parallel::for_each_parallel,
-    priority::{PriorityHook, PriorityQuery},
+    priority::{Contender, PriorityHook, PriorityQuery, fit_by_priority},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
-    value_cache::BodyKey,
 };
-use crate::shared::{scoped::scoped, tick::NetTick};
+use crate::shared::scoped::scoped;
 
 /// The remote clients' tables and budgets.
 type ClientTables = QueryState<
@@ -132,21 +132,15 @@ impl Weigh<'_> {
     }
 }
 
+/// One worker's reusable lists.
 #[derive(Default)]
 struct Scratch {
     dirty: Vec<u32>,
-    candidates: Vec<Candidate>,
+    candidates: Vec<Contender>,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    slot: u32,
-    since: NetTick,
-    bits: u32,
-    priority: f32,
-    key: BodyKey,
-}
-
+/// Chooses one client's entities: those with news that the budget allows, or the largest
+/// accounts of them when it does not allow all; the rest are left out.
 fn choose(
     client: &mut ClientReplication,
     replicated: &ReplicatedWorld,
@@ -156,7 +150,7 @@ fn choose(
 ) {
     client.chosen.clear();
     client.chosen_bits = 0;
-    client.excluded_since = None;
+    client.left_out.clear();
     client.dirty.collect_into(&mut scratch.dirty);
     scratch.candidates.clear();
     let mut total_bits = 0u64;
@@ -177,17 +171,19 @@ fn choose(
             state.dirty_since.max(acked.add(1))
         });
         if !large_values_ready(client, blobs, slot, record, &state) {
-            client.exclude(since);
+            client.left_out.leave_out(since);
             continue;
         }
-        let bits = estimate_bits(record, &state);
-        total_bits += u64::from(bits);
-        scratch.candidates.push(Candidate {
-            slot,
-            since,
+        let bits = u64::from(estimate_bits(record, &state));
+        total_bits += bits;
+        scratch.candidates.push(Contender {
+            chosen: Chosen {
+                slot,
+                since,
+                priority: state.priority,
+                key: state.body_key(),
+            },
             bits,
-            priority: state.priority,
-            key: state.body_key(),
         });
     }
 
@@ -195,41 +191,25 @@ fn choose(
     if total_bits > allowance_bits {
         // Not everything fits: the largest accounts go first.
         for candidate in &mut scratch.candidates {
-            let record = &replicated.slots[candidate.slot as usize];
-            let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, candidate.slot));
-            let state = &mut client.slots[candidate.slot as usize];
+            let slot = candidate.chosen.slot;
+            let record = &replicated.slots[slot as usize];
+            let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, slot));
+            let state = &mut client.slots[slot as usize];
             state.priority += record.priority * weight;
-            candidate.priority = state.priority;
+            candidate.chosen.priority = state.priority;
         }
-        scratch
-            .candidates
-            .sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
-        let mut used = 0u64;
-        for candidate in &scratch.candidates {
-            if used + u64::from(candidate.bits) <= allowance_bits || client.chosen.is_empty() {
-                client.chosen_bits += candidate.bits as usize;
-                used += u64::from(candidate.bits);
-                client.chosen.push(Chosen {
-                    slot: candidate.slot,
-                    since: candidate.since,
-                    priority: candidate.priority,
-                    key: candidate.key,
-                });
-            } else {
-                client.exclude(candidate.since);
-            }
-        }
-        client.chosen.sort_unstable_by_key(|chosen| chosen.slot);
+        let used = fit_by_priority(
+            &mut scratch.candidates,
+            allowance_bits,
+            &mut client.chosen,
+            &mut client.left_out,
+        );
+        client.chosen_bits = used as usize;
     } else {
         client.chosen_bits = total_bits as usize;
         client
             .chosen
-            .extend(scratch.candidates.iter().map(|candidate| Chosen {
-                slot: candidate.slot,
-                since: candidate.since,
-                priority: candidate.priority,
-                key: candidate.key,
-            }));
+            .extend(scratch.candidates.iter().map(|candidate| candidate.chosen));
     }
     add_unsent_parents(client, replicated, &scratch.candidates);
 }
@@ -300,7 +280,7 @@ fn estimate_bits(record: &SlotRecord, state: &ClientSlot) -> u32 {
 fn add_unsent_parents(
     client: &mut ClientReplication,
     replicated: &ReplicatedWorld,
-    candidates: &[Candidate],
+    candidates: &[Contender],
 ) {
     for _ in 0..8 {
         let mut added = false;
@@ -325,7 +305,7 @@ fn add_unsent_parents(
             {
                 continue;
             }
-            if let Some(candidate) = candidates.iter().find(|c| c.slot == parent) {
+            if let Some(candidate) = candidates.iter().find(|c| c.chosen.slot == parent) {
                 let position = client
                     .chosen
                     .binary_search_by_key(&parent, |c| c.slot)
@@ -334,10 +314,10 @@ fn add_unsent_parents(
                     position,
                     Chosen {
                         slot: parent,
-                        since: candidate.since,
+                        since: candidate.chosen.since,
                         // A parent goes with its child.
                         priority: f32::INFINITY,
-                        key: candidate.key,
+                        key: candidate.chosen.key,
                     },
                 );
                 added = true;

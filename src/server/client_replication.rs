@@ -3,7 +3,9 @@
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
-use super::{blobs::ClientBlobs, budget::Budget, dirty::DirtySet, value_cache::BodyKey};
+use super::{
+    blobs::ClientBlobs, budget::Budget, dirty::DirtySet, left_out::LeftOut, value_cache::BodyKey,
+};
 use crate::shared::{
     tick::NetTick,
     wire::{BitWriter, MAX_STATE_FRAME_BYTES},
@@ -209,8 +211,8 @@ pub(crate) struct ClientReplication {
     /// This send: the entities chosen, in slot order, and their estimated bits.
     pub(crate) chosen: Vec<Chosen>,
     pub(crate) chosen_bits: usize,
-    /// This send: the oldest `dirty_since` of entities with news left out.
-    pub(crate) excluded_since: Option<NetTick>,
+    /// This send: the news left out of its frames, which holds the watermark back.
+    pub(crate) left_out: LeftOut,
     /// This send: frames ready for renet.
     pub(crate) outbox: Vec<Bytes>,
     /// Round trip in ticks, as renet measures it (for resending slices).
@@ -247,7 +249,7 @@ impl Default for ClientReplication {
             allowance: 0,
             chosen: Vec::new(),
             chosen_bits: 0,
-            excluded_since: None,
+            left_out: LeftOut::default(),
             outbox: Vec::new(),
             rtt_ticks: 6,
             received_acks: Vec::new(),
@@ -263,11 +265,6 @@ impl ClientReplication {
             self.slots.resize(len, ClientSlot::default());
             self.dirty.reserve(len);
         }
-    }
-
-    /// Notes an entity with news left out of this send (for the watermark).
-    pub(crate) fn exclude(&mut self, since: NetTick) {
-        self.excluded_since = Some(self.excluded_since.map_or(since, |held| held.min(since)));
     }
 
     /// Marks `slot` as having news since `tick`.

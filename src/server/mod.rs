@@ -18,6 +18,7 @@ mod dirty;
 mod encode_values;
 mod input;
 mod interest;
+mod left_out;
 mod local_client;
 mod pack_frames;
 mod parallel;

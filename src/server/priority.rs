@@ -1,9 +1,13 @@
 //! How the send pipeline orders entities when a client's budget cannot carry every change:
-//! [`ReplicationPriority`] per entity and a [`PriorityHook`] per game.
+//! [`ReplicationPriority`] per entity and a [`PriorityHook`] per game. [`fit_by_priority`] is the
+//! one rule both choosing (by estimated sizes) and packing (by real sizes) apply.
 
+use core::cmp::Ordering;
 use std::sync::Arc;
 
 use bevy::prelude::*;
+
+use super::{client_replication::Chosen, left_out::LeftOut};
 
 /// How much an entity matters, relative to others (1 by default). Each send, every entity with
 /// news a client has not received adds its priority (times the [`PriorityHook`]'s weight) to an
@@ -56,4 +60,42 @@ impl PriorityHook {
     pub fn new(weigh: impl Fn(&PriorityQuery) -> f32 + Send + Sync + 'static) -> Self {
         Self(Arc::new(weigh))
     }
+}
+
+/// An entity competing for a client's budget this send, and the bits its entry takes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Contender {
+    /// The entity, as it goes out if it fits.
+    pub(crate) chosen: Chosen,
+    /// Its entry's size: estimated when choosing, measured when packing.
+    pub(crate) bits: u64,
+}
+
+/// The priority order: the larger account first, the lower slot on a tie.
+fn priority_order(a: &Chosen, b: &Chosen) -> Ordering {
+    b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot))
+}
+
+/// Replaces `kept` with the contenders that fit in `room` bits, the largest accounts first (the
+/// first always goes, so a send is never empty), in slot order; the rest are left out. Returns
+/// the bits kept. Leaves `contenders` in priority order.
+pub(crate) fn fit_by_priority(
+    contenders: &mut [Contender],
+    room: u64,
+    kept: &mut Vec<Chosen>,
+    left_out: &mut LeftOut,
+) -> u64 {
+    contenders.sort_by(|a, b| priority_order(&a.chosen, &b.chosen));
+    kept.clear();
+    let mut used = 0u64;
+    for contender in contenders.iter() {
+        if used + contender.bits <= room || kept.is_empty() {
+            used += contender.bits;
+            kept.push(contender.chosen);
+        } else {
+            left_out.leave_out(contender.chosen.since);
+        }
+    }
+    kept.sort_unstable_by_key(|chosen| chosen.slot);
+    used
 }

@@ -1,31 +1,25 @@
 //! The entries of one client's frame: resources with news, then the chosen entities in slot
 //! order, each written straight into the frame and taken back if it does not fit the frame or
-//! the budget.
+//! the budget. What does not go is left out through the client's
+//! [`LeftOut`](crate::server::left_out::LeftOut).
 
 use super::{Packer, Shared, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
         client_replication::{Chosen, ClientReplication, SentItem},
+        priority::{Contender, fit_by_priority},
         value_cache::BodyKey,
     },
-    shared::{
-        tick::NetTick,
-        wire::{
-            BitWriter, EntryHead, MAX_STATE_FRAME_BYTES, MAX_STATE_HEADER_BITS, ValueKind,
-            write_change_tick, write_count, write_entry_head, write_index, write_shape_parts,
-            write_value_kind,
-        },
+    shared::wire::{
+        BitWriter, EntryHead, MAX_STATE_FRAME_BYTES, MAX_STATE_HEADER_BITS, ValueKind,
+        write_change_tick, write_count, write_entry_head, write_index, write_shape_parts,
+        write_value_kind,
     },
 };
 
 /// Resources with news, whole or by reference to their slices.
-pub(super) fn pack_resources(
-    client: &mut ClientReplication,
-    shared: &Shared,
-    packer: &mut Packer,
-    watermark: &mut NetTick,
-) {
+pub(super) fn pack_resources(client: &mut ClientReplication, shared: &Shared, packer: &mut Packer) {
     let tick = shared.tick;
     let mut entries = BitWriter::new();
     let mut count = 0;
@@ -56,12 +50,13 @@ pub(super) fn pack_resources(
                         write_value_kind(&mut entry, ValueKind::Blob(id), false);
                     }
                     _ => {
-                        *watermark = watermark.min(changed.sub(1));
+                        client.left_out.leave_out(changed);
                         continue;
                     }
                 }
             } else {
                 let Some((from, to)) = shared.cache_resource(index) else {
+                    // Its value failed to encode: nothing to send, so nothing left out.
                     continue;
                 };
                 write_value_kind(&mut entry, ValueKind::Whole, false);
@@ -69,7 +64,7 @@ pub(super) fn pack_resources(
             }
         }
         if !packer.spend(entry.bit_len()) {
-            *watermark = watermark.min(changed.sub(1));
+            client.left_out.leave_out(changed);
             continue;
         }
         entries.append(&entry);
@@ -85,26 +80,22 @@ pub(super) fn pack_resources(
 }
 
 /// The chosen entities, in slot order, until the budget runs out.
-pub(super) fn pack_entities(
-    client: &mut ClientReplication,
-    shared: &Shared,
-    packer: &mut Packer,
-    watermark: &mut NetTick,
-) {
+pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, packer: &mut Packer) {
     let tick = shared.tick;
     let mut chosen = core::mem::take(&mut client.chosen);
-    fit_by_priority(client, shared, packer.left, &mut chosen, watermark);
+    fit_real_sizes(client, shared, packer.left, &mut chosen);
     let mut budget_spent = false;
     for chosen in &chosen {
         let slot = chosen.slot;
         if budget_spent {
-            *watermark = watermark.min(chosen.since.sub(1));
+            client.left_out.leave_out(chosen.since);
             continue;
         }
         let key = chosen.key;
         let Some(body) = shared.cache.built_body(slot, key) else {
+            // A value failed to encode: nothing to send, so nothing left out for the watermark.
             if key != BodyKey::Spawn {
-                // Nothing left to say (a value failed to encode): not dirty any more.
+                // Nothing left to say: not dirty any more.
                 client.dirty.remove(slot);
             }
             continue;
@@ -146,7 +137,7 @@ pub(super) fn pack_entities(
         if !fits || !packer.spend(bits) {
             packer.body.truncate(mark);
             budget_spent = true;
-            *watermark = watermark.min(chosen.since.sub(1));
+            client.left_out.leave_out(chosen.since);
             continue;
         }
         record_entry(packer, client, slot, state.epoch, bits);
@@ -191,14 +182,13 @@ fn record_entry(
 const ENTRY_OVERHEAD_BITS: usize = 48;
 
 /// When the chosen entries' real sizes do not all fit the budget, keeps the largest priority
-/// accounts that do (the rest wait, accounts growing): packing goes in slot order, so without
-/// this the highest slots would always be the ones cut.
-fn fit_by_priority(
+/// accounts that do ([`fit_by_priority`]; the rest wait, accounts growing): packing goes in slot
+/// order, so without this the highest slots would always be the ones cut.
+fn fit_real_sizes(
     client: &mut ClientReplication,
     shared: &Shared,
     left_bytes: usize,
     chosen: &mut Vec<Chosen>,
-    watermark: &mut NetTick,
 ) {
     let size = |chosen: &Chosen| {
         shared
@@ -216,18 +206,12 @@ fn fit_by_priority(
     if total <= room {
         return;
     }
-    let mut by_priority: Vec<(Chosen, usize)> = chosen.iter().map(|c| (*c, size(c))).collect();
-    by_priority
-        .sort_by(|(a, _), (b, _)| b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot)));
-    chosen.clear();
-    let mut used = 0;
-    for (candidate, bits) in by_priority {
-        if used + bits <= room || chosen.is_empty() {
-            used += bits;
-            chosen.push(candidate);
-        } else {
-            *watermark = watermark.min(candidate.since.sub(1));
-        }
-    }
-    chosen.sort_unstable_by_key(|c| c.slot);
+    let mut contenders: Vec<Contender> = chosen
+        .iter()
+        .map(|c| Contender {
+            chosen: *c,
+            bits: size(c) as u64,
+        })
+        .collect();
+    fit_by_priority(&mut contenders, room as u64, chosen, &mut client.left_out);
 }

@@ -2,7 +2,8 @@
 //! resources into bit-packed state frames (copying entry bodies from the [`ValueCache`]), then
 //! slices of large values with what is left of its budget. The last frame of a tick carries the
 //! watermark: the tick up to which the client holds every change once all the tick's frames
-//! arrived, which server messages wait for.
+//! arrived, which server messages wait for. Whatever does not go is left out through the
+//! client's [`LeftOut`](super::left_out::LeftOut), which alone sets the watermark.
 
 use bevy::prelude::*;
 use bevy_renet::renet::Bytes;
@@ -266,7 +267,6 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         client.take_item_list(),
         client.take_frame_body(),
     );
-    let mut watermark = client.excluded_since.map_or(tick, |since| since.sub(1));
 
     // Despawns, by entity index (the wire's order).
     let mut pending: Vec<_> = client.despawns.values().copied().collect();
@@ -280,7 +280,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             pending.select_nth_unstable_by_key(limit - 1, wire_order);
         }
         for despawn in &pending[limit..] {
-            watermark = watermark.min(despawn.since.sub(1));
+            client.left_out.leave_out(despawn.since);
         }
         pending.truncate(limit);
     }
@@ -301,8 +301,9 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     packer.left = packer.left.saturating_sub(bytes);
     packer.hard_left = packer.hard_left.saturating_sub(bytes);
 
-    pack_resources(client, shared, &mut packer, &mut watermark);
-    pack_entities(client, shared, &mut packer, &mut watermark);
+    pack_resources(client, shared, &mut packer);
+    pack_entities(client, shared, &mut packer);
+    let watermark = client.left_out.watermark(tick);
 
     let has_news = !packer.frames.is_empty() || !packer.items.is_empty();
     let heartbeat_due = heartbeat_due(client, tick);

@@ -2,8 +2,9 @@
 //! replicated world and messages. Everything runs only while a [`RenetServer`] resource exists.
 //!
 //! The send pipeline is the chain in [`ServerPlugin::build`]: plan the send, detect changes,
-//! encode each changed value once, update what each client should see, choose per client under
-//! its budget, pack frames, send them; then messages, then closing connections.
+//! encode each changed value once, bring each client's table up to date, update what each
+//! client should see, choose per client under its budget, pack frames, send them; then
+//! messages, then closing connections.
 
 mod blobs;
 mod budget;
@@ -11,6 +12,7 @@ mod change_log;
 mod choose_entities;
 mod client_allowance;
 pub(crate) mod client_replication;
+mod client_tables;
 mod config;
 mod connected_client;
 mod detect_changes;
@@ -78,7 +80,12 @@ pub enum ServerSet {
 pub(crate) enum SendStep {
     /// Queue this frame's `ToClients` messages (every frame).
     QueueMessages,
-    /// Plan the send, detect and encode changes, apply relevance (on send frames).
+    /// Plan the send, detect and encode changes (on send frames).
+    Changes,
+    /// Bring every client's table up to date: acknowledgements, sizes, despawns, and without
+    /// interest management spawns, changes and new clients' whole world (on send frames).
+    Tables,
+    /// Decide what each client sees, once interest management is in use (on send frames).
     Relevance,
     /// Decide the queued messages' remote recipients from this send's relevance, and refill
     /// the budgets.
@@ -132,6 +139,8 @@ impl Plugin for ServerPlugin {
                 PostUpdate,
                 (
                     SendStep::QueueMessages,
+                    SendStep::Changes,
+                    SendStep::Tables,
                     SendStep::Relevance,
                     SendStep::Recipients,
                     SendStep::Messages,
@@ -165,10 +174,11 @@ impl Plugin for ServerPlugin {
                         send_plan::plan_send,
                         detect_changes::detect_changes,
                         encode_values::encode_values,
-                        interest::update_relevance,
                     )
                         .chain()
-                        .in_set(SendStep::Relevance),
+                        .in_set(SendStep::Changes),
+                    client_tables::update_client_tables.in_set(SendStep::Tables),
+                    interest::update_relevance.in_set(SendStep::Relevance),
                     (
                         choose_entities::choose_entities,
                         pack_frames::pack_frames,

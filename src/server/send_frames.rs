@@ -1,4 +1,4 @@
-//! Step 6 of the send pipeline: hand each client's packed frames to renet.
+//! Step 7 of the send pipeline: hand each client's packed frames to renet.
 
 use bevy::prelude::*;
 use bevy_renet::RenetServer;

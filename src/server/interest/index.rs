@@ -5,7 +5,10 @@ use core::any::TypeId;
 
 use bevy::{ecs::change_detection::Tick, platform::collections::HashMap, prelude::*};
 
-use super::rooms::Rooms;
+use super::{
+    rooms::Rooms,
+    settings::{InterestSettings, RelevanceRule},
+};
 use crate::{
     server::replicated_world::ReplicatedWorld,
     shared::{registry::ReplicationRegistry, replicated::Replicated},
@@ -326,6 +329,20 @@ impl InterestIndex {
             }
         }
     }
+}
+
+/// Turns interest management on when a [`RelevanceRule`] or
+/// [`InterestSettings::rooms_for_everything`] is in use (rooms for everything hides what is in
+/// no room: in force from the first send, before any [`Rooms`] exists), and says whether it is
+/// on. Called once per send, by the table step.
+pub(crate) fn interest_in_use(world: &mut World) -> bool {
+    let wanted = world.get_resource::<RelevanceRule>().is_some()
+        || world.resource::<InterestSettings>().rooms_for_everything;
+    let mut index = world.resource_mut::<InterestIndex>();
+    if wanted {
+        index.active = true;
+    }
+    index.active
 }
 
 /// Turns interest management on when a [`ViewPoint`](super::ViewPoint) or [`Rooms`] appears.

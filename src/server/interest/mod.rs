@@ -17,7 +17,7 @@ mod update_relevance;
 mod view_point;
 
 pub(crate) use index::{
-    InterestIndex, activate_on_rooms, activate_on_view_point, log_rooms_removed,
+    InterestIndex, activate_on_rooms, activate_on_view_point, interest_in_use, log_rooms_removed,
 };
 pub use rooms::{RoomId, Rooms};
 pub use settings::{FreezeWhenHidden, InterestSettings, RelevanceRule};

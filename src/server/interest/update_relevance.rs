@@ -1,13 +1,14 @@
-//! Step 3 of the send pipeline: bring each client's table of entities up to date with this
-//! send's spawns and despawns, and decide which entities are relevant to it.
+//! Step 4 of the send pipeline: decide which entities are relevant to each client, once
+//! interest management is in use (a [`ViewPoint`], [`Rooms`] or [`RelevanceRule`]; without one
+//! every entity is relevant to every client, and this step does nothing).
 //!
-//! Until a game uses interest management every entity is relevant to every client and this
-//! step only follows spawns and despawns. Once a [`ViewPoint`], [`Rooms`] or [`RelevanceRule`]
-//! is in use, a root entity is relevant to a client when it shares a room with it (or is in no
-//! room), is within its view point's radius (or has no position), and the rule allows it; its
-//! replicated descendants go with it. An entity that becomes relevant is spawned on the client
-//! with its current state; one that stops being relevant is despawned there (or frozen, with
-//! [`FreezeWhenHidden`]).
+//! A root entity is relevant to a client when it shares a room with it (or is in no room), is
+//! within its view point's radius (or has no position), and the rule allows it; its replicated
+//! descendants go with it. An entity that becomes relevant is spawned on the client with its
+//! current state; one that stops being relevant is despawned there (or frozen, with
+//! [`FreezeWhenHidden`]); a relevant one that changed has news. The tables were brought up to
+//! date with this send's acknowledgements and despawns by the step before
+//! ([`update_client_tables`](crate::server::client_tables::update_client_tables)).
 
 use bevy::prelude::*;
 
@@ -20,9 +21,10 @@ use super::{
 use crate::{
     server::{
         client_replication::ClientReplication,
+        client_tables::{enter, mark_changed},
         local_client::LocalClient,
         parallel::{MIN_PARALLEL_WORK, for_each_parallel},
-        replicated_world::{ReplicatedResources, ReplicatedWorld},
+        replicated_world::ReplicatedWorld,
         send_plan::SendPlan,
     },
     shared::{scoped::scoped, tick::NetTick},
@@ -31,46 +33,40 @@ use crate::{
 /// The remote clients' tables.
 type ClientTables = QueryState<(Entity, &'static mut ClientReplication), Without<LocalClient>>;
 
-/// Applies this send's structure and relevance to every client's table.
+/// Applies this send's relevance to every client's table.
 pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTables>) {
     let Some(tick) = world.resource::<SendPlan>().tick else {
         return;
     };
+    // Turned on, at the latest, by the table step of this send.
+    if !world.resource::<InterestIndex>().active {
+        return;
+    }
     let settings = world.resource::<InterestSettings>().clone();
     let rule = world.get_resource::<RelevanceRule>().cloned();
     scoped(world, |world, replicated: &mut ReplicatedWorld| {
         scoped(world, |world, index: &mut InterestIndex| {
-            // Rooms for everything hides what is in no room: in force from the first send,
-            // before any `Rooms` exists.
-            if rule.is_some() || settings.rooms_for_everything {
-                index.active = true;
-            }
-            if index.active {
-                index.update(world, replicated, settings.cell_size);
-            }
-            let resources = world.resource::<ReplicatedResources>().records.len();
+            index.update(world, replicated, settings.cell_size);
             // What each client sees now, read in parallel from the world.
             let mut views: Vec<(Entity, Option<View>)> = clients
                 .iter(world)
                 .map(|(client, _)| (client, None))
                 .collect();
-            if index.active {
-                let world = &*world;
-                // A client's view looks at a few hundred candidates.
-                let work = views.len() * 256;
-                for_each_parallel(&mut views, work, Vec::new, |scratch, (client, view)| {
-                    *view = relevant_slots(
-                        world,
-                        replicated,
-                        index,
-                        &settings,
-                        rule.as_ref(),
-                        *client,
-                        scratch,
-                    )
-                    .map(|relevant| View::new(world, replicated, *client, relevant));
-                });
-            }
+            let shared = &*world;
+            // A client's view looks at a few hundred candidates.
+            let work = views.len() * 256;
+            for_each_parallel(&mut views, work, Vec::new, |scratch, (client, view)| {
+                *view = relevant_slots(
+                    shared,
+                    replicated,
+                    index,
+                    &settings,
+                    rule.as_ref(),
+                    *client,
+                    scratch,
+                )
+                .map(|relevant| View::new(shared, replicated, *client, relevant));
+            });
             // Then each client's table follows, in parallel too.
             let mut tables: Vec<_> = clients
                 .iter_mut(world)
@@ -87,16 +83,8 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
                 work,
                 || (),
                 |(), (client, view)| {
-                    // Acknowledgements first: a despawn below must know what the client holds.
-                    client.apply_received_acks();
-                    if client.resources.len() < resources {
-                        client.resources.resize(resources, Default::default());
-                    }
-                    match view.take() {
-                        Some(View { relevant, freezes }) => {
-                            apply_relevance(client, replicated, relevant, &freezes, tick);
-                        }
-                        None => apply_structure(client, replicated, tick),
+                    if let Some(View { relevant, freezes }) = view.take() {
+                        apply_relevance(client, replicated, relevant, &freezes, tick);
                     }
                 },
             );
@@ -138,84 +126,6 @@ impl View {
     }
 }
 
-/// Everything relevant: follows spawns and despawns only.
-fn apply_structure(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
-    client.reserve_slots(replicated.capacity());
-    if !client.initialized {
-        // A new client: every entity is news.
-        client.initialized = true;
-        for (slot, record) in replicated.live() {
-            let state = &mut client.slots[slot as usize];
-            state.reset(record.entity);
-            state.visible = true;
-            client.mark_dirty(slot, tick);
-        }
-        return;
-    }
-    forget_despawned(client, replicated, tick);
-    for &slot in &replicated.spawned {
-        let record = &replicated.slots[slot as usize];
-        if record.live {
-            enter(client, slot, record.entity, tick);
-        }
-    }
-    mark_changed(client, replicated, tick);
-}
-
-/// Entities that are gone: despawned on the client if it may hold them.
-fn forget_despawned(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
-    for &(slot, entity) in &replicated.despawned {
-        let state = &mut client.slots[slot as usize];
-        if state.entity != entity {
-            continue;
-        }
-        if state.known {
-            client.push_despawn(entity, tick, false);
-        }
-        client.slots[slot as usize].reset(Entity::PLACEHOLDER);
-        client.dirty.remove(slot);
-        client.blobs.forget_slot(slot);
-        if let Ok(position) = client.relevant.binary_search(&slot) {
-            client.relevant.remove(position);
-        }
-    }
-}
-
-/// An entity becomes relevant: it is spawned with its current state.
-fn enter(client: &mut ClientReplication, slot: u32, entity: Entity, tick: NetTick) {
-    // The same entity left (or stopped and started) and came back: the spawn replaces the
-    // despawn or freeze still on its way.
-    client.cancel_despawn(entity);
-    let state = &mut client.slots[slot as usize];
-    state.reset(entity);
-    state.visible = true;
-    client.mark_dirty(slot, tick);
-}
-
-/// Relevant entities that changed have news.
-fn mark_changed(client: &mut ClientReplication, replicated: &ReplicatedWorld, tick: NetTick) {
-    let mark = |client: &mut ClientReplication, slot: u32| {
-        let record = &replicated.slots[slot as usize];
-        let state = &client.slots[slot as usize];
-        if record.live && state.visible && state.entity == record.entity {
-            client.mark_dirty(slot, tick);
-        }
-    };
-    if client.relevance_tracked && client.relevant.len() < replicated.changed.len() {
-        // A client that sees a small part of a busy world: look only at what it sees.
-        for index in 0..client.relevant.len() {
-            let slot = client.relevant[index];
-            if replicated.changed_in_send(slot) {
-                mark(client, slot);
-            }
-        }
-    } else {
-        for &slot in &replicated.changed {
-            mark(client, slot);
-        }
-    }
-}
-
 /// Applies a new relevant set (sorted slots): entities entering are spawned, those leaving are
 /// despawned (or frozen: `freezes`).
 fn apply_relevance(
@@ -225,7 +135,6 @@ fn apply_relevance(
     freezes: &[u32],
     tick: NetTick,
 ) {
-    client.reserve_slots(replicated.capacity());
     if !client.relevance_tracked {
         // A client that saw everything before interest management came into use (or a new
         // one, which sees nothing yet): its table says what it holds.
@@ -235,7 +144,6 @@ fn apply_relevance(
             .filter(|slot| client.slots[*slot as usize].visible)
             .collect();
     }
-    forget_despawned(client, replicated, tick);
     let old = core::mem::take(&mut client.relevant);
     let (mut a, mut b) = (0, 0);
     while a < old.len() || b < relevant.len() {

@@ -2,8 +2,6 @@
 //! [`PredictedTick`](super::PredictedTick)), and sent until the server acknowledged them (at
 //! least the last few, for losses).
 
-use std::collections::VecDeque;
-
 use bevy::prelude::*;
 use bevy_renet::RenetClient;
 
@@ -12,6 +10,7 @@ use crate::shared::{
     codec::encode_serde,
     input::{InputIndex, NetInput},
     tick::NetTick,
+    tick_buffer::TickBuffer,
     wire::MAX_INPUTS_PER_FRAME,
 };
 
@@ -21,46 +20,32 @@ use crate::shared::{
 /// tick the floor rarely matters; on lossy links it rises (5, then 8).
 pub const INPUT_REDUNDANCY: usize = 2;
 
+/// Ticks of input kept.
+const HISTORY_TICKS: usize = 128;
+
 /// Recorded inputs, oldest first: what is sent, and (with prediction) what is simulated again.
 #[derive(Resource)]
 pub(crate) struct InputHistory<I> {
-    pub(crate) inputs: VecDeque<(NetTick, I)>,
+    pub(crate) inputs: TickBuffer<I, HISTORY_TICKS>,
 }
 
 impl<I> Default for InputHistory<I> {
     fn default() -> Self {
         Self {
-            inputs: VecDeque::new(),
+            inputs: TickBuffer::default(),
         }
     }
 }
 
-/// Ticks of input kept.
-const HISTORY_TICKS: usize = 128;
-
 impl<I> InputHistory<I> {
     /// Records the input of `tick` (a tick already recorded keeps its first input).
     pub(crate) fn record(&mut self, tick: NetTick, input: I) {
-        if self
-            .inputs
-            .back()
-            .is_some_and(|(last, _)| !tick.is_newer_than(*last))
-        {
-            return;
-        }
-        self.inputs.push_back((tick, input));
-        while self.inputs.len() > HISTORY_TICKS {
-            self.inputs.pop_front();
-        }
+        self.inputs.push_if_newest(tick, input);
     }
 
     /// The input recorded for `tick`, or the newest before it, with its tick.
     pub(crate) fn at_or_before(&self, tick: NetTick) -> Option<(NetTick, &I)> {
-        self.inputs
-            .iter()
-            .rev()
-            .find(|(held, _)| !held.is_newer_than(tick))
-            .map(|(held, input)| (*held, input))
+        self.inputs.at_or_before(tick)
     }
 }
 
@@ -91,7 +76,7 @@ pub(crate) fn send_inputs<I: NetInput>(
         *last_sent = None;
         return;
     }
-    let Some(&(newest, _)) = history.inputs.back() else {
+    let Some((newest, _)) = history.inputs.newest() else {
         return;
     };
     if last_sent.is_some_and(|sent| !newest.is_newer_than(sent)) {

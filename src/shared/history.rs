@@ -1,32 +1,10 @@
 //! [`History`]: the recent values of one component of one entity, by the tick they were set at,
 //! from which both sides pick the baselines of delta-coded values.
 
-use std::collections::VecDeque;
-
-use super::tick::NetTick;
-
-/// Values by the server tick they were set at, oldest first, without duplicate ticks.
-///
-/// Ticks and values are kept apart: lookups and pruning read only the ticks, a few to a cache
-/// line, and touch one value. With histories of a thousand moving entities spread over
-/// megabytes, the lines a send touches are what it costs.
-#[derive(Debug)]
-pub(crate) struct History<C> {
-    ticks: VecDeque<NetTick>,
-    values: VecDeque<C>,
-    /// Pruning waits until this tick (see [`History::prune`]).
-    next_prune: Option<NetTick>,
-}
-
-impl<C> Default for History<C> {
-    fn default() -> Self {
-        Self {
-            ticks: VecDeque::new(),
-            values: VecDeque::new(),
-            next_prune: None,
-        }
-    }
-}
+use super::{
+    tick::NetTick,
+    tick_buffer::{SameTick, TickBuffer},
+};
 
 /// Ticks between two prunings of a history: its oldest entries are looked at once in this
 /// many ticks, not at every insertion, and stay up to this much longer.
@@ -36,29 +14,32 @@ const PRUNE_EVERY_TICKS: u32 = 16;
 /// round trip must not grow without bound).
 const MAX_ENTRIES: usize = 256;
 
+/// Values by the server tick they were set at, oldest first, without duplicate ticks.
+#[derive(Debug)]
+pub(crate) struct History<C> {
+    values: TickBuffer<C, MAX_ENTRIES>,
+    /// Pruning waits until this tick (see [`History::prune`]).
+    next_prune: Option<NetTick>,
+}
+
+impl<C> Default for History<C> {
+    fn default() -> Self {
+        Self {
+            values: TickBuffer::default(),
+            next_prune: None,
+        }
+    }
+}
+
 impl<C> History<C> {
     /// Adds the value set at `tick`; a tick already held is kept as is.
     pub(crate) fn insert(&mut self, tick: NetTick, value: C) {
-        match self.newest_at(tick) {
-            Some(index) if self.ticks[index] == tick => return,
-            Some(index) => {
-                self.ticks.insert(index + 1, tick);
-                self.values.insert(index + 1, value);
-            }
-            None => {
-                self.ticks.push_front(tick);
-                self.values.push_front(value);
-            }
-        }
-        if self.ticks.len() > MAX_ENTRIES {
-            self.forget_oldest(1);
-        }
+        self.values.insert(tick, value, SameTick::Keep);
     }
 
     /// The value in effect at `tick`: the newest set at or before it.
     pub(crate) fn at(&self, tick: NetTick) -> Option<(NetTick, &C)> {
-        self.newest_at(tick)
-            .map(|index| (self.ticks[index], &self.values[index]))
+        self.values.at_or_before(tick)
     }
 
     /// Forgets values no baseline at or after `tick` can need: everything older than the
@@ -71,33 +52,18 @@ impl<C> History<C> {
         }
         self.next_prune = Some(tick.add(PRUNE_EVERY_TICKS));
         let unreachable = self
-            .ticks
-            .iter()
+            .values
+            .ticks()
             .skip(1)
             .take_while(|held| !held.is_newer_than(tick))
             .count();
-        self.forget_oldest(unreachable);
+        self.values.forget_oldest(unreachable);
     }
 
     /// Whether nothing is held.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.ticks.is_empty()
-    }
-
-    /// Index of the newest entry set at or before `tick`.
-    fn newest_at(&self, tick: NetTick) -> Option<usize> {
-        self.ticks
-            .iter()
-            .rposition(|held| !held.is_newer_than(tick))
-    }
-
-    /// Drops the `count` oldest entries (without reading values that need no drop).
-    fn forget_oldest(&mut self, count: usize) {
-        if count > 0 {
-            self.ticks.drain(..count);
-            self.values.drain(..count);
-        }
+        self.values.is_empty()
     }
 }
 

@@ -1,11 +1,12 @@
 //! [`Interpolate`]: how a component blends between two snapshots, and the [`SnapshotBuffer`]
 //! that holds them on the client.
 
-use std::collections::VecDeque;
-
 use bevy::{ecs::component::Mutable, prelude::*};
 
-use super::tick::NetTick;
+use super::{
+    tick::NetTick,
+    tick_buffer::{SameTick, TickBuffer},
+};
 
 /// A component that can be drawn between two server snapshots.
 ///
@@ -59,13 +60,13 @@ const MAX_SNAPSHOTS: usize = 64;
 /// [`ClientSet::Interpolate`](crate::client::ClientSet::Interpolate).
 #[derive(Component, Debug)]
 pub struct SnapshotBuffer<C: Component> {
-    snapshots: VecDeque<(NetTick, C)>,
+    snapshots: TickBuffer<C, MAX_SNAPSHOTS>,
 }
 
 impl<C: Component> Default for SnapshotBuffer<C> {
     fn default() -> Self {
         Self {
-            snapshots: VecDeque::new(),
+            snapshots: TickBuffer::default(),
         }
     }
 }
@@ -86,18 +87,7 @@ pub enum Sample<C> {
 impl<C: Component> SnapshotBuffer<C> {
     /// Adds a snapshot, keeping tick order; a tick already present is ignored.
     pub fn push(&mut self, tick: NetTick, value: C) {
-        let position = self
-            .snapshots
-            .iter()
-            .rposition(|(held, _)| !held.is_newer_than(tick));
-        match position {
-            Some(index) if self.snapshots[index].0 == tick => {}
-            Some(index) => self.snapshots.insert(index + 1, (tick, value)),
-            None => self.snapshots.push_front((tick, value)),
-        }
-        if self.snapshots.len() > MAX_SNAPSHOTS {
-            self.snapshots.pop_front();
-        }
+        self.snapshots.insert(tick, value, SameTick::Keep);
     }
 
     /// Number of snapshots held.
@@ -112,7 +102,7 @@ impl<C: Component> SnapshotBuffer<C> {
 
     /// The newest snapshot's tick.
     pub fn newest_tick(&self) -> Option<NetTick> {
-        self.snapshots.back().map(|(tick, _)| *tick)
+        self.snapshots.newest().map(|(tick, _)| tick)
     }
 
     /// The ticks of the two snapshots [`sample`](SnapshotBuffer::sample) blends at `tick` (the
@@ -120,27 +110,33 @@ impl<C: Component> SnapshotBuffer<C> {
     /// empty, or past the newest snapshot (extrapolated or held). For tests and tools that
     /// compare what a client drew with the server's state at the ticks it drew from.
     pub fn bracket(&self, tick: f64) -> Option<(NetTick, NetTick)> {
-        let (newest, _) = self.snapshots.back()?;
+        let (newest, _) = self.snapshots.newest()?;
         let newest_at = newest.unwrap_near(tick);
         if tick >= newest_at {
-            return (tick == newest_at).then_some((*newest, *newest));
+            return (tick == newest_at).then_some((newest, newest));
         }
         let after = self
             .snapshots
-            .iter()
-            .position(|(held, _)| held.unwrap_near(tick) > tick)?;
+            .ticks()
+            .position(|held| held.unwrap_near(tick) > tick)?;
+        let tick_at = |index| self.snapshots.entry(index).map(|(held, _)| held);
         match after {
-            0 => Some((self.snapshots[0].0, self.snapshots[0].0)),
-            _ => Some((self.snapshots[after - 1].0, self.snapshots[after].0)),
+            0 => Some((tick_at(0)?, tick_at(0)?)),
+            _ => Some((tick_at(after - 1)?, tick_at(after)?)),
         }
     }
 
     /// Forgets snapshots no longer needed to sample at `tick` (keeps the one just before it).
     /// `tick` is on the unwrapped line of [`ClientTimeline`](crate::client::ClientTimeline).
     pub fn prune(&mut self, tick: f64) {
-        while self.snapshots.len() > 2 && self.snapshots[1].0.unwrap_near(tick) <= tick {
-            self.snapshots.pop_front();
-        }
+        let passed = self
+            .snapshots
+            .ticks()
+            .skip(1)
+            .take_while(|held| held.unwrap_near(tick) <= tick)
+            .count();
+        self.snapshots
+            .forget_oldest(passed.min(self.snapshots.len().saturating_sub(2)));
     }
 }
 
@@ -160,18 +156,17 @@ impl<C: Interpolate> SnapshotBuffer<C> {
         max_extrapolation: f64,
         snap_distance: f32,
     ) -> Sample<C> {
-        let Some((newest_tick, newest)) = self.snapshots.back() else {
+        let Some((newest_tick, newest)) = self.snapshots.newest() else {
             return Sample::Empty;
         };
         let at = |held: NetTick| held.unwrap_near(tick);
-        let newest_at = at(*newest_tick);
+        let newest_at = at(newest_tick);
         if tick >= newest_at {
-            let unchanged_since =
-                heard_until.is_some_and(|heard| heard.is_newer_than(*newest_tick));
+            let unchanged_since = heard_until.is_some_and(|heard| heard.is_newer_than(newest_tick));
             let Some((previous_tick, previous)) = self.snapshots.iter().rev().nth(1) else {
                 return Sample::Held(newest.clone());
             };
-            let previous_at = at(*previous_tick);
+            let previous_at = at(previous_tick);
             if unchanged_since
                 || max_extrapolation <= 0.0
                 || tick == newest_at
@@ -191,19 +186,27 @@ impl<C: Interpolate> SnapshotBuffer<C> {
         // The last snapshot at or before `tick`, and the one after it.
         let after = self
             .snapshots
-            .iter()
-            .position(|(held, _)| at(*held) > tick)
+            .ticks()
+            .position(|held| at(held) > tick)
             .unwrap_or(self.snapshots.len() - 1);
         if after == 0 {
-            return Sample::Interpolated(self.snapshots[0].1.clone());
+            return Sample::Interpolated(
+                self.snapshots
+                    .entry(0)
+                    .map_or(newest, |(_, first)| first)
+                    .clone(),
+            );
         }
-        let (from_tick, from) = &self.snapshots[after - 1];
-        let (to_tick, to) = &self.snapshots[after];
+        let (from_tick, from) = self
+            .snapshots
+            .entry(after - 1)
+            .unwrap_or((newest_tick, newest));
+        let (to_tick, to) = self.snapshots.entry(after).unwrap_or((newest_tick, newest));
         if from.distance(to) > snap_distance {
             return Sample::Interpolated(from.clone());
         }
-        let from_at = at(*from_tick);
-        let t = ((tick - from_at) / (at(*to_tick) - from_at)) as f32;
+        let from_at = at(from_tick);
+        let t = ((tick - from_at) / (at(to_tick) - from_at)) as f32;
         Sample::Interpolated(from.interpolate(to, t))
     }
 }

@@ -21,6 +21,7 @@ pub mod rng;
 pub(crate) mod scoped;
 mod serde_wire;
 pub mod tick;
+pub(crate) mod tick_buffer;
 pub mod transform_codec;
 pub mod wire;
 

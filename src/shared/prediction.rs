@@ -36,7 +36,11 @@
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{client_ids::NamesClients, tick::NetTick};
+use super::{
+    client_ids::NamesClients,
+    tick::NetTick,
+    tick_buffer::{SameTick, TickBuffer},
+};
 
 /// Which client controls an entity (its transport id). Replicated: on that client the entity is
 /// predicted (it gets [`Predicted`]), everywhere else it is interpolated as usual. On the server
@@ -152,45 +156,32 @@ pub(crate) const PREDICTION_HISTORY_TICKS: usize = 128;
 /// predicted tick (and re-simulated tick) in `FixedPostUpdate`.
 #[derive(Component, Debug)]
 pub(crate) struct PredictionHistory<C> {
-    pub(crate) values: std::collections::VecDeque<(NetTick, C)>,
+    pub(crate) values: TickBuffer<C, PREDICTION_HISTORY_TICKS>,
 }
 
 impl<C> Default for PredictionHistory<C> {
     fn default() -> Self {
         Self {
-            values: std::collections::VecDeque::new(),
+            values: TickBuffer::default(),
         }
     }
 }
 
 impl<C> PredictionHistory<C> {
-    /// Records the value predicted for `tick` (replacing a value predicted before for it).
+    /// Records the value predicted for `tick` (replacing values predicted before for it and
+    /// after it).
     pub(crate) fn record(&mut self, tick: NetTick, value: C) {
-        while self
-            .values
-            .back()
-            .is_some_and(|(held, _)| !tick.is_newer_than(*held))
-        {
-            self.values.pop_back();
-        }
-        self.values.push_back((tick, value));
-        while self.values.len() > PREDICTION_HISTORY_TICKS {
-            self.values.pop_front();
-        }
+        self.values.push_replacing_newer(tick, value);
     }
 
     /// The value predicted for `tick`.
     pub(crate) fn at(&self, tick: NetTick) -> Option<&C> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(held, _)| *held == tick)
-            .map(|(_, value)| value)
+        self.values.get(tick)
     }
 
     /// The oldest tick held.
     pub(crate) fn oldest(&self) -> Option<NetTick> {
-        self.values.front().map(|(tick, _)| *tick)
+        self.values.oldest_tick()
     }
 }
 
@@ -198,7 +189,7 @@ impl<C> PredictionHistory<C> {
 /// came in (the server's state as of that tick), not yet compared with the prediction first.
 #[derive(Component, Debug)]
 pub(crate) struct Confirmed<C> {
-    pub(crate) values: std::collections::VecDeque<(NetTick, C)>,
+    pub(crate) values: TickBuffer<C, CONFIRMED_TICKS>,
     /// How many of the newest values were not compared yet.
     pub(crate) unchecked: usize,
 }
@@ -206,7 +197,7 @@ pub(crate) struct Confirmed<C> {
 impl<C> Default for Confirmed<C> {
     fn default() -> Self {
         Self {
-            values: std::collections::VecDeque::new(),
+            values: TickBuffer::default(),
             unchecked: 0,
         }
     }
@@ -218,33 +209,17 @@ const CONFIRMED_TICKS: usize = 64;
 impl<C> Confirmed<C> {
     /// Adds the server's value as of `tick`.
     pub(crate) fn push(&mut self, tick: NetTick, value: C) {
-        let position = self
-            .values
-            .iter()
-            .rposition(|(held, _)| !held.is_newer_than(tick));
-        match position {
-            Some(index) if self.values[index].0 == tick => self.values[index].1 = value,
-            Some(index) => self.values.insert(index + 1, (tick, value)),
-            None => self.values.push_front((tick, value)),
-        }
+        self.values.insert(tick, value, SameTick::Replace);
         self.unchecked = (self.unchecked + 1).min(self.values.len());
-        while self.values.len() > CONFIRMED_TICKS {
-            self.values.pop_front();
-            self.unchecked = self.unchecked.min(self.values.len());
-        }
     }
 
     /// The server's value as of `tick`: the newest received at or before it.
     pub(crate) fn at(&self, tick: NetTick) -> Option<&C> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(held, _)| !held.is_newer_than(tick))
-            .map(|(_, value)| value)
+        self.values.at_or_before(tick).map(|(_, value)| value)
     }
 
     /// The newest value and its tick.
     pub(crate) fn newest(&self) -> Option<(NetTick, &C)> {
-        self.values.back().map(|(tick, value)| (*tick, value))
+        self.values.newest()
     }
 }

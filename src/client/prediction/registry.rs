@@ -92,19 +92,19 @@ impl<C: Component<Mutability = Mutable> + Clone> PredictionFns for TypedPredicti
             let unchecked = core::mem::take(&mut confirmed.unchecked);
             let start = confirmed.values.len().saturating_sub(unchecked);
             for (tick, value) in confirmed.values.iter().skip(start) {
-                let differs = match history.as_ref().and_then(|history| history.at(*tick)) {
+                let differs = match history.as_ref().and_then(|history| history.at(tick)) {
                     Some(predicted) => !(self.matches)(predicted, value),
                     // Not predicted yet (the server is ahead) or a gap: realign.
                     None => {
-                        !now.is_newer_than(*tick)
+                        !now.is_newer_than(tick)
                             || history
                                 .as_ref()
                                 .and_then(|history| history.oldest())
-                                .is_none_or(|oldest| !oldest.is_newer_than(*tick))
+                                .is_none_or(|oldest| !oldest.is_newer_than(tick))
                     }
                 };
                 if differs {
-                    earliest = Some(earliest.map_or(*tick, |held| held.min(*tick)));
+                    earliest = Some(earliest.map_or(tick, |held| held.min(tick)));
                 }
             }
         }

@@ -1,0 +1,218 @@
+//! [`TickBuffer`]: values by tick, oldest first, at most `CAP` of them. The one ring buffer
+//! behind every per-tick record: baselines ([`History`](super::history::History)), snapshots
+//! ([`SnapshotBuffer`](super::interpolate::SnapshotBuffer)), predictions and the server's
+//! values for them, and recorded inputs.
+
+use std::collections::VecDeque;
+
+use super::tick::NetTick;
+
+/// What [`TickBuffer::insert`] does with a value for a tick already held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SameTick {
+    /// The value held stays.
+    Keep,
+    /// The new value replaces it.
+    Replace,
+}
+
+/// Values by tick, oldest first, without duplicate ticks; past `CAP` the oldest go.
+///
+/// Ticks and values are kept apart: lookups read only the ticks, a few to a cache line, and
+/// touch one value. With thousands of buffers spread over megabytes, the lines a lookup touches
+/// are what it costs.
+#[derive(Debug)]
+pub(crate) struct TickBuffer<T, const CAP: usize> {
+    ticks: VecDeque<NetTick>,
+    values: VecDeque<T>,
+}
+
+impl<T, const CAP: usize> Default for TickBuffer<T, CAP> {
+    fn default() -> Self {
+        Self {
+            ticks: VecDeque::new(),
+            values: VecDeque::new(),
+        }
+    }
+}
+
+impl<T, const CAP: usize> TickBuffer<T, CAP> {
+    /// Adds `value` for `tick` in tick order; a tick already held keeps or takes the value as
+    /// `same` says.
+    pub(crate) fn insert(&mut self, tick: NetTick, value: T, same: SameTick) {
+        match self.newest_at(tick) {
+            Some(index) if self.ticks[index] == tick => {
+                if same == SameTick::Replace {
+                    self.values[index] = value;
+                }
+                return;
+            }
+            Some(index) => {
+                self.ticks.insert(index + 1, tick);
+                self.values.insert(index + 1, value);
+            }
+            None => {
+                self.ticks.push_front(tick);
+                self.values.push_front(value);
+            }
+        }
+        self.keep_within_capacity();
+    }
+
+    /// Adds `value` for `tick` as the newest, after forgetting every value at `tick` or later
+    /// (a prediction made again replaces the ones after it).
+    pub(crate) fn push_replacing_newer(&mut self, tick: NetTick, value: T) {
+        while self
+            .ticks
+            .back()
+            .is_some_and(|held| !tick.is_newer_than(*held))
+        {
+            self.ticks.pop_back();
+            self.values.pop_back();
+        }
+        self.ticks.push_back(tick);
+        self.values.push_back(value);
+        self.keep_within_capacity();
+    }
+
+    /// Adds `value` for `tick` if it is newer than every tick held; returns whether it was.
+    pub(crate) fn push_if_newest(&mut self, tick: NetTick, value: T) -> bool {
+        if self
+            .ticks
+            .back()
+            .is_some_and(|held| !tick.is_newer_than(*held))
+        {
+            return false;
+        }
+        self.ticks.push_back(tick);
+        self.values.push_back(value);
+        self.keep_within_capacity();
+        true
+    }
+
+    /// The value in effect at `tick`, with its tick: the newest held at or before it.
+    pub(crate) fn at_or_before(&self, tick: NetTick) -> Option<(NetTick, &T)> {
+        self.newest_at(tick)
+            .map(|index| (self.ticks[index], &self.values[index]))
+    }
+
+    /// The value held for exactly `tick`.
+    pub(crate) fn get(&self, tick: NetTick) -> Option<&T> {
+        self.ticks
+            .iter()
+            .rposition(|held| *held == tick)
+            .map(|index| &self.values[index])
+    }
+
+    /// The newest value and its tick.
+    pub(crate) fn newest(&self) -> Option<(NetTick, &T)> {
+        Some((*self.ticks.back()?, self.values.back()?))
+    }
+
+    /// The oldest tick held.
+    pub(crate) fn oldest_tick(&self) -> Option<NetTick> {
+        self.ticks.front().copied()
+    }
+
+    /// The entry at `index`, oldest first.
+    pub(crate) fn entry(&self, index: usize) -> Option<(NetTick, &T)> {
+        Some((*self.ticks.get(index)?, self.values.get(index)?))
+    }
+
+    /// Every entry, oldest first.
+    pub(crate) fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (NetTick, &T)> + ExactSizeIterator + '_ {
+        self.ticks.iter().copied().zip(self.values.iter())
+    }
+
+    /// The ticks held, oldest first.
+    pub(crate) fn ticks(&self) -> impl DoubleEndedIterator<Item = NetTick> + '_ {
+        self.ticks.iter().copied()
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.ticks.len()
+    }
+
+    /// Whether nothing is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ticks.is_empty()
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&mut self) {
+        self.ticks.clear();
+        self.values.clear();
+    }
+
+    /// Drops the `count` oldest entries (without reading values that need no drop).
+    pub(crate) fn forget_oldest(&mut self, count: usize) {
+        let count = count.min(self.ticks.len());
+        if count > 0 {
+            self.ticks.drain(..count);
+            self.values.drain(..count);
+        }
+    }
+
+    /// Index of the newest entry at or before `tick`.
+    fn newest_at(&self, tick: NetTick) -> Option<usize> {
+        self.ticks
+            .iter()
+            .rposition(|held| !held.is_newer_than(tick))
+    }
+
+    fn keep_within_capacity(&mut self) {
+        self.forget_oldest(self.ticks.len().saturating_sub(CAP));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_tick_order_and_capacity_whatever_the_arrival_order() {
+        let mut buffer = TickBuffer::<u32, 3>::default();
+        for tick in [10, 14, 12, 14] {
+            buffer.insert(NetTick(tick), tick, SameTick::Keep);
+        }
+        buffer.insert(NetTick(12), 99, SameTick::Replace);
+        assert_eq!(
+            buffer.iter().map(|(t, v)| (t.0, *v)).collect::<Vec<_>>(),
+            [(10, 10), (12, 99), (14, 14)]
+        );
+        buffer.insert(NetTick(13), 13, SameTick::Keep);
+        assert_eq!(buffer.oldest_tick(), Some(NetTick(12)), "the oldest went");
+        assert_eq!(buffer.at_or_before(NetTick(11)), None);
+        assert_eq!(buffer.at_or_before(NetTick(20)), Some((NetTick(14), &14)));
+        assert_eq!(buffer.get(NetTick(13)), Some(&13));
+        assert_eq!(buffer.get(NetTick(11)), None);
+    }
+
+    #[test]
+    fn pushes_at_the_newest_end() {
+        let mut buffer = TickBuffer::<u32, 8>::default();
+        assert!(buffer.push_if_newest(NetTick(5), 5));
+        assert!(
+            !buffer.push_if_newest(NetTick(5), 6),
+            "a tick keeps its first value"
+        );
+        assert!(buffer.push_if_newest(NetTick(7), 7));
+        buffer.push_replacing_newer(NetTick(6), 60);
+        assert_eq!(
+            buffer.iter().map(|(t, v)| (t.0, *v)).collect::<Vec<_>>(),
+            [(5, 5), (6, 60)]
+        );
+        // Across the wrap.
+        let mut buffer = TickBuffer::<u32, 8>::default();
+        buffer.push_if_newest(NetTick(u32::MAX), 1);
+        buffer.push_if_newest(NetTick(1), 2);
+        assert_eq!(
+            buffer.at_or_before(NetTick(0)),
+            Some((NetTick(u32::MAX), &1))
+        );
+        assert_eq!(buffer.newest(), Some((NetTick(1), &2)));
+    }
+}

@@ -13,7 +13,6 @@ mod receive;
 mod replicas;
 mod send;
 pub(crate) mod session;
-mod simulated_link;
 mod timeline;
 
 use bevy::{prelude::*, state::app::StatesPlugin};
@@ -24,8 +23,9 @@ pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;
 pub use prediction::{PredictedTick, PredictionStats};
-pub use simulated_link::SimulatedLink;
 pub use timeline::{ClientTimeline, InterpolationSettings};
+
+pub use crate::shared::link::SimulatedLink;
 
 pub(crate) use input::{InputHistory, send_inputs};
 pub(crate) use interpolation::interpolate_components;
@@ -127,7 +127,7 @@ impl Plugin for ClientPlugin {
             .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update))
             .add_systems(
                 PostUpdate,
-                simulated_link::flush_simulated_link
+                crate::shared::link::flush_simulated_link
                     .run_if(resource_exists::<SimulatedLink>)
                     .after(ClientSendStep::Update)
                     .in_set(ClientSet::Send),

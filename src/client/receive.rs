@@ -11,13 +11,13 @@ use super::{
     held_messages::{HeldMessages, deliver_ready},
     replicas::Replicas,
     session::{ClientSession, Handshake},
-    simulated_link::SimulatedLink,
     timeline::ClientTimeline,
 };
 use crate::shared::{
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
     disconnect::DisconnectReason,
     error::DecodeError,
+    link::SimulatedLink,
     wire::{MAX_TICK_LEAP, ServerFrame},
 };
 

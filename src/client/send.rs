@@ -9,11 +9,11 @@ use super::{
     connection::ClientState,
     replicas::Replicas,
     session::{ClientSession, Handshake},
-    simulated_link::{SimulatedLink, send_to_server},
 };
 use crate::shared::{
     channels::UNRELIABLE_CHANNEL,
     codec::encode_serde,
+    link::{SimulatedLink, send_to_server},
     messages::{MessageIndex, ToServer},
     wire::{self, InputsOut, ack_ranges, client_kind},
 };

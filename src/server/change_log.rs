@@ -207,9 +207,9 @@ mod tests {
     fn the_column_scan_agrees_with_bevys_test_on_any_ticks() {
         let mut world = World::new();
         let entities: Vec<Entity> = (0..300).map(|_| world.spawn_empty().id()).collect();
-        let mut rng = crate::shared::rng::SplitMix64::new(7);
+        let mut rng = crate::shared::link::SplitMix64::new(7);
         // Ages around the clamp too: far in the past, recent, and "newer" than now.
-        let pick = |rng: &mut crate::shared::rng::SplitMix64| match rng.next_u64() % 4 {
+        let pick = |rng: &mut crate::shared::link::SplitMix64| match rng.next_u64() % 4 {
             0 => rng.next_u64() as u32,
             1 => MAX_CHANGE_AGE
                 .wrapping_add(rng.next_u64() as u32 % 64)

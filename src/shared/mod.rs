@@ -1,5 +1,5 @@
-//! What both sides share: ticks, the wire format, codecs, registries, channels, the entity map
-//! and the protocol hash.
+//! What both sides share: ticks, the wire format, codecs, registries, channels, the entity map,
+//! the protocol hash, and the link simulation ([`link`]).
 
 pub mod channels;
 pub mod client_ids;
@@ -17,13 +17,18 @@ pub mod prediction;
 pub mod protocol;
 pub mod registry;
 pub mod replicated;
-pub mod rng;
 pub(crate) mod scoped;
 mod serde_wire;
 pub mod tick;
 pub(crate) mod tick_buffer;
 pub mod transform_codec;
 pub mod wire;
+
+/// [`SplitMix64`](crate::shared::link::SplitMix64), the link simulation's seeded random
+/// generator, also reachable here.
+pub mod rng {
+    pub use super::link::SplitMix64;
+}
 
 use core::time::Duration;
 

@@ -41,13 +41,12 @@ mod fuzz_transport;
 #[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
 pub use fuzz_transport::{FuzzClientTransport, FuzzServerTransport};
 
-pub use crate::shared::{
-    link::{LinkConditioner, LinkTraffic},
-    rng::SplitMix64,
-};
+pub use crate::shared::link::{LinkConditioner, LinkTraffic, SplitMix64};
 
-use crate::shared::link::Link;
-use crate::{NetsyncPlugins, shared::channels::connection_config};
+use crate::{
+    NetsyncPlugins,
+    shared::{channels::connection_config, link::Link},
+};
 
 /// The length of one [`TestNet::step`]: one 60 Hz frame.
 pub const STEP: Duration = Duration::from_nanos(16_666_667);

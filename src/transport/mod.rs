@@ -38,8 +38,6 @@ mod seal;
 mod server;
 #[cfg(feature = "server")]
 mod server_transport;
-#[cfg(feature = "server")]
-mod simulated_datagrams;
 mod stats;
 mod token;
 

@@ -8,9 +8,8 @@ use bevy::{platform::collections::HashMap, prelude::*};
 use bevy_renet::RenetServer;
 use renetcode::ServerResult;
 
-use super::{
-    replay::Replay, seal::ConnectionKey, simulated_datagrams::Outgoing, stats::TransportStats,
-};
+use super::{replay::Replay, seal::ConnectionKey, stats::TransportStats};
+use crate::shared::link::Outgoing;
 
 /// Most addresses remembered as challenged at once (netcode's own limit of pending
 /// handshakes). Entries older than the handshake timeout make room.

@@ -32,15 +32,11 @@ use super::{
     replay::Replay,
     request_gate::RequestGate,
     seal::{ConnectionKey, sealed_with},
-    simulated_datagrams::{Outgoing, SimulatedDatagrams},
     stats::TransportStats,
     token::UserData,
 };
 use crate::server::{ConnectedClient, LocalClient};
-use crate::shared::{
-    link::{Link, LinkConditioner},
-    rng::SplitMix64,
-};
+use crate::shared::link::{LinkConditioner, Outgoing, SimulatedDatagrams};
 
 /// The server's UDP transport. Inserted by [`start_server`](super::start_server).
 #[derive(Resource)]
@@ -109,26 +105,7 @@ impl ServerTransport {
     /// instance a host whose remote players should see latency and loss. `seed` makes the
     /// random choices repeatable.
     pub fn simulate_link(&mut self, conditioner: LinkConditioner, seed: u64) {
-        self.simulated = Some(SimulatedDatagrams {
-            incoming: Link::new(conditioner),
-            outgoing: Link::new(conditioner),
-            rng: SplitMix64::new(seed),
-            now: Duration::ZERO,
-        });
-    }
-
-    /// Sends what the simulated link delivers by now.
-    fn flush_simulated(&mut self) {
-        let Some(link) = self.simulated.as_mut() else {
-            return;
-        };
-        for framed in link.outgoing.deliver(link.now) {
-            if let Some((addr, bytes)) = SimulatedDatagrams::unframe(&framed)
-                && let Err(error) = self.socket.send_to(bytes, addr)
-            {
-                debug!("sending to {addr}: {error}");
-            }
-        }
+        self.simulated = Some(SimulatedDatagrams::new(conditioner, seed));
     }
 
     /// The user data of a connected client's connect token (its player name, say).
@@ -161,7 +138,7 @@ impl ServerTransport {
         }
         self.deferring = true;
         if let Some(link) = self.simulated.as_mut() {
-            link.now += elapsed;
+            link.advance(elapsed);
         }
         let mut reads = 0;
         loop {
@@ -172,10 +149,7 @@ impl ServerTransport {
             reads += 1;
             match self.socket.recv_from(&mut self.buffer) {
                 Ok((len, addr)) => match self.simulated.as_mut() {
-                    Some(link) => {
-                        let framed = SimulatedDatagrams::frame(addr, &self.buffer[..len]);
-                        link.incoming.send(link.now, framed, &mut link.rng);
-                    }
+                    Some(link) => link.receive(addr, &self.buffer[..len]),
                     None => self.receive(len, addr, server),
                 },
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
@@ -188,14 +162,13 @@ impl ServerTransport {
                 }
             }
         }
-        if let Some(link) = self.simulated.as_mut() {
-            for framed in link.incoming.deliver(link.now) {
-                if let Some((addr, bytes)) = SimulatedDatagrams::unframe(&framed) {
-                    let len = bytes.len().min(self.buffer.len());
-                    self.buffer[..len].copy_from_slice(&bytes[..len]);
-                    self.receive(len, addr, server);
-                }
-            }
+        let arrived = self
+            .simulated
+            .as_mut()
+            .map(SimulatedDatagrams::arrived)
+            .unwrap_or_default();
+        for (addr, bytes) in arrived {
+            self.receive_datagram(addr, &bytes, server);
         }
         for client_id in self.netcode.clients_id() {
             self.for_client(server, client_id, NetcodeServer::update_client);
@@ -211,8 +184,9 @@ impl ServerTransport {
         }
     }
 
-    /// Hands `bytes`, as if received from `addr`, to the same path as the socket's datagrams
-    /// (fuzzing and tests: a spoofed sender without raw sockets).
+    /// Hands `bytes`, as if received from `addr`, to the same path as the socket's datagrams:
+    /// what the simulated link delivers, and in fuzzing and tests a spoofed sender without raw
+    /// sockets.
     #[doc(hidden)]
     pub fn receive_datagram(&mut self, addr: SocketAddr, bytes: &[u8], server: &mut RenetServer) {
         let len = bytes.len().min(self.buffer.len());
@@ -342,7 +316,7 @@ impl ServerTransport {
                 }
             }
         }
-        self.flush_simulated();
+        out.flush();
     }
 
     /// Runs a netcode operation on one client and acts on its result.

@@ -6,11 +6,8 @@ use core::time::Duration;
 use bevy::prelude::*;
 use bevy_renet::{RenetClient, renet::Bytes};
 
-use crate::shared::{
-    channels::UNRELIABLE_CHANNEL,
-    link::{Link, LinkConditioner},
-    rng::SplitMix64,
-};
+use super::{LinkConditioner, SplitMix64, one_way::Link};
+use crate::shared::channels::UNRELIABLE_CHANNEL;
 
 /// Insert on a client App to pass its replication traffic, both ways, through `conditioner`
 /// (the same one the test network uses): what the client receives is held back, dropped or
@@ -34,7 +31,8 @@ pub struct SimulatedLink {
     down: Link,
     down_reliable: Link,
     up: Link,
-    up_reliable: Link,
+    /// Reliable messages for the server, each tagged with its channel.
+    up_reliable: Link<u8>,
     rng: SplitMix64,
 }
 
@@ -82,20 +80,15 @@ impl SimulatedLink {
         if channel == UNRELIABLE_CHANNEL {
             self.up.send(now, bytes.to_vec(), &mut self.rng);
         } else {
-            // The channel travels in front of the payload, taken off on delivery.
-            let mut framed = Vec::with_capacity(bytes.len() + 1);
-            framed.push(channel);
-            framed.extend_from_slice(&bytes);
-            self.up_reliable.send(now, framed, &mut self.rng);
+            self.up_reliable
+                .send_tagged(now, channel, bytes.to_vec(), &mut self.rng);
         }
     }
 
     /// Hands renet the messages for the server that are due at `now`.
     fn flush(&mut self, now: Duration, client: &mut RenetClient) {
-        for framed in self.up_reliable.deliver(now) {
-            if let Some((&channel, payload)) = framed.split_first() {
-                client.send_message(channel, Bytes::copy_from_slice(payload));
-            }
+        for (channel, payload) in self.up_reliable.deliver_tagged(now) {
+            client.send_message(channel, Bytes::from(payload));
         }
         for payload in self.up.deliver(now) {
             client.send_message(UNRELIABLE_CHANNEL, Bytes::from(payload));

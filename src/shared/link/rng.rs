@@ -1,4 +1,4 @@
-//! A tiny seeded random generator (SplitMix64) for the link conditioner: deterministic runs
+//! [`SplitMix64`], the seeded random generator of the link simulation: deterministic runs
 //! without pulling in a random-number crate.
 
 /// SplitMix64: fast, seeded, good enough for simulating packet loss.

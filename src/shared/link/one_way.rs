@@ -1,67 +1,9 @@
-//! [`LinkConditioner`] and the one-way `Link` it shapes: the test network's links, and a
-//! client's [`SimulatedLink`](crate::client::SimulatedLink) over a real connection.
+//! [`Link`], one direction of a simulated connection, shaped by a [`LinkConditioner`], and its
+//! [`LinkTraffic`] counters.
 
 use core::time::Duration;
 
-use super::rng::SplitMix64;
-
-/// How a one-way link mistreats packets: latency with jitter, loss, duplication, reordering.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LinkConditioner {
-    /// One-way delay.
-    pub latency: Duration,
-    /// Each packet's delay varies uniformly within `latency ± jitter`.
-    pub jitter: Duration,
-    /// Share of packets dropped, 0 to 1.
-    pub loss: f64,
-    /// Share of packets delivered twice, 0 to 1.
-    pub duplicate: f64,
-    /// Share of packets held back by an extra `latency / 2 + 20 ms`, so later ones overtake them.
-    pub reorder: f64,
-}
-
-impl LinkConditioner {
-    /// No delay, no loss.
-    pub const PERFECT: Self = Self {
-        latency: Duration::ZERO,
-        jitter: Duration::ZERO,
-        loss: 0.0,
-        duplicate: 0.0,
-        reorder: 0.0,
-    };
-
-    /// A link with `latency_ms ± jitter_ms` and `loss` (0 to 1), nothing else.
-    pub fn new(latency_ms: u64, jitter_ms: u64, loss: f64) -> Self {
-        Self {
-            latency: Duration::from_millis(latency_ms),
-            jitter: Duration::from_millis(jitter_ms),
-            loss,
-            ..Self::PERFECT
-        }
-    }
-
-    /// Regional broadband at the median: 66 ms ± 11 ms, 3 % loss (one way: half the latency).
-    pub fn p50() -> Self {
-        Self::new(33, 5, 0.03)
-    }
-
-    /// A poor connection (95th percentile): 151 ms ± 11 ms, 4 % loss (one way: half).
-    pub fn p95() -> Self {
-        Self::new(75, 5, 0.04)
-    }
-
-    /// Sets the share of duplicated packets.
-    pub fn with_duplicate(mut self, duplicate: f64) -> Self {
-        self.duplicate = duplicate;
-        self
-    }
-
-    /// Sets the share of reordered packets.
-    pub fn with_reorder(mut self, reorder: f64) -> Self {
-        self.reorder = reorder;
-        self
-    }
-}
+use super::{LinkConditioner, SplitMix64};
 
 /// Counters of one direction of a link.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,33 +16,46 @@ pub struct LinkTraffic {
     pub dropped: u64,
 }
 
-/// One direction of a simulated connection.
-#[derive(Debug, Default)]
-pub(crate) struct Link {
+/// One direction of a simulated connection. Each packet may carry a tag `T` beside its bytes
+/// (the channel it goes on, the address it goes to), delivered with it; plain packets have
+/// none.
+#[derive(Debug)]
+pub(crate) struct Link<T = ()> {
     pub(crate) conditioner: LinkConditioner,
-    in_flight: Vec<InFlight>,
+    in_flight: Vec<InFlight<T>>,
     sequence: u64,
     pub(crate) traffic: LinkTraffic,
 }
 
+/// A packet on its way.
 #[derive(Debug)]
-struct InFlight {
+struct InFlight<T> {
     deliver_at: Duration,
+    /// Order of sending: packets due at the same time arrive in it.
     sequence: u64,
+    tag: T,
     payload: Vec<u8>,
 }
 
-impl Link {
+impl<T: Clone> Link<T> {
     /// A link shaped by `conditioner`.
     pub(crate) fn new(conditioner: LinkConditioner) -> Self {
         Self {
             conditioner,
-            ..Self::default()
+            in_flight: Vec::new(),
+            sequence: 0,
+            traffic: LinkTraffic::default(),
         }
     }
 
-    /// Hands a packet to the link at time `now`.
-    pub(crate) fn send(&mut self, now: Duration, payload: Vec<u8>, rng: &mut SplitMix64) {
+    /// Hands a packet tagged `tag` to the link at time `now`.
+    pub(crate) fn send_tagged(
+        &mut self,
+        now: Duration,
+        tag: T,
+        payload: Vec<u8>,
+        rng: &mut SplitMix64,
+    ) {
         let conditioner = self.conditioner;
         self.traffic.packets += 1;
         self.traffic.bytes += payload.len() as u64;
@@ -123,14 +78,15 @@ impl Link {
             self.in_flight.push(InFlight {
                 deliver_at: now + Duration::from_secs_f64(delay),
                 sequence: self.sequence,
+                tag: tag.clone(),
                 payload: payload.clone(),
             });
         }
     }
 
-    /// Removes and returns the packets due at `now`, in arrival order.
-    pub(crate) fn deliver(&mut self, now: Duration) -> Vec<Vec<u8>> {
-        let mut due: Vec<InFlight> = Vec::new();
+    /// Removes and returns the packets due at `now` with their tags, in arrival order.
+    pub(crate) fn deliver_tagged(&mut self, now: Duration) -> Vec<(T, Vec<u8>)> {
+        let mut due: Vec<InFlight<T>> = Vec::new();
         let mut index = 0;
         while index < self.in_flight.len() {
             if self.in_flight[index].deliver_at <= now {
@@ -140,17 +96,34 @@ impl Link {
             }
         }
         due.sort_by_key(|packet| (packet.deliver_at, packet.sequence));
-        due.into_iter().map(|packet| packet.payload).collect()
+        due.into_iter()
+            .map(|packet| (packet.tag, packet.payload))
+            .collect()
     }
 
-    /// Forgets packets still in flight.
     /// Whether nothing is on its way.
     pub(crate) fn is_empty(&self) -> bool {
         self.in_flight.is_empty()
     }
 
+    /// Forgets packets still in flight.
     pub(crate) fn clear(&mut self) {
         self.in_flight.clear();
+    }
+}
+
+impl Link {
+    /// Hands a packet to the link at time `now`.
+    pub(crate) fn send(&mut self, now: Duration, payload: Vec<u8>, rng: &mut SplitMix64) {
+        self.send_tagged(now, (), payload, rng);
+    }
+
+    /// Removes and returns the packets due at `now`, in arrival order.
+    pub(crate) fn deliver(&mut self, now: Duration) -> Vec<Vec<u8>> {
+        self.deliver_tagged(now)
+            .into_iter()
+            .map(|((), payload)| payload)
+            .collect()
     }
 }
 
@@ -161,7 +134,7 @@ mod tests {
     #[test]
     fn perfect_link_delivers_everything_in_order_at_once() {
         let mut rng = SplitMix64::new(1);
-        let mut link = Link::default();
+        let mut link: Link = Link::new(LinkConditioner::PERFECT);
         link.send(Duration::ZERO, vec![1], &mut rng);
         link.send(Duration::ZERO, vec![2], &mut rng);
         assert_eq!(link.deliver(Duration::ZERO), vec![vec![1], vec![2]]);
@@ -171,7 +144,7 @@ mod tests {
     #[test]
     fn latency_delays_and_loss_drops() {
         let mut rng = SplitMix64::new(2);
-        let mut link = Link::new(LinkConditioner::new(100, 0, 0.5));
+        let mut link: Link = Link::new(LinkConditioner::new(100, 0, 0.5));
         for i in 0..1000u32 {
             link.send(Duration::ZERO, i.to_le_bytes().to_vec(), &mut rng);
         }
@@ -184,8 +157,18 @@ mod tests {
     #[test]
     fn duplication_delivers_copies() {
         let mut rng = SplitMix64::new(3);
-        let mut link = Link::new(LinkConditioner::PERFECT.with_duplicate(1.0));
+        let mut link: Link = Link::new(LinkConditioner::PERFECT.with_duplicate(1.0));
         link.send(Duration::ZERO, vec![7], &mut rng);
         assert_eq!(link.deliver(Duration::ZERO), vec![vec![7], vec![7]]);
+    }
+
+    #[test]
+    fn tags_travel_with_their_packets() {
+        let mut rng = SplitMix64::new(4);
+        let mut link = Link::<u8>::new(LinkConditioner::PERFECT);
+        link.send_tagged(Duration::ZERO, 2, vec![1], &mut rng);
+        link.send_tagged(Duration::ZERO, 0, vec![2], &mut rng);
+        let due = link.deliver_tagged(Duration::ZERO);
+        assert_eq!(due, vec![(2, vec![1]), (0, vec![2])]);
     }
 }

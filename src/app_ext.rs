@@ -15,10 +15,7 @@ use crate::shared::{
     error::{DecodeError, EncodeError},
     input::{InputIndex, InputRegistry, LocalInput, NetInput, ReceiveInputsFn},
     interpolate::Interpolate,
-    messages::{
-        FromClient, MessageIndex, MessageKind, MessageRegistry, ToClient, ToClients, ToServer,
-        receive_client_message, receive_server_message,
-    },
+    messages::{MessageDirection, MessageIndex, MessageKind, MessageRegistry, ToClient, ToServer},
     protocol::ProtocolHash,
     registry::{ReplicatedResource, ReplicationRegistry, ResourceRegistry},
     wire::BitWriter,
@@ -87,13 +84,14 @@ pub trait NetsyncAppExt {
         R: Resource + Serialize + DeserializeOwned;
 
     /// Lets clients send `M` to the server: clients write `M` with a `MessageWriter<M>`, the
-    /// server reads [`FromClient<M>`].
+    /// server reads [`FromClient<M>`](crate::shared::messages::FromClient).
     fn add_client_message<M>(&mut self, channel: Channel) -> &mut Self
     where
         M: Message + Clone + Serialize + DeserializeOwned;
 
-    /// Lets the server send `M` to clients: the server writes [`ToClients<M>`], clients read
-    /// `M` with a `MessageReader<M>`.
+    /// Lets the server send `M` to clients: the server writes
+    /// [`ToClients<M>`](crate::shared::messages::ToClients), clients read `M` with a
+    /// `MessageReader<M>`.
     fn add_server_message<M>(&mut self, channel: Channel) -> &mut Self
     where
         M: Message + Serialize + DeserializeOwned;
@@ -212,17 +210,7 @@ impl NetsyncAppExt for App {
     where
         M: Message + Clone + Serialize + DeserializeOwned,
     {
-        self.add_message::<M>().add_message::<FromClient<M>>();
-        let mut registry = self.world_mut().get_resource_or_init::<MessageRegistry>();
-        registry.from_clients.push(MessageKind {
-            name: type_name::<M>(),
-            receive: receive_client_message::<M>,
-        });
-        let index = (registry.from_clients.len() - 1) as u32;
-        self.world_mut()
-            .get_resource_or_init::<ProtocolHash>()
-            .add(&format!("client message {} {channel:?}", type_name::<M>()));
-        self.insert_resource(MessageIndex::<ToServer, M>::new(index, channel));
+        register_message::<ToServer, M>(self, channel);
         #[cfg(feature = "client")]
         self.add_systems(
             PostUpdate,
@@ -241,34 +229,26 @@ impl NetsyncAppExt for App {
     where
         M: Message + Serialize + DeserializeOwned,
     {
-        self.add_message::<M>().add_message::<ToClients<M>>();
-        let mut registry = self.world_mut().get_resource_or_init::<MessageRegistry>();
-        registry.from_server.push(MessageKind {
-            name: type_name::<M>(),
-            receive: receive_server_message::<M>,
-        });
-        let index = (registry.from_server.len() - 1) as u32;
-        self.world_mut()
-            .get_resource_or_init::<ProtocolHash>()
-            .add(&format!("server message {} {channel:?}", type_name::<M>()));
-        self.insert_resource(MessageIndex::<ToClient, M>::new(index, channel));
+        register_message::<ToClient, M>(self, channel);
         #[cfg(feature = "server")]
-        self.world_mut()
-            .get_resource_or_init::<crate::server::OutboxResets>()
-            .0
-            .push(crate::server::MessageOutbox::<M>::clear);
-        self.init_resource::<crate::server::MessageOutbox<M>>()
-            .add_systems(
-                PostUpdate,
-                (
-                    crate::server::queue_server_messages::<M>
-                        .in_set(crate::server::SendStep::QueueMessages),
-                    crate::server::decide_message_recipients::<M>
-                        .in_set(crate::server::SendStep::Recipients),
-                    crate::server::send_server_messages::<M>
-                        .in_set(crate::server::SendStep::Messages),
-                ),
-            );
+        {
+            self.world_mut()
+                .get_resource_or_init::<crate::server::OutboxResets>()
+                .0
+                .push(crate::server::MessageOutbox::<M>::clear);
+            self.init_resource::<crate::server::MessageOutbox<M>>()
+                .add_systems(
+                    PostUpdate,
+                    (
+                        crate::server::queue_server_messages::<M>
+                            .in_set(crate::server::SendStep::QueueMessages),
+                        crate::server::decide_message_recipients::<M>
+                            .in_set(crate::server::SendStep::Recipients),
+                        crate::server::send_server_messages::<M>
+                            .in_set(crate::server::SendStep::Messages),
+                    ),
+                );
+        }
         self
     }
 
@@ -375,6 +355,29 @@ impl NetsyncAppExt for App {
         );
         self
     }
+}
+
+/// What registering a message type `M` does in either direction `D`: `M` and the server's
+/// side of it ([`MessageDirection::OnServer`]) become Bevy messages, the receiving side's
+/// function joins `D`'s registry, whose length gives `M` its wire index, and the protocol hash
+/// notes `M` with its channel. The systems that send and receive are each side's own.
+fn register_message<D, M>(app: &mut App, channel: Channel)
+where
+    D: MessageDirection,
+    M: Message + DeserializeOwned,
+{
+    app.add_message::<M>().add_message::<D::OnServer<M>>();
+    let mut registry = app.world_mut().get_resource_or_init::<MessageRegistry>();
+    let kinds = D::kinds(&mut registry);
+    kinds.push(MessageKind {
+        name: type_name::<M>(),
+        receive: D::receive_fn::<M>(),
+    });
+    let index = (kinds.len() - 1) as u32;
+    app.world_mut()
+        .get_resource_or_init::<ProtocolHash>()
+        .add(&format!("{} {} {channel:?}", D::NAME, type_name::<M>()));
+    app.insert_resource(MessageIndex::<D, M>::new(index, channel));
 }
 
 fn type_name_of<T>(_: &T) -> &'static str {

@@ -117,6 +117,54 @@ pub(crate) struct ToServer;
 /// Direction marker for [`MessageIndex`]: server → client.
 pub(crate) struct ToClient;
 
+/// A direction game messages travel in, [`ToServer`] or [`ToClient`]: what registering a
+/// message type needs to know of it.
+pub(crate) trait MessageDirection: Send + Sync + 'static {
+    /// How the protocol hash names a message type of this direction.
+    const NAME: &'static str;
+
+    /// What the server reads or writes for a message `M`: [`FromClient<M>`] or
+    /// [`ToClients<M>`] (clients write and read a plain `M`).
+    type OnServer<M: Send + Sync + 'static>: Message;
+
+    /// How the receiving side decodes a message and writes it.
+    type ReceiveFn;
+
+    /// The receiving side's function for `M`.
+    fn receive_fn<M: Message + DeserializeOwned>() -> Self::ReceiveFn;
+
+    /// The message types registered in this direction, in wire order.
+    fn kinds(registry: &mut MessageRegistry) -> &mut Vec<MessageKind<Self::ReceiveFn>>;
+}
+
+impl MessageDirection for ToServer {
+    const NAME: &'static str = "client message";
+    type OnServer<M: Send + Sync + 'static> = FromClient<M>;
+    type ReceiveFn = ServerReceiveFn;
+
+    fn receive_fn<M: Message + DeserializeOwned>() -> ServerReceiveFn {
+        receive_client_message::<M>
+    }
+
+    fn kinds(registry: &mut MessageRegistry) -> &mut Vec<MessageKind<ServerReceiveFn>> {
+        &mut registry.from_clients
+    }
+}
+
+impl MessageDirection for ToClient {
+    const NAME: &'static str = "server message";
+    type OnServer<M: Send + Sync + 'static> = ToClients<M>;
+    type ReceiveFn = ClientReceiveFn;
+
+    fn receive_fn<M: Message + DeserializeOwned>() -> ClientReceiveFn {
+        receive_server_message::<M>
+    }
+
+    fn kinds(registry: &mut MessageRegistry) -> &mut Vec<MessageKind<ClientReceiveFn>> {
+        &mut registry.from_server
+    }
+}
+
 /// Wire index and channel of the message type `M` in direction `D`, for its send system.
 #[derive(Resource)]
 pub(crate) struct MessageIndex<D: Send + Sync + 'static, M: Send + Sync + 'static> {

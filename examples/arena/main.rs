@@ -27,15 +27,14 @@ use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     transport::{
-        self, ClientSecurity, ClientSettings, DEFAULT_PORT, PrivateKey, ServerSecurity,
-        TokenIssuer, from_hex, generate_private_key, private_key_from_hex, random_client_id,
-        to_hex, token_from_bytes, token_to_bytes, user_data_from_text,
+        self, ClientSecurity, ClientSettings, DEFAULT_PORT, TokenIssuer, from_hex,
+        random_client_id, to_hex, token_from_bytes, token_to_bytes, user_data_from_text,
     },
 };
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    net_args::{LinkArgs, NetArgs},
+    net_args::{NetArgs, ServeArgs, read_key},
     player::HostName,
     protocol::PROTOCOL_ID,
     windowed::ScreenshotPlan,
@@ -61,24 +60,14 @@ struct Cli {
 enum Mode {
     /// Serve and play in one window (a listen server). The default.
     Host {
-        /// UDP port to listen on.
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
         /// Your player's name.
         #[arg(long, default_value = "host")]
         name: String,
         /// Most players at once, you included.
         #[arg(long, default_value_t = 16)]
         max_clients: usize,
-        /// Secure mode: the server's private key (hex); created if missing.
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        /// The level to play: `arena` (small) or `field` (large: each player sees 30 m around
-        /// it). Clients load the one the server plays.
-        #[arg(long, default_value = level::DEFAULT_LEVEL)]
-        level: String,
         #[command(flatten)]
-        link: LinkArgs,
+        serve: ServeArgs,
         #[command(flatten)]
         screenshot: ScreenshotArgs,
     },
@@ -103,9 +92,6 @@ enum Mode {
         /// Interface to bind.
         #[arg(long, default_value = "0.0.0.0")]
         bind: String,
-        /// UDP port to listen on (0: any free port, printed at start).
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
         /// Address clients use to reach this server, when not the bound one (behind NAT, a
         /// load balancer, a relay or in a container). Repeat for several.
         #[arg(long = "public-addr")]
@@ -113,15 +99,8 @@ enum Mode {
         /// Most players at once.
         #[arg(long, default_value_t = 32)]
         max_clients: usize,
-        /// Secure mode: the server's private key (hex); created if missing.
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        /// The level to play: `arena` (small) or `field` (large: each player sees 30 m around
-        /// it). Clients load the one the server plays.
-        #[arg(long, default_value = level::DEFAULT_LEVEL)]
-        level: String,
         #[command(flatten)]
-        link: LinkArgs,
+        serve: ServeArgs,
     },
     /// Headless simulated players, for load tests and demos; prints a summary at the end.
     Bots {
@@ -181,17 +160,11 @@ impl ScreenshotArgs {
 }
 
 fn main() -> ExitCode {
-    let mode = Cli::parse().mode.unwrap_or(Mode::Host {
-        port: DEFAULT_PORT,
-        name: "host".into(),
-        max_clients: 16,
-        key_file: None,
-        level: level::DEFAULT_LEVEL.into(),
-        link: LinkArgs::default(),
-        screenshot: ScreenshotArgs {
-            screenshot: None,
-            exit_after: None,
-        },
+    // Without a mode, `host` with the defaults its flags declare.
+    let mode = Cli::parse().mode.unwrap_or_else(|| {
+        Cli::parse_from(["arena", "host"])
+            .mode
+            .expect("`host` is a mode")
     });
     match run(mode) {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,28 +178,15 @@ fn main() -> ExitCode {
 fn run(mode: Mode) -> Result<(), String> {
     match mode {
         Mode::Host {
-            port,
             name,
             max_clients,
-            key_file,
-            level,
-            link,
+            serve,
             screenshot,
         } => {
             let mut app = windowed::window_app("bevy_netsync arena: host");
-            level::choose(&mut app, &level)?;
             headless::simulation(&mut app);
             app.insert_resource(HostName(name));
-            let security = security(key_file.as_deref())?;
-            let settings = headless::server_settings(
-                format!("0.0.0.0:{port}"),
-                Vec::new(),
-                max_clients,
-                security,
-            );
-            let addresses = transport::start_server(app.world_mut(), &settings)
-                .map_err(|error| error.to_string())?;
-            link.apply_to_server(app.world_mut());
+            let addresses = serve.start(&mut app, "0.0.0.0", Vec::new(), max_clients)?;
             spawn_local_client(app.world_mut());
             println!(
                 "hosting on UDP port {}; others join with:\n  cargo run --example arena -- client --connect <this machine's address>:{}",
@@ -277,25 +237,12 @@ fn run(mode: Mode) -> Result<(), String> {
         }
         Mode::Server {
             bind,
-            port,
             public_addresses,
             max_clients,
-            key_file,
-            level,
-            link,
+            serve,
         } => {
             let mut app = headless::dedicated_server();
-            level::choose(&mut app, &level)?;
-            let security = security(key_file.as_deref())?;
-            let settings = headless::server_settings(
-                format!("{bind}:{port}"),
-                public_addresses,
-                max_clients,
-                security,
-            );
-            let addresses = transport::start_server(app.world_mut(), &settings)
-                .map_err(|error| error.to_string())?;
-            link.apply_to_server(app.world_mut());
+            let addresses = serve.start(&mut app, &bind, public_addresses, max_clients)?;
             println!(
                 "arena server listening on port {} (public: {:?})",
                 addresses.local.port(),
@@ -339,27 +286,6 @@ fn run(mode: Mode) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Secure mode with the key in `key_file` (created if missing), or unsecure mode.
-fn security(key_file: Option<&std::path::Path>) -> Result<ServerSecurity, String> {
-    let Some(path) = key_file else {
-        return Ok(ServerSecurity::Unsecure);
-    };
-    if !path.exists() {
-        std::fs::write(path, to_hex(&generate_private_key()))
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-        println!("wrote a new private key to {}", path.display());
-    }
-    Ok(ServerSecurity::Secure {
-        private_key: read_key(path)?,
-    })
-}
-
-fn read_key(path: &std::path::Path) -> Result<PrivateKey, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    private_key_from_hex(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
 fn read_token(token: &str) -> Result<transport::ConnectToken, String> {

@@ -1,13 +1,86 @@
 //! The network flags of the arena: a simulated link for the process's own traffic
 //! (`--sim-latency-ms`, `--sim-jitter-ms`, `--sim-loss`, `--sim-duplicate`; every mode that
-//! talks over the network) and `--no-prediction` (client modes).
+//! talks over the network), `--no-prediction` (client modes), and the flags that start a server
+//! (`--port`, `--key-file`, `--level`; `host` and `server` alike).
+
+use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
 use bevy_netsync::{
-    client::SimulatedLink, shared::link::LinkConditioner, shared::prediction::PredictionSettings,
-    transport::ServerTransport,
+    client::SimulatedLink,
+    shared::{link::LinkConditioner, prediction::PredictionSettings},
+    transport::{
+        self, DEFAULT_PORT, PrivateKey, ServerAddresses, ServerSecurity, ServerTransport,
+        generate_private_key, private_key_from_hex, to_hex,
+    },
 };
 use clap::Args;
+
+use crate::{headless, level};
+
+/// What a server of the arena starts with, hosting (`host`) or dedicated (`server`).
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// UDP port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Secure mode: the server's private key (hex); created if missing.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// The level to play: `arena` (small) or `field` (large: each player sees 30 m around
+    /// it). Clients load the one the server plays.
+    #[arg(long, default_value = level::DEFAULT_LEVEL)]
+    level: String,
+    #[command(flatten)]
+    link: LinkArgs,
+}
+
+impl ServeArgs {
+    /// Plays the chosen level on `app` and serves it on the interface `bind` to at most
+    /// `max_clients` players, through the simulated link if one is asked for.
+    pub fn start(
+        &self,
+        app: &mut App,
+        bind: &str,
+        public_addresses: Vec<String>,
+        max_clients: usize,
+    ) -> Result<ServerAddresses, String> {
+        level::choose(app, &self.level)?;
+        let security = security(self.key_file.as_deref())?;
+        let settings = headless::server_settings(
+            format!("{bind}:{}", self.port),
+            public_addresses,
+            max_clients,
+            security,
+        );
+        let addresses = transport::start_server(app.world_mut(), &settings)
+            .map_err(|error| error.to_string())?;
+        self.link.apply_to_server(app.world_mut());
+        Ok(addresses)
+    }
+}
+
+/// Secure mode with the key in `key_file` (created if missing), or unsecure mode.
+fn security(key_file: Option<&Path>) -> Result<ServerSecurity, String> {
+    let Some(path) = key_file else {
+        return Ok(ServerSecurity::Unsecure);
+    };
+    if !path.exists() {
+        std::fs::write(path, to_hex(&generate_private_key()))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        println!("wrote a new private key to {}", path.display());
+    }
+    Ok(ServerSecurity::Secure {
+        private_key: read_key(path)?,
+    })
+}
+
+/// Reads a server's private key (hex) from `path`.
+pub fn read_key(path: &Path) -> Result<PrivateKey, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    private_key_from_hex(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
 
 /// A simulated link for this process's own traffic, and whether to predict (client modes).
 #[derive(Args, Clone, Debug, Default)]

@@ -1,6 +1,7 @@
 //! [`NetsyncAppExt`]: the protocol registration calls on `App`.
 
 use core::any::{TypeId, type_name};
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
@@ -160,16 +161,21 @@ impl NetsyncAppExt for App {
         C: Component,
     {
         let codec_name = format!("{} {}", type_name_of(&codec), codec.settings());
+        // One codec, shared by this App's server encoder and client decoder.
+        let codec = Arc::new(codec);
         let world = self.world_mut();
         world.init_resource::<ReplicationRegistry>();
         world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
-            registry.register::<C, _>(world, codec);
+            registry.register::<C, _>(world, &*codec);
         });
+        #[cfg(feature = "client")]
+        crate::client::add_receiver::<C, _>(world, codec.clone());
         self.world_mut()
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("component {} {}", type_name::<C>(), codec_name));
         #[cfg(feature = "server")]
         {
+            crate::server::add_encoder::<C, _>(self.world_mut(), codec);
             crate::server::observe_component::<C>(self);
             let detector = crate::server::detector::<C>(self.world_mut());
             self.world_mut()
@@ -316,12 +322,13 @@ impl NetsyncAppExt for App {
         let mut registry = self
             .world_mut()
             .get_resource_or_init::<ReplicationRegistry>();
-        let predicted = registry.set_predicted(TypeId::of::<C>()) && registry.set_clone::<C>();
+        let predicted = registry.set_predicted(TypeId::of::<C>());
         assert!(
             predicted,
             "predict::<{0}>() needs replicate::<{0}>() first",
             type_name::<C>()
         );
+        clone_received::<C>(self);
         self.world_mut()
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("predict {}", type_name::<C>()));
@@ -341,12 +348,13 @@ impl NetsyncAppExt for App {
         let mut registry = self
             .world_mut()
             .get_resource_or_init::<ReplicationRegistry>();
-        let replicated = registry.set_interpolated(TypeId::of::<C>()) && registry.set_clone::<C>();
+        let replicated = registry.set_interpolated(TypeId::of::<C>());
         assert!(
             replicated,
             "interpolate::<{0}>() needs replicate::<{0}>() first",
             type_name::<C>()
         );
+        clone_received::<C>(self);
         #[cfg(feature = "client")]
         self.add_systems(
             PreUpdate,
@@ -382,6 +390,25 @@ where
 
 fn type_name_of<T>(_: &T) -> &'static str {
     type_name::<T>()
+}
+
+/// Lets the client clone a received `C` (replicated, and `Clone`) instead of decoding it again
+/// for each copy it keeps.
+fn clone_received<C: Component + Clone>(app: &mut App) {
+    #[cfg(feature = "client")]
+    {
+        let world = app.world_mut();
+        let index = world
+            .resource::<ReplicationRegistry>()
+            .index_of(TypeId::of::<C>());
+        if let Some(index) = index {
+            world
+                .resource_mut::<crate::client::ComponentReceivers>()
+                .set_clone::<C>(index);
+        }
+    }
+    #[cfg(not(feature = "client"))]
+    let _ = app;
 }
 
 /// Writes resource `R` (serde bytes, length-prefixed); `Ok(false)` when it does not exist.

@@ -5,18 +5,15 @@ use bevy::{ecs::system::SystemParam, prelude::*};
 use bevy_renet::{RenetClient, renet::Bytes};
 
 use super::{
+    component_receivers::ComponentReceivers,
     held_messages::HeldMessages,
     replicas::Replicas,
     session::{ClientSession, Handshake},
     timeline::ClientTimeline,
 };
 use crate::shared::{
-    channels::RELIABLE_CHANNEL,
-    disconnect::DisconnectReason,
-    entity_map::ServerEntityMap,
-    protocol::ProtocolHash,
-    registry::{ReplicationRegistry, ResourceRegistry},
-    wire,
+    channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, entity_map::ServerEntityMap,
+    protocol::ProtocolHash, registry::ResourceRegistry, wire,
 };
 
 /// Where the client's connection stands. Set by [`ClientSet::Receive`](super::ClientSet::Receive).
@@ -125,7 +122,7 @@ fn forget_replication(world: &mut World, resources: &[usize]) {
             remove(world);
         }
     }
-    for component in &mut world.resource_mut::<ReplicationRegistry>().components {
-        component.fns.clear_client();
+    for receiver in &mut world.resource_mut::<ComponentReceivers>().receivers {
+        receiver.decoder.clear();
     }
 }

@@ -3,6 +3,7 @@
 
 mod apply_state;
 mod blob_assembly;
+mod component_receivers;
 mod connection;
 mod diagnostics;
 mod held_messages;
@@ -27,6 +28,7 @@ pub use timeline::{ClientTimeline, InterpolationSettings};
 
 pub use crate::shared::link::SimulatedLink;
 
+pub(crate) use component_receivers::{ComponentReceivers, add_receiver};
 pub(crate) use input::{InputHistory, send_inputs};
 pub(crate) use interpolation::interpolate_components;
 pub(crate) use prediction::{
@@ -86,6 +88,7 @@ impl Plugin for ClientPlugin {
             .init_resource::<InterpolationSettings>()
             .init_resource::<session::ClientSession>()
             .init_resource::<replicas::Replicas>()
+            .init_resource::<ComponentReceivers>()
             .init_resource::<held_messages::HeldMessages>()
             .init_resource::<send::OutgoingInputs>()
             .init_resource::<crate::shared::entity_map::ServerEntityMap>()

@@ -8,6 +8,7 @@ use bevy::prelude::*;
 
 use super::{
     blobs::{BlobKey, BlobStore, LARGE_VALUE_BYTES},
+    component_encoders::ComponentEncoders,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
     value_cache::ValueCache,
@@ -43,8 +44,10 @@ pub(crate) fn encode_values(world: &mut World) {
         cache.begin(tick);
         scoped(world, |world, blobs: &mut BlobStore| {
             let refused = scoped(world, |world, registry: &mut ReplicationRegistry| {
-                scoped(world, |world, replicated: &mut ReplicatedWorld| {
-                    encode_components(world, registry, replicated, cache, blobs, tick)
+                scoped(world, |world, encoders: &mut ComponentEncoders| {
+                    scoped(world, |world, replicated: &mut ReplicatedWorld| {
+                        encode_components(world, registry, encoders, replicated, cache, blobs, tick)
+                    })
                 })
             });
             let mut refused_resources = Vec::new();
@@ -103,15 +106,16 @@ pub(crate) fn encode_values(world: &mut World) {
 
 fn encode_components(
     world: &World,
-    registry: &mut ReplicationRegistry,
+    registry: &ReplicationRegistry,
+    encoders: &mut ComponentEncoders,
     replicated: &mut ReplicatedWorld,
     cache: &mut ValueCache,
     blobs: &mut BlobStore,
     tick: NetTick,
 ) -> Vec<ValueRefused> {
     for &(slot, _) in &replicated.despawned {
-        for component in &mut registry.components {
-            component.fns.forget_slot(slot);
+        for encoder in &mut encoders.encoders {
+            encoder.forget_slot(slot);
         }
         blobs.remove_slot(slot);
     }
@@ -131,17 +135,20 @@ fn encode_components(
             let index = state.index;
             state.encoded = None;
             let key = BlobKey::Component { slot, index };
-            let Ok(component) = registry.get_mut(index) else {
+            let (Ok(component), Some(encoder)) = (
+                registry.get(index),
+                encoders.encoders.get_mut(index as usize),
+            ) else {
                 continue;
             };
             if !state.present {
-                component.fns.forget_slot(slot);
+                encoder.forget_slot(slot);
                 blobs.remove(key);
                 state.large = false;
                 continue;
             }
             let start = cache.bits.bit_len();
-            match component.fns.write_whole(world, entity, &mut cache.bits) {
+            match encoder.write_whole(world, entity, &mut cache.bits) {
                 Ok(true) => {
                     let end = cache.bits.bit_len();
                     state.whole_bits = (end - start) as u32;
@@ -151,18 +158,16 @@ fn encode_components(
                         blob.append_bits(&cache.bits, start, end - start);
                         blobs.store(key, blob.into_bytes());
                         cache.bits.truncate(start);
-                        component.fns.forget_slot(slot);
+                        encoder.forget_slot(slot);
                     } else {
                         blobs.remove(key);
                         if component.uses_baselines
                             && let Err(error) =
-                                component
-                                    .fns
-                                    .remember(slot, tick, &cache.bits, (start, end))
+                                encoder.remember(slot, tick, &cache.bits, (start, end))
                         {
                             // The codec cannot read what it wrote: deltas would be wrong.
                             error!("{} cannot decode its own encoding: {error}", component.name);
-                            component.fns.forget_slot(slot);
+                            encoder.forget_slot(slot);
                         }
                         state.encoded = ValueCache::encoded_range(start, end);
                     }
@@ -180,7 +185,7 @@ fn encode_components(
         }
         for index in failed {
             record.unset(index, tick);
-            registry.components[index as usize].fns.forget_slot(slot);
+            encoders.encoders[index as usize].forget_slot(slot);
             blobs.remove(BlobKey::Component { slot, index });
         }
     }

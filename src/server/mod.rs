@@ -13,6 +13,7 @@ mod choose_entities;
 mod client_allowance;
 pub(crate) mod client_replication;
 mod client_tables;
+mod component_encoders;
 mod config;
 mod connected_client;
 mod detect_changes;
@@ -52,6 +53,7 @@ pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 
 pub(crate) use change_log::{ChangeDetectors, detector, observe_component};
+pub(crate) use component_encoders::add_encoder;
 pub(crate) use send_messages::{
     MessageOutbox, OutboxResets, decide_message_recipients, forward_local_messages,
     queue_server_messages, send_server_messages,
@@ -118,6 +120,7 @@ impl Plugin for ServerPlugin {
             .init_resource::<client_allowance::ClientAllowances>()
             .init_resource::<change_log::StructuralLog>()
             .init_resource::<ChangeDetectors>()
+            .init_resource::<component_encoders::ComponentEncoders>()
             .init_resource::<replicated_world::ReplicatedWorld>()
             .init_resource::<replicated_world::ReplicatedResources>()
             .init_resource::<value_cache::ValueCache>()
@@ -224,11 +227,11 @@ pub(crate) fn reset_server(world: &mut World) {
         });
         world.despawn(client);
     }
-    for component in &mut world
-        .resource_mut::<crate::shared::registry::ReplicationRegistry>()
-        .components
+    for encoder in &mut world
+        .resource_mut::<component_encoders::ComponentEncoders>()
+        .encoders
     {
-        component.fns.clear_server();
+        encoder.clear();
     }
     world.insert_resource(replicated_world::ReplicatedWorld::default());
     world.insert_resource(replicated_world::ReplicatedResources::default());

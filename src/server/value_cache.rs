@@ -5,6 +5,7 @@ use bevy::prelude::*;
 
 use super::{
     blobs::{BlobKey, BlobStore},
+    component_encoders::ComponentEncoders,
     parallel::for_each_parallel,
     replicated_world::{ReplicatedWorld, SlotRecord},
 };
@@ -82,6 +83,7 @@ struct BuiltBody {
 pub(crate) struct EncodeContext<'a> {
     pub(crate) world: &'a World,
     pub(crate) registry: &'a ReplicationRegistry,
+    pub(crate) encoders: &'a ComponentEncoders,
     pub(crate) replicated: &'a ReplicatedWorld,
     pub(crate) blobs: &'a BlobStore,
 }
@@ -372,6 +374,7 @@ impl ValueCache {
         out: &mut BitWriter,
     ) -> Option<(usize, usize)> {
         let component = context.registry.get(index).ok()?;
+        let encoder = context.encoders.encoders.get(index as usize)?;
         let state = record.component(index)?;
         let recent = self.tick.diff(base) <= BASELINE_WINDOW_TICKS as i32
             && !state.since.is_newer_than(base);
@@ -379,7 +382,7 @@ impl ValueCache {
             return None;
         }
         let start = out.bit_len();
-        match component.fns.write_delta(
+        match encoder.write_delta(
             context.world,
             record.entity,
             slot,
@@ -433,8 +436,9 @@ fn whole(
     out: &mut BitWriter,
 ) -> Option<(usize, usize)> {
     let component = context.registry.get(index).ok()?;
+    let encoder = context.encoders.encoders.get(index as usize)?;
     let start = out.bit_len();
-    match component.fns.write_whole(context.world, entity, out) {
+    match encoder.write_whole(context.world, entity, out) {
         Ok(true) => Some((start, out.bit_len())),
         Ok(false) => None,
         Err(error) => {

@@ -2,6 +2,7 @@
 //! from which both sides pick the baselines of delta-coded values.
 
 use super::{
+    codec::Baseline,
     tick::NetTick,
     tick_buffer::{SameTick, TickBuffer},
 };
@@ -40,6 +41,25 @@ impl<C> History<C> {
     /// The value in effect at `tick`: the newest set at or before it.
     pub(crate) fn at(&self, tick: NetTick) -> Option<(NetTick, &C)> {
         self.values.at_or_before(tick)
+    }
+
+    /// The baseline in effect at `base`, with the distinct one before it at `previous`: what a
+    /// delta is written against on the server and read against on the client.
+    pub(crate) fn baseline(
+        &self,
+        base: NetTick,
+        previous: Option<NetTick>,
+    ) -> Option<Baseline<'_, C>> {
+        let (tick, value) = self.at(base)?;
+        let previous = previous
+            .and_then(|previous| self.at(previous))
+            .filter(|(older, _)| tick.is_newer_than(*older))
+            .map(|(older, value)| (value, older));
+        Some(Baseline {
+            value,
+            tick,
+            previous,
+        })
     }
 
     /// Forgets values no baseline at or after `tick` can need: everything older than the

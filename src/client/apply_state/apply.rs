@@ -39,8 +39,8 @@ impl FrameApply<'_> {
         let Some(_) = self.replicas.forget(remote) else {
             return Ok(());
         };
-        for component in &mut self.registry.components {
-            component.fns.forget_remote(remote);
+        for receiver in &mut self.receivers.receivers {
+            receiver.decoder.forget_remote(remote);
         }
         let client = self.map.remove_by_server(remote);
         self.detach_relationships_to(remote);
@@ -60,7 +60,9 @@ impl FrameApply<'_> {
             return;
         };
         for (referrer, index) in referrers {
-            let Ok(component) = self.registry.get(index) else {
+            let (Ok(component), Ok(receiver)) =
+                (self.registry.get(index), self.receivers.get(index))
+            else {
                 continue;
             };
             if !component.relationship {
@@ -74,7 +76,7 @@ impl FrameApply<'_> {
             };
             let targets = replica.references(index).unwrap_or_default().to_vec();
             if let Ok(mut entity) = self.world.get_entity_mut(client)
-                && let Some(value) = component.fns.take_unmapped(&mut entity, &targets)
+                && let Some(value) = receiver.writer.take_unmapped(&mut entity, &targets)
             {
                 replica.deferred.retain(|(held, _)| *held != index);
                 replica.deferred.push((index, value));
@@ -181,13 +183,14 @@ impl FrameApply<'_> {
                     self.blob_missing = true;
                     continue;
                 };
-                let component = self.registry.get_mut(value.index)?;
+                let component = self.registry.get(value.index)?;
+                let decoder = &mut self.receivers.get_mut(value.index)?.decoder;
                 let copies = if component.interpolated || component.predicted {
                     2
                 } else {
                     1
                 };
-                value.value = StagedValue::Decoded(component.fns.read_blob(
+                value.value = StagedValue::Decoded(decoder.read_blob(
                     &bytes,
                     entity.remote,
                     value.tick,
@@ -209,7 +212,8 @@ impl FrameApply<'_> {
             return;
         };
         let from_server = self.world.register_component::<FromServer>();
-        let registry = &*self.registry;
+        let registry = self.registry;
+        let receivers = &*self.receivers;
         let map = &*self.map;
         let tick = self.tick;
         let mut inserts: Vec<(ComponentId, ErasedValue)> = Vec::new();
@@ -232,7 +236,7 @@ impl FrameApply<'_> {
                 if replica.is_fresh(index, tick) {
                     replica.hold(index, tick, false);
                     remove_component(
-                        registry,
+                        receivers,
                         entity.as_mut(),
                         &mut replica,
                         index,
@@ -254,7 +258,7 @@ impl FrameApply<'_> {
             replica.hold(value.index, value.tick, copies.is_some());
             let Some(mut copies) = copies else {
                 remove_component(
-                    registry,
+                    receivers,
                     entity.as_mut(),
                     &mut replica,
                     value.index,
@@ -262,7 +266,9 @@ impl FrameApply<'_> {
                 );
                 continue;
             };
-            let Ok(component) = registry.get(value.index) else {
+            let (Ok(component), Ok(receiver)) =
+                (registry.get(value.index), receivers.get(value.index))
+            else {
                 continue;
             };
             let mut listing = ListingMapper { seen: Vec::new() };
@@ -276,7 +282,7 @@ impl FrameApply<'_> {
             {
                 // Bevy drops a relationship to a missing entity: wait for the target.
                 if let Some(entity) = entity.as_mut() {
-                    component.fns.remove(entity);
+                    receiver.writer.remove(entity);
                 }
                 replica.deferred.push((value.index, copies.swap_remove(0)));
                 references.push((value.index, targets));
@@ -290,7 +296,15 @@ impl FrameApply<'_> {
             }
             references.push((value.index, targets));
             if let Some(entity) = entity.as_mut() {
-                write_value(component, entity, value.tick, tick, copies, &mut inserts);
+                write_value(
+                    component,
+                    receiver,
+                    entity,
+                    value.tick,
+                    tick,
+                    copies,
+                    &mut inserts,
+                );
             }
         }
         if let Some(entity) = entity.as_mut() {
@@ -325,7 +339,8 @@ impl FrameApply<'_> {
         ) else {
             return;
         };
-        let Ok(component) = self.registry.get(index) else {
+        let (Ok(component), Ok(receiver)) = (self.registry.get(index), self.receivers.get(index))
+        else {
             return;
         };
         let targets = replica.references(index).unwrap_or_default().to_vec();
@@ -345,14 +360,14 @@ impl FrameApply<'_> {
                 ErasedValue::insert_all(&mut entity, vec![(component.component_id, value)]);
             }
         } else if entity.contains_id(component.component_id) {
-            component.fns.remap(&mut entity, &targets, self.map);
+            receiver.writer.remap(&mut entity, &targets, self.map);
         }
     }
 }
 
 /// Takes component `index` off an entity (and forgets what it named or waited for).
 fn remove_component(
-    registry: &ReplicationRegistry,
+    receivers: &ComponentReceivers,
     entity: Option<&mut EntityWorldMut>,
     replica: &mut Replica,
     index: u32,
@@ -360,8 +375,8 @@ fn remove_component(
 ) {
     replica.deferred.retain(|(held, _)| *held != index);
     references.push((index, Vec::new()));
-    if let (Ok(component), Some(entity)) = (registry.get(index), entity) {
-        component.fns.remove(entity);
+    if let (Ok(receiver), Some(entity)) = (receivers.get(index), entity) {
+        receiver.writer.remove(entity);
     }
 }
 
@@ -370,6 +385,7 @@ fn remove_component(
 /// the end. `tick` is when the value was set, `frame_tick` the frame's tick.
 fn write_value(
     component: &ReplicatedComponent,
+    receiver: &ComponentReceiver,
     entity: &mut EntityWorldMut,
     tick: NetTick,
     frame_tick: NetTick,
@@ -386,17 +402,17 @@ fn write_value(
             return;
         };
         if has_value {
-            if let Some(first) = component.fns.push_confirmed(entity, frame_tick, first) {
+            if let Some(first) = receiver.writer.push_confirmed(entity, frame_tick, first) {
                 inserts.push((
-                    component.confirmed_id,
-                    component.fns.new_confirmed(frame_tick, first),
+                    receiver.confirmed_id,
+                    receiver.writer.new_confirmed(frame_tick, first),
                 ));
             }
         } else {
             inserts.push((component.component_id, first));
             inserts.push((
-                component.confirmed_id,
-                component.fns.new_confirmed(frame_tick, record_copy),
+                receiver.confirmed_id,
+                receiver.writer.new_confirmed(frame_tick, record_copy),
             ));
         }
         return;
@@ -408,15 +424,15 @@ fn write_value(
             return;
         };
         if has_value {
-            if let Some(first) = component.fns.push_snapshot(entity, tick, first) {
+            if let Some(first) = receiver.writer.push_snapshot(entity, tick, first) {
                 // The value stays as drawn; interpolation takes over from the new buffer.
-                inserts.push((component.buffer_id, component.fns.new_buffer(tick, first)));
+                inserts.push((receiver.buffer_id, receiver.writer.new_buffer(tick, first)));
             }
         } else {
             inserts.push((component.component_id, first));
             inserts.push((
-                component.buffer_id,
-                component.fns.new_buffer(tick, buffer_copy),
+                receiver.buffer_id,
+                receiver.writer.new_buffer(tick, buffer_copy),
             ));
         }
         return;
@@ -425,7 +441,7 @@ fn write_value(
         return;
     };
     if has_value {
-        component.fns.overwrite(entity, value);
+        receiver.writer.overwrite(entity, value);
     } else {
         inserts.push((component.component_id, value));
     }

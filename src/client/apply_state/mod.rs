@@ -20,6 +20,7 @@ use bevy::{ecs::component::ComponentId, prelude::*};
 
 use super::{
     PredictedSpawns,
+    component_receivers::{ComponentReceiver, ComponentReceivers, ReadError, ValueEncoding},
     replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
 };
 use crate::shared::{
@@ -28,10 +29,8 @@ use crate::shared::{
     erased::ErasedValue,
     error::DecodeError,
     prediction::{Predicted, SpawnedBy},
-    registry::{
-        NoInterpolation, ReadError, ReplicatedComponent, ReplicationRegistry, ResourceRegistry,
-        ValueEncoding,
-    },
+    registry::{NoInterpolation, ReplicatedComponent, ReplicationRegistry, ResourceRegistry},
+    scoped::scoped,
     tick::NetTick,
     wire::{
         BitReader, DespawnEntry, Shape, StateHeader, ValueKind, read_change_tick, read_despawns,
@@ -67,33 +66,36 @@ pub(crate) fn apply_state_frame(
         replicas.saw_tick(header.tick);
         // Before this frame's despawns: the tombstone cap counts only live ones.
         replicas.prune();
-        world.resource_scope(|world, mut registry: Mut<ReplicationRegistry>| {
-            world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
-                let mut frame = FrameApply {
-                    world,
-                    registry: &mut registry,
-                    map: &mut map,
-                    replicas: &mut replicas,
-                    tick: header.tick,
-                    touched_targets: Vec::new(),
-                    blob_missing: false,
-                };
-                let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
-                let complete = frame.run(&mut reader)?;
-                frame.resolve_references();
-                if complete {
-                    replicas.acks.push(header.seq);
-                    replicas.part_applied(
-                        header.tick,
-                        header.part,
-                        header.last.map(|last| last.watermark),
-                    );
-                    if let Some(input) = header.last.and_then(|last| last.input_ack) {
-                        replicas.input_ack =
-                            Some(replicas.input_ack.map_or(input, |held| held.max(input)));
+        world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
+            scoped(world, |world, receivers: &mut ComponentReceivers| {
+                world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
+                    let mut frame = FrameApply {
+                        world,
+                        registry: &registry,
+                        receivers,
+                        map: &mut map,
+                        replicas: &mut replicas,
+                        tick: header.tick,
+                        touched_targets: Vec::new(),
+                        blob_missing: false,
+                    };
+                    let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
+                    let complete = frame.run(&mut reader)?;
+                    frame.resolve_references();
+                    if complete {
+                        replicas.acks.push(header.seq);
+                        replicas.part_applied(
+                            header.tick,
+                            header.part,
+                            header.last.map(|last| last.watermark),
+                        );
+                        if let Some(input) = header.last.and_then(|last| last.input_ack) {
+                            replicas.input_ack =
+                                Some(replicas.input_ack.map_or(input, |held| held.max(input)));
+                        }
                     }
-                }
-                Ok(())
+                    Ok(())
+                })
             })
         })
     })
@@ -145,7 +147,8 @@ impl From<ReadError> for Stop {
 
 struct FrameApply<'a> {
     world: &'a mut World,
-    registry: &'a mut ReplicationRegistry,
+    registry: &'a ReplicationRegistry,
+    receivers: &'a mut ComponentReceivers,
     map: &'a mut ServerEntityMap,
     replicas: &'a mut Replicas,
     tick: NetTick,
@@ -299,7 +302,8 @@ impl FrameApply<'_> {
                 });
                 continue;
             }
-            let component = self.registry.get_mut(index)?;
+            let component = self.registry.get(index)?;
+            let decoder = &mut self.receivers.get_mut(index)?.decoder;
             let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
             let copies = if component.interpolated || component.predicted {
                 2
@@ -307,7 +311,7 @@ impl FrameApply<'_> {
                 1
             };
             let value = match read_value_kind(reader, delta_allowed)? {
-                ValueKind::Whole => StagedValue::Decoded(component.fns.read(
+                ValueKind::Whole => StagedValue::Decoded(decoder.read(
                     reader,
                     ValueEncoding::Whole,
                     remote,
@@ -316,7 +320,7 @@ impl FrameApply<'_> {
                 )?),
                 ValueKind::Delta => {
                     let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                    StagedValue::Decoded(component.fns.read(
+                    StagedValue::Decoded(decoder.read(
                         reader,
                         ValueEncoding::Delta { base, previous },
                         remote,

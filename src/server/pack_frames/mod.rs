@@ -16,6 +16,7 @@ use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
     client_replication::{Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem},
+    component_encoders::ComponentEncoders,
     local_client::LocalClient,
     parallel::for_each_parallel,
     replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},
@@ -56,15 +57,18 @@ pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
             scoped(world, |world, blobs: &mut BlobStore| {
                 scoped(world, |world, resources: &mut ReplicatedResources| {
                     scoped(world, |world, registry: &mut ReplicationRegistry| {
-                        build_bodies(
-                            world,
-                            &mut clients,
-                            cache,
-                            replicated,
-                            blobs,
-                            resources,
-                            registry,
-                        );
+                        scoped(world, |world, encoders: &mut ComponentEncoders| {
+                            build_bodies(
+                                world,
+                                &mut clients,
+                                cache,
+                                replicated,
+                                blobs,
+                                resources,
+                                registry,
+                                encoders,
+                            );
+                        });
                         let shared = Shared {
                             tick,
                             index_bits: registry.index_bits(),
@@ -92,6 +96,7 @@ pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
 }
 
 /// Encodes, once, every body and resource value some client will need this send.
+#[allow(clippy::too_many_arguments)]
 fn build_bodies(
     world: &mut World,
     clients: &mut ClientTables,
@@ -100,6 +105,7 @@ fn build_bodies(
     blobs: &BlobStore,
     resources: &ReplicatedResources,
     registry: &ReplicationRegistry,
+    encoders: &ComponentEncoders,
 ) {
     let mut resources_needed: Vec<u32> = Vec::new();
     for client in clients.iter(world) {
@@ -116,6 +122,7 @@ fn build_bodies(
     let context = EncodeContext {
         world,
         registry,
+        encoders,
         replicated,
         blobs,
     };

@@ -1,4 +1,4 @@
-//! The registry's typed code: values decoded once, deltas against the right baselines.
+//! The client's decoders: values decoded once.
 
 use std::sync::{
     Arc,
@@ -6,6 +6,7 @@ use std::sync::{
 };
 
 use super::*;
+use crate::shared::{error::EncodeError, wire::BitWriter};
 
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 struct Hp(u8);
@@ -30,10 +31,13 @@ impl ComponentCodec<Hp> for Counting {
 /// Decodes made to read one value as `copies` values.
 fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
     let count = Arc::new(AtomicUsize::new(0));
-    let mut registry = ReplicationRegistry::default();
-    registry.register::<Hp, _>(&mut World::new(), Counting(count.clone(), delta));
+    let mut receivers = ComponentReceivers::default();
+    receivers.receivers.push(ComponentReceiver::new::<Hp, _>(
+        &mut World::new(),
+        Arc::new(Counting(count.clone(), delta)),
+    ));
     if clone {
-        assert!(registry.set_clone::<Hp>());
+        receivers.set_clone::<Hp>(0);
     }
     let mut out = BitWriter::new();
     Counting(Arc::default(), delta)
@@ -41,7 +45,7 @@ fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
         .unwrap();
     let bytes = out.into_bytes();
     let remote = Entity::from_raw_u32(1).unwrap();
-    let values = (registry.get_mut(0).unwrap().fns)
+    let values = (receivers.get_mut(0).unwrap().decoder)
         .read(
             &mut BitReader::new(&bytes),
             ValueEncoding::Whole,

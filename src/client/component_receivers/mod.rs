@@ -1,0 +1,195 @@
+//! [`ComponentReceivers`]: per replicated component type, the client's typed work, at the type's
+//! index in the [`ReplicationRegistry`](crate::shared::registry::ReplicationRegistry):
+//!
+//! - [`DecodeComponent`] reads values and keeps the received values delta coding needs, by
+//!   server entity (`decode.rs`);
+//! - [`WriteComponent`] puts values on entities: over the component, into its interpolation
+//!   buffer or its record of server values, and maps the entities inside (`write.rs`).
+
+mod decode;
+mod write;
+
+use core::any::Any;
+use std::sync::Arc;
+
+use bevy::{
+    ecs::{component::ComponentId, world::EntityWorldMut},
+    prelude::*,
+};
+
+use crate::shared::{
+    codec::ComponentCodec, entity_map::ServerEntityMap, erased::ErasedValue, error::DecodeError,
+    interpolate::SnapshotBuffer, prediction::Confirmed, tick::NetTick, wire::BitReader,
+};
+
+/// How a value travels in a replication frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueEncoding {
+    /// Whole, decodable alone.
+    Whole,
+    /// As a difference from the client's values in effect at `base` (and `previous`).
+    Delta {
+        base: NetTick,
+        previous: Option<NetTick>,
+    },
+}
+
+/// Why a value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The bytes are malformed.
+    Malformed(DecodeError),
+    /// A delta's baseline is not (or no longer) held: the frame is old or raced a despawn.
+    MissingBaseline,
+}
+
+impl From<DecodeError> for ReadError {
+    fn from(error: DecodeError) -> Self {
+        Self::Malformed(error)
+    }
+}
+
+/// Reads one component type's values, keeping what delta coding needs.
+pub(crate) trait DecodeComponent: Send + Sync {
+    /// Reads a value of server entity `remote` set at `tick`, decoded once and returned as
+    /// `copies` values (the interpolation buffer needs its own), and remembers it for future
+    /// deltas.
+    fn read(
+        &mut self,
+        reader: &mut BitReader,
+        encoding: ValueEncoding,
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, ReadError>;
+
+    /// Decodes a value that arrived in slices (its whole encoding).
+    fn read_blob(
+        &mut self,
+        bytes: &[u8],
+        remote: Entity,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<Vec<ErasedValue>, DecodeError>;
+
+    /// Forgets the values received for a server entity.
+    fn forget_remote(&mut self, remote: Entity);
+
+    /// Forgets every value received (the connection ended).
+    fn clear(&mut self);
+
+    /// Lets the copies of a value be clones of one decoded value: `clone` is a `fn(&C) -> C`.
+    fn set_clone(&mut self, clone: &dyn Any);
+}
+
+/// Puts one component type's values on entities.
+pub(crate) trait WriteComponent: Send + Sync {
+    /// Writes over the entity's existing value (in place when the component is mutable,
+    /// re-inserted when it is immutable).
+    fn overwrite(&self, entity: &mut EntityWorldMut, value: ErasedValue);
+
+    /// Adds a snapshot to the entity's interpolation buffer; gives the value back when the
+    /// entity has no buffer yet.
+    fn push_snapshot(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue>;
+
+    /// An interpolation buffer holding one snapshot.
+    fn new_buffer(&self, tick: NetTick, value: ErasedValue) -> ErasedValue;
+
+    /// Adds a server value of a predicted component (the server's state as of frame tick
+    /// `tick`); gives the value back when the entity has no record of them yet.
+    fn push_confirmed(
+        &self,
+        entity: &mut EntityWorldMut,
+        tick: NetTick,
+        value: ErasedValue,
+    ) -> Option<ErasedValue>;
+
+    /// A record of server values holding one.
+    fn new_confirmed(&self, tick: NetTick, value: ErasedValue) -> ErasedValue;
+
+    /// Removes the component (and its interpolation buffer and record of server values).
+    fn remove(&self, entity: &mut EntityWorldMut);
+
+    /// Maps the entities inside the entity's component again: the `n`-th entity the component
+    /// names is `targets[n]` on the server, resolved through `map` (or `Entity::PLACEHOLDER`).
+    fn remap(&self, entity: &mut EntityWorldMut, targets: &[Entity], map: &ServerEntityMap);
+
+    /// Takes the component off the entity, with the server entities `targets` put back inside
+    /// (the `n`-th entity it names becomes `targets[n]`).
+    fn take_unmapped(&self, entity: &mut EntityWorldMut, targets: &[Entity])
+    -> Option<ErasedValue>;
+}
+
+/// The client's work for one replicated component type.
+pub(crate) struct ComponentReceiver {
+    /// The id of its [`SnapshotBuffer`].
+    pub(crate) buffer_id: ComponentId,
+    /// The id of its record of server values ([`Confirmed`]), for predicted entities.
+    pub(crate) confirmed_id: ComponentId,
+    /// Reads its values.
+    pub(crate) decoder: Box<dyn DecodeComponent>,
+    /// Puts its values on entities.
+    pub(crate) writer: Box<dyn WriteComponent>,
+}
+
+impl ComponentReceiver {
+    /// `C`'s receiver, coded by `codec`; registers its buffer and record components.
+    fn new<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) -> Self {
+        Self {
+            buffer_id: world.register_component::<SnapshotBuffer<C>>(),
+            confirmed_id: world.register_component::<Confirmed<C>>(),
+            decoder: Box::new(decode::TypedDecoder::<C, K>::new(codec)),
+            writer: Box::new(write::TypedWriter::<C>::new()),
+        }
+    }
+}
+
+/// Every replicated component type's [`ComponentReceiver`], by wire index. Filled by
+/// [`NetsyncAppExt::replicate_with`](crate::NetsyncAppExt::replicate_with).
+#[derive(Resource, Default)]
+pub(crate) struct ComponentReceivers {
+    pub(crate) receivers: Vec<ComponentReceiver>,
+}
+
+impl ComponentReceivers {
+    /// The receiver of the component type with wire index `index`.
+    pub(crate) fn get(&self, index: u32) -> Result<&ComponentReceiver, DecodeError> {
+        self.receivers
+            .get(index as usize)
+            .ok_or(DecodeError::UnknownComponent(index))
+    }
+
+    /// The receiver of the component type with wire index `index`, to decode with.
+    pub(crate) fn get_mut(&mut self, index: u32) -> Result<&mut ComponentReceiver, DecodeError> {
+        self.receivers
+            .get_mut(index as usize)
+            .ok_or(DecodeError::UnknownComponent(index))
+    }
+
+    /// Lets the client clone a decoded `C` (wire index `index`) instead of decoding it again.
+    /// Interpolated and predicted types are `Clone`, and call this.
+    pub(crate) fn set_clone<C: Component + Clone>(&mut self, index: u32) {
+        let clone: fn(&C) -> C = C::clone;
+        if let Some(receiver) = self.receivers.get_mut(index as usize) {
+            receiver.decoder.set_clone(&clone);
+        }
+    }
+}
+
+/// Adds `C`'s receiver, coded by `codec`; called right after `C` joined the registry, so it
+/// takes the same index.
+pub(crate) fn add_receiver<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
+    let receiver = ComponentReceiver::new::<C, K>(world, codec);
+    world
+        .get_resource_or_init::<ComponentReceivers>()
+        .receivers
+        .push(receiver);
+}
+
+#[cfg(test)]
+mod tests;

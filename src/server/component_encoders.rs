@@ -1,0 +1,169 @@
+//! [`ComponentEncoders`]: per replicated component type, the server's typed encoding: values
+//! written whole, and for delta codecs the values each slot's clients decode (the baselines
+//! deltas are written against).
+
+use core::any::type_name;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::shared::{
+    codec::{ComponentCodec, MAX_VALUE_BYTES},
+    error::{DecodeError, EncodeError},
+    history::History,
+    registry::BASELINE_WINDOW_TICKS,
+    tick::NetTick,
+    wire::{BitReader, BitWriter},
+};
+
+/// The server's typed work for one replicated component type.
+pub(crate) trait EncodeComponent: Send + Sync {
+    /// Writes `entity`'s value whole; `Ok(false)` when it lacks the component.
+    fn write_whole(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError>;
+
+    /// Remembers the value just written whole (bits `start..end` of `written`) as the client
+    /// will decode it, the baseline of future deltas. Only for delta codecs.
+    fn remember(
+        &mut self,
+        slot: u32,
+        tick: NetTick,
+        written: &BitWriter,
+        range: (usize, usize),
+    ) -> Result<(), DecodeError>;
+
+    /// Writes `entity`'s value (set at `tick`) against the client's baselines; `Ok(false)` and
+    /// nothing written when the baseline is not held.
+    #[allow(clippy::too_many_arguments)]
+    fn write_delta(
+        &self,
+        world: &World,
+        entity: Entity,
+        slot: u32,
+        tick: NetTick,
+        base: NetTick,
+        previous: Option<NetTick>,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError>;
+
+    /// Forgets the history of a slot (its entity is gone or lost the component).
+    fn forget_slot(&mut self, slot: u32);
+
+    /// Forgets every history (the server restarted).
+    fn clear(&mut self);
+}
+
+/// Every replicated component type's [`EncodeComponent`], at its index in the
+/// [`ReplicationRegistry`](crate::shared::registry::ReplicationRegistry). Filled by
+/// [`NetsyncAppExt::replicate_with`](crate::NetsyncAppExt::replicate_with).
+#[derive(Resource, Default)]
+pub(crate) struct ComponentEncoders {
+    pub(crate) encoders: Vec<Box<dyn EncodeComponent>>,
+}
+
+/// Adds `C`'s encoder, coded by `codec`; called right after `C` joined the registry, so it
+/// takes the same index.
+pub(crate) fn add_encoder<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
+    world
+        .get_resource_or_init::<ComponentEncoders>()
+        .encoders
+        .push(Box::new(TypedEncoder::<C, K> {
+            codec,
+            history: Vec::new(),
+        }));
+}
+
+/// The typed implementation of [`EncodeComponent`].
+struct TypedEncoder<C, K> {
+    /// The codec, shared with the client's decoder in the same App.
+    codec: Arc<K>,
+    /// Values as clients decode them, by slot (delta codecs only).
+    history: Vec<History<C>>,
+}
+
+impl<C: Component, K: ComponentCodec<C>> EncodeComponent for TypedEncoder<C, K> {
+    fn write_whole(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError> {
+        let Some(value) = world.get::<C>(entity) else {
+            return Ok(false);
+        };
+        let start = out.bit_len();
+        if let Err(error) = self.codec.write(value, out) {
+            out.truncate(start);
+            return Err(error);
+        }
+        if out.bit_len() - start > MAX_VALUE_BYTES * 8 {
+            out.truncate(start);
+            return Err(EncodeError {
+                type_name: type_name::<C>(),
+                detail: format!("the value is larger than the limit of {MAX_VALUE_BYTES} bytes"),
+            });
+        }
+        Ok(true)
+    }
+
+    fn remember(
+        &mut self,
+        slot: u32,
+        tick: NetTick,
+        written: &BitWriter,
+        (start, end): (usize, usize),
+    ) -> Result<(), DecodeError> {
+        let mut reader = BitReader::with_range(written.as_bytes(), start, end);
+        let value = self.codec.read(&mut reader)?;
+        let slot = slot as usize;
+        if self.history.len() <= slot {
+            self.history.resize_with(slot + 1, History::default);
+        }
+        let history = &mut self.history[slot];
+        history.prune(tick.sub(BASELINE_WINDOW_TICKS));
+        history.insert(tick, value);
+        Ok(())
+    }
+
+    fn write_delta(
+        &self,
+        world: &World,
+        entity: Entity,
+        slot: u32,
+        tick: NetTick,
+        base: NetTick,
+        previous: Option<NetTick>,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError> {
+        let (Some(value), Some(history)) =
+            (world.get::<C>(entity), self.history.get(slot as usize))
+        else {
+            return Ok(false);
+        };
+        let Some(baseline) = history.baseline(base, previous) else {
+            return Ok(false);
+        };
+        let start = out.bit_len();
+        match self.codec.write_delta(value, tick, baseline, out) {
+            Ok(()) => Ok(true),
+            Err(error) => {
+                out.truncate(start);
+                Err(error)
+            }
+        }
+    }
+
+    fn forget_slot(&mut self, slot: u32) {
+        if let Some(history) = self.history.get_mut(slot as usize) {
+            *history = History::default();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.history.clear();
+    }
+}

@@ -64,8 +64,8 @@ fn bots_see_every_player_where_the_server_has_it() {
     let history = &arena.server.world().resource::<History>().0;
     let mut compared = 0;
     let mut right = 0;
-    for bot in &arena.bots {
-        let id = bots::my_client_id(bot.world()).unwrap();
+    for (index, bot) in arena.bots.iter().enumerate() {
+        let id = arena.name(index);
         for (tick, predicted) in &bot.world().resource::<Predictions>().0 {
             let Some(truth) = history.get(tick).and_then(|positions| positions.get(&id)) else {
                 continue;
@@ -123,7 +123,7 @@ fn a_shot_at_a_standing_player_hits_and_the_score_changes_everywhere() {
     let world = arena.server.world_mut();
     world.get_mut::<Transform>(target).unwrap().translation = Vec3::new(0.0, 0.0, 8.0);
     world.get_mut::<Transform>(shooter).unwrap().translation = Vec3::new(0.0, 0.0, 12.0);
-    let (target_id, shooter_id) = (arena.client_id(0), arena.client_id(1));
+    let (target_id, shooter_id) = (arena.name(0), arena.name(1));
     // Facing -z (yaw 0), trigger held: a shot every cooldown, three hits kill.
     arena.input(1, ArenaInput::new(Vec2::ZERO, 0.0, true));
     arena.run_until(240, |arena| {
@@ -241,7 +241,7 @@ fn impossible_input_is_held_to_the_rules() {
         arena.input(0, input);
         arena.step();
     }
-    let id = arena.client_id(0);
+    let id = arena.name(0);
     let history = &arena.server.world().resource::<History>().0;
     let max_step = movement::MAX_SPEED / 60.0 + 1e-4;
     let positions: Vec<Vec3> = history

@@ -12,7 +12,7 @@ use super::protocol::Player;
 
 /// One other player as a bot drew it.
 pub struct DrawnSample {
-    pub id: u64,
+    pub id: String,
     pub tick: f64,
     pub drawn: Vec3,
     /// The snapshots blended, or `None` when the bot was past its newest one.
@@ -32,7 +32,7 @@ pub fn record_drawn(
     let tick = timeline.interpolation_tick();
     for (player, transform, buffer) in &players {
         drawn.0.push(DrawnSample {
-            id: player.client_id,
+            id: player.name.clone(),
             tick,
             drawn: transform.translation,
             bracket: buffer.bracket(tick),
@@ -45,7 +45,7 @@ pub fn record_drawn(
 /// shows the older snapshot); and how many samples were not interpolated.
 pub fn drawing_errors(
     drawn: &[DrawnSample],
-    history: &BTreeMap<u32, BTreeMap<u64, Vec3>>,
+    history: &BTreeMap<u32, BTreeMap<String, Vec3>>,
     snap_distance: f32,
 ) -> (Vec<f32>, usize) {
     let mut errors = Vec::new();

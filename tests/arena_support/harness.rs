@@ -17,7 +17,7 @@ pub const FRAME: Duration = Duration::from_nanos(16_666_667);
 
 /// Player positions the server simulated, by tick and client id.
 #[derive(Resource, Default)]
-pub struct History(pub BTreeMap<u32, BTreeMap<u64, Vec3>>);
+pub struct History(pub BTreeMap<u32, BTreeMap<String, Vec3>>);
 
 fn record_history(
     tick: Res<ServerTick>,
@@ -26,7 +26,7 @@ fn record_history(
 ) {
     let positions = players
         .iter()
-        .map(|(player, transform)| (player.client_id, transform.translation))
+        .map(|(player, transform)| (player.name.clone(), transform.translation))
         .collect();
     history.0.insert(tick.0.0, positions);
 }
@@ -96,7 +96,7 @@ impl Arena {
             .map(|i| {
                 let mut bot = bots::bot_app(
                     &address,
-                    &format!("bot-{}", i + 1),
+                    &format!("bot-{}", i + 1), // see `name`
                     i as u64 + 7,
                     &net_args::NetArgs::default(),
                 )
@@ -152,18 +152,20 @@ impl Arena {
         world.query::<&Player>().iter(world).count()
     }
 
-    pub fn client_id(&self, bot: usize) -> u64 {
-        bots::my_client_id(self.bots[bot].world()).unwrap()
+    /// A bot's player name, the same on the server and on every bot (other clients see only
+    /// an alias of its client id).
+    pub fn name(&self, bot: usize) -> String {
+        format!("bot-{}", bot + 1)
     }
 
     /// The server-side player entity of a bot.
     pub fn server_player(&mut self, bot: usize) -> Entity {
-        let id = self.client_id(bot);
+        let name = self.name(bot);
         let world = self.server.world_mut();
         world
             .query::<(Entity, &Player)>()
             .iter(world)
-            .find(|(_, player)| player.client_id == id)
+            .find(|(_, player)| player.name == name)
             .map(|(entity, _)| entity)
             .unwrap()
     }
@@ -175,12 +177,12 @@ impl Arena {
             .0 = input;
     }
 
-    pub fn scores(app: &mut App) -> BTreeMap<u64, Score> {
+    pub fn scores(app: &mut App) -> BTreeMap<String, Score> {
         let world = app.world_mut();
         world
             .query::<(&Player, &Score)>()
             .iter(world)
-            .map(|(player, score)| (player.client_id, *score))
+            .map(|(player, score)| (player.name.clone(), *score))
             .collect()
     }
 }

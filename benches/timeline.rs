@@ -9,7 +9,9 @@ use std::f32::consts::TAU;
 
 use bevy::prelude::*;
 use bevy_netsync::{
+    client::PredictionStats,
     prelude::*,
+    server::InputStats,
     testing::{LinkConditioner, TestNet},
 };
 use orbit::{Orbit, move_on_orbit};

@@ -218,14 +218,14 @@ pub mod prelude {
     #[cfg(feature = "client")]
     pub use crate::client::{
         ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, Frozen,
-        InterpolationSettings, LastDisconnect, NetsyncDiagnostics, PredictedTick, PredictionStats,
+        InterpolationSettings, LastDisconnect, NetsyncDiagnostics, PredictedTick,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
-        ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InputStats,
-        InterestSettings, KickClient, LocalClient, PriorityHook, RelevanceRule, Replicated,
-        ReplicationBudget, ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin,
-        ServerSet, ValueRefused, ViewPoint, spawn_local_client,
+        ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InterestSettings,
+        KickClient, LocalClient, PriorityHook, RelevanceRule, Replicated, ReplicationBudget,
+        ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin, ServerSet, ValueRefused,
+        ViewPoint, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_netsync::{
+    client::PredictionStats,
     prelude::*,
     transport::{self, ClientSecurity, ClientSettings, ClientTransport, user_data_from_text},
 };

@@ -2,9 +2,9 @@
 //! message, goodbye), and the inputs and messages inside decoded as game types.
 #![no_main]
 
-use bevy_netsync::shared::{
-    codec::decode_serde,
-    wire::{ClientFrame, ack_ranges},
+use bevy_netsync::{
+    shared::codec::decode_serde,
+    testing::wire::{ClientFrame, ack_ranges},
 };
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;

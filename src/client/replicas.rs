@@ -247,6 +247,7 @@ impl Replicas {
         Ok(())
     }
 
+    #[cfg(feature = "test_utils")]
     /// Heap bytes of the bookkeeping whose size the server's frames decide (slot table,
     /// tombstones, parts of ticks), for tests that bound what a hostile server can make a
     /// client hold.

@@ -42,6 +42,8 @@ mod fuzz_transport;
 pub use fuzz_transport::{FuzzClientTransport, FuzzServerTransport};
 
 pub use crate::shared::link::{LinkConditioner, LinkTraffic, SplitMix64};
+/// The crate's frame encoders and decoders, for tests that craft frames by hand.
+pub use crate::shared::wire::frames as wire;
 
 use crate::{
     NetsyncPlugins,

@@ -6,8 +6,8 @@
 use bevy::prelude::Entity;
 use bevy_netsync::{
     prelude::DisconnectReason,
-    shared::{tick::NetTick, wire::*},
-    testing::{FuzzClient, client_bookkeeping_bytes, client_receive},
+    shared::tick::NetTick,
+    testing::{FuzzClient, client_bookkeeping_bytes, client_receive, wire::*},
 };
 
 /// A state frame of `tick` with `despawns` and nothing else.

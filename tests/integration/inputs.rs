@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
+    server::InputStats,
     testing::{LinkConditioner, TestNet},
 };
 use serde::{Deserialize, Serialize};
@@ -132,9 +133,9 @@ fn far_future_inputs_are_dropped_not_stored() {
     };
     // Inputs carry the low 16 bits of their tick; the server rebuilds the tick nearest its own.
     let payloads = [payload];
-    let frame = bevy_netsync::shared::wire::encode_update(
+    let frame = bevy_netsync::testing::wire::encode_update(
         &[],
-        &[bevy_netsync::shared::wire::InputsOut {
+        &[bevy_netsync::testing::wire::InputsOut {
             index: 0,
             newest: now.add(1_000).0 as u16,
             inputs: &payloads,

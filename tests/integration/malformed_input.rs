@@ -105,7 +105,7 @@ fn second_handshake_disconnects_only_the_sender() {
             net.send_raw(
                 client,
                 channels::RELIABLE_CHANNEL,
-                bevy_netsync::shared::wire::encode_hello(hash),
+                bevy_netsync::testing::wire::encode_hello(hash),
             );
         },
         |reason| matches!(reason, DisconnectReason::MalformedData(text) if text.contains("second handshake")),
@@ -122,13 +122,13 @@ fn bogus_acks_are_harmless() {
     net.send_raw(
         client,
         channels::UNRELIABLE_CHANNEL,
-        bevy_netsync::shared::wire::encode_update(
+        bevy_netsync::testing::wire::encode_update(
             &[
-                bevy_netsync::shared::wire::AckRange {
+                bevy_netsync::testing::wire::AckRange {
                     newest: u16::MAX,
                     len: 4_000,
                 },
-                bevy_netsync::shared::wire::AckRange {
+                bevy_netsync::testing::wire::AckRange {
                     newest: 123,
                     len: 0,
                 },
@@ -151,7 +151,7 @@ fn a_flood_of_messages_disconnects_only_the_flooder() {
     only_the_offender_is_dropped(
         |net, client| {
             // Two seconds' worth of the default allowance at once, and more.
-            let empty_update = bevy_netsync::shared::wire::encode_update(&[], &[]);
+            let empty_update = bevy_netsync::testing::wire::encode_update(&[], &[]);
             for _ in 0..2_500 {
                 net.send_raw(client, channels::UNRELIABLE_CHANNEL, empty_update.clone());
             }
@@ -169,8 +169,8 @@ fn a_flood_of_bytes_disconnects_only_the_flooder() {
                 let mut text = Vec::new();
                 bevy_netsync::shared::codec::encode_serde(&Chat("x".repeat(60_000)), &mut text)
                     .unwrap();
-                let frame = bevy_netsync::shared::wire::encode_message(
-                    bevy_netsync::shared::wire::client_kind::MESSAGE,
+                let frame = bevy_netsync::testing::wire::encode_message(
+                    bevy_netsync::testing::wire::client_kind::MESSAGE,
                     0,
                     &text,
                 );
@@ -186,9 +186,9 @@ fn an_input_frame_with_too_many_inputs_disconnects_only_the_sender() {
     only_the_offender_is_dropped(
         |net, client| {
             let inputs = vec![Vec::new(); 40];
-            let frame = bevy_netsync::shared::wire::encode_update(
+            let frame = bevy_netsync::testing::wire::encode_update(
                 &[],
-                &[bevy_netsync::shared::wire::InputsOut {
+                &[bevy_netsync::testing::wire::InputsOut {
                     index: 0,
                     newest: 1,
                     inputs: &inputs,
@@ -207,8 +207,8 @@ fn deeply_nested_payloads_are_refused_without_overflowing_the_stack() {
             // `Some(Some(Some(...)))` 60,000 levels deep: one byte per level.
             let mut payload = vec![1u8; 60_000];
             payload.push(0);
-            let frame = bevy_netsync::shared::wire::encode_message(
-                bevy_netsync::shared::wire::client_kind::MESSAGE,
+            let frame = bevy_netsync::testing::wire::encode_message(
+                bevy_netsync::testing::wire::client_kind::MESSAGE,
                 2,
                 &payload,
             );

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 use bevy_netsync::{
+    client::PredictionStats,
     prelude::*,
+    server::InputStats,
     testing::{LinkConditioner, TestNet},
 };
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,7 @@
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
+    server::InputStats,
     testing::{LinkConditioner, TestNet},
 };
 use serde::{Deserialize, Serialize};

@@ -101,6 +101,7 @@ impl<T: Clone> Link<T> {
             .collect()
     }
 
+    #[cfg(feature = "test_utils")]
     /// Whether nothing is on its way.
     pub(crate) fn is_empty(&self) -> bool {
         self.in_flight.is_empty()

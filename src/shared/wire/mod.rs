@@ -1,5 +1,6 @@
-//! The wire format: byte-level primitives ([`Reader`], `write_*`), bit-level packing
-//! ([`BitWriter`], [`BitReader`]) and frames.
+//! The wire format: byte-level primitives (`Reader`, `write_*`), bit-level packing
+//! ([`BitWriter`], [`BitReader`]) and frames. Only the two bit streams are public (codecs use
+//! them); the frames are the crate's own (with `test_utils`, `testing::wire` shows them).
 //!
 //! Nothing here touches a `World` or renet; every decoder takes bytes and returns a `Result`,
 //! so malformed data is an error and never a panic.
@@ -8,16 +9,16 @@
 //!
 //! | direction | channel | kind | layout after the kind byte |
 //! | --- | --- | --- | --- |
-//! | server → client | reliable | [`server_kind::WELCOME`] | client id (varint), tick, the client's id alias (u64 LE) |
-//! | server → client | reliable | [`server_kind::DISCONNECT`] | [`DisconnectReason`](crate::shared::disconnect::DisconnectReason) (bincode) |
-//! | server → client | unreliable | [`server_kind::STATE`] | bit-packed: see [`state_frame`](self#the-state-frame) |
-//! | server → client | unreliable | [`server_kind::SLICE`] | frame id (u16 LE), blob id, total length, slice index, bytes |
-//! | server → client | either | [`server_kind::MESSAGE`] | message index, replication tick it follows, payload |
-//! | server → client | unreliable | [`server_kind::INPUT_TIMING`] | worst input lead in ticks (zigzag), late inputs |
-//! | client → server | reliable | [`client_kind::HELLO`] | protocol hash (u64 LE) |
-//! | client → server | unreliable | [`client_kind::UPDATE`] | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ |
-//! | client → server | either | [`client_kind::MESSAGE`] | message index, payload |
-//! | client → server | reliable | [`client_kind::GOODBYE`] | nothing |
+//! | server → client | reliable | `server_kind::WELCOME` | client id (varint), tick, the client's id alias (u64 LE) |
+//! | server → client | reliable | `server_kind::DISCONNECT` | [`DisconnectReason`](crate::shared::disconnect::DisconnectReason) (bincode) |
+//! | server → client | unreliable | `server_kind::STATE` | bit-packed: see [below](self#the-state-frame) |
+//! | server → client | unreliable | `server_kind::SLICE` | frame id (u16 LE), blob id, total length, slice index, bytes |
+//! | server → client | either | `server_kind::MESSAGE` | message index, replication tick it follows, payload |
+//! | server → client | unreliable | `server_kind::INPUT_TIMING` | worst input lead in ticks (zigzag), late inputs |
+//! | client → server | reliable | `client_kind::HELLO` | protocol hash (u64 LE) |
+//! | client → server | unreliable | `client_kind::UPDATE` | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ |
+//! | client → server | either | `client_kind::MESSAGE` | message index, payload |
+//! | client → server | reliable | `client_kind::GOODBYE` | nothing |
 //!
 //! # The state frame
 //!
@@ -41,10 +42,29 @@ mod server_frames;
 mod state_frame;
 mod writer;
 
-pub use bits::*;
-pub use client_frames::*;
-pub use input_block::{InputBlock, InputsOut};
-pub use reader::Reader;
-pub use server_frames::*;
-pub use state_frame::*;
-pub use writer::*;
+pub(crate) use bits::*;
+/// The two bit streams a [`ComponentCodec`](crate::shared::codec::ComponentCodec) writes and
+/// reads; everything else here is the crate's own.
+pub use bits::{BitReader, BitWriter};
+pub(crate) use client_frames::*;
+pub(crate) use input_block::{InputBlock, InputsOut};
+pub(crate) use reader::Reader;
+pub(crate) use server_frames::*;
+pub(crate) use state_frame::*;
+pub(crate) use writer::*;
+
+/// Every frame encoder and decoder, for tests and fuzz targets that craft frames by hand:
+/// public with the `test_utils` feature as [`testing::wire`](crate::testing::wire).
+#[cfg(feature = "test_utils")]
+#[doc(hidden)]
+pub mod frames {
+    pub use super::{
+        bits::*,
+        client_frames::*,
+        input_block::{InputBlock, InputsOut},
+        reader::Reader,
+        server_frames::*,
+        state_frame::*,
+        writer::*,
+    };
+}

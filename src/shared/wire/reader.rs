@@ -1,5 +1,6 @@
 //! Reading primitive values from untrusted bytes.
 
+#[cfg(test)]
 use bevy::ecs::entity::{Entity, EntityGeneration, EntityIndex};
 
 use crate::shared::{error::DecodeError, tick::NetTick};
@@ -21,6 +22,7 @@ impl<'a> Reader<'a> {
         self.bytes
     }
 
+    #[cfg(test)]
     /// Whether everything was read.
     pub const fn is_empty(&self) -> bool {
         self.bytes.is_empty()
@@ -82,6 +84,7 @@ impl<'a> Reader<'a> {
         u32::try_from(self.varint()?).map_err(|_| DecodeError::VarintOverflow)
     }
 
+    #[cfg(test)]
     /// Reads a count of items that each take at least one byte, rejecting counts the remaining
     /// bytes could not hold (so a forged count cannot make the reader allocate).
     pub fn count(&mut self) -> Result<usize, DecodeError> {
@@ -97,6 +100,7 @@ impl<'a> Reader<'a> {
         self.varint_u32().map(NetTick)
     }
 
+    #[cfg(test)]
     /// Reads an entity written by [`write_entity`](super::write_entity).
     pub fn entity(&mut self) -> Result<Entity, DecodeError> {
         let index = self.varint_u32()?;
@@ -109,6 +113,7 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    #[cfg(test)]
     /// Reads a length-prefixed byte slice.
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.varint()?;

@@ -1,5 +1,6 @@
 //! Appending primitive values to a byte buffer.
 
+#[cfg(test)]
 use bevy::prelude::Entity;
 
 use crate::shared::tick::NetTick;
@@ -26,6 +27,7 @@ pub fn write_tick(out: &mut Vec<u8>, tick: NetTick) {
     write_varint(out, tick.0.into());
 }
 
+#[cfg(test)]
 /// Appends an entity as two varints, index then generation: 2–3 bytes for most entities
 /// (its raw bits would take 5, since Bevy stores indices inverted).
 #[inline]
@@ -34,6 +36,7 @@ pub fn write_entity(out: &mut Vec<u8>, entity: Entity) {
     write_varint(out, entity.generation().to_bits().into());
 }
 
+#[cfg(test)]
 /// Appends a varint length followed by the bytes.
 #[inline]
 pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -41,6 +44,7 @@ pub fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+#[cfg(test)]
 /// Number of bytes [`write_varint`] uses for `value`.
 #[inline]
 pub const fn varint_len(value: u64) -> usize {
@@ -48,6 +52,7 @@ pub const fn varint_len(value: u64) -> usize {
     bits.div_ceil(7)
 }
 
+#[cfg(test)]
 /// Writes a length-prefixed section whose length is only known after writing it.
 ///
 /// `body` appends to the buffer; the varint length is then inserted before what it wrote.

@@ -335,6 +335,7 @@ pub const fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
+#[cfg(test)]
 /// Bits [`BitWriter::write_golomb`] uses for `value` at order `k`.
 #[inline]
 pub const fn golomb_len(value: u64, k: u32) -> usize {

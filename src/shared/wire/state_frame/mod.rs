@@ -291,6 +291,7 @@ pub struct Shape {
     pub baseline: Option<(NetTick, Option<NetTick>)>,
 }
 
+#[cfg(test)]
 /// Writes a shape: one bit when it equals `previous`.
 pub fn write_shape(
     out: &mut BitWriter,

@@ -100,31 +100,6 @@ impl Budget {
     }
 }
 
-/// Refills every remote client's budget for this send, before its messages and its
-/// replication spend from it (each client's [`ReplicationBudget`], else
-/// [`ServerConfig::bytes_per_second`](super::ServerConfig::bytes_per_second)).
-pub(crate) fn refill_budgets(
-    plan: Res<super::send_plan::SendPlan>,
-    config: Res<super::ServerConfig>,
-    mut clients: Query<
-        (
-            &mut super::client_replication::ClientReplication,
-            Option<&ReplicationBudget>,
-        ),
-        Without<super::LocalClient>,
-    >,
-) {
-    if plan.tick.is_none() {
-        return;
-    }
-    for (mut client, budget) in &mut clients {
-        let rate = budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
-        client.budget.refill(rate, plan.seconds);
-        // Set again by this send's messages if one still waits.
-        client.reserved_for_messages = 0;
-    }
-}
-
 /// The most a bucket holds: this many seconds of its rate.
 const BURST_SECONDS: f64 = 0.05;
 

@@ -27,6 +27,7 @@ mod pack_frames;
 mod parallel;
 mod priority;
 mod receive;
+mod refill_budgets;
 mod replicated_world;
 mod send_frames;
 mod send_messages;
@@ -189,7 +190,7 @@ impl Plugin for ServerPlugin {
                     )
                         .chain()
                         .in_set(SendStep::Replication),
-                    budget::refill_budgets.in_set(SendStep::Recipients),
+                    refill_budgets::refill_budgets.in_set(SendStep::Recipients),
                     input::send_input_timing.in_set(SendStep::Messages),
                     (
                         connected_client::close_stalled_clients,

@@ -47,6 +47,7 @@ pub(crate) use bits::*;
 /// reads; everything else here is the crate's own.
 pub use bits::{BitReader, BitWriter};
 pub(crate) use client_frames::*;
+#[allow(unused_imports)] // each side uses one of them
 pub(crate) use input_block::{InputBlock, InputsOut};
 pub(crate) use reader::Reader;
 pub(crate) use server_frames::*;

@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match frame {
-        ClientFrame::Update { acks, inputs } => {
+        ClientFrame::Update { acks, inputs, .. } => {
             let ids: Vec<u16> = acks.iter().flat_map(|range| range.ids()).take(10_000).collect();
             if let Some(&newest) = ids.first() {
                 let _ = ack_ranges(&ids, newest);

@@ -103,7 +103,5 @@ pub(crate) fn send_inputs<I: NetInput>(
         }
         payloads.push(bytes);
     }
-    outgoing
-        .blocks
-        .push((index.index, newest.0 as u16, payloads));
+    outgoing.blocks.push((index.index, newest, payloads));
 }

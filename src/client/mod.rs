@@ -12,7 +12,7 @@ mod interpolation;
 mod prediction;
 mod receive;
 mod replicas;
-mod send;
+pub(crate) mod send;
 pub(crate) mod session;
 mod timeline;
 
@@ -91,6 +91,7 @@ impl Plugin for ClientPlugin {
             .init_resource::<ComponentReceivers>()
             .init_resource::<held_messages::HeldMessages>()
             .init_resource::<send::OutgoingInputs>()
+            .init_resource::<send::SeenHistory>()
             .init_resource::<crate::shared::entity_map::ServerEntityMap>()
             .configure_sets(
                 PreUpdate,
@@ -127,7 +128,10 @@ impl Plugin for ClientPlugin {
                     .chain()
                     .in_set(ClientSet::Receive),
             )
-            .add_systems(PostUpdate, send::send_update.in_set(ClientSendStep::Update))
+            .add_systems(
+                PostUpdate,
+                (send::note_shown_tick, send::send_update).in_set(ClientSendStep::Update),
+            )
             .add_systems(
                 PostUpdate,
                 crate::shared::link::flush_simulated_link

@@ -6,6 +6,7 @@ use bevy_renet::{RenetClient, renet::Bytes};
 use serde::Serialize;
 
 use super::{
+    ClientTimeline,
     connection::ClientState,
     replicas::Replicas,
     session::{ClientSession, Handshake},
@@ -15,14 +16,56 @@ use crate::shared::{
     codec::encode_serde,
     link::{SimulatedLink, send_to_server},
     messages::{MessageIndex, ToServer},
-    wire::{self, InputsOut, ack_ranges, client_kind},
+    tick::NetTick,
+    tick_buffer::{SameTick, TickBuffer},
+    wire::{self, InputsOut, SEEN_STEPS_PER_TICK, UpstreamExtras, ack_ranges, client_kind},
 };
 
 /// Inputs of every type to send this frame, filled by each input type's system.
 #[derive(Resource, Default)]
 pub(crate) struct OutgoingInputs {
-    /// `(input index, newest tick's low 16 bits, inputs newest first)`.
-    pub(crate) blocks: Vec<(u32, u16, Vec<Vec<u8>>)>,
+    /// `(input index, newest tick, inputs newest first)`.
+    pub(crate) blocks: Vec<(u32, NetTick, Vec<Vec<u8>>)>,
+}
+
+/// What this client's screen showed when it produced the input of each tick: sixteenths of a
+/// tick between the input's tick and the interpolation tick of the frame the game last ran
+/// (see [`note_shown_tick`]). Sent with the inputs, for the server's lag compensation.
+#[derive(Resource, Default)]
+pub(crate) struct SeenHistory {
+    /// The interpolation tick of the frame the game last ran, if the timeline is synced.
+    shown: Option<f64>,
+    lags: TickBuffer<u16, SEEN_HISTORY_TICKS>,
+}
+
+/// Ticks of seen stamps kept.
+const SEEN_HISTORY_TICKS: usize = 128;
+
+impl SeenHistory {
+    /// Notes, for the input of `tick` just recorded, what the last frame showed.
+    pub(crate) fn record(&mut self, tick: NetTick) {
+        let Some(shown) = self.shown else {
+            return;
+        };
+        let lag = (tick.unwrap_near(shown) - shown) * f64::from(SEEN_STEPS_PER_TICK);
+        let lag = lag.round().clamp(0.0, f64::from(u16::MAX)) as u16;
+        self.lags.insert(tick, lag, SameTick::Keep);
+    }
+
+    /// The stamps of `count` ticks from `newest` down, as far as they are contiguous.
+    fn stamps(&self, newest: NetTick, count: usize) -> Vec<u16> {
+        (0..count as u32)
+            .map_while(|age| self.lags.get(newest.sub(age)).copied())
+            .collect()
+    }
+}
+
+/// Remembers the interpolation tick of this frame: what the game saw while it wrote this
+/// frame's input. Runs in `PostUpdate`, after the game's `Update`.
+pub(crate) fn note_shown_tick(timeline: Res<ClientTimeline>, mut seen: ResMut<SeenHistory>) {
+    seen.shown = timeline
+        .is_synced()
+        .then(|| timeline.interpolation_tick());
 }
 
 /// Sends the messages `M` the game wrote this frame. Messages written while not
@@ -66,6 +109,7 @@ pub(crate) fn send_update(
     session: Res<ClientSession>,
     mut replicas: ResMut<Replicas>,
     mut outgoing: ResMut<OutgoingInputs>,
+    seen: Res<SeenHistory>,
 ) {
     if session.handshake != Handshake::Welcomed || !client.is_connected() {
         replicas.acks.clear();
@@ -87,11 +131,18 @@ pub(crate) fn send_update(
         .iter()
         .map(|(index, newest, inputs)| InputsOut {
             index: *index,
-            newest: *newest,
+            newest: newest.0 as u16,
             inputs,
         })
         .collect();
-    let frame = wire::encode_update(&ranges, &blocks);
+    let extras = UpstreamExtras {
+        seen: outgoing
+            .blocks
+            .first()
+            .map(|(_, newest, inputs)| seen.stamps(*newest, inputs.len()))
+            .unwrap_or_default(),
+    };
+    let frame = wire::encode_update_with(&ranges, &blocks, &extras);
     trace!(
         "send update: {} ack ranges, {} input blocks ({} inputs), {} bytes",
         ranges.len(),

@@ -1,4 +1,4 @@
-//! Step 5 of the send pipeline: per client, choose which entities with news go out this send.
+//! Step 7 of the send pipeline (replication), first part: per client, choose which entities with news go out this send.
 //!
 //! Each client has a byte budget ([`ServerConfig::bytes_per_second`](super::ServerConfig), or
 //! its [`ReplicationBudget`]). When every entity with news fits, all go. When they do not, each

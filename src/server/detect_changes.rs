@@ -1,4 +1,4 @@
-//! Step 1 of the send pipeline: find what changed since the last send and note it in
+//! Step 2 of the send pipeline (with `plan_send` and `encode_values`): find what changed since the last send and note it in
 //! [`ReplicatedWorld`]: new and gone replicated entities, inserted and removed components (from
 //! the [`StructuralLog`]), changed values (from the [`ChangeDetectors`]) and resources.
 

@@ -1,10 +1,11 @@
 //! The server side: receive from clients, count ticks, and send each client its share of the
 //! replicated world and messages. Everything runs only while a [`RenetServer`] resource exists.
 //!
-//! The send pipeline is the chain in [`ServerPlugin::build`]: plan the send, detect changes,
-//! encode each changed value once, bring each client's table up to date, update what each
-//! client should see, choose per client under its budget, pack frames, send them; then
-//! messages, then closing connections.
+//! The send pipeline is the chain in [`ServerPlugin::build`]: queue this frame's messages; plan
+//! the send, detect changes and encode each changed value once; bring each client's table up to
+//! date; update what each client should see; pick the messages' recipients and refill the
+//! budgets; send the messages (a client delivers each once it holds its tick's replication);
+//! choose per client under its budget, pack frames, send them; then close connections.
 
 mod blobs;
 mod budget;
@@ -21,6 +22,7 @@ mod dirty;
 mod encode_values;
 mod input;
 mod interest;
+mod lag_compensation;
 mod left_out;
 mod local_client;
 mod pack_frames;
@@ -50,6 +52,10 @@ pub(crate) use input::{apply_controlled_input, apply_inputs, apply_local_input, 
 pub use interest::{
     FreezeWhenHidden, InterestSettings, RelevanceRule, RoomId, Rooms, ViewOrigin, ViewPoint,
 };
+pub use lag_compensation::{
+    HISTORY_BYTES_PER_TICK, HitHistory, HitShape, LagCompensated, LagCompensation,
+    LagCompensationSettings, LagHit, MAX_HISTORY_TICKS, SeenTick,
+};
 pub use local_client::{LOCAL_CLIENT_ID, LocalClient, spawn_local_client};
 pub use priority::{PriorityHook, PriorityQuery, ReplicationPriority};
 
@@ -72,9 +78,9 @@ pub enum ServerSet {
     Tick,
     /// `FixedPreUpdate`: writes each client's [`ClientInput`] for this tick.
     ApplyInputs,
-    /// `PostUpdate`, before [`RenetSend`]: replication of this tick, then
-    /// [`ToClients`](crate::shared::messages::ToClients) messages, then closing connections
-    /// of disconnected clients. Change replicated state before it.
+    /// `PostUpdate`, before [`RenetSend`]: [`ToClients`](crate::shared::messages::ToClients)
+    /// messages (delivered after this tick's replication), replication of this tick, then
+    /// closing connections of disconnected clients. Change replicated state before it.
     Send,
 }
 
@@ -116,6 +122,7 @@ impl Plugin for ServerPlugin {
         }
         let server_exists = resource_exists::<RenetServer>;
         app.insert_resource(self.config.clone())
+            .add_plugins(lag_compensation::plugin)
             .init_resource::<ServerTick>()
             .init_resource::<connected_client::ClientSlots>()
             .init_resource::<client_allowance::ClientAllowances>()
@@ -240,6 +247,7 @@ pub(crate) fn reset_server(world: &mut World) {
     world.insert_resource(send_plan::SendPlan::default());
     world.insert_resource(interest::InterestIndex::default());
     world.insert_resource(change_log::StructuralLog::default());
+    world.insert_resource(lag_compensation::SeenTicks::default());
     world.resource_mut::<ChangeDetectors>().last_run = None;
     let resets = world
         .get_resource::<OutboxResets>()

@@ -88,7 +88,7 @@ fn handle_frame(
         |error: &dyn core::fmt::Display| DisconnectReason::MalformedData(error.to_string());
     let frame = ClientFrame::decode(bytes).map_err(|error| malformed(&error))?;
     match &frame {
-        ClientFrame::Update { acks, inputs } => trace!(
+        ClientFrame::Update { acks, inputs, .. } => trace!(
             "recv update from client {client_id}: {} ack ranges, {} input blocks ({} inputs), {} bytes",
             acks.len(),
             inputs.len(),
@@ -120,12 +120,19 @@ fn handle_frame(
         }
         (Slot::Handshaking { .. }, _) => Err(malformed(&"data before the handshake")),
         (Slot::Joined(_), ClientFrame::Hello { .. }) => Err(malformed(&"a second handshake")),
-        (Slot::Joined(client), ClientFrame::Update { acks, inputs }) => {
+        (
+            Slot::Joined(client),
+            ClientFrame::Update {
+                acks,
+                inputs,
+                extras,
+            },
+        ) => {
             if let Some(mut replication) = world.get_mut::<ClientReplication>(client) {
                 replication.receive_acks(acks.iter().flat_map(|range| range.ids()));
             }
             let now = world.resource::<ServerTick>().0;
-            for block in inputs {
+            for block in &inputs {
                 let (name, receive) = *world
                     .resource::<InputRegistry>()
                     .inputs
@@ -144,6 +151,14 @@ fn handle_frame(
                     replication.input_ack =
                         Some(replication.input_ack.map_or(kept, |held| held.max(kept)));
                 }
+            }
+            // What the client showed, for the inputs of its first block.
+            if let Some(first) = inputs.first()
+                && !extras.seen.is_empty()
+            {
+                let count = extras.seen.len().min(first.len());
+                let newest = tick_near(now, first.newest);
+                super::lag_compensation::note_seen(world, client_id, newest, &extras.seen[..count]);
             }
             Ok(())
         }

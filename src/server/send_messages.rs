@@ -29,7 +29,7 @@ use crate::shared::{
 pub(crate) struct MessageOutbox<M> {
     /// Written since the last send; their remote recipients are decided at the send.
     written: Vec<(SendMode, M)>,
-    /// With their remote recipients, to go after this send's replication.
+    /// With their remote recipients, stamped with this send's tick (delivered after its replication).
     queued: Vec<(Vec<Entity>, M)>,
 }
 

@@ -23,8 +23,9 @@ pub struct FromClient<M> {
 
 /// A message `M` for clients, as the server writes it (`MessageWriter<ToClients<M>>`).
 ///
-/// Sent in [`ServerSet::Send`](crate::server::ServerSet::Send) (`PostUpdate`), after the
-/// replication of the same frame, so entities it names already exist on the client.
+/// Sent in [`ServerSet::Send`](crate::server::ServerSet::Send) (`PostUpdate`), stamped with the
+/// frame's tick: a client delivers it once it holds that tick's replication, so entities it
+/// names already exist there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToClients<M> {
     /// Who receives it.

@@ -135,8 +135,6 @@ impl FrameApply<'_> {
         Ok(())
     }
 
-    /// Decodes the large values that are still news; one that is news but gone (evicted) is
-    /// left out, and the frame is then not acknowledged, so the server sends it again.
     /// Turns this client's alias back into its id in values that name clients (see
     /// [`client_ids`](crate::shared::client_ids)).
     fn restore_own_ids(&mut self, staged: &mut [StagedEntity]) {
@@ -162,6 +160,8 @@ impl FrameApply<'_> {
         }
     }
 
+    /// Decodes the large values that are still news; one that is news but gone (evicted) is
+    /// left out, and the frame is then not acknowledged, so the server sends it again.
     fn decode_blobs(&mut self, staged: &mut [StagedEntity]) -> Result<(), DecodeError> {
         for entity in staged.iter_mut() {
             let fresh = |index: u32, tick: NetTick| {

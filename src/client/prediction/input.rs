@@ -5,7 +5,7 @@ use bevy::prelude::*;
 
 use super::tick::PredictedTick;
 use crate::{
-    client::{InputHistory, session::ClientSession},
+    client::{InputHistory, send::SeenHistory, session::ClientSession},
     shared::{
         input::{LocalInput, NetInput},
         prediction::{ControlledBy, Predicted, Resimulating, TickInput},
@@ -19,12 +19,14 @@ pub(crate) fn record_input<I: NetInput>(
     resimulating: Res<Resimulating>,
     local: Res<LocalInput<I>>,
     mut history: ResMut<InputHistory<I>>,
+    mut seen: ResMut<SeenHistory>,
 ) {
     if resimulating.0 {
         return;
     }
     if let Some(tick) = predicted.tick {
         history.record(tick, local.0.clone());
+        seen.record(tick);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Step 6 of the send pipeline: pack each client's chosen entities, its pending despawns and
+//! Step 7 of the send pipeline (replication), second part: pack each client's chosen entities, its pending despawns and
 //! resources into bit-packed state frames (copying entry bodies from the [`ValueCache`]), then
 //! slices of large values with what is left of its budget. The last frame of a tick carries the
 //! watermark: the tick up to which the client holds every change once all the tick's frames

@@ -3,6 +3,7 @@
 use super::{
     BitReader, BitWriter, Reader,
     input_block::{InputBlock, InputsOut, read_input_block, write_input_block},
+    upstream::{UpstreamExtras, read_extras, write_extras},
 };
 use crate::shared::error::DecodeError;
 
@@ -57,6 +58,8 @@ pub enum ClientFrame<'a> {
         acks: Vec<AckRange>,
         /// Inputs, per input type.
         inputs: Vec<InputBlock>,
+        /// The optional sections (what the client saw when it produced its inputs).
+        extras: UpstreamExtras,
     },
     /// The client leaves on purpose.
     Goodbye,
@@ -89,8 +92,13 @@ impl<'a> ClientFrame<'a> {
                     let newer = inputs.last().map(|block| block.newest);
                     inputs.push(read_input_block(&mut bits, newer)?);
                 }
+                let extras = read_extras(&mut bits)?;
                 bits.finish()?;
-                Self::Update { acks, inputs }
+                Self::Update {
+                    acks,
+                    inputs,
+                    extras,
+                }
             }
             client_kind::MESSAGE => Self::Message {
                 index: reader.varint_u32()?,
@@ -208,7 +216,17 @@ pub fn ack_ranges(ids: &[u16], newest_hint: u16) -> Vec<AckRange> {
 
 /// Encodes a [`client_kind::UPDATE`] frame: the kind byte, then a bit stream of the
 /// acknowledgement runs and the input blocks.
+#[cfg(any(test, feature = "test_utils"))]
 pub fn encode_update(acks: &[AckRange], inputs: &[InputsOut]) -> Vec<u8> {
+    encode_update_with(acks, inputs, &UpstreamExtras::default())
+}
+
+/// Encodes a [`client_kind::UPDATE`] frame with its optional sections.
+pub fn encode_update_with(
+    acks: &[AckRange],
+    inputs: &[InputsOut],
+    extras: &UpstreamExtras,
+) -> Vec<u8> {
     let mut bits = BitWriter::with_capacity(16);
     bits.write_bits(client_kind::UPDATE.into(), 8);
     write_acks(&mut bits, acks);
@@ -218,6 +236,7 @@ pub fn encode_update(acks: &[AckRange], inputs: &[InputsOut]) -> Vec<u8> {
         write_input_block(&mut bits, block, newer);
         newer = Some(block.newest);
     }
+    write_extras(&mut bits, extras);
     bits.into_bytes()
 }
 
@@ -276,6 +295,7 @@ mod tests {
             ClientFrame::Update {
                 acks: ranges,
                 inputs: vec![],
+                extras: UpstreamExtras::default(),
             }
         );
     }

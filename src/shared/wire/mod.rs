@@ -16,7 +16,7 @@
 //! | server → client | either | `server_kind::MESSAGE` | message index, replication tick it follows, payload |
 //! | server → client | unreliable | `server_kind::INPUT_TIMING` | worst input lead in ticks (zigzag), late inputs |
 //! | client → server | reliable | `client_kind::HELLO` | protocol hash (u64 LE) |
-//! | client → server | unreliable | `client_kind::UPDATE` | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ |
+//! | client → server | unreliable | `client_kind::UPDATE` | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ; then optional sections behind a bit each (what the client's screen showed per input, in sixteenths of a tick behind it) |
 //! | client → server | either | `client_kind::MESSAGE` | message index, payload |
 //! | client → server | reliable | `client_kind::GOODBYE` | nothing |
 //!
@@ -32,7 +32,7 @@
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out
 /// differently refuse each other at the handshake (a protocol mismatch, with its reason) rather
 /// than failing on the first frame. Bumped with every change of a layout.
-pub const WIRE_REVISION: u32 = 3;
+pub const WIRE_REVISION: u32 = 4;
 
 mod bits;
 mod client_frames;
@@ -40,6 +40,7 @@ mod input_block;
 mod reader;
 mod server_frames;
 mod state_frame;
+mod upstream;
 mod writer;
 
 pub(crate) use bits::*;
@@ -52,6 +53,7 @@ pub(crate) use input_block::{InputBlock, InputsOut};
 pub(crate) use reader::Reader;
 pub(crate) use server_frames::*;
 pub(crate) use state_frame::*;
+pub(crate) use upstream::*;
 pub(crate) use writer::*;
 
 /// Every frame encoder and decoder, for tests and fuzz targets that craft frames by hand:
@@ -66,6 +68,7 @@ pub mod frames {
         reader::Reader,
         server_frames::*,
         state_frame::*,
+        upstream::*,
         writer::*,
     };
 }

@@ -135,6 +135,43 @@
 //! // Server: `commands.spawn((Replicated, Transform::default(), ControlledBy { client_id }))`.
 //! ```
 //!
+//! ## Lag compensation
+//!
+//! Clients draw others in the past and their inputs arrive later still; with each input a
+//! client says what its screen showed, and the server resolves a shot against that. Mark what
+//! can be hit with [`LagCompensated`](server::LagCompensated) and ask
+//! [`LagCompensation`](server::LagCompensation) (a system parameter) in `FixedUpdate`:
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::{prelude::*, server::{HitShape, LagCompensated, LagCompensation}};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Debug)]
+//! # struct Trigger(bool);
+//!
+//! fn rail(shooters: Query<(Entity, &Transform, &ControlledBy, &TickInput<Trigger>)>, lag: LagCompensation) {
+//!     for (shooter, transform, controller, input) in &shooters {
+//!         if input.input.0 && !input.repeated {
+//!             let ray = Ray3d::new(transform.translation, transform.forward());
+//!             for hit in lag.cast(controller.client_id, input.tick, ray, 0.0, 50.0, &[shooter]) {
+//!                 info!("hit {} at {} m", hit.entity, hit.distance);
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let mut server = App::new();
+//! server
+//!     .add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+//!     .add_input::<Trigger>()
+//!     .add_systems(FixedUpdate, rail);
+//! server.world_mut().spawn((
+//!     Replicated,
+//!     Transform::default(),
+//!     LagCompensated::new(HitShape::Sphere { radius: 0.5 }),
+//! ));
+//! ```
+//!
 //! ## Connections
 //!
 //! On the server each client that completed the handshake is an entity with

@@ -25,6 +25,8 @@ mod player;
 mod projectile;
 #[path = "../examples/arena/protocol.rs"]
 mod protocol;
+#[path = "../examples/arena/railgun.rs"]
+mod railgun;
 
 #[path = "arena_support/drawing.rs"]
 mod drawing;
@@ -38,7 +40,7 @@ use harness::{Arena, Heard, History, Predictions};
 
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, transport};
-use protocol::{ArenaInput, ChatLine, ChatSend, Score};
+use protocol::{ArenaInput, ChatLine, ChatSend, Health, Player, Score};
 
 #[test]
 fn bots_see_every_player_where_the_server_has_it() {
@@ -234,6 +236,7 @@ fn impossible_input_is_held_to_the_rules() {
                 movement: [127, 127],
                 aim: u16::MAX,
                 fire: true,
+                rail: true,
             }
         } else {
             ArenaInput::new(Vec2::NAN, f32::INFINITY, true)
@@ -364,4 +367,69 @@ fn on_the_field_each_bot_receives_only_what_is_near_its_player() {
     arena.run(90);
     assert_eq!(arena.players_seen(0), 2);
     assert_eq!(arena.players_seen(1), 2);
+}
+
+/// Where a bot draws the player named `name`.
+fn drawn(arena: &mut Arena, bot: usize, name: &str) -> Vec3 {
+    let world = arena.bots[bot].world_mut();
+    world
+        .query::<(&Player, &Transform)>()
+        .iter(world)
+        .find(|(player, _)| player.name == name)
+        .map(|(_, transform)| transform.translation)
+        .unwrap()
+}
+
+#[test]
+fn rail_shots_at_a_running_player_hit_where_the_shooter_draws_it() {
+    let mut arena = Arena::new(2, false);
+    let (target, shooter) = (arena.server_player(0), arena.server_player(1));
+    let world = arena.server.world_mut();
+    world.get_mut::<Transform>(target).unwrap().translation = Vec3::new(-3.0, 0.0, 6.0);
+    world.get_mut::<Transform>(shooter).unwrap().translation = Vec3::new(0.0, 0.0, 12.0);
+    let (target_name, shooter_name) = (arena.name(0), arena.name(1));
+    arena.bots[1]
+        .init_resource::<Beams>()
+        .add_systems(Update, note_beams);
+    let mut shots = 0;
+    for frame in 0..360 {
+        // The target runs back and forth at top speed.
+        let run = if (frame / 50) % 2 == 0 {
+            Vec2::X
+        } else {
+            Vec2::NEG_X
+        };
+        arena.input(0, ArenaInput::new(run, 0.0, false));
+        // Every second, the shooter fires at the target where its own screen shows it.
+        let at = drawn(&mut arena, 1, &target_name) - drawn(&mut arena, 1, &shooter_name);
+        let aim = protocol::direction_yaw(Vec2::new(at.x, at.z).normalize());
+        let alive = arena.server.world().get::<Health>(target).unwrap().0 > 0;
+        let fire = frame % 60 == 30 && alive;
+        shots += usize::from(fire);
+        arena.input(1, ArenaInput::new(Vec2::ZERO, aim, false).with_rail(fire));
+        arena.step();
+    }
+    arena.run(30);
+    let beams = arena.bots[1].world().resource::<Beams>().0.clone();
+    assert_eq!(beams.len(), shots, "every shot drew a beam: {beams:?}");
+    assert!(
+        beams.iter().all(|beam| beam.hit),
+        "a shot missed: {beams:?}"
+    );
+    assert!(shots >= 4, "{shots} shots");
+    // Two hits kill.
+    let scores = Arena::scores(&mut arena.server);
+    assert_eq!(
+        scores[&shooter_name].kills as usize,
+        shots / 2,
+        "{scores:?}"
+    );
+}
+
+/// The rail beams a bot was told about.
+#[derive(Resource, Default)]
+struct Beams(Vec<railgun::RailBeam>);
+
+fn note_beams(mut beams: MessageReader<railgun::RailBeam>, mut seen: ResMut<Beams>) {
+    seen.0.extend(beams.read().copied());
 }

@@ -17,6 +17,7 @@ use crate::{
     level::Level,
     net_args::NetArgs,
     protocol::{ArenaInput, PROTOCOL_ID, Player, direction_yaw},
+    railgun::RAIL_RANGE,
 };
 
 /// Distance under which a bot shoots at someone, metres.
@@ -89,11 +90,15 @@ fn steer(
     let aim_at = target.unwrap_or(brain.waypoint);
     let fire = target.is_some_and(|target| target.distance(position) < SHOOTING_RANGE)
         && brain.random() < 0.5;
+    // The rail gun now and then, at targets in its range.
+    let rail = target.is_some_and(|target| target.distance(position) < RAIL_RANGE)
+        && brain.random() < 0.05;
     input.0 = ArenaInput::new(
         (brain.waypoint - position).normalize_or_zero(),
         direction_yaw((aim_at - position).normalize_or(Vec2::NEG_Y)),
         fire,
-    );
+    )
+    .with_rail(rail);
 }
 
 /// Builds a bot App connecting to `server` as `name`.

@@ -9,7 +9,7 @@ use bevy_netsync::{
     transport::{ServerSecurity, ServerSettings},
 };
 
-use crate::{chat, level, movement, pickup, player, projectile, protocol};
+use crate::{chat, level, movement, pickup, player, projectile, protocol, railgun};
 
 /// Frame rate of headless Apps (the server's tick rate).
 pub const HEADLESS_FPS: f64 = 60.0;
@@ -19,14 +19,16 @@ pub fn shared(app: &mut App) {
     protocol::plugin(app);
     pickup::protocol(app);
     player::protocol(app);
+    railgun::protocol(app);
     level::plugin(app);
     movement::plugin(app);
 }
 
-/// The server's simulation: players, projectiles and chat.
+/// The server's simulation: players, projectiles, the rail gun and chat.
 pub fn simulation(app: &mut App) {
     player::plugin(app);
     projectile::plugin(app);
+    railgun::plugin(app);
     pickup::plugin(app);
     chat::plugin(app);
 }

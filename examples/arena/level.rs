@@ -120,6 +120,38 @@ impl Level {
         position.clamp(-limit, limit)
     }
 
+    /// How far a beam from `origin` along `direction` (unit length, on the ground) goes before
+    /// a block or the floor's edge stops it, at most `max`.
+    pub fn ray_length(&self, origin: Vec2, direction: Vec2, max: f32) -> f32 {
+        let mut length = max;
+        // The floor's edge, from inside.
+        for axis in 0..2 {
+            if direction[axis].abs() > f32::EPSILON {
+                let edge = self.half_size[axis] * direction[axis].signum();
+                length = length.min(((edge - origin[axis]) / direction[axis]).max(0.0));
+            }
+        }
+        for block in &self.blocks {
+            let (low, high) = (block.center - block.half, block.center + block.half);
+            let (mut near, mut far) = (0.0f32, length);
+            let mut crossed = true;
+            for axis in 0..2 {
+                if direction[axis].abs() < f32::EPSILON {
+                    crossed &= origin[axis] >= low[axis] && origin[axis] <= high[axis];
+                    continue;
+                }
+                let t1 = (low[axis] - origin[axis]) / direction[axis];
+                let t2 = (high[axis] - origin[axis]) / direction[axis];
+                near = near.max(t1.min(t2));
+                far = far.min(t1.max(t2));
+            }
+            if crossed && near <= far {
+                length = length.min(near);
+            }
+        }
+        length
+    }
+
     /// Whether a circle of `radius` at `position` touches a block or leaves the floor.
     pub fn blocks_circle(&self, position: Vec2, radius: f32) -> bool {
         let outside = position

@@ -7,6 +7,7 @@
 //! cargo run --example arena -- bots --count 8 --duration 30
 //! ```
 
+mod beams;
 mod bots;
 mod chat;
 mod headless;
@@ -18,6 +19,7 @@ mod pickup;
 mod player;
 mod projectile;
 mod protocol;
+mod railgun;
 mod render;
 mod windowed;
 

@@ -68,6 +68,8 @@ pub struct ArenaInput {
     pub aim: u16,
     /// Trigger held.
     pub fire: bool,
+    /// Rail gun trigger held (the second button).
+    pub rail: bool,
 }
 
 impl ArenaInput {
@@ -91,7 +93,13 @@ impl ArenaInput {
             ],
             aim: (turns * 65_536.0).round() as u32 as u16,
             fire,
+            rail: false,
         }
+    }
+
+    /// The same request with the rail gun's trigger `held`.
+    pub fn with_rail(self, held: bool) -> Self {
+        Self { rail: held, ..self }
     }
 
     /// The wanted direction on the ground (x, z), as sent (its length may exceed 1 slightly).

@@ -11,7 +11,7 @@ use bevy::{
 use bevy_netsync::prelude::*;
 
 use crate::{
-    headless, hud,
+    beams, headless, hud,
     hud::ChatInput,
     protocol::{ArenaInput, direction_yaw},
     render,
@@ -59,13 +59,14 @@ pub fn window_app(title: &str) -> App {
     ));
     headless::shared(&mut app);
     render::plugin(&mut app);
+    beams::plugin(&mut app);
     hud::plugin(&mut app);
     app.add_systems(Update, (sample_input, run_screenshot_plan));
     app
 }
 
 /// Turns keys and the mouse into this player's [`ArenaInput`]: WASD or arrows move relative to
-/// the camera, the cursor aims, the left button or space fires.
+/// the camera, the cursor aims, the left button or space fires, the right button or E fires the rail gun.
 fn sample_input(
     keys: Res<ButtonInput<KeyCode>>,
     mouse: Res<ButtonInput<MouseButton>>,
@@ -102,7 +103,8 @@ fn sample_input(
     let right = Vec2::new(-forward.y, forward.x);
     let movement = (forward * wanted.y + right * wanted.x).normalize_or_zero();
     let fire = mouse.pressed(MouseButton::Left) || keys.pressed(KeyCode::Space);
-    input.0 = ArenaInput::new(movement, input.0.aim(), fire);
+    let rail = mouse.pressed(MouseButton::Right) || keys.pressed(KeyCode::KeyE);
+    input.0 = ArenaInput::new(movement, input.0.aim(), fire).with_rail(rail);
 
     let (Ok(window), Ok(player)) = (window.single(), local.single()) else {
         return;
@@ -121,8 +123,9 @@ fn sample_input(
             point.z - player.translation.z,
         );
         if direction.length() > 0.1 {
-            let (movement, fire) = (input.0.movement(), input.0.fire);
-            input.0 = ArenaInput::new(movement, direction_yaw(direction.normalize()), fire);
+            let (movement, fire, rail) = (input.0.movement(), input.0.fire, input.0.rail);
+            input.0 = ArenaInput::new(movement, direction_yaw(direction.normalize()), fire)
+                .with_rail(rail);
         }
     }
 }

@@ -63,9 +63,7 @@ impl SeenHistory {
 /// Remembers the interpolation tick of this frame: what the game saw while it wrote this
 /// frame's input. Runs in `PostUpdate`, after the game's `Update`.
 pub(crate) fn note_shown_tick(timeline: Res<ClientTimeline>, mut seen: ResMut<SeenHistory>) {
-    seen.shown = timeline
-        .is_synced()
-        .then(|| timeline.interpolation_tick());
+    seen.shown = timeline.is_synced().then(|| timeline.interpolation_tick());
 }
 
 /// Sends the messages `M` the game wrote this frame. Messages written while not

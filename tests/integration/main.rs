@@ -21,6 +21,7 @@ mod insert_remove;
 mod interest;
 mod interest_messages;
 mod interpolation;
+mod lag_compensation;
 mod large_values;
 mod large_world;
 mod late_join;

@@ -3,7 +3,7 @@
 
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
 
-use super::{HitShape, LagCompensated, LagCompensationSettings};
+use super::{LagCompensated, LagCompensationSettings};
 use crate::shared::{
     tick::{NetTick, ServerTick},
     tick_buffer::{SameTick, TickBuffer},
@@ -21,7 +21,7 @@ pub const HISTORY_BYTES_PER_TICK: usize =
 /// One entity's recent poses.
 #[derive(Debug)]
 pub(crate) struct EntityHistory {
-    pub(crate) shape: HitShape,
+    pub(crate) shape: LagCompensated,
     pub(crate) poses: TickBuffer<Transform, MAX_HISTORY_TICKS>,
     /// The first tick it no longer existed at, once despawned (or no longer compensated).
     pub(crate) gone_at: Option<NetTick>,
@@ -93,7 +93,7 @@ pub(crate) fn record_hit_history(
             .entities
             .entry(entity)
             .or_insert_with(|| EntityHistory {
-                shape: compensated.shape,
+                shape: *compensated,
                 poses: TickBuffer::default(),
                 gone_at: None,
             });
@@ -102,7 +102,7 @@ pub(crate) fn record_hit_history(
             entry.poses.clear();
             entry.gone_at = None;
         }
-        entry.shape = compensated.shape;
+        entry.shape = *compensated;
         entry.poses.insert(now, *transform, SameTick::Replace);
     }
     let keep = settings.history_ticks(fixed.timestep());
@@ -117,6 +117,9 @@ pub(crate) fn record_hit_history(
             .take_while(|held| oldest_kept.is_newer_than(*held))
             .count();
         entry.poses.forget_oldest(stale);
-        !entry.poses.is_empty() && entry.gone_at.is_none_or(|gone| gone.is_newer_than(oldest_kept))
+        !entry.poses.is_empty()
+            && entry
+                .gone_at
+                .is_none_or(|gone| gone.is_newer_than(oldest_kept))
     });
 }

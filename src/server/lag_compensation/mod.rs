@@ -27,20 +27,48 @@ use bevy_renet::RenetServer;
 
 use super::ClientDisconnected;
 
-pub use history::{HISTORY_BYTES_PER_TICK, HitHistory, MAX_HISTORY_TICKS};
 pub(crate) use history::record_hit_history;
+pub use history::{HISTORY_BYTES_PER_TICK, HitHistory, MAX_HISTORY_TICKS};
 pub use query::{LagCompensation, LagHit};
 pub use seen::SeenTick;
 pub(crate) use seen::{SeenTicks, note_seen};
 pub use shapes::HitShape;
 
 /// Marks an entity that shots are resolved against as clients saw it: the server keeps its
-/// recent poses ([`HitHistory`]). Its [`HitShape`] is placed by its `Transform`.
+/// recent poses ([`HitHistory`]). Its [`HitShape`] sits at `offset` from its `Transform`, in the
+/// entity's own frame, and turns with it.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Reflect)]
 #[reflect(Component)]
 pub struct LagCompensated {
     /// What a shot has to touch.
     pub shape: HitShape,
+    /// Where the shape's centre is, from the entity's `Transform` (a body's centre above its
+    /// feet, say).
+    pub offset: Vec3,
+}
+
+impl LagCompensated {
+    /// `shape` centred on the entity's `Transform`.
+    pub fn new(shape: HitShape) -> Self {
+        Self {
+            shape,
+            offset: Vec3::ZERO,
+        }
+    }
+
+    /// The same, with the shape's centre at `offset` from the `Transform`.
+    pub fn with_offset(self, offset: Vec3) -> Self {
+        Self { offset, ..self }
+    }
+
+    /// Where the shape is when the entity is at `pose`.
+    pub fn shape_pose(&self, pose: &Transform) -> Transform {
+        Transform {
+            translation: pose.translation + pose.rotation * self.offset,
+            rotation: pose.rotation,
+            scale: Vec3::ONE,
+        }
+    }
 }
 
 /// How far back the server rewinds.

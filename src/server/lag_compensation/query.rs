@@ -4,11 +4,8 @@
 use bevy::{ecs::system::SystemParam, prelude::*};
 use bevy_renet::RenetServer;
 
-use super::{HitHistory, HitShape, LagCompensationSettings, SeenTick, SeenTicks};
-use crate::shared::{
-    tick::NetTick,
-    wire::SEEN_STEPS_PER_TICK,
-};
+use super::{HitHistory, LagCompensated, LagCompensationSettings, SeenTick, SeenTicks};
+use crate::shared::{tick::NetTick, wire::SEEN_STEPS_PER_TICK};
 
 /// One thing a cast touched, as the shooter saw it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,7 +22,7 @@ pub struct LagHit {
 ///
 /// ```
 /// use bevy::prelude::*;
-/// use bevy_netsync::{prelude::*, server::{LagCompensation, LagCompensated, HitShape}};
+/// use bevy_netsync::{prelude::*, server::LagCompensation};
 ///
 /// #[derive(Resource, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 /// struct Aim { direction: Vec3, fire: bool }
@@ -80,7 +77,10 @@ impl LagCompensation<'_> {
         else {
             return newest;
         };
-        let rtt = self.server.as_ref().map_or(0.0, |server| server.rtt(client_id));
+        let rtt = self
+            .server
+            .as_ref()
+            .map_or(0.0, |server| server.rtt(client_id));
         let allowed = rtt
             + self.settings.max_interpolation_delay.as_secs_f64()
             + self.settings.margin.as_secs_f64();
@@ -90,24 +90,32 @@ impl LagCompensation<'_> {
         SeenTick::before(input_tick, steps)
     }
 
-    /// Every compensated entity's pose and shape as `client_id` saw them for its input of
+    /// Every compensated entity's pose (its `Transform`) and shape as `client_id` saw them for its input of
     /// `input_tick`: entities spawned after that moment are absent, ones despawned since are
     /// there. For a physics engine's own queries on rewound shapes.
     pub fn poses_seen(
         &self,
         client_id: u64,
         input_tick: NetTick,
-    ) -> impl Iterator<Item = (Entity, Transform, HitShape)> + '_ {
+    ) -> impl Iterator<Item = (Entity, Transform, LagCompensated)> + '_ {
         let seen = self.seen(client_id, input_tick);
-        self.history.entities.iter().filter_map(move |(entity, history)| {
-            let pose = history.pose_at(seen.tick, seen.fraction)?;
-            Some((*entity, pose, history.shape))
-        })
+        self.history
+            .entities
+            .iter()
+            .filter_map(move |(entity, history)| {
+                let pose = history.pose_at(seen.tick, seen.fraction)?;
+                Some((*entity, pose, history.shape))
+            })
     }
 
     /// `entity`'s pose as `client_id` saw it for its input of `input_tick`, if it is
     /// compensated and existed then.
-    pub fn pose_seen(&self, client_id: u64, input_tick: NetTick, entity: Entity) -> Option<Transform> {
+    pub fn pose_seen(
+        &self,
+        client_id: u64,
+        input_tick: NetTick,
+        entity: Entity,
+    ) -> Option<Transform> {
         let seen = self.seen(client_id, input_tick);
         self.history
             .entities
@@ -131,8 +139,14 @@ impl LagCompensation<'_> {
         let mut hits: Vec<LagHit> = self
             .poses_seen(client_id, input_tick)
             .filter(|(entity, ..)| !ignore.contains(entity))
-            .filter_map(|(entity, pose, shape)| {
-                let distance = shape.cast(&pose, ray.origin, direction, radius, max_distance)?;
+            .filter_map(|(entity, pose, compensated)| {
+                let distance = compensated.shape.cast(
+                    &compensated.shape_pose(&pose),
+                    ray.origin,
+                    direction,
+                    radius,
+                    max_distance,
+                )?;
                 Some(LagHit {
                     entity,
                     point: ray.origin + direction * distance,

@@ -74,7 +74,8 @@ fn ray_sphere(origin: Vec3, direction: Vec3, radius: f32) -> Option<f32> {
 /// First `t >= 0` where the ray is within `radius` of the segment from `-half_height` to
 /// `half_height` on the Y axis.
 fn ray_capsule(origin: Vec3, direction: Vec3, radius: f32, half_height: f32) -> Option<f32> {
-    let closest_on_axis = |point: Vec3| Vec3::new(0.0, point.y.clamp(-half_height, half_height), 0.0);
+    let closest_on_axis =
+        |point: Vec3| Vec3::new(0.0, point.y.clamp(-half_height, half_height), 0.0);
     if origin.distance_squared(closest_on_axis(origin)) <= radius * radius {
         return Some(0.0);
     }
@@ -143,10 +144,24 @@ mod tests {
         let sphere = HitShape::Sphere { radius: 0.5 };
         let hit = sphere.cast(&at(0.0, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.0, 100.0);
         assert!((hit.unwrap() - 9.5).abs() < 1e-4);
-        assert_eq!(sphere.cast(&at(0.6, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.0, 100.0), None);
-        assert!(sphere.cast(&at(0.6, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.2, 100.0).is_some());
-        assert_eq!(sphere.cast(&at(0.0, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.0, 9.0), None);
-        assert_eq!(sphere.cast(&at(0.0, 0.0, 10.0), Vec3::ZERO, AHEAD, 0.0, 100.0), None, "behind");
+        assert_eq!(
+            sphere.cast(&at(0.6, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.0, 100.0),
+            None
+        );
+        assert!(
+            sphere
+                .cast(&at(0.6, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.2, 100.0)
+                .is_some()
+        );
+        assert_eq!(
+            sphere.cast(&at(0.0, 0.0, -10.0), Vec3::ZERO, AHEAD, 0.0, 9.0),
+            None
+        );
+        assert_eq!(
+            sphere.cast(&at(0.0, 0.0, 10.0), Vec3::ZERO, AHEAD, 0.0, 100.0),
+            None,
+            "behind"
+        );
 
         let capsule = HitShape::Capsule {
             radius: 0.4,
@@ -157,18 +172,37 @@ mod tests {
         assert!((side.unwrap() - 4.6).abs() < 1e-4);
         let cap = capsule.cast(&at(0.0, -0.8, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0);
         assert!((cap.unwrap() - (5.0 - (0.16f32 - 0.09).sqrt())).abs() < 1e-4);
-        assert_eq!(capsule.cast(&at(0.0, -0.95, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0), None);
+        assert_eq!(
+            capsule.cast(&at(0.0, -0.95, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0),
+            None
+        );
         // Lying on its side (turned a quarter about Z): now long along X.
-        let lying = at(0.85, 0.0, -5.0).with_rotation(Quat::from_rotation_z(core::f32::consts::FRAC_PI_2));
-        assert!(capsule.cast(&lying, Vec3::ZERO, AHEAD, 0.0, 100.0).is_some());
-        assert!(capsule.cast(&at(0.85, 0.0, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0).is_none());
+        let lying =
+            at(0.85, 0.0, -5.0).with_rotation(Quat::from_rotation_z(core::f32::consts::FRAC_PI_2));
+        assert!(
+            capsule
+                .cast(&lying, Vec3::ZERO, AHEAD, 0.0, 100.0)
+                .is_some()
+        );
+        assert!(
+            capsule
+                .cast(&at(0.85, 0.0, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0)
+                .is_none()
+        );
 
         let cuboid = HitShape::Cuboid {
             half_extents: Vec3::new(1.0, 0.5, 0.25),
         };
         let face = cuboid.cast(&at(0.9, 0.0, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0);
         assert!((face.unwrap() - 4.75).abs() < 1e-4);
-        assert_eq!(cuboid.cast(&at(0.0, 0.6, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0), None);
-        assert_eq!(cuboid.cast(&at(0.0, 0.0, 0.0), Vec3::ZERO, AHEAD, 0.0, 100.0), Some(0.0), "inside");
+        assert_eq!(
+            cuboid.cast(&at(0.0, 0.6, -5.0), Vec3::ZERO, AHEAD, 0.0, 100.0),
+            None
+        );
+        assert_eq!(
+            cuboid.cast(&at(0.0, 0.0, 0.0), Vec3::ZERO, AHEAD, 0.0, 100.0),
+            Some(0.0),
+            "inside"
+        );
     }
 }

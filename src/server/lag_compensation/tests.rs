@@ -28,9 +28,7 @@ fn tick(world: &mut World, simulate: impl FnOnce(&mut World)) {
 }
 
 fn ball() -> LagCompensated {
-    LagCompensated {
-        shape: HitShape::Sphere { radius: 0.5 },
-    }
+    LagCompensated::new(HitShape::Sphere { radius: 0.5 })
 }
 
 /// Casts straight ahead (-Z) from `x` for the client's input of `input_tick`.
@@ -69,8 +67,16 @@ fn a_shot_hits_where_the_client_saw_the_target_between_two_ticks() {
     note_seen(&mut world, CLIENT, input, &[16 * 10 + 8]);
     let seen_x = world.get::<Transform>(target).unwrap().translation.x - 9.5;
     assert_eq!(shoot(&mut world, seen_x, input), [target]);
-    assert_eq!(shoot(&mut world, seen_x + 0.7, input), [], "beside what it saw");
-    assert_eq!(shoot(&mut world, 20.0, input), [], "where the target is now");
+    assert_eq!(
+        shoot(&mut world, seen_x + 0.7, input),
+        [],
+        "beside what it saw"
+    );
+    assert_eq!(
+        shoot(&mut world, 20.0, input),
+        [],
+        "where the target is now"
+    );
     // The pose a physics engine would use.
     let pose = world
         .run_system_once(move |compensation: LagCompensation| {

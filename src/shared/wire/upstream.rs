@@ -76,10 +76,11 @@ mod tests {
 
     #[test]
     fn seen_lags_roundtrip_and_a_steady_lag_costs_a_bit_per_input() {
-        assert_eq!(roundtrip(&UpstreamExtras::default()), (UpstreamExtras::default(), 1));
-        let steady = UpstreamExtras {
-            seen: vec![180; 5],
-        };
+        assert_eq!(
+            roundtrip(&UpstreamExtras::default()),
+            (UpstreamExtras::default(), 1)
+        );
+        let steady = UpstreamExtras { seen: vec![180; 5] };
         let (decoded, bits) = roundtrip(&steady);
         assert_eq!(decoded, steady);
         assert!(bits <= 1 + 1 + 9 + 4, "{bits} bits");

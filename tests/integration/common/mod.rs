@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod orbit;
+pub mod shooting;
 pub mod transforms;
 pub mod udp;
 

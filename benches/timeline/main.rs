@@ -1,9 +1,13 @@
 //! Interpolation delay and error, inputs on time and upstream bytes, and client prediction
 //! (rollbacks, corrections, re-simulation cost with 1 and 16 predicted entities), for clean, P50
-//! and P95 links. Run with `cargo bench --bench timeline`.
+//! and P95 links; lag compensation (hit registration on four links, query cost, memory). Run
+//! with `cargo bench --bench timeline`.
 
-#[path = "../tests/integration/common/orbit.rs"]
+mod lag_compensation;
+#[path = "../../tests/integration/common/orbit.rs"]
 mod orbit;
+#[path = "../../tests/integration/common/shooting.rs"]
+mod shooting;
 
 use std::f32::consts::TAU;
 
@@ -273,4 +277,5 @@ fn main() {
             );
         }
     }
+    lag_compensation::print();
 }

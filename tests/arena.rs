@@ -301,6 +301,14 @@ fn inputs_quantize_within_their_step_and_never_decode_to_nonsense() {
     )
     .unwrap();
     assert!(bytes.len() <= 6, "{} bytes", bytes.len());
+    // Both triggers share a byte and come back as sent.
+    for (fire, rail) in [(false, false), (true, false), (false, true), (true, true)] {
+        let sent = ArenaInput::new(Vec2::X, 1.0, fire).with_rail(rail);
+        let bytes = bincode::serde::encode_to_vec(sent, bincode::config::standard()).unwrap();
+        let (back, _): (ArenaInput, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(back, sent);
+    }
 }
 
 /// On the `field` level each bot receives what lies within its view radius of its player, and

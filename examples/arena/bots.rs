@@ -244,6 +244,12 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// Whether a bot stopped trying: disconnected, with a reason.
+fn gave_up(app: &App) -> bool {
+    *app.world().resource::<State<ClientState>>().get() == ClientState::Disconnected
+        && app.world().resource::<LastDisconnect>().0.is_some()
+}
+
 /// Runs `count` bots against `server` for `duration` in real time, then prints the summary.
 /// Fails, with every bot's reason, if a bot never connected or lost its connection: a load test
 /// whose bots were refused or dropped must not look like a passing one.
@@ -261,10 +267,17 @@ pub fn run(
     let frame = Duration::from_secs_f64(1.0 / headless::HEADLESS_FPS);
     let start = Instant::now();
     let mut next_frame = start;
+    let mut ever_connected = vec![false; count];
     while start.elapsed() < duration {
-        for (app, totals) in apps.iter_mut().zip(&mut totals) {
+        for ((app, totals), ever) in apps.iter_mut().zip(&mut totals).zip(&mut ever_connected) {
             app.update();
             totals.sample(app);
+            *ever |= *app.world().resource::<State<ClientState>>().get() == ClientState::Connected;
+        }
+        // Nobody answers: when no bot ever connected and every one has given up, stop now
+        // rather than at the end of the run.
+        if !ever_connected.contains(&true) && apps.iter().all(gave_up) {
+            break;
         }
         next_frame += frame;
         if let Some(wait) = next_frame.checked_duration_since(Instant::now()) {

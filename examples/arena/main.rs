@@ -185,6 +185,7 @@ fn run(mode: Mode) -> Result<(), String> {
             serve,
             screenshot,
         } => {
+            windowed::check_display()?;
             let mut app = windowed::window_app("bevy_netsync arena: host");
             headless::simulation(&mut app);
             app.insert_resource(HostName(name));
@@ -207,6 +208,7 @@ fn run(mode: Mode) -> Result<(), String> {
             net,
             screenshot,
         } => {
+            windowed::check_display()?;
             let mut app = windowed::window_app("bevy_netsync arena");
             net.apply(&mut app, random_client_id());
             if let Some(plan) = screenshot.plan() {

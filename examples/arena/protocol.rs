@@ -61,6 +61,7 @@ pub struct Weapon {
 /// sends decodes to a bounded request: no NaN, no infinity, no vector longer than about 1.4,
 /// which the server still caps.
 #[derive(Serialize, Deserialize, Clone, Copy, Default, PartialEq, Eq, Debug)]
+#[serde(into = "WireInput", from = "WireInput")]
 pub struct ArenaInput {
     /// Wanted direction on the ground (x, z), in 127ths.
     pub movement: [i8; 2],
@@ -70,6 +71,36 @@ pub struct ArenaInput {
     pub fire: bool,
     /// Rail gun trigger held (the second button).
     pub rail: bool,
+}
+
+/// [`ArenaInput`] as it travels: both triggers in one byte.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+struct WireInput {
+    movement: [i8; 2],
+    aim: u16,
+    /// Bit 0: fire; bit 1: rail.
+    buttons: u8,
+}
+
+impl From<ArenaInput> for WireInput {
+    fn from(input: ArenaInput) -> Self {
+        Self {
+            movement: input.movement,
+            aim: input.aim,
+            buttons: u8::from(input.fire) | u8::from(input.rail) << 1,
+        }
+    }
+}
+
+impl From<WireInput> for ArenaInput {
+    fn from(wire: WireInput) -> Self {
+        Self {
+            movement: wire.movement,
+            aim: wire.aim,
+            fire: wire.buttons & 1 != 0,
+            rail: wire.buttons & 2 != 0,
+        }
+    }
 }
 
 impl ArenaInput {

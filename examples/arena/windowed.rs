@@ -43,6 +43,24 @@ impl ScreenshotPlan {
     }
 }
 
+/// Whether a window can open here: on Linux and the BSDs winit needs an X or Wayland display,
+/// and without one it panics deep inside; say so in one line instead.
+pub fn check_display() -> Result<(), String> {
+    let unix_desktop = cfg!(all(unix, not(target_os = "macos"), not(target_os = "ios")));
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    if unix_desktop && !has_display {
+        return Err(
+            "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set): \
+             run `arena server` for a headless server, or wrap this command in \
+             `xvfb-run -a -s \"-screen 0 1280x720x24\"`"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// A window with the arena drawn, the HUD, and keyboard and mouse input.
 pub fn window_app(title: &str) -> App {
     let mut app = App::new();

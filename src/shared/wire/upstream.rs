@@ -83,7 +83,8 @@ mod tests {
         let steady = UpstreamExtras { seen: vec![180; 5] };
         let (decoded, bits) = roundtrip(&steady);
         assert_eq!(decoded, steady);
-        assert!(bits <= 1 + 1 + 9 + 4, "{bits} bits");
+        // Presence, the count (4, Exp-Golomb), the newest (180, order 6), a bit for each other.
+        assert_eq!(bits, 1 + 5 + 9 + 4);
         let varied = UpstreamExtras {
             seen: vec![u16::MAX, 0, 7, 7, 65_000],
         };

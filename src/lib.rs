@@ -222,6 +222,17 @@
 //! derives the interpolation tick (behind the newest snapshot by an adaptive delay) and the
 //! input tick (ahead of the server by just enough).
 //!
+//! ## Seeing what the network does
+//!
+//! Both sides put their figures in Bevy's `DiagnosticsStore`: a client's under
+//! [`NetsyncDiagnostics`](client::NetsyncDiagnostics) (round trip, jitter, loss, bytes,
+//! interpolation delay, input lead, rollbacks), a server's once a second under
+//! [`NetsyncServerDiagnostics`](server::NetsyncServerDiagnostics) (clients, tick time p50 and
+//! p99, bytes out per client, budget use, junk datagrams dropped). Each connected client's own
+//! figures are on its entity as [`ClientNetStats`](server::ClientNetStats). With the `overlay`
+//! feature, `overlay::NetsyncOverlayPlugin` graphs the last 15 seconds of them on screen and
+//! lists the connected clients, behind a key the game chooses.
+//!
 //! ## Testing your game
 //!
 //! With the `test_utils` feature, `testing::TestNet` runs a server App and client Apps in
@@ -235,6 +246,8 @@
 mod app_ext;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "overlay")]
+pub mod overlay;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod shared;
@@ -260,9 +273,9 @@ pub mod prelude {
     #[cfg(feature = "server")]
     pub use crate::server::{
         ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InterestSettings,
-        KickClient, LocalClient, PriorityHook, RelevanceRule, Replicated, ReplicationBudget,
-        ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin, ServerSet, ValueRefused,
-        ViewPoint, spawn_local_client,
+        KickClient, LocalClient, NetsyncServerDiagnostics, PriorityHook, RelevanceRule, Replicated,
+        ReplicationBudget, ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin,
+        ServerSet, ValueRefused, ViewPoint, spawn_local_client,
     };
     pub use crate::{
         NetsyncAppExt, NetsyncPlugins,

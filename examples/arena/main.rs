@@ -21,6 +21,7 @@ mod projectile;
 mod protocol;
 mod railgun;
 mod render;
+mod status_line;
 mod windowed;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -51,7 +52,8 @@ use crate::{
         with `client --connect <your address>:<port>`. `server` runs headless (no window, no GPU), \
         `bots` connects simulated players and prints what they saw, `token` issues connect tokens \
         for a server started with `--key-file` (secure mode).\n\n\
-        Controls: WASD or arrows move, the mouse aims, left click or space fires, Enter opens the chat."
+        Controls: WASD or arrows move, the mouse aims, left click or space fires, Enter opens the chat, \
+        F3 shows the network graphs."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -246,6 +248,7 @@ fn run(mode: Mode) -> Result<(), String> {
             serve,
         } => {
             let mut app = headless::dedicated_server();
+            status_line::plugin(&mut app);
             let addresses = serve.start(&mut app, &bind, public_addresses, max_clients)?;
             println!(
                 "arena server listening on port {} (public: {:?})",

@@ -4,7 +4,7 @@
 use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
-    server::{LOCAL_CLIENT_ID, ViewPoint},
+    server::{ClientName, LOCAL_CLIENT_ID, ViewPoint},
     transport::{ServerTransport, text_from_user_data},
 };
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,9 @@ fn spawn_player(
     let hue = (id % 360) as f32;
     let color = Color::hsl(hue, 0.75, 0.55).to_linear();
     info!("{name} joined");
+    commands
+        .entity(event.entity)
+        .insert(ClientName(name.clone()));
     let player = commands
         .spawn((
             Replicated,

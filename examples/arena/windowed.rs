@@ -8,7 +8,7 @@ use bevy::{
     render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk},
     window::PrimaryWindow,
 };
-use bevy_netsync::prelude::*;
+use bevy_netsync::{overlay::NetsyncOverlayPlugin, prelude::*};
 
 use crate::{
     beams, headless, hud,
@@ -61,7 +61,8 @@ pub fn check_display() -> Result<(), String> {
     Ok(())
 }
 
-/// A window with the arena drawn, the HUD, and keyboard and mouse input.
+/// A window with the arena drawn, the HUD, the network overlay on F3, and keyboard and mouse
+/// input.
 pub fn window_app(title: &str) -> App {
     let mut app = App::new();
     app.add_plugins((
@@ -79,6 +80,9 @@ pub fn window_app(title: &str) -> App {
     render::plugin(&mut app);
     beams::plugin(&mut app);
     hud::plugin(&mut app);
+    app.add_plugins(NetsyncOverlayPlugin {
+        toggle: KeyCode::F3,
+    });
     app.add_systems(Update, (sample_input, run_screenshot_plan));
     app
 }

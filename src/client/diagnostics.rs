@@ -7,6 +7,7 @@ use bevy::{
 use bevy_renet::RenetClient;
 
 use super::{prediction::PredictionStats, timeline::ClientTimeline};
+use crate::shared::entity_map::ServerEntityMap;
 
 /// Paths of the client's diagnostics (read them from `DiagnosticsStore`), recorded every frame
 /// by [`ClientSet::Receive`](super::ClientSet::Receive) while connected.
@@ -15,6 +16,8 @@ pub struct NetsyncDiagnostics;
 impl NetsyncDiagnostics {
     /// Round-trip time, milliseconds.
     pub const RTT_MS: DiagnosticPath = DiagnosticPath::const_new("netsync/rtt_ms");
+    /// Arrival jitter of the server's packets, milliseconds.
+    pub const JITTER_MS: DiagnosticPath = DiagnosticPath::const_new("netsync/jitter_ms");
     /// Packet loss, percent.
     pub const PACKET_LOSS: DiagnosticPath =
         DiagnosticPath::const_new("netsync/packet_loss_percent");
@@ -39,11 +42,14 @@ impl NetsyncDiagnostics {
     /// Prediction: how far the last correction moved a predicted transform, centimetres.
     pub const LAST_CORRECTION_CM: DiagnosticPath =
         DiagnosticPath::const_new("netsync/last_correction_cm");
+    /// Server entities this client holds: its view of the server's world.
+    pub const ENTITIES_HELD: DiagnosticPath = DiagnosticPath::const_new("netsync/entities_held");
 }
 
 pub(crate) fn register(app: &mut App) {
     for path in [
         NetsyncDiagnostics::RTT_MS,
+        NetsyncDiagnostics::JITTER_MS,
         NetsyncDiagnostics::PACKET_LOSS,
         NetsyncDiagnostics::BYTES_IN,
         NetsyncDiagnostics::BYTES_OUT,
@@ -53,6 +59,7 @@ pub(crate) fn register(app: &mut App) {
         NetsyncDiagnostics::ROLLBACKS_PER_SECOND,
         NetsyncDiagnostics::RESIMULATED_TICKS_PER_SECOND,
         NetsyncDiagnostics::LAST_CORRECTION_CM,
+        NetsyncDiagnostics::ENTITIES_HELD,
     ] {
         app.register_diagnostic(Diagnostic::new(path).with_max_history_length(60));
     }
@@ -63,6 +70,7 @@ pub(crate) fn record_diagnostics(
     client: Option<Res<RenetClient>>,
     timeline: Res<ClientTimeline>,
     prediction: Res<PredictionStats>,
+    held: Res<ServerEntityMap>,
     time: Res<Time<Real>>,
     mut last: Local<(PredictionStats, f64)>,
 ) {
@@ -86,6 +94,7 @@ pub(crate) fn record_diagnostics(
         f64::from(prediction.last_correction) * 100.0
     });
     diagnostics.add_measurement(&NetsyncDiagnostics::RTT_MS, || client.rtt() * 1000.0);
+    diagnostics.add_measurement(&NetsyncDiagnostics::ENTITIES_HELD, || held.len() as f64);
     diagnostics.add_measurement(&NetsyncDiagnostics::PACKET_LOSS, || {
         client.packet_loss() * 100.0
     });
@@ -98,6 +107,9 @@ pub(crate) fn record_diagnostics(
     if timeline.is_synced() {
         diagnostics.add_measurement(&NetsyncDiagnostics::INTERPOLATION_DELAY_MS, || {
             timeline.interpolation_delay().as_secs_f64() * 1000.0
+        });
+        diagnostics.add_measurement(&NetsyncDiagnostics::JITTER_MS, || {
+            timeline.jitter().as_secs_f64() * 1000.0
         });
         diagnostics.add_measurement(&NetsyncDiagnostics::SERVER_TICK, || timeline.server_tick());
         diagnostics.add_measurement(&NetsyncDiagnostics::INPUT_LEAD_TICKS, || {

@@ -74,6 +74,11 @@ impl Budget {
         self.rate
     }
 
+    /// What the sends of the trailing second spent, bytes.
+    pub(crate) fn spent_in_window(&self) -> usize {
+        self.in_window
+    }
+
     /// What the trailing second leaves of the rate: the most anything may spend now.
     pub(crate) fn window_left(&self) -> usize {
         self.rate.saturating_sub(self.in_window)

@@ -422,8 +422,8 @@ impl ClientReplication {
         }
     }
 
-    /// Frames awaiting acknowledgement.
-    #[cfg(test)]
+    /// Frames among the last [`SENT_FRAMES`] sent that are not acknowledged: on their way, or
+    /// lost (a lost frame counts until its place in the ring is taken).
     pub(crate) fn in_flight(&self) -> usize {
         self.sent.iter().filter(|frame| frame.seq.is_some()).count()
     }

@@ -9,7 +9,9 @@ use bevy_renet::{
     renet::{self, Bytes, ClientId, ServerEvent},
 };
 
-use super::{client_replication::ClientReplication, config::ServerConfig};
+use super::{
+    client_replication::ClientReplication, client_stats::ClientNetStats, config::ServerConfig,
+};
 use crate::shared::{
     channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, tick::ServerTick, wire,
 };
@@ -18,7 +20,7 @@ use crate::shared::{
 /// [`ServerSet::Receive`](super::ServerSet::Receive) when the client's protocol matches, and
 /// despawned when it disconnects; observe `On<Add, ConnectedClient>` to spawn its player.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
-#[require(ClientReplication)]
+#[require(ClientReplication, ClientNetStats)]
 pub struct ConnectedClient {
     id: ClientId,
 }

@@ -6,6 +6,9 @@
 //! date; update what each client should see; pick the messages' recipients and refill the
 //! budgets; send the messages (a client delivers each once it holds its tick's replication);
 //! choose per client under its budget, pack frames, send them; then close connections.
+//!
+//! The server's figures: [`NetsyncServerDiagnostics`] in Bevy's diagnostics store, and
+//! [`ClientNetStats`] on each client's entity, both refreshed once a second.
 
 mod blobs;
 mod budget;
@@ -13,11 +16,13 @@ mod change_log;
 mod choose_entities;
 mod client_allowance;
 pub(crate) mod client_replication;
+mod client_stats;
 mod client_tables;
 mod component_encoders;
 mod config;
 mod connected_client;
 mod detect_changes;
+mod diagnostics;
 mod dirty;
 mod encode_values;
 mod input;
@@ -44,8 +49,10 @@ pub use crate::shared::replicated::Replicated;
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
 pub use client_replication::{DESPAWN_STALL_TICKS, MAX_PENDING_DESPAWNS};
+pub use client_stats::{ClientName, ClientNetStats};
 pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, ServerConfig};
 pub use connected_client::{ClientDisconnected, ConnectedClient, KickClient};
+pub use diagnostics::NetsyncServerDiagnostics;
 pub use encode_values::ValueRefused;
 pub use input::{ClientInput, InputStats, MAX_INPUT_LEAD_TICKS};
 pub(crate) use input::{apply_controlled_input, apply_inputs, apply_local_input, receive_inputs};
@@ -122,7 +129,7 @@ impl Plugin for ServerPlugin {
         }
         let server_exists = resource_exists::<RenetServer>;
         app.insert_resource(self.config.clone())
-            .add_plugins(lag_compensation::plugin)
+            .add_plugins((lag_compensation::plugin, diagnostics::plugin))
             .init_resource::<ServerTick>()
             .init_resource::<connected_client::ClientSlots>()
             .init_resource::<client_allowance::ClientAllowances>()

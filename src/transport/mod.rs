@@ -27,6 +27,8 @@ mod client;
 #[cfg(feature = "client")]
 mod client_transport;
 mod datagram_filter;
+#[cfg(feature = "server")]
+mod dropped_rate;
 mod error;
 #[cfg(feature = "server")]
 mod netcode_results;
@@ -107,6 +109,12 @@ impl Plugin for NetcodeTransportPlugin {
                         .in_set(ServerReceive)
                         .after(RenetServerPlugin::update_system)
                         .before(RenetServerPlugin::emit_server_events_system)
+                        .run_if(serving.clone()),
+                )
+                .add_systems(
+                    PreUpdate,
+                    dropped_rate::record_dropped_rate
+                        .after(server_transport::receive_datagrams)
                         .run_if(serving.clone()),
                 )
                 .add_systems(

@@ -1,0 +1,80 @@
+//! [`ClientNetStats`]: each remote client's network figures, refreshed once a second on its
+//! [`ConnectedClient`] entity, and [`ClientName`], the name a game gives a client for tables.
+
+use bevy::prelude::*;
+use bevy_renet::RenetServer;
+
+use super::{
+    budget::ReplicationBudget, client_replication::ClientReplication, config::ServerConfig,
+    connected_client::ConnectedClient, diagnostics::FrameTimes, local_client::LocalClient,
+};
+
+/// The name a game gives a client (from its connect token, a login, a chat command). Put it on
+/// the client's [`ConnectedClient`] entity; the crate only shows it (the debug overlay's table).
+#[derive(Component, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientName(pub String);
+
+/// One remote client's network figures, on its [`ConnectedClient`] entity (every
+/// `ConnectedClient` has one), refreshed once a second after the frame's send. The host's own
+/// player ([`LocalClient`]) has no network: its figures stay zero.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq)]
+pub struct ClientNetStats {
+    /// Round-trip time, milliseconds, as renet measures it.
+    pub rtt_ms: f64,
+    /// Packets lost, percent.
+    pub packet_loss_percent: f64,
+    /// Bytes sent to the client per second.
+    pub bytes_out_per_second: f64,
+    /// Bytes received from the client per second.
+    pub bytes_in_per_second: f64,
+    /// The client's byte budget, bytes per second ([`ReplicationBudget`] or
+    /// [`ServerConfig::bytes_per_second`]).
+    pub budget_bytes_per_second: usize,
+    /// What the sends of the trailing second spent of that budget, percent.
+    pub budget_use_percent: f64,
+    /// Replicated entities in the client's view: what the server replicates to it.
+    pub entities_in_view: usize,
+    /// State frames sent and not acknowledged, among the last 4,096: those on their way and
+    /// those lost.
+    pub frames_awaiting_ack: usize,
+}
+
+/// Refreshes every remote client's [`ClientNetStats`] when a second ended (`FrameEnd`, after
+/// the frame's send).
+pub(crate) fn update_client_stats(
+    times: Res<FrameTimes>,
+    server: Res<RenetServer>,
+    config: Res<ServerConfig>,
+    mut clients: Query<
+        (
+            &ConnectedClient,
+            &ClientReplication,
+            Option<&ReplicationBudget>,
+            &mut ClientNetStats,
+        ),
+        Without<LocalClient>,
+    >,
+) {
+    if !times.due {
+        return;
+    }
+    for (connected, replication, budget, mut stats) in &mut clients {
+        let id = connected.id();
+        let rate = budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);
+        let spent = replication.budget.spent_in_window();
+        *stats = ClientNetStats {
+            rtt_ms: server.rtt(id) * 1000.0,
+            packet_loss_percent: server.packet_loss(id) * 100.0,
+            bytes_out_per_second: server.bytes_sent_per_sec(id),
+            bytes_in_per_second: server.bytes_received_per_sec(id),
+            budget_bytes_per_second: rate,
+            budget_use_percent: if rate == 0 {
+                0.0
+            } else {
+                spent as f64 * 100.0 / rate as f64
+            },
+            entities_in_view: replication.slots.iter().filter(|slot| slot.visible).count(),
+            frames_awaiting_ack: replication.in_flight(),
+        };
+    }
+}

@@ -1,0 +1,212 @@
+//! [`NetsyncServerDiagnostics`]: the server's figures in Bevy's diagnostics store, recorded
+//! once a second, and the clock that times each frame's work.
+//!
+//! The frame is timed by two schedules of our own placed around the main schedule's list:
+//! `FrameStart` before `First`, `FrameEnd` after `Last`. What runs between them is the
+//! frame's work: receiving, the frame's fixed ticks (the game's simulation included), the
+//! game's `Update`, sending. Rendering (a sub-app, after the main schedule) and the wait for
+//! the next frame are not in it.
+
+use core::time::Duration;
+
+use bevy::{
+    app::MainScheduleOrder,
+    diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, RegisterDiagnostic},
+    ecs::schedule::ScheduleLabel,
+    platform::time::Instant,
+    prelude::*,
+};
+use bevy_renet::RenetServer;
+
+use super::{
+    client_stats::{ClientNetStats, update_client_stats},
+    connected_client::ConnectedClient,
+    local_client::LocalClient,
+};
+
+/// Paths of the server's diagnostics (read them from `DiagnosticsStore`), each recorded once a
+/// second while a server runs, with 20 seconds of history. Per-client figures are on each
+/// client's entity as [`ClientNetStats`].
+pub struct NetsyncServerDiagnostics;
+
+impl NetsyncServerDiagnostics {
+    /// Connected clients, the host's own player included.
+    pub const CONNECTED_CLIENTS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/connected_clients");
+    /// Median time of a frame's work over the last second, milliseconds: the main schedule from
+    /// `First` to `Last` (receive, the frame's fixed ticks, the game's systems, send). A
+    /// dedicated server running one frame per tick spends this on a tick.
+    pub const TICK_TIME_P50_MS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/tick_time_p50_ms");
+    /// The 99th percentile of the same frame times, milliseconds.
+    pub const TICK_TIME_P99_MS: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/tick_time_p99_ms");
+    /// Bytes sent per second to a remote client, the mean over remote clients (0 without any).
+    pub const BYTES_OUT_PER_CLIENT: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/bytes_out_per_client_per_second");
+    /// Share of its byte budget the most loaded remote client used over the last second,
+    /// percent.
+    pub const BUDGET_USE_PERCENT: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/budget_use_percent");
+    /// Replicated entities in a remote client's view, the mean over remote clients.
+    pub const ENTITIES_IN_VIEW: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/entities_in_view_per_client");
+    /// Datagrams the transport dropped per second before netcode read them: every cause of
+    /// [`TransportStats::dropped`](crate::transport::TransportStats::dropped) (junk, forgeries,
+    /// replays, strangers). Recorded by the netcode transport (feature `netcode`).
+    pub const JUNK_DROPPED_PER_SECOND: DiagnosticPath =
+        DiagnosticPath::const_new("netsync/server/junk_dropped_per_second");
+}
+
+/// Seconds of history each server diagnostic keeps.
+const HISTORY_SECONDS: usize = 20;
+
+/// Most frames a second whose times are kept for the percentiles; faster frames past it are
+/// left out of that second's figures.
+const MAX_FRAMES_PER_SECOND: usize = 8_192;
+
+/// Runs before `First`: the frame's work starts.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+struct FrameStart;
+
+/// Runs after `Last`: the frame's work is done.
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+struct FrameEnd;
+
+/// This second's frame times, and whether a second just ended (then the per-second figures
+/// are due in this frame's `FrameEnd`).
+#[derive(Resource, Default, Debug)]
+pub(crate) struct FrameTimes {
+    started: Option<Instant>,
+    second_started: Option<Instant>,
+    /// Frame times of this second, milliseconds.
+    samples: Vec<f32>,
+    /// A second ended with this frame.
+    pub(crate) due: bool,
+}
+
+/// Registers the paths and times the frames.
+pub(crate) fn plugin(app: &mut App) {
+    for path in [
+        NetsyncServerDiagnostics::CONNECTED_CLIENTS,
+        NetsyncServerDiagnostics::TICK_TIME_P50_MS,
+        NetsyncServerDiagnostics::TICK_TIME_P99_MS,
+        NetsyncServerDiagnostics::BYTES_OUT_PER_CLIENT,
+        NetsyncServerDiagnostics::BUDGET_USE_PERCENT,
+        NetsyncServerDiagnostics::ENTITIES_IN_VIEW,
+        NetsyncServerDiagnostics::JUNK_DROPPED_PER_SECOND,
+    ] {
+        app.register_diagnostic(Diagnostic::new(path).with_max_history_length(HISTORY_SECONDS));
+    }
+    app.init_resource::<FrameTimes>();
+    // An App without the usual main schedule order (`App::empty`) is not timed.
+    if let Some(mut order) = app.world_mut().get_resource_mut::<MainScheduleOrder>()
+        && order.labels.contains(&First.intern())
+        && order.labels.contains(&Last.intern())
+    {
+        order.insert_before(First, FrameStart);
+        order.insert_after(Last, FrameEnd);
+    }
+    let server_exists = resource_exists::<RenetServer>;
+    app.add_systems(FrameStart, start_frame.run_if(server_exists))
+        .add_systems(
+            FrameEnd,
+            (end_frame, update_client_stats, record_diagnostics)
+                .chain()
+                .run_if(server_exists),
+        );
+}
+
+fn start_frame(mut times: ResMut<FrameTimes>) {
+    times.started = Some(Instant::now());
+}
+
+/// Notes the frame's time, and whether a second ended.
+fn end_frame(mut times: ResMut<FrameTimes>) {
+    let now = Instant::now();
+    if let Some(started) = times.started.take()
+        && times.samples.len() < MAX_FRAMES_PER_SECOND
+    {
+        let milliseconds = now.saturating_duration_since(started).as_secs_f32() * 1000.0;
+        times.samples.push(milliseconds);
+    }
+    let second_started = *times.second_started.get_or_insert(now);
+    times.due = now.saturating_duration_since(second_started) >= Duration::from_secs(1);
+    if times.due {
+        times.second_started = Some(now);
+    }
+}
+
+/// Records the second's figures (after [`update_client_stats`] refreshed each client's).
+fn record_diagnostics(
+    mut diagnostics: Diagnostics,
+    mut times: ResMut<FrameTimes>,
+    clients: Query<(&ClientNetStats, Has<LocalClient>), With<ConnectedClient>>,
+) {
+    if !times.due {
+        return;
+    }
+    times.due = false;
+    let mut samples = core::mem::take(&mut times.samples);
+    samples.sort_unstable_by(f32::total_cmp);
+    if let (Some(p50), Some(p99)) = (percentile(&samples, 0.5), percentile(&samples, 0.99)) {
+        diagnostics.add_measurement(&NetsyncServerDiagnostics::TICK_TIME_P50_MS, || {
+            f64::from(p50)
+        });
+        diagnostics.add_measurement(&NetsyncServerDiagnostics::TICK_TIME_P99_MS, || {
+            f64::from(p99)
+        });
+    }
+    samples.clear();
+    times.samples = samples;
+
+    let (mut connected, mut remote, mut in_view) = (0usize, 0usize, 0usize);
+    let (mut bytes_out, mut budget_use) = (0.0f64, 0.0f64);
+    for (stats, local) in &clients {
+        connected += 1;
+        if !local {
+            remote += 1;
+            bytes_out += stats.bytes_out_per_second;
+            budget_use = budget_use.max(stats.budget_use_percent);
+            in_view += stats.entities_in_view;
+        }
+    }
+    let per_client = |sum: f64| {
+        if remote == 0 {
+            0.0
+        } else {
+            sum / remote as f64
+        }
+    };
+    diagnostics.add_measurement(&NetsyncServerDiagnostics::CONNECTED_CLIENTS, || {
+        connected as f64
+    });
+    diagnostics.add_measurement(&NetsyncServerDiagnostics::BYTES_OUT_PER_CLIENT, || {
+        per_client(bytes_out)
+    });
+    diagnostics.add_measurement(&NetsyncServerDiagnostics::BUDGET_USE_PERCENT, || budget_use);
+    diagnostics.add_measurement(&NetsyncServerDiagnostics::ENTITIES_IN_VIEW, || {
+        per_client(in_view as f64)
+    });
+}
+
+/// The nearest-rank percentile (`share` of 1) of `sorted`, or `None` when it is empty.
+fn percentile(sorted: &[f32], share: f64) -> Option<f32> {
+    let rank = (share * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let sorted: Vec<f32> = (1..=100).map(|ms| ms as f32).collect();
+        assert_eq!(percentile(&sorted, 0.5), Some(50.0));
+        assert_eq!(percentile(&sorted, 0.99), Some(99.0));
+        assert_eq!(percentile(&sorted[..1], 0.99), Some(1.0));
+        assert_eq!(percentile(&[1.0, 9.0], 0.5), Some(1.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -28,6 +28,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use bevy::prelude::*;
 use bevy_netsync::{
+    overlay::NetsyncOverlay,
     prelude::*,
     transport::{
         self, ClientSecurity, ClientSettings, DEFAULT_PORT, TokenIssuer, from_hex,
@@ -151,9 +152,19 @@ struct ScreenshotArgs {
     /// Exit after this many seconds (default with --screenshot: 6).
     #[arg(long)]
     exit_after: Option<f64>,
+    /// Start with the network overlay shown (F3 shows and hides it).
+    #[arg(long)]
+    overlay: bool,
 }
 
 impl ScreenshotArgs {
+    /// Shows the overlay at start if asked.
+    fn apply(&self, app: &mut App) {
+        if self.overlay {
+            app.world_mut().resource_mut::<NetsyncOverlay>().visible = true;
+        }
+    }
+
     fn plan(&self) -> Option<ScreenshotPlan> {
         let exit_after = self.exit_after.or(self.screenshot.as_ref().map(|_| 6.0))?;
         Some(ScreenshotPlan::new(
@@ -198,6 +209,7 @@ fn run(mode: Mode) -> Result<(), String> {
                 addresses.local.port(),
                 addresses.local.port()
             );
+            screenshot.apply(&mut app);
             if let Some(plan) = screenshot.plan() {
                 app.insert_resource(plan);
             }
@@ -213,6 +225,7 @@ fn run(mode: Mode) -> Result<(), String> {
             windowed::check_display()?;
             let mut app = windowed::window_app("bevy_netsync arena");
             net.apply(&mut app, random_client_id());
+            screenshot.apply(&mut app);
             if let Some(plan) = screenshot.plan() {
                 app.insert_resource(plan);
             }

@@ -27,7 +27,7 @@ mod table;
 
 use bevy::prelude::*;
 
-/// Adds the overlay, hidden; `toggle` shows and hides it.
+/// Adds the overlay (bottom right, hidden); `toggle` shows and hides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetsyncOverlayPlugin {
     /// The key that shows and hides the overlay.
@@ -97,7 +97,8 @@ fn spawn_overlay(mut commands: Commands, overlay: Res<NetsyncOverlay>) {
             Node {
                 display: Display::None,
                 position_type: PositionType::Absolute,
-                top: Val::Px(10.0),
+                // Bottom right: games keep scores and status at the top.
+                bottom: Val::Px(10.0),
                 right: Val::Px(10.0),
                 flex_direction: FlexDirection::Column,
                 row_gap: Val::Px(6.0),

@@ -77,6 +77,8 @@
 //!   [`TransformCodec`](shared::transform_codec::TransformCodec) (1 mm positions,
 //!   smallest-three rotations, deltas from the acknowledged value):
 //!   `app.replicate_with::<Transform>(TransformCodec::default())`.
+//! - To see it: insert a [`NetCapture`](shared::capture::NetCapture) and every message sent
+//!   and received goes, decoded, into a pcapng file for tshark or Wireshark.
 //!
 //! ## Hierarchy, resources, interest
 //!
@@ -281,6 +283,7 @@ pub mod prelude {
         NetsyncAppExt, NetsyncPlugins,
         shared::{
             SharedPlugin,
+            capture::{CaptureLimits, NetCapture},
             channels::Channel,
             client_ids::NamesClients,
             codec::{ComponentCodec, SerdeCodec},

@@ -263,6 +263,10 @@ pub fn run(
     let mut apps = (0..count)
         .map(|i| bot_app(server, &format!("bot-{}", i + 1), i as u64 + 1, net))
         .collect::<Result<Vec<_>, _>>()?;
+    // One capture file per bot, numbered like the bots.
+    for (index, app) in apps.iter_mut().enumerate() {
+        net.capture.start(app, Some(index + 1))?;
+    }
     let mut totals = vec![BotTotals::default(); count];
     let frame = Duration::from_secs_f64(1.0 / headless::HEADLESS_FPS);
     let start = Instant::now();

@@ -5,6 +5,7 @@
 //! cargo run --example arena -- client --connect 192.168.1.20:5000 --name Ada
 //! cargo run --example arena -- server --port 5000 # dedicated, headless
 //! cargo run --example arena -- bots --count 8 --duration 30
+//! cargo run --example arena -- server --capture server.pcapng   # then: tshark -r server.pcapng
 //! ```
 
 mod beams;
@@ -226,6 +227,7 @@ fn run(mode: Mode) -> Result<(), String> {
             let mut app = windowed::window_app("bevy_netsync arena");
             net.apply(&mut app, random_client_id());
             screenshot.apply(&mut app);
+            net.capture.start(&mut app, None)?;
             if let Some(plan) = screenshot.plan() {
                 app.insert_resource(plan);
             }

@@ -1,14 +1,22 @@
 //! The network flags of the arena: a simulated link for the process's own traffic
-//! (`--sim-latency-ms`, `--sim-jitter-ms`, `--sim-loss`, `--sim-duplicate`; every mode that
-//! talks over the network), `--no-prediction` (client modes), and the flags that start a server
-//! (`--port`, `--key-file`, `--level`; `host` and `server` alike).
+//! (`--sim-latency-ms`, `--sim-jitter-ms`, `--sim-loss`, `--sim-duplicate`) and a capture of it
+//! (`--capture FILE` and its limits), both on every mode that talks over the network,
+//! `--no-prediction` (client modes), and the flags that start a server (`--port`,
+//! `--key-file`, `--level`; `host` and `server` alike).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use bevy::prelude::*;
+use bevy::{app::TerminalCtrlCHandlerPlugin, prelude::*};
 use bevy_netsync::{
     client::SimulatedLink,
-    shared::{link::LinkConditioner, prediction::PredictionSettings},
+    shared::{
+        capture::{CaptureLimits, NetCapture},
+        link::LinkConditioner,
+        prediction::PredictionSettings,
+    },
     transport::{
         self, DEFAULT_PORT, PrivateKey, ServerAddresses, ServerSecurity, ServerTransport,
         generate_private_key, private_key_from_hex, to_hex,
@@ -33,6 +41,8 @@ pub struct ServeArgs {
     level: String,
     #[command(flatten)]
     link: LinkArgs,
+    #[command(flatten)]
+    capture: CaptureArgs,
 }
 
 impl ServeArgs {
@@ -56,6 +66,11 @@ impl ServeArgs {
         let addresses = transport::start_server(app.world_mut(), &settings)
             .map_err(|error| error.to_string())?;
         self.link.apply_to_server(app.world_mut());
+        if self.capture.capture.is_some() && !app.is_plugin_added::<TerminalCtrlCHandlerPlugin>() {
+            // A dedicated server then ends on Ctrl-C like a window does, closing the file.
+            app.add_plugins(TerminalCtrlCHandlerPlugin);
+        }
+        self.capture.start(app, None)?;
         Ok(addresses)
     }
 }
@@ -82,11 +97,14 @@ pub fn read_key(path: &Path) -> Result<PrivateKey, String> {
     private_key_from_hex(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-/// A simulated link for this process's own traffic, and whether to predict (client modes).
+/// A simulated link for this process's own traffic, its capture, and whether to predict
+/// (client modes).
 #[derive(Args, Clone, Debug, Default)]
 pub struct NetArgs {
     #[command(flatten)]
     pub link: LinkArgs,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
     /// Do not predict your own player: see it as others do, a round trip late.
     #[arg(long)]
     no_prediction: bool,
@@ -141,6 +159,63 @@ impl NetArgs {
             ..default()
         });
     }
+}
+
+/// A capture of this process's traffic: every message sent and received, decoded, in a pcapng
+/// file for tshark or Wireshark (see the README's "Captures").
+#[derive(Args, Clone, Debug, Default)]
+pub struct CaptureArgs {
+    /// Record every message sent and received, decoded, to this pcapng file (tshark,
+    /// Wireshark). `bots` write one file per bot, numbered: bots.pcapng becomes bots-1.pcapng,
+    /// bots-2.pcapng, ...
+    #[arg(long, value_name = "FILE")]
+    capture: Option<PathBuf>,
+    /// Largest capture file, megabytes: the capture stops there (or, with --capture-ring,
+    /// keeps the newest).
+    #[arg(long, value_name = "MB", default_value_t = 100)]
+    capture_max_mb: u64,
+    /// Stop capturing after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    capture_seconds: Option<u64>,
+    /// At the size limit keep the newest traffic, in FILE and FILE with `.old` before its
+    /// extension (half the limit each), instead of stopping.
+    #[arg(long)]
+    capture_ring: bool,
+}
+
+impl CaptureArgs {
+    /// Starts the capture on `app` if one is asked for; `bot` numbers the file of one bot.
+    pub fn start(&self, app: &mut App, bot: Option<usize>) -> Result<(), String> {
+        let Some(path) = &self.capture else {
+            return Ok(());
+        };
+        let path = match bot {
+            Some(number) => numbered(path, number),
+            None => path.clone(),
+        };
+        let limits = CaptureLimits {
+            max_bytes: Some(self.capture_max_mb.saturating_mul(1024 * 1024)),
+            max_duration: self.capture_seconds.map(Duration::from_secs),
+            ring: self.capture_ring,
+        };
+        let capture = NetCapture::create(path.clone(), limits)
+            .map_err(|error| format!("cannot write the capture {}: {error}", path.display()))?;
+        app.insert_resource(capture);
+        Ok(())
+    }
+}
+
+/// `path` with `-number` after its stem: `bots.pcapng` becomes `bots-3.pcapng`.
+fn numbered(path: &Path, number: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(extension) => format!("{stem}-{number}.{}", extension.to_string_lossy()),
+        None => format!("{stem}-{number}"),
+    };
+    path.with_file_name(name)
 }
 
 /// A share between 0 and 1.

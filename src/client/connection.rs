@@ -12,8 +12,8 @@ use super::{
     timeline::ClientTimeline,
 };
 use crate::shared::{
-    channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, entity_map::ServerEntityMap,
-    protocol::ProtocolHash, registry::ResourceRegistry, wire,
+    capture::NetCapture, channels::RELIABLE_CHANNEL, disconnect::DisconnectReason,
+    entity_map::ServerEntityMap, protocol::ProtocolHash, registry::ResourceRegistry, wire,
 };
 
 /// Where the client's connection stands. Set by [`ClientSet::Receive`](super::ClientSet::Receive).
@@ -53,6 +53,7 @@ pub(crate) fn update_connection(
     mut next_state: ResMut<NextState<ClientState>>,
     mut traces: ConnectionTraces,
     protocol: Res<ProtocolHash>,
+    mut capture: Option<ResMut<NetCapture>>,
 ) {
     let ConnectionTraces {
         session,
@@ -65,10 +66,11 @@ pub(crate) fn update_connection(
     match client {
         Some(mut client) if !client.is_disconnected() => {
             if client.is_connected() && session.handshake == Handshake::Idle {
-                client.send_message(
-                    RELIABLE_CHANNEL,
-                    Bytes::from(wire::encode_hello(protocol.value())),
-                );
+                let hello = Bytes::from(wire::encode_hello(protocol.value()));
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.client_sent(RELIABLE_CHANNEL, &hello);
+                }
+                client.send_message(RELIABLE_CHANNEL, hello);
                 session.handshake = Handshake::HelloSent;
             }
             if *state.get() == ClientState::Disconnected {
@@ -87,6 +89,9 @@ pub(crate) fn update_connection(
             });
             info!("disconnected: {reason}");
             last_disconnect.0 = Some(reason);
+            if let Some(capture) = capture.as_deref_mut() {
+                capture.client_left();
+            }
             for (_, entity) in map.iter() {
                 if let Ok(mut entity) = commands.get_entity(entity) {
                     entity.despawn();

@@ -14,6 +14,7 @@ use super::{
     timeline::ClientTimeline,
 };
 use crate::shared::{
+    capture::{NetCapture, StateSummary},
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
     disconnect::DisconnectReason,
     error::DecodeError,
@@ -38,6 +39,20 @@ pub(crate) fn receive_from_server(world: &mut World) {
 
 fn malformed(error: DecodeError) -> DisconnectReason {
     DisconnectReason::MalformedData(error.to_string())
+}
+
+/// Records a received frame in the capture, if one runs.
+fn capture(world: &mut World, channel: u8, frame: &[u8], summary: Option<&StateSummary>) {
+    if let Some(mut capture) = world.get_resource_mut::<NetCapture>() {
+        capture.client_received(channel, frame, summary);
+    }
+}
+
+/// Whether a capture records (state frames are then summarized as they are read).
+fn capturing(world: &World) -> bool {
+    world
+        .get_resource::<NetCapture>()
+        .is_some_and(NetCapture::is_active)
 }
 
 fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), DisconnectReason> {
@@ -69,6 +84,7 @@ pub(crate) fn receive_frames(
     // Reliable messages wait for the replication below (decoded once, kept in order).
     let mut reliable_messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
     for bytes in reliable {
+        capture(world, RELIABLE_CHANNEL, bytes, None);
         match ServerFrame::decode(bytes).map_err(malformed)? {
             ServerFrame::Welcome {
                 client_id,
@@ -105,7 +121,12 @@ pub(crate) fn receive_frames(
     // Replication, in arrival order.
     let mut messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
     for bytes in unreliable {
-        match ServerFrame::decode(bytes).map_err(malformed)? {
+        let decoded = ServerFrame::decode(bytes);
+        // A state frame is recorded once read, with what it held.
+        if !matches!(decoded, Ok(ServerFrame::State { .. })) {
+            capture(world, UNRELIABLE_CHANNEL, bytes, None);
+        }
+        match decoded.map_err(malformed)? {
             ServerFrame::State {
                 header,
                 bytes,
@@ -113,6 +134,7 @@ pub(crate) fn receive_frames(
             } => {
                 // Checked before the clock or the bookkeeping see the tick.
                 if let Some(leap) = world.resource::<Replicas>().leap(header.tick) {
+                    capture(world, UNRELIABLE_CHANNEL, bytes, None);
                     return Err(DisconnectReason::MalformedData(format!(
                         "a state frame of tick {} is {leap} ticks ahead of the newest seen (at most {MAX_TICK_LEAP})",
                         header.tick.0
@@ -126,7 +148,10 @@ pub(crate) fn receive_frames(
                     header.part,
                     bytes.len()
                 );
-                apply_state_frame(world, header, bytes, body_start).map_err(malformed)?;
+                let mut summary = capturing(world).then(StateSummary::default);
+                let applied = apply_state_frame(world, header, bytes, body_start, summary.as_mut());
+                capture(world, UNRELIABLE_CHANNEL, bytes, summary.as_ref());
+                applied.map_err(malformed)?;
             }
             ServerFrame::Slice {
                 seq,

@@ -2,7 +2,7 @@
 //! acknowledgements of the frames received and the inputs of every input type.
 
 use bevy::prelude::*;
-use bevy_renet::{RenetClient, renet::Bytes};
+use bevy_renet::renet::Bytes;
 use serde::Serialize;
 
 use super::{
@@ -14,7 +14,7 @@ use super::{
 use crate::shared::{
     channels::UNRELIABLE_CHANNEL,
     codec::encode_serde,
-    link::{SimulatedLink, send_to_server},
+    link::ServerSender,
     messages::{MessageIndex, ToServer},
     tick::NetTick,
     tick_buffer::{SameTick, TickBuffer},
@@ -71,9 +71,7 @@ pub(crate) fn note_shown_tick(timeline: Res<ClientTimeline>, mut seen: ResMut<Se
 pub(crate) fn send_client_messages<M: Message + Serialize>(
     mut messages: MessageReader<M>,
     index: Res<MessageIndex<ToServer, M>>,
-    mut client: ResMut<RenetClient>,
-    mut link: Option<ResMut<SimulatedLink>>,
-    time: Res<Time<Real>>,
+    mut sender: ServerSender,
     state: Res<State<ClientState>>,
 ) {
     if *state.get() != ClientState::Connected {
@@ -88,28 +86,20 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
         }
         let frame = wire::encode_message(client_kind::MESSAGE, index.index, &payload);
         trace!("send message {}: {} bytes", index.index, frame.len());
-        send_to_server(
-            &mut client,
-            link.as_deref_mut(),
-            time.elapsed(),
-            index.channel.id(),
-            Bytes::from(frame),
-        );
+        sender.send(index.channel.id(), Bytes::from(frame));
     }
 }
 
 /// Sends one update frame: frame ids received (each twice, in case an update is lost) and the
 /// inputs gathered this frame.
 pub(crate) fn send_update(
-    mut client: ResMut<RenetClient>,
-    mut link: Option<ResMut<SimulatedLink>>,
-    time: Res<Time<Real>>,
+    mut sender: ServerSender,
     session: Res<ClientSession>,
     mut replicas: ResMut<Replicas>,
     mut outgoing: ResMut<OutgoingInputs>,
     seen: Res<SeenHistory>,
 ) {
-    if session.handshake != Handshake::Welcomed || !client.is_connected() {
+    if session.handshake != Handshake::Welcomed || !sender.client.is_connected() {
         replicas.acks.clear();
         replicas.acks_previous.clear();
         outgoing.blocks.clear();
@@ -148,13 +138,7 @@ pub(crate) fn send_update(
         blocks.iter().map(|block| block.inputs.len()).sum::<usize>(),
         frame.len()
     );
-    send_to_server(
-        &mut client,
-        link.as_deref_mut(),
-        time.elapsed(),
-        UNRELIABLE_CHANNEL,
-        Bytes::from(frame),
-    );
+    sender.send(UNRELIABLE_CHANNEL, Bytes::from(frame));
     replicas.acks_previous = core::mem::take(&mut replicas.acks);
     outgoing.blocks.clear();
 }

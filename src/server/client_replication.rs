@@ -363,6 +363,12 @@ impl ClientReplication {
         frame.items = items;
     }
 
+    /// What the frame sent with id `seq` carried, while it waits for its acknowledgement.
+    pub(crate) fn sent_items(&self, seq: u16) -> Option<&[SentItem]> {
+        let frame = &self.sent[usize::from(seq) % SENT_FRAMES];
+        (frame.seq == Some(seq)).then_some(frame.items.as_slice())
+    }
+
     /// Notes acknowledged frame ids, to apply with [`Self::apply_received_acks`] before the next
     /// send looks at the table (at once when many are waiting, so they stay few).
     pub(crate) fn receive_acks(&mut self, seqs: impl IntoIterator<Item = u16>) {

@@ -11,6 +11,7 @@ use bevy_renet::{
 
 use super::{
     client_replication::ClientReplication, client_stats::ClientNetStats, config::ServerConfig,
+    outgoing::send_to_client_in,
 };
 use crate::shared::{
     channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, tick::ServerTick, wire,
@@ -110,7 +111,8 @@ pub(crate) fn accept_client(world: &mut World, client_id: ClientId) {
         .slots
         .insert(client_id, Slot::Joined(client));
     let tick = world.resource::<ServerTick>().0;
-    world.resource_mut::<RenetServer>().send_message(
+    send_to_client_in(
+        world,
         client_id,
         RELIABLE_CHANNEL,
         Bytes::from(wire::encode_welcome(
@@ -131,7 +133,8 @@ pub(crate) fn close_client(world: &mut World, client_id: ClientId, reason: Disco
         info!("client {client_id} left");
     } else {
         warn!("disconnecting client {client_id}: {reason}");
-        world.resource_mut::<RenetServer>().send_message(
+        send_to_client_in(
+            world,
             client_id,
             RELIABLE_CHANNEL,
             Bytes::from(wire::encode_disconnect(&reason)),

@@ -6,8 +6,11 @@ use std::collections::VecDeque;
 use bevy::prelude::*;
 use bevy_renet::{RenetServer, renet::Bytes};
 
-use super::{connected_client::ConnectedClient, local_client::LocalClient};
+use super::{
+    connected_client::ConnectedClient, local_client::LocalClient, outgoing::send_to_client,
+};
 use crate::shared::{
+    capture::NetCapture,
     channels::UNRELIABLE_CHANNEL,
     codec::decode_serde,
     error::DecodeError,
@@ -224,6 +227,7 @@ pub(crate) fn send_input_timing(
     tick: Res<ServerTick>,
     mut server: ResMut<RenetServer>,
     mut clients: Query<(&ConnectedClient, &mut InputTiming, &mut InputStats), Without<LocalClient>>,
+    mut capture: Option<ResMut<NetCapture>>,
 ) {
     if !tick.0.0.is_multiple_of(TIMING_REPORT_TICKS) {
         return;
@@ -238,7 +242,13 @@ pub(crate) fn send_input_timing(
                 client.id(),
                 frame.len()
             );
-            server.send_message(client.id(), UNRELIABLE_CHANNEL, Bytes::from(frame));
+            send_to_client(
+                &mut server,
+                capture.as_deref_mut(),
+                client.id(),
+                UNRELIABLE_CHANNEL,
+                Bytes::from(frame),
+            );
         }
     }
 }

@@ -30,6 +30,7 @@ mod interest;
 mod lag_compensation;
 mod left_out;
 mod local_client;
+pub(crate) mod outgoing;
 mod pack_frames;
 mod parallel;
 mod priority;
@@ -39,6 +40,7 @@ mod replicated_world;
 mod send_frames;
 mod send_messages;
 mod send_plan;
+mod state_summary;
 mod tick;
 mod value_cache;
 

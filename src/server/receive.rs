@@ -10,6 +10,7 @@ use super::{
     connected_client::{ClientSlots, Slot, accept_client, close_client},
 };
 use crate::shared::{
+    capture::NetCapture,
     channels::{RELIABLE_CHANNEL, UNRELIABLE_CHANNEL},
     disconnect::DisconnectReason,
     input::InputRegistry,
@@ -35,7 +36,8 @@ fn tick_near(now: NetTick, low: u16) -> NetTick {
 ///
 /// A client being disconnected is not listened to any more: whatever it keeps sending is
 /// dropped unread, so it cannot delay its own disconnection or make the server repeat the
-/// reason. Each message first spends the client's allowance ([`ClientAllowances`]).
+/// reason. Each message first spends the client's allowance ([`ClientAllowances`]). A running
+/// [`NetCapture`] records every message read, dropped ones included.
 pub(crate) fn receive_from_clients(world: &mut World) {
     let now = world.resource::<Time<Real>>().elapsed_secs_f64();
     let clients = world.resource::<RenetServer>().clients_id();
@@ -49,6 +51,9 @@ pub(crate) fn receive_from_clients(world: &mut World) {
                     .resource_mut::<RenetServer>()
                     .receive_message(client_id, channel)
                 {
+                    if let Some(mut capture) = world.get_resource_mut::<NetCapture>() {
+                        capture.server_received(client_id, channel, &bytes);
+                    }
                     let slot = world
                         .resource::<ClientSlots>()
                         .slots

@@ -15,10 +15,11 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     budget::FRAME_OVERHEAD_BYTES, client_replication::ClientReplication,
-    connected_client::ConnectedClient, local_client::LocalClient,
+    connected_client::ConnectedClient, local_client::LocalClient, outgoing::send_to_client,
     pack_frames::MESSAGE_FOLLOW_UP_SENDS, replicated_world::ReplicatedWorld, send_plan::SendPlan,
 };
 use crate::shared::{
+    capture::NetCapture,
     codec::{decode_serde, encode_serde},
     messages::{FromClient, MessageIndex, SendMode, ToClient, ToClients},
     wire,
@@ -150,6 +151,7 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
     index: Res<MessageIndex<ToClient, M>>,
     mut server: ResMut<RenetServer>,
     mut clients: Query<(Entity, &ConnectedClient, &mut ClientReplication), Without<LocalClient>>,
+    mut capture: Option<ResMut<NetCapture>>,
 ) {
     let Some(tick) = plan.tick else {
         return;
@@ -198,7 +200,13 @@ pub(crate) fn send_server_messages<M: Message + Serialize>(
                 connected.id(),
                 frame.len()
             );
-            server.send_message(connected.id(), index.channel.id(), frame.clone());
+            send_to_client(
+                &mut server,
+                capture.as_deref_mut(),
+                connected.id(),
+                index.channel.id(),
+                frame.clone(),
+            );
         }
         if !held.is_empty() {
             waiting.push((held, message));

@@ -1,6 +1,7 @@
 //! What both sides share: ticks, the wire format, codecs, registries, channels, the entity map,
-//! the protocol hash, and the link simulation ([`link`]).
+//! the protocol hash, the link simulation ([`link`]) and captures ([`capture`]).
 
+pub mod capture;
 pub mod channels;
 pub mod client_ids;
 pub mod codec;
@@ -34,7 +35,8 @@ use core::time::Duration;
 
 use bevy::prelude::*;
 
-/// Registers what both sides need: the registries, the protocol hash and the tick rate.
+/// Registers what both sides need: the registries, the protocol hash, the tick rate, and the
+/// upkeep of a [`NetCapture`](capture::NetCapture) when one runs.
 ///
 /// Part of [`NetsyncPlugins`](crate::NetsyncPlugins).
 pub struct SharedPlugin {
@@ -56,6 +58,14 @@ impl Plugin for SharedPlugin {
             .init_resource::<protocol::ProtocolHash>()
             .insert_resource(Time::<Fixed>::from_duration(Duration::from_secs_f64(
                 1.0 / self.tick_rate_hz,
-            )));
+            )))
+            .add_systems(
+                First,
+                capture::load_capture_names.run_if(resource_exists::<capture::NetCapture>),
+            )
+            .add_systems(
+                Last,
+                capture::flush_capture.run_if(resource_exists::<capture::NetCapture>),
+            );
     }
 }

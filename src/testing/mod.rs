@@ -402,10 +402,14 @@ impl TestNet {
             return;
         };
         if renet.is_connected() {
-            renet.send_message(
-                crate::shared::channels::RELIABLE_CHANNEL,
-                renet::Bytes::from(vec![crate::shared::wire::client_kind::GOODBYE]),
-            );
+            let goodbye = renet::Bytes::from(vec![crate::shared::wire::client_kind::GOODBYE]);
+            let channel = crate::shared::channels::RELIABLE_CHANNEL;
+            if let Some(mut capture) =
+                world.get_resource_mut::<crate::shared::capture::NetCapture>()
+            {
+                capture.client_sent(channel, &goodbye);
+            }
+            renet.send_message(channel, goodbye);
             for packet in renet.get_packets_to_send() {
                 entry.up.send(now, packet, &mut self.rng);
             }

@@ -22,7 +22,10 @@ use super::{
 
 use crate::{
     client::{ClientSession, ClientState, Handshake, LastDisconnect},
-    shared::{channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, wire::client_kind},
+    shared::{
+        capture::NetCapture, channels::RELIABLE_CHANNEL, disconnect::DisconnectReason,
+        wire::client_kind,
+    },
 };
 
 /// How a client proves it may connect.
@@ -269,7 +272,11 @@ fn say_goodbye(world: &mut World) {
         return;
     };
     if client.is_connected() {
-        client.send_message(RELIABLE_CHANNEL, Bytes::from(vec![client_kind::GOODBYE]));
+        let goodbye = Bytes::from(vec![client_kind::GOODBYE]);
+        if let Some(mut capture) = world.get_resource_mut::<NetCapture>() {
+            capture.client_sent(RELIABLE_CHANNEL, &goodbye);
+        }
+        client.send_message(RELIABLE_CHANNEL, goodbye);
         if let Some(mut transport) = world.get_resource_mut::<ClientTransport>() {
             transport.send_packets(&mut client);
         }

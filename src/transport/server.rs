@@ -20,8 +20,9 @@ use super::{
     token::{PrivateKey, UserData, unix_now},
 };
 use crate::{
-    server::{ConnectedClient, reset_server},
+    server::{ConnectedClient, outgoing::send_to_client, reset_server},
     shared::{
+        capture::NetCapture,
         channels::{RELIABLE_CHANNEL, connection_config},
         disconnect::DisconnectReason,
         wire,
@@ -196,8 +197,17 @@ fn say_goodbye_to_clients(world: &mut World) {
         return;
     };
     let frame = Bytes::from(wire::encode_disconnect(&DisconnectReason::ServerShutdown));
-    for client_id in server.clients_id() {
-        server.send_message(client_id, RELIABLE_CHANNEL, frame.clone());
+    {
+        let mut capture = world.get_resource_mut::<NetCapture>();
+        for client_id in server.clients_id() {
+            send_to_client(
+                &mut server,
+                capture.as_deref_mut(),
+                client_id,
+                RELIABLE_CHANNEL,
+                frame.clone(),
+            );
+        }
     }
     if let Some(mut transport) = world.get_resource_mut::<ServerTransport>() {
         transport.send_packets(&mut server);

@@ -10,6 +10,7 @@ mod common;
 
 mod arena_screenshot;
 mod budget;
+mod capture;
 mod client_ids;
 mod entity_mapping;
 mod fuzz_regressions;

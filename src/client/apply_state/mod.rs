@@ -24,6 +24,7 @@ use super::{
     replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
 };
 use crate::shared::{
+    capture::StateSummary,
     codec::read_length_prefixed,
     entity_map::ServerEntityMap,
     erased::ErasedValue,
@@ -52,12 +53,14 @@ pub struct FromServer;
 #[reflect(Component)]
 pub struct Frozen;
 
-/// Applies a state frame; malformed data is an error (the client then disconnects).
+/// Applies a state frame; malformed data is an error (the client then disconnects). With a
+/// `summary`, notes what the frame held, as far as it was read.
 pub(crate) fn apply_state_frame(
     world: &mut World,
     header: StateHeader,
     bytes: &[u8],
     body_start: usize,
+    summary: Option<&mut StateSummary>,
 ) -> Result<(), DecodeError> {
     world.resource_scope(|world, mut replicas: Mut<Replicas>| {
         if replicas.is_stale(header.tick) {
@@ -78,6 +81,7 @@ pub(crate) fn apply_state_frame(
                         tick: header.tick,
                         touched_targets: Vec::new(),
                         blob_missing: false,
+                        summary,
                     };
                     let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
                     let complete = frame.run(&mut reader)?;
@@ -156,12 +160,19 @@ struct FrameApply<'a> {
     touched_targets: Vec<Entity>,
     /// A large value that is news was not held (the frame is then not acknowledged).
     blob_missing: bool,
+    /// What the frame held, noted for a capture.
+    summary: Option<&'a mut StateSummary>,
 }
 
 impl FrameApply<'_> {
     /// Reads and applies the frame; `Ok(false)` when it stopped early.
     fn run(&mut self, reader: &mut BitReader) -> Result<bool, DecodeError> {
-        for despawn in read_despawns(reader)? {
+        let despawns = read_despawns(reader)?;
+        self.note(|summary| {
+            summary.read = true;
+            summary.despawns = despawns.len() as u32;
+        });
+        for despawn in despawns {
             self.despawn(despawn)?;
         }
         match self.read_resources(reader) {
@@ -179,10 +190,18 @@ impl FrameApply<'_> {
         }
     }
 
+    /// Notes something of the frame in its summary, if one is kept.
+    fn note(&mut self, note: impl FnOnce(&mut StateSummary)) {
+        if let Some(summary) = self.summary.as_deref_mut() {
+            note(summary);
+        }
+    }
+
     fn read_resources(&mut self, reader: &mut BitReader) -> Result<(), Stop> {
         let count = reader.read_count(4)?;
         for _ in 0..count {
             let index = read_index(reader)?;
+            self.note(|summary| summary.resources.push(index));
             let removed = reader.read_bool()?;
             let changed = read_change_tick(reader, self.tick)?;
             let kind = if removed {
@@ -242,6 +261,11 @@ impl FrameApply<'_> {
                 self.registry.len(),
                 self.tick,
             )?;
+            self.note(|summary| {
+                summary.entities += 1;
+                summary.spawns += u32::from(head.spawn.is_some());
+                summary.components.extend_from_slice(&shape.components);
+            });
             let (remote, spawn, stale) = match head.spawn {
                 Some(remote) => {
                     let despawned_later = self

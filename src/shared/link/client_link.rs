@@ -3,11 +3,11 @@
 
 use core::time::Duration;
 
-use bevy::prelude::*;
+use bevy::{ecs::system::SystemParam, prelude::*};
 use bevy_renet::{RenetClient, renet::Bytes};
 
 use super::{LinkConditioner, SplitMix64, one_way::Link};
-use crate::shared::channels::UNRELIABLE_CHANNEL;
+use crate::shared::{capture::NetCapture, channels::UNRELIABLE_CHANNEL};
 
 /// Insert on a client App to pass its replication traffic, both ways, through `conditioner`
 /// (the same one the test network uses): what the client receives is held back, dropped or
@@ -104,17 +104,28 @@ impl SimulatedLink {
     }
 }
 
-/// Sends a message to the server, through the [`SimulatedLink`] if there is one.
-pub(crate) fn send_to_server(
-    client: &mut RenetClient,
-    link: Option<&mut SimulatedLink>,
-    now: Duration,
-    channel: u8,
-    bytes: Bytes,
-) {
-    match link {
-        Some(link) => link.send(now, channel, bytes),
-        None => client.send_message(channel, bytes),
+/// What sending to the server takes: renet's client, the [`SimulatedLink`] and the
+/// [`NetCapture`] when there are, and the clock the link runs on.
+#[derive(SystemParam)]
+pub(crate) struct ServerSender<'w> {
+    /// The connection.
+    pub(crate) client: ResMut<'w, RenetClient>,
+    link: Option<ResMut<'w, SimulatedLink>>,
+    capture: Option<ResMut<'w, NetCapture>>,
+    time: Res<'w, Time<Real>>,
+}
+
+impl ServerSender<'_> {
+    /// Sends a message to the server, through the link if there is one, and records it in the
+    /// capture if one runs.
+    pub(crate) fn send(&mut self, channel: u8, bytes: Bytes) {
+        if let Some(capture) = self.capture.as_deref_mut() {
+            capture.client_sent(channel, &bytes);
+        }
+        match self.link.as_deref_mut() {
+            Some(link) => link.send(self.time.elapsed(), channel, bytes),
+            None => self.client.send_message(channel, bytes),
+        }
     }
 }
 

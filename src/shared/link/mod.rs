@@ -22,7 +22,7 @@ pub use one_way::LinkTraffic;
 pub use rng::SplitMix64;
 
 #[cfg(feature = "client")]
-pub(crate) use client_link::{flush_simulated_link, send_to_server};
+pub(crate) use client_link::{ServerSender, flush_simulated_link};
 #[cfg(feature = "test_utils")]
 pub(crate) use one_way::Link;
 #[cfg(all(feature = "server", feature = "netcode"))]

@@ -319,6 +319,18 @@ impl NetsyncAppExt for App {
         if needs_spawned {
             self.replicate_aliased::<SpawnedBy>();
         }
+        if (!needs_controlled || !needs_spawned)
+            && self
+                .world()
+                .get_resource::<AliasedComponents>()
+                .is_none_or(AliasedComponents::is_empty)
+        {
+            warn!(
+                "ControlledBy or SpawnedBy was registered with replicate::<C>() before predict: \
+                 every client sees the real client ids in them; register them with \
+                 replicate_aliased::<C>() (or let predict do it)"
+            );
+        }
         let mut registry = self
             .world_mut()
             .get_resource_or_init::<ReplicationRegistry>();

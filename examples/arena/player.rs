@@ -5,6 +5,7 @@ use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     server::{ClientName, LOCAL_CLIENT_ID, ViewPoint},
+    shared::client_ids::client_alias,
     transport::{ServerTransport, text_from_user_data},
 };
 use serde::{Deserialize, Serialize};
@@ -115,7 +116,8 @@ pub fn clean_name(asked: &str, client_id: u64) -> String {
         .trim()
         .to_string();
     if name.is_empty() {
-        format!("player-{}", client_id % 1000)
+        // From the alias everyone sees, not the id only its client should know.
+        format!("player-{}", client_alias(client_id) % 1000)
     } else {
         name
     }
@@ -148,4 +150,27 @@ fn respawn_players(
             commands.entity(entity).remove::<RespawnAt>();
         }
     }
+}
+
+/// Takes `damage` off `victim`'s `health`; the hit that kills counts its death, schedules its
+/// respawn and returns `true`, so the shooter scores the kill. Shared by every weapon.
+pub fn wound(
+    victim: Entity,
+    (health, score): (&mut Health, &mut Score),
+    damage: u32,
+    now: NetTick,
+    commands: &mut Commands,
+) -> bool {
+    if health.0 == 0 {
+        return false;
+    }
+    health.0 = health.0.saturating_sub(damage);
+    if health.0 > 0 {
+        return false;
+    }
+    score.deaths += 1;
+    commands
+        .entity(victim)
+        .insert(RespawnAt(now.add(RESPAWN_TICKS)));
+    true
 }

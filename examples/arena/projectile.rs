@@ -8,7 +8,7 @@ use bevy_netsync::prelude::*;
 use crate::{
     level::Level,
     movement::{Flight, Movement, PLAYER_RADIUS, PROJECTILE_RADIUS},
-    player::{RESPAWN_TICKS, RespawnAt},
+    player::wound,
     protocol::{Health, Projectile, Score},
 };
 
@@ -54,15 +54,14 @@ fn resolve_hits(
         let Ok((_, mut health, mut score, _)) = players.get_mut(victim) else {
             continue;
         };
-        health.0 = health.0.saturating_sub(DAMAGE);
-        if health.0 > 0 {
-            continue;
-        }
-        score.deaths += 1;
-        commands
-            .entity(victim)
-            .insert(RespawnAt(tick.0.add(RESPAWN_TICKS)));
-        if let Ok((_, _, mut shooter, _)) = players.get_mut(projectile.owner) {
+        let killed = wound(
+            victim,
+            (&mut health, &mut score),
+            DAMAGE,
+            tick.0,
+            &mut commands,
+        );
+        if killed && let Ok((_, _, mut shooter, _)) = players.get_mut(projectile.owner) {
             shooter.kills += 1;
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     level::Level,
     movement::{Movement, PLAYER_RADIUS},
-    player::{RESPAWN_TICKS, RespawnAt},
+    player::wound,
     protocol::{ArenaInput, Health, Player, Score, yaw_direction},
 };
 
@@ -133,18 +133,14 @@ fn fire_rails(
         let Ok((mut health, mut score)) = players.get_mut(victim) else {
             continue;
         };
-        if health.0 == 0 {
-            continue;
-        }
-        health.0 = health.0.saturating_sub(RAIL_DAMAGE);
-        if health.0 > 0 {
-            continue;
-        }
-        score.deaths += 1;
-        commands
-            .entity(victim)
-            .insert(RespawnAt(tick.0.add(RESPAWN_TICKS)));
-        if let Ok((_, mut shooter_score)) = players.get_mut(shooter) {
+        let killed = wound(
+            victim,
+            (&mut health, &mut score),
+            RAIL_DAMAGE,
+            tick.0,
+            &mut commands,
+        );
+        if killed && let Ok((_, mut shooter_score)) = players.get_mut(shooter) {
             shooter_score.kills += 1;
         }
     }

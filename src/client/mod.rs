@@ -130,7 +130,9 @@ impl Plugin for ClientPlugin {
             )
             .add_systems(
                 PostUpdate,
-                (send::note_shown_tick, send::send_update).in_set(ClientSendStep::Update),
+                (send::note_shown_tick, send::send_update)
+                    .chain()
+                    .in_set(ClientSendStep::Update),
             )
             .add_systems(
                 PostUpdate,

@@ -118,9 +118,11 @@ pub(crate) fn receive_frames(
             }
         }
     }
-    // Replication, in arrival order.
+    // Replication, in arrival order; none before the welcome (a frame read then could not turn
+    // this client's id alias back into its id, and is not acknowledged: it comes again).
+    let welcomed = world.resource::<ClientSession>().handshake == Handshake::Welcomed;
     let mut messages: Vec<(u32, crate::shared::tick::NetTick, &[u8])> = Vec::new();
-    for bytes in unreliable {
+    for bytes in unreliable.iter().filter(|_| welcomed) {
         let decoded = ServerFrame::decode(bytes);
         // A state frame is recorded once read, with what it held.
         if !matches!(decoded, Ok(ServerFrame::State { .. })) {

@@ -97,12 +97,13 @@ pub(crate) fn send_update(
     session: Res<ClientSession>,
     mut replicas: ResMut<Replicas>,
     mut outgoing: ResMut<OutgoingInputs>,
-    seen: Res<SeenHistory>,
+    mut seen: ResMut<SeenHistory>,
 ) {
     if session.handshake != Handshake::Welcomed || !sender.client.is_connected() {
         replicas.acks.clear();
         replicas.acks_previous.clear();
         outgoing.blocks.clear();
+        *seen = SeenHistory::default();
         return;
     }
     let mut ids = replicas.acks.clone();

@@ -89,7 +89,7 @@ fn short(value: f64) -> String {
     }
 }
 
-/// Spawns the panel (top right, above the game's UI) with every graph and the client table.
+/// Spawns the panel (bottom right, above the game's UI) with every graph and the client table.
 fn spawn_overlay(mut commands: Commands, overlay: Res<NetsyncOverlay>) {
     let root = commands
         .spawn((

@@ -26,6 +26,9 @@ pub(super) fn spawn_table(commands: &mut Commands, parent: Entity) {
     ));
 }
 
+/// Most clients the table lists (the host first, then by id); the rest are counted.
+const MAX_ROWS: usize = 32;
+
 /// Writes the table while the overlay shows.
 pub(super) fn update_table(
     overlay: Res<NetsyncOverlay>,
@@ -35,11 +38,19 @@ pub(super) fn update_table(
         &ClientNetStats,
         Has<LocalClient>,
     )>,
+    changed: Query<(), Changed<ClientNetStats>>,
     mut table: Query<(&mut Text, &mut Node), With<ClientTable>>,
+    mut shown: Local<bool>,
 ) {
     if !overlay.visible {
+        *shown = false;
         return;
     }
+    // The figures change once a second: rebuild then, or when the overlay appears.
+    if *shown && changed.is_empty() {
+        return;
+    }
+    *shown = true;
     let Ok((mut text, mut node)) = table.single_mut() else {
         return;
     };
@@ -61,7 +72,12 @@ pub(super) fn update_table(
         })
         .collect();
     rows.sort_by_key(|row| (!row.local, row.id));
-    let lines = table_lines(&rows);
+    let more = rows.len().saturating_sub(MAX_ROWS);
+    rows.truncate(MAX_ROWS);
+    let mut lines = table_lines(&rows);
+    if more > 0 {
+        lines.push_str(&format!("\n… and {more} more"));
+    }
     if text.0 != lines {
         text.0 = lines;
     }

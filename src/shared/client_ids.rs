@@ -9,6 +9,12 @@
 //! named and, for everyone else, an alias that is the same wherever that client is named (so
 //! "same player" comparisons still hold) but is not an id it could connect with.
 //!
+//! Only replicated components registered this way are aliased: a replicated resource or a
+//! server message that holds client ids sends them as they are (put [`client_alias`] in them
+//! yourself). Every id is aliased, the host's
+//! [`LOCAL_CLIENT_ID`](crate::server::LOCAL_CLIENT_ID) and a game's "nobody" value such as 0
+//! too, so compare with such constants on the server.
+//!
 //! [`ControlledBy`]: super::prediction::ControlledBy
 //! [`SpawnedBy`]: super::prediction::SpawnedBy
 
@@ -57,12 +63,15 @@ pub trait NamesClients: Clone {
     fn map_client_ids(&mut self, map: &mut dyn FnMut(u64) -> u64);
 }
 
-/// The key of this process's aliases, drawn once at random.
+/// The key of this process's aliases, drawn once at random (the standard library's
+/// `RandomState`: SipHash-1-3 with a 128-bit random key today).
 static ALIAS_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
-/// The alias the server's clients see for `client_id`: a keyed hash, the same for the same id
-/// within one server process, which no client can turn back into the id.
-pub(crate) fn client_alias(client_id: u64) -> u64 {
+/// The alias other clients see for `client_id` in values registered with
+/// [`replicate_aliased`](crate::NetsyncAppExt::replicate_aliased): a keyed hash, the same for
+/// the same id within one server process; without the key, turning it back into the id takes
+/// a search of the id space. For a server's own resources and messages that name clients.
+pub fn client_alias(client_id: u64) -> u64 {
     ALIAS_KEY.hash_one(client_id)
 }
 

@@ -3,7 +3,10 @@
 //! it could connect with.
 
 use bevy::prelude::*;
-use bevy_netsync::{prelude::*, testing::TestNet};
+use bevy_netsync::{
+    prelude::*,
+    testing::{LinkConditioner, TestNet},
+};
 use serde::{Deserialize, Serialize};
 
 /// A game's own value naming two clients.
@@ -86,5 +89,41 @@ fn each_client_sees_its_own_id_and_only_aliases_of_the_others() {
         assert!(!predicted);
         assert_eq!(pair.rival, aliases[1 - seat as usize].client_id);
         assert!(!ids.contains(&controller.client_id) && !ids.contains(&pair.rival));
+    }
+}
+
+#[test]
+fn a_state_frame_that_overtakes_the_welcome_still_shows_the_client_its_own_id() {
+    // Reordered and lossy: the first state frames often arrive before the welcome.
+    for seed in 0..12 {
+        let mut net = TestNet::new(protocol)
+            .with_seed(seed)
+            .with_default_link(LinkConditioner::new(30, 20, 0.2).with_reorder(0.5));
+        net.server_mut().add_observer(
+            |event: On<Add, ConnectedClient>,
+             clients: Query<&ConnectedClient>,
+             mut commands: Commands| {
+                let client_id = clients.get(event.entity).unwrap().id();
+                commands.spawn((
+                    Replicated,
+                    Transform::default(),
+                    ControlledBy { client_id },
+                    Pair {
+                        owner: client_id,
+                        rival: 0,
+                        seat: 0,
+                    },
+                ));
+            },
+        );
+        let client = net.add_client();
+        net.run(120);
+        let id = net.client_id(client);
+        let (controller, pair, predicted) = shown(&mut net, client, 0);
+        assert_eq!(
+            (controller.client_id, pair.owner, predicted),
+            (id, id, true),
+            "seed {seed}"
+        );
     }
 }

@@ -8,7 +8,8 @@ fn shots_at_what_the_shooter_saw_register_on_every_link() {
     for (seed, (name, link)) in links().into_iter().enumerate() {
         let shots = run(link, seed as u64 + 1, 0.0);
         println!("{name}: {shots:?}");
-        assert!(shots.fired >= 150, "{name}: {shots:?}");
+        // Fire inputs that arrived in time (late ones are repeats, not shots).
+        assert!(shots.fired >= 100, "{name}: {shots:?}");
         assert!(
             shots.compensated * 100 >= shots.fired * 99,
             "{name}: only {} of {} shots registered",

@@ -78,8 +78,8 @@ impl HitHistory {
 }
 
 /// Records this tick's pose of every compensated entity, notes the ones gone, and forgets
-/// what is older than [`LagCompensationSettings::history`]. Runs in `FixedPostUpdate`, after
-/// the simulation of the tick.
+/// what is older than [`LagCompensationSettings::history`]. Runs in `FixedLast`, after the
+/// simulation (and a physics engine's step) of the tick.
 pub(crate) fn record_hit_history(
     tick: Res<ServerTick>,
     settings: Res<LagCompensationSettings>,

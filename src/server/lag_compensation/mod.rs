@@ -8,10 +8,11 @@
 //! them, [`LagCompensation::pose_seen`] gives any compensated entity's `Transform` as X saw it
 //! (to run a physics engine's own query on rewound shapes).
 //!
-//! Limits: a claim older than the client's round trip plus
+//! Limits: a claim older than the client's round trip (as renet measures it from the client's
+//! acknowledgements, so a client that delays them can stretch it) plus
 //! [`LagCompensationSettings::max_interpolation_delay`] plus
-//! [`LagCompensationSettings::margin`] is clamped to that, so nobody shoots deeper into the
-//! past than its link explains; the history holds [`LagCompensationSettings::history`] (1 s by
+//! [`LagCompensationSettings::margin`] is clamped to that, and never reaches past the history
+//! kept; the history holds [`LagCompensationSettings::history`] (1 s by
 //! default, [`MAX_HISTORY_TICKS`] at most) of [`HISTORY_BYTES_PER_TICK`] per entity and tick.
 //! The host's own player (no network) sees the newest state, and is compensated for that.
 
@@ -107,15 +108,15 @@ impl LagCompensationSettings {
     }
 }
 
-/// Adds lag compensation's resources and its history recording (`FixedPostUpdate`, after the
-/// game's simulation of the tick).
+/// Adds lag compensation's resources and its history recording (`FixedLast`, after the game's
+/// simulation and physics of the tick).
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<HitHistory>()
         .init_resource::<SeenTicks>()
         .init_resource::<LagCompensationSettings>()
         .add_observer(forget_seen)
         .add_systems(
-            FixedPostUpdate,
+            FixedLast,
             record_hit_history.run_if(resource_exists::<RenetServer>),
         );
 }

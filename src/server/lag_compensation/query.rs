@@ -86,6 +86,9 @@ impl LagCompensation<'_> {
             + self.settings.margin.as_secs_f64();
         let tick_seconds = self.fixed.timestep().as_secs_f64().max(1e-6);
         let most = (allowed / tick_seconds * f64::from(SEEN_STEPS_PER_TICK)).ceil() as u32;
+        // Never deeper than the history reaches (its oldest pose is one tick before the input's).
+        let kept = self.settings.history_ticks(self.fixed.timestep()) as u32;
+        let most = most.min(kept * SEEN_STEPS_PER_TICK);
         let steps = u32::from(claimed).clamp(SEEN_STEPS_PER_TICK, most.max(SEEN_STEPS_PER_TICK));
         SeenTick::before(input_tick, steps)
     }

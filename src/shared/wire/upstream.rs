@@ -53,7 +53,9 @@ pub(super) fn read_extras(bits: &mut BitReader) -> Result<UpstreamExtras, Decode
         let value = match newer {
             None => lag(i64::try_from(bits.read_golomb(6)?).unwrap_or(-1))?,
             Some(newer) if bits.read_bool()? => newer,
-            Some(newer) => lag(i64::from(newer) + unzigzag(bits.read_golomb(2)?))?,
+            Some(newer) => lag(i64::from(newer)
+                .checked_add(unzigzag(bits.read_golomb(2)?))
+                .ok_or(DecodeError::VarintOverflow)?)?,
         };
         extras.seen.push(value);
         newer = Some(value);
@@ -99,6 +101,15 @@ mod tests {
         bits.write_golomb(u64::from(u16::MAX), 6);
         bits.write_bool(false);
         bits.write_golomb(zigzag(1), 2);
+        let bytes = bits.into_bytes();
+        assert!(read_extras(&mut BitReader::new(&bytes)).is_err());
+        // A difference so large that adding it overflows.
+        let mut bits = BitWriter::new();
+        bits.write_bool(true);
+        bits.write_golomb(1, 0);
+        bits.write_golomb(1, 6);
+        bits.write_bool(false);
+        bits.write_golomb(u64::MAX - 1, 2);
         let bytes = bits.into_bytes();
         assert!(read_extras(&mut BitReader::new(&bytes)).is_err());
     }

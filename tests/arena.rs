@@ -440,3 +440,34 @@ struct Beams(Vec<railgun::RailBeam>);
 fn note_beams(mut beams: MessageReader<railgun::RailBeam>, mut seen: ResMut<Beams>) {
     seen.0.extend(beams.read().copied());
 }
+
+#[test]
+fn a_capture_of_a_real_udp_session_opens_in_tshark() {
+    let path = std::env::temp_dir().join(format!("arena-capture-{}.pcapng", std::process::id()));
+    let mut arena = Arena::new(2, true);
+    let capture = NetCapture::create(&path, CaptureLimits::default()).unwrap();
+    arena.server.insert_resource(capture);
+    arena.run(120);
+    arena.server.world_mut().resource_mut::<NetCapture>().stop();
+    let packets = arena.server.world().resource::<NetCapture>().packets();
+    assert!(packets > 200, "{packets} packets");
+    let Ok(output) = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .args(["-T", "fields", "-e", "frame.comment"])
+        .output()
+    else {
+        eprintln!("skipping the tshark part: tshark not found (apt-get install tshark)");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "tshark failed: {stderr}");
+    assert!(!stderr.contains("rror"), "tshark complained: {stderr}");
+    let comments = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(comments.lines().count() as u64, packets);
+    // Captured once the bots were in: their replication and their updates.
+    for kind in ["STATE", "UPDATE"] {
+        assert!(comments.contains(kind), "no {kind} in the capture");
+    }
+    let _ = std::fs::remove_file(&path);
+}

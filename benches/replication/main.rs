@@ -27,7 +27,7 @@ use bevy::prelude::*;
 use bevy_netsync::{
     prelude::*,
     server::{ViewOrigin, ViewPoint},
-    testing::TestNet,
+    testing::{TestNet, peak_rss_bytes, reset_peak_rss},
 };
 use open_world::{check_open_world, spread_open_world};
 use orbit::{Orbit, RADIUS, SPEED, TICK_SECONDS, move_on_orbit};
@@ -105,6 +105,15 @@ struct Figures {
     up_payload: f64,
     server_p50_us: f64,
     server_p99_us: f64,
+    /// Process CPU time over the same interval (every thread, as the peer benches measure).
+    cpu_p50_us: Option<f64>,
+    cpu_p99_us: Option<f64>,
+    /// Mean wall time per client per tick: receive, frame, send.
+    client_us_per_tick: f64,
+    /// Peak resident memory of the process during the scenario (server and every client).
+    peak_rss_mib: Option<f64>,
+    /// Mean heap bytes the server holds for a client's replication at the end.
+    held_per_client: f64,
     worst_staleness_ticks: Option<f64>,
     /// Open world: mean entities each client holds.
     entities_per_client: Option<f64>,
@@ -146,6 +155,7 @@ fn fly(
 const UNLIMITED_BYTES_PER_SECOND: usize = 64 << 20;
 
 fn run(scenario: &Scenario) -> Figures {
+    reset_peak_rss();
     let codec = scenario.codec;
     let mut net = TestNet::new(move |app: &mut App| codec.register(app));
     net.server_mut()
@@ -202,11 +212,15 @@ fn run(scenario: &Scenario) -> Figures {
     let down_before: Vec<_> = (0..scenario.clients).map(|c| net.downstream(c)).collect();
     let up_before: Vec<_> = (0..scenario.clients).map(|c| net.upstream(c)).collect();
     let mut server_times = Vec::with_capacity(MEASURED_STEPS);
+    let mut cpu_times = Vec::with_capacity(MEASURED_STEPS);
+    let mut clients_time = Duration::ZERO;
     let mut worst_staleness: f64 = 0.0;
     let mut held = 0usize;
     for step in 0..MEASURED_STEPS {
         net.step();
         server_times.push(net.last_server_time());
+        cpu_times.extend(net.last_server_cpu_time());
+        clients_time += net.last_clients_time();
         if scenario.budget.is_some() && step % 10 == 0 {
             worst_staleness = worst_staleness.max(staleness(&mut net, &orbits));
         }
@@ -232,7 +246,18 @@ fn run(scenario: &Scenario) -> Figures {
     let down_payload = down_bytes as f64 / clients / seconds;
     let packets = down_packets as f64 / clients / seconds;
     server_times.sort();
+    cpu_times.sort();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let cpu_at = |share: usize| {
+        (!cpu_times.is_empty()).then(|| micros(cpu_times[cpu_times.len() * share / 100]))
+    };
+    let (cpu_p50_us, cpu_p99_us) = (cpu_at(50), cpu_at(99));
+    let client_us_per_tick = micros(clients_time) / MEASURED_STEPS as f64 / clients;
+    let held_per_client = (0..scenario.clients)
+        .filter_map(|client| net.server_bytes_held(client))
+        .sum::<usize>() as f64
+        / clients;
+    let peak_rss_mib = peak_rss_bytes().map(|bytes| bytes as f64 / (1 << 20) as f64);
     let correct = if scenario.open_world {
         freeze(&mut net);
         net.run(120);
@@ -258,6 +283,11 @@ fn run(scenario: &Scenario) -> Figures {
         up_payload: up_bytes as f64 / clients / seconds,
         server_p50_us: micros(server_times[server_times.len() / 2]),
         server_p99_us: micros(server_times[server_times.len() * 99 / 100]),
+        cpu_p50_us,
+        cpu_p99_us,
+        client_us_per_tick,
+        peak_rss_mib,
+        held_per_client,
         worst_staleness_ticks: scenario.budget.map(|_| worst_staleness),
         entities_per_client: scenario
             .open_world
@@ -367,10 +397,10 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick p50 | p99 | worst staleness (ticks) | entities per client | correct |"
+        "| scenario | Transform codec | entities | clients | s→c B/s per client | with IP/UDP | packets/s | bits/entity/tick | c→s B/s per client | server µs/tick p50 | p99 | server CPU µs/tick p50 | p99 | client µs/tick | peak RSS MiB | held per client KiB | worst staleness (ticks) | entities per client | correct |"
     );
     println!(
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
     let mut rows = Vec::new();
     for scenario in scenarios() {
@@ -387,7 +417,7 @@ fn main() {
             Err(error) => format!("NO: {error}"),
         };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} | {:.1} | {} | {:.1} | {} | {} | {} |",
             scenario.name,
             scenario.codec.name(),
             scenario.entities,
@@ -399,6 +429,11 @@ fn main() {
             figures.up_payload,
             figures.server_p50_us,
             figures.server_p99_us,
+            optional(figures.cpu_p50_us, 0),
+            optional(figures.cpu_p99_us, 0),
+            figures.client_us_per_tick,
+            optional(figures.peak_rss_mib, 1),
+            figures.held_per_client / 1024.0,
             figures
                 .worst_staleness_ticks
                 .map_or("-".to_string(), |ticks| format!("{ticks:.1}")),
@@ -420,6 +455,11 @@ fn main() {
             "up_bytes_per_client_s": figures.up_payload,
             "server_us_p50": figures.server_p50_us,
             "server_us_p99": figures.server_p99_us,
+            "server_cpu_us_p50": figures.cpu_p50_us,
+            "server_cpu_us_p99": figures.cpu_p99_us,
+            "client_us_per_tick": figures.client_us_per_tick,
+            "peak_rss_mib": figures.peak_rss_mib,
+            "held_bytes_per_client": figures.held_per_client,
             "worst_staleness_ticks": figures.worst_staleness_ticks,
             "entities_per_client": figures.entities_per_client,
             "correct": figures.correct.is_ok(),
@@ -431,4 +471,9 @@ fn main() {
             println!("{row}");
         }
     }
+}
+
+/// `value` with `decimals`, or `-` where it could not be measured.
+fn optional(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("-".to_string(), |value| format!("{value:.decimals$}"))
 }

@@ -32,6 +32,7 @@ use bevy_renet::{
     renet::{self, ClientId},
 };
 
+mod cpu_clock;
 #[cfg(feature = "client")]
 mod fuzz;
 #[cfg(feature = "client")]
@@ -44,6 +45,7 @@ pub use fuzz_transport::{FuzzClientTransport, FuzzServerTransport};
 pub use crate::shared::link::{LinkConditioner, LinkTraffic, SplitMix64};
 /// The crate's frame encoders and decoders, for tests that craft frames by hand.
 pub use crate::shared::wire::frames as wire;
+pub use cpu_clock::{peak_rss_bytes, process_cpu_time, reset_peak_rss};
 
 use crate::{
     NetsyncPlugins,
@@ -65,6 +67,8 @@ pub struct TestNet {
     next_client_id: ClientId,
     default_link: LinkConditioner,
     last_server_time: Duration,
+    last_server_cpu: Option<Duration>,
+    last_clients_time: Duration,
 }
 
 struct TestClient {
@@ -107,6 +111,8 @@ impl TestNet {
             next_client_id: 1,
             default_link: LinkConditioner::PERFECT,
             last_server_time: Duration::ZERO,
+            last_server_cpu: None,
+            last_clients_time: Duration::ZERO,
         }
     }
 
@@ -169,6 +175,7 @@ impl TestNet {
     pub fn step(&mut self) {
         let now = self.now;
         let started = Instant::now();
+        let cpu_started = process_cpu_time();
         // Client → server packets that arrived.
         for client in &mut self.clients {
             let packets = client.up.deliver(now);
@@ -219,6 +226,10 @@ impl TestNet {
             }
         }
         self.last_server_time = started.elapsed();
+        self.last_server_cpu = cpu_started
+            .zip(process_cpu_time())
+            .map(|(start, end)| end.saturating_sub(start));
+        let clients_started = Instant::now();
 
         // Each client receives, runs its frame, and sends.
         for client in &mut self.clients {
@@ -245,6 +256,7 @@ impl TestNet {
                 client.up.send(now, packet, &mut self.rng);
             }
         }
+        self.last_clients_time = clients_started.elapsed();
         self.now += STEP;
     }
 
@@ -272,6 +284,17 @@ impl TestNet {
     /// assert on it.
     pub fn last_server_time(&self) -> Duration {
         self.last_server_time
+    }
+
+    /// The process's CPU time (every thread) over the same part of the last step as
+    /// [`last_server_time`](Self::last_server_time); `None` where the clock is unavailable.
+    pub fn last_server_cpu_time(&self) -> Option<Duration> {
+        self.last_server_cpu
+    }
+
+    /// Wall time of the last step's client frames, all clients together (receive, frame, send).
+    pub fn last_clients_time(&self) -> Duration {
+        self.last_clients_time
     }
 
     /// Simulated time since the start.

@@ -111,6 +111,26 @@ fn check_server(comments: &[String], id: u64) {
         &format!("sent client={id} channel=0 MESSAGE type=ChatLine tick=")
     ));
     check_states(comments, "sent", id);
+    check_message_data(
+        comments,
+        &format!("received client={id} channel=0 MESSAGE type=Chat "),
+        &Chat("hello".into()),
+    );
+}
+
+/// The capture shows a message's content as the bytes of its encoding.
+fn check_message_data(comments: &[String], prefix: &str, message: &impl serde::Serialize) {
+    let mut encoded = Vec::new();
+    bevy_netsync::shared::codec::encode_serde(message, &mut encoded).unwrap();
+    let hex: String = encoded.iter().map(|byte| format!("{byte:02x}")).collect();
+    let comment = comments
+        .iter()
+        .find(|comment| comment.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no comment starts with {prefix}"));
+    assert!(
+        comment.contains(&format!(" data={hex} ")),
+        "{comment} does not show {hex}"
+    );
 }
 
 fn check_client(comments: &[String], id: u64) {
@@ -133,6 +153,16 @@ fn check_client(comments: &[String], id: u64) {
         &format!("received client={id} channel=0 MESSAGE type=ChatLine tick=")
     ));
     check_states(comments, "received", id);
+    check_message_data(
+        comments,
+        &format!("sent client={id} channel=0 MESSAGE type=Chat "),
+        &Chat("hello".into()),
+    );
+    check_message_data(
+        comments,
+        &format!("received client={id} channel=0 MESSAGE type=ChatLine "),
+        &ChatLine("welcome".into()),
+    );
 }
 
 /// Ends the capture of `app`, which recorded something.

@@ -121,10 +121,11 @@ fn server_frame(
             tick,
             payload,
         } => format!(
-            "MESSAGE type={} tick={} payload={}",
+            "MESSAGE type={} tick={} payload={} data={}",
             name(&names.server_messages, index),
             tick.0,
-            payload.len()
+            payload.len(),
+            hex_start(payload)
         ),
         ServerFrame::InputTiming { min_lead, late } => {
             format!("INPUT_TIMING lead={min_lead} late={late}")
@@ -218,12 +219,27 @@ fn client_frame(names: &CaptureNames, frame: &[u8]) -> Result<String, DecodeErro
             )
         }
         ClientFrame::Message { index, payload } => format!(
-            "MESSAGE type={} payload={}",
+            "MESSAGE type={} payload={} data={}",
             name(&names.client_messages, index),
-            payload.len()
+            payload.len(),
+            hex_start(payload)
         ),
         ClientFrame::Goodbye => "GOODBYE".to_string(),
     })
+}
+
+/// Bytes a comment shows of a message's payload (its type is the game's, so its content is
+/// shown as bytes: the encoded value).
+const SHOWN_PAYLOAD_BYTES: usize = 64;
+
+/// The first [`SHOWN_PAYLOAD_BYTES`] of `payload` in hex, `…` after them if there are more.
+fn hex_start(payload: &[u8]) -> String {
+    let shown = &payload[..payload.len().min(SHOWN_PAYLOAD_BYTES)];
+    let mut text: String = shown.iter().map(|byte| format!("{byte:02x}")).collect();
+    if payload.len() > shown.len() {
+        text.push('…');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -260,7 +276,7 @@ mod tests {
         assert_eq!(
             describe(&names, true, &message, None),
             format!(
-                "MESSAGE type=ChatLine tick=7 payload=3 bytes={}",
+                "MESSAGE type=ChatLine tick=7 payload=3 data=010203 bytes={}",
                 message.len()
             )
         );
@@ -274,7 +290,7 @@ mod tests {
         );
         assert_eq!(
             describe(&names, false, &[client_kind::MESSAGE, 3, 0], None),
-            "MESSAGE type=#3 payload=1 bytes=3"
+            "MESSAGE type=#3 payload=1 data=00 bytes=3"
         );
         assert!(describe(&names, false, &[200], None).starts_with("UNDECODABLE kind=200 "));
     }

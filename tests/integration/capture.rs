@@ -278,3 +278,48 @@ fn a_captured_session_reads_back_decoded_on_both_sides() {
     let _ = std::fs::remove_file(&server_path);
     let _ = std::fs::remove_file(&client_path);
 }
+
+/// Traffic both ways of one seeded session, captured on both sides or not at all.
+fn traffic(capture: bool) -> (u64, u64, u64, u64) {
+    let mut net = net()
+        .with_seed(3)
+        .with_default_link(bevy_netsync::testing::LinkConditioner::new(20, 5, 0.05));
+    let path = temp_path(if capture { "same-on" } else { "same-off" });
+    if capture {
+        let file = NetCapture::create(&path, CaptureLimits::default()).unwrap();
+        net.server_mut().insert_resource(file);
+    }
+    for index in 0..20u8 {
+        net.spawn_on_server((Replicated, Health(u32::from(index))));
+    }
+    let client_path = temp_path(if capture {
+        "same-on-client"
+    } else {
+        "same-off-client"
+    });
+    let client = net.add_client_with(move |app| {
+        if capture {
+            app.insert_resource(
+                NetCapture::create(&client_path, CaptureLimits::default()).unwrap(),
+            );
+        }
+    });
+    for _ in 0..120 {
+        net.step();
+        let world = net.server_mut().world_mut();
+        let mut healths = world.query::<&mut Health>();
+        for mut health in healths.iter_mut(world) {
+            health.0 += 1;
+        }
+    }
+    let (down, up) = (net.downstream(client), net.upstream(client));
+    let _ = std::fs::remove_file(&path);
+    (down.bytes, down.packets, up.bytes, up.packets)
+}
+
+#[test]
+fn capturing_changes_nothing_that_is_sent() {
+    let captured = traffic(true);
+    assert!(captured.0 > 10_000 && captured.2 > 0, "{captured:?}");
+    assert_eq!(captured, traffic(false));
+}

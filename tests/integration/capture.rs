@@ -320,6 +320,6 @@ fn traffic(capture: bool) -> (u64, u64, u64, u64) {
 #[test]
 fn capturing_changes_nothing_that_is_sent() {
     let captured = traffic(true);
-    assert!(captured.0 > 10_000 && captured.2 > 0, "{captured:?}");
+    assert!(captured.0 > 5_000 && captured.2 > 0, "{captured:?}");
     assert_eq!(captured, traffic(false));
 }

@@ -6,7 +6,7 @@ use bevy_renet::RenetServer;
 
 use super::{
     budget::ReplicationBudget, client_replication::ClientReplication, config::ServerConfig,
-    connected_client::ConnectedClient, diagnostics::FrameTimes, local_client::LocalClient,
+    connected_client::ConnectedClient, local_client::LocalClient,
 };
 
 /// The name a game gives a client (from its connect token, a login, a chat command). Put it on
@@ -39,10 +39,16 @@ pub struct ClientNetStats {
     pub frames_awaiting_ack: usize,
 }
 
-/// Refreshes every remote client's [`ClientNetStats`] when a second ended (`FrameEnd`, after
-/// the frame's send).
+/// Gives every [`ConnectedClient`] its [`ClientNetStats`] (zero until the first refresh).
+pub(crate) fn add_client_stats(event: On<Add, ConnectedClient>, mut commands: Commands) {
+    commands
+        .entity(event.entity)
+        .insert_if_new(ClientNetStats::default());
+}
+
+/// Refreshes every remote client's [`ClientNetStats`]; run when a second ended (`FrameEnd`,
+/// after the frame's send).
 pub(crate) fn update_client_stats(
-    times: Res<FrameTimes>,
     server: Res<RenetServer>,
     config: Res<ServerConfig>,
     mut clients: Query<
@@ -55,9 +61,6 @@ pub(crate) fn update_client_stats(
         Without<LocalClient>,
     >,
 ) {
-    if !times.due {
-        return;
-    }
     for (connected, replication, budget, mut stats) in &mut clients {
         let id = connected.id();
         let rate = budget.map_or(config.bytes_per_second, |budget| budget.bytes_per_second);

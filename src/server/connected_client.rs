@@ -10,8 +10,7 @@ use bevy_renet::{
 };
 
 use super::{
-    client_replication::ClientReplication, client_stats::ClientNetStats, config::ServerConfig,
-    outgoing::send_to_client_in,
+    client_replication::ClientReplication, config::ServerConfig, outgoing::send_to_client_in,
 };
 use crate::shared::{
     channels::RELIABLE_CHANNEL, disconnect::DisconnectReason, tick::ServerTick, wire,
@@ -21,7 +20,7 @@ use crate::shared::{
 /// [`ServerSet::Receive`](super::ServerSet::Receive) when the client's protocol matches, and
 /// despawned when it disconnects; observe `On<Add, ConnectedClient>` to spawn its player.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
-#[require(ClientReplication, ClientNetStats)]
+#[require(ClientReplication)]
 pub struct ConnectedClient {
     id: ClientId,
 }

@@ -19,7 +19,7 @@ use bevy::{
 use bevy_renet::RenetServer;
 
 use super::{
-    client_stats::{ClientNetStats, update_client_stats},
+    client_stats::{ClientNetStats, add_client_stats, update_client_stats},
     connected_client::ConnectedClient,
     local_client::LocalClient,
 };
@@ -98,7 +98,8 @@ pub(crate) fn plugin(app: &mut App) {
     ] {
         app.register_diagnostic(Diagnostic::new(path).with_max_history_length(HISTORY_SECONDS));
     }
-    app.init_resource::<FrameTimes>();
+    app.init_resource::<FrameTimes>()
+        .add_observer(add_client_stats);
     // An App without the usual main schedule order (`App::empty`) is not timed.
     if let Some(mut order) = app.world_mut().get_resource_mut::<MainScheduleOrder>()
         && order.labels.contains(&First.intern())
@@ -111,10 +112,19 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_systems(FrameStart, start_frame.run_if(server_exists))
         .add_systems(
             FrameEnd,
-            (end_frame, update_client_stats, record_diagnostics)
+            (
+                end_frame,
+                update_client_stats.run_if(second_ended),
+                record_diagnostics,
+            )
                 .chain()
                 .run_if(server_exists),
         );
+}
+
+/// Whether a second ended with this frame.
+fn second_ended(times: Res<FrameTimes>) -> bool {
+    times.due
 }
 
 fn start_frame(mut times: ResMut<FrameTimes>) {

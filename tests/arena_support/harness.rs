@@ -96,7 +96,7 @@ impl Arena {
             .map(|i| {
                 let mut bot = bots::bot_app(
                     &address,
-                    &format!("bot-{}", i + 1), // see `name`
+                    &bot_name(i),
                     i as u64 + 7,
                     &net_args::NetArgs::default(),
                 )
@@ -155,7 +155,7 @@ impl Arena {
     /// A bot's player name, the same on the server and on every bot (other clients see only
     /// an alias of its client id).
     pub fn name(&self, bot: usize) -> String {
-        format!("bot-{}", bot + 1)
+        bot_name(bot)
     }
 
     /// The server-side player entity of a bot.
@@ -185,4 +185,9 @@ impl Arena {
             .map(|(player, score)| (player.name.clone(), *score))
             .collect()
     }
+}
+
+/// The name bot `bot` connects with.
+fn bot_name(bot: usize) -> String {
+    format!("bot-{}", bot + 1)
 }

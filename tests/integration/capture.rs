@@ -122,7 +122,7 @@ fn check_server(comments: &[String], id: u64) {
 fn check_message_data(comments: &[String], prefix: &str, message: &impl serde::Serialize) {
     let mut encoded = Vec::new();
     bevy_netsync::shared::codec::encode_serde(message, &mut encoded).unwrap();
-    let hex: String = encoded.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = bevy_netsync::transport::to_hex(&encoded);
     let comment = comments
         .iter()
         .find(|comment| comment.starts_with(prefix))

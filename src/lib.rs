@@ -246,6 +246,7 @@
 #![cfg_attr(not(all(feature = "server", feature = "client")), allow(dead_code))]
 
 mod app_ext;
+mod authority_app_ext;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "overlay")]
@@ -264,25 +265,29 @@ use bevy::{
 };
 
 pub use app_ext::NetsyncAppExt;
+pub use authority_app_ext::AuthorityAppExt;
 
 /// The names a game uses most.
 pub mod prelude {
     #[cfg(feature = "client")]
     pub use crate::client::{
-        ClientPlugin, ClientSet, ClientState, ClientTimeline, FromServer, Frozen,
-        InterpolationSettings, LastDisconnect, NetsyncDiagnostics, PredictedTick,
+        AuthorityGained, AuthorityLost, ClientPlugin, ClientSet, ClientState, ClientTimeline,
+        FromServer, Frozen, HasAuthority, InterpolationSettings, LastDisconnect,
+        NetsyncDiagnostics, PredictedTick, ReleaseAuthority, RequestAuthority,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
+        AuthorityChanged, AuthorityCommandsExt, AuthorityRequested, AuthoritySettings,
         ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InterestSettings,
         KickClient, LocalClient, NetsyncServerDiagnostics, PriorityHook, RelevanceRule, Replicated,
         ReplicationBudget, ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin,
         ServerSet, ValueRefused, ViewPoint, spawn_local_client,
     };
     pub use crate::{
-        NetsyncAppExt, NetsyncPlugins,
+        AuthorityAppExt, NetsyncAppExt, NetsyncPlugins,
         shared::{
             SharedPlugin,
+            authority::{HeldBy, Proposal, Verdict},
             capture::{CaptureLimits, NetCapture},
             channels::Channel,
             client_ids::NamesClients,

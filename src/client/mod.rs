@@ -2,6 +2,7 @@
 //! messages. Everything runs only while a [`RenetClient`] resource exists.
 
 mod apply_state;
+mod authority;
 mod blob_assembly;
 mod component_receivers;
 mod connection;
@@ -20,6 +21,10 @@ use bevy::{prelude::*, state::app::StatesPlugin};
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 
 pub use apply_state::{FromServer, Frozen};
+pub(crate) use authority::add_authority;
+pub use authority::{
+    AuthorityGained, AuthorityLost, HasAuthority, ReleaseAuthority, RequestAuthority,
+};
 pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;
 pub use input::INPUT_REDUNDANCY;
@@ -66,6 +71,8 @@ pub enum ClientSet {
 pub(crate) enum ClientSendStep {
     Messages,
     Inputs,
+    /// Held entities' values into the update's owned-values section (client authority).
+    Authority,
     Update,
 }
 
@@ -112,6 +119,7 @@ impl Plugin for ClientPlugin {
                 (
                     ClientSendStep::Messages,
                     ClientSendStep::Inputs,
+                    ClientSendStep::Authority,
                     ClientSendStep::Update,
                 )
                     .chain()
@@ -143,6 +151,7 @@ impl Plugin for ClientPlugin {
             )
             .add_systems(FixedPostUpdate, save_predictions);
         prediction::plugin(app);
+        authority::plugin(app);
         diagnostics::register(app);
     }
 }

@@ -16,7 +16,7 @@ use crate::shared::{
     error::DecodeError,
     registry::BASELINE_WINDOW_TICKS,
     tick::NetTick,
-    wire::{MAX_DESPAWNS_PER_FRAME, MAX_TICK_LEAP},
+    wire::{MAX_DESPAWNS_PER_FRAME, MAX_TICK_LEAP, OwnedAck},
 };
 
 /// Most despawned server entities a client remembers at once (to ignore older spawns of them).
@@ -120,6 +120,8 @@ pub(crate) struct Replicas {
     pub(crate) acks_previous: Vec<u16>,
     /// The newest input tick the server said it received.
     pub(crate) input_ack: Option<NetTick>,
+    /// The owned-value sections the server said it read (client authority).
+    pub(crate) owned_ack: Option<OwnedAck>,
     pub(crate) blobs: BlobAssembly,
 }
 

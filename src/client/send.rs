@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{
     ClientTimeline,
+    authority::OutgoingOwned,
     connection::ClientState,
     replicas::Replicas,
     session::{ClientSession, Handshake},
@@ -90,20 +91,22 @@ pub(crate) fn send_client_messages<M: Message + Serialize>(
     }
 }
 
-/// Sends one update frame: frame ids received (each twice, in case an update is lost) and the
-/// inputs gathered this frame.
+/// Sends one update frame: frame ids received (each twice, in case an update is lost), the
+/// inputs gathered this frame, and the values of held entities.
 pub(crate) fn send_update(
     mut sender: ServerSender,
     session: Res<ClientSession>,
     mut replicas: ResMut<Replicas>,
     mut outgoing: ResMut<OutgoingInputs>,
     mut seen: ResMut<SeenHistory>,
+    mut owned: ResMut<OutgoingOwned>,
 ) {
     if session.handshake != Handshake::Welcomed || !sender.client.is_connected() {
         replicas.acks.clear();
         replicas.acks_previous.clear();
         outgoing.blocks.clear();
         *seen = SeenHistory::default();
+        owned.clear();
         return;
     }
     let mut ids = replicas.acks.clone();
@@ -112,7 +115,8 @@ pub(crate) fn send_update(
         Some(newest) => ack_ranges(&ids, newest),
         None => Vec::new(),
     };
-    if ranges.is_empty() && outgoing.blocks.is_empty() {
+    let owned = owned.take();
+    if ranges.is_empty() && outgoing.blocks.is_empty() && owned.is_empty() {
         return;
     }
     let blocks: Vec<InputsOut> = outgoing
@@ -130,6 +134,7 @@ pub(crate) fn send_update(
             .first()
             .map(|(_, newest, inputs)| seen.stamps(*newest, inputs.len()))
             .unwrap_or_default(),
+        owned,
     };
     let frame = wire::encode_update_with(&ranges, &blocks, &extras);
     trace!(

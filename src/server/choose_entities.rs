@@ -20,6 +20,7 @@ use super::{
     priority::{Contender, PriorityHook, PriorityQuery, fit_by_priority},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
+    value_cache::BodyKey,
 };
 use crate::shared::scoped::scoped;
 
@@ -181,7 +182,7 @@ fn choose(
                 slot,
                 since,
                 priority: state.priority,
-                key: state.body_key(),
+                key: holder_key(state.body_key(), &client.held, slot),
             },
             bits,
         });
@@ -326,5 +327,22 @@ fn add_unsent_parents(
         if !added {
             break;
         }
+    }
+}
+
+/// The body key for the client's entry of `slot`: marked for the holder when the client holds
+/// the entity (its own accepted values are then left out).
+fn holder_key(key: BodyKey, held: &[u32], slot: u32) -> BodyKey {
+    match key {
+        BodyKey::Update { base, previous, .. }
+            if !held.is_empty() && held.binary_search(&slot).is_ok() =>
+        {
+            BodyKey::Update {
+                base,
+                previous,
+                holder: true,
+            }
+        }
+        key => key,
     }
 }

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::shared::{
     tick::NetTick,
-    wire::{BitWriter, MAX_STATE_FRAME_BYTES},
+    wire::{BitWriter, MAX_STATE_FRAME_BYTES, OwnedAck},
 };
 
 /// Frames remembered for acknowledgement; older ones count as lost.
@@ -72,6 +72,7 @@ impl ClientSlot {
             Some(base) => BodyKey::Update {
                 base,
                 previous: self.acked_previous,
+                holder: false,
             },
         }
     }
@@ -194,6 +195,13 @@ pub(crate) struct ClientReplication {
     pub(crate) input_ack: Option<NetTick>,
     /// The input tick last reported.
     pub(crate) input_ack_sent: Option<NetTick>,
+    /// The ticks of the owned-value sections read from this client (client authority).
+    pub(crate) owned_ack: Option<OwnedAck>,
+    /// The owned-value acknowledgement last reported.
+    pub(crate) owned_ack_sent: Option<OwnedAck>,
+    /// Slots this client holds authority over, sorted (refreshed every send while some type is
+    /// client-authoritative): their bodies leave out the values it sent itself.
+    pub(crate) held: Vec<u32>,
     /// Sends left during which a frame goes out even without news, so held messages are released
     /// soon after a loss.
     pub(crate) message_sends_left: u32,
@@ -242,6 +250,9 @@ impl Default for ClientReplication {
             last_frame_tick: None,
             input_ack: None,
             input_ack_sent: None,
+            owned_ack: None,
+            owned_ack_sent: None,
+            held: Vec::new(),
             message_sends_left: 0,
             initialized: false,
             relevant: Vec::new(),

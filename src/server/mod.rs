@@ -10,6 +10,7 @@
 //! The server's figures: [`NetsyncServerDiagnostics`] in Bevy's diagnostics store, and
 //! [`ClientNetStats`] on each client's entity, both refreshed once a second.
 
+mod authority;
 mod blobs;
 mod budget;
 mod change_log;
@@ -36,7 +37,7 @@ mod parallel;
 mod priority;
 mod receive;
 mod refill_budgets;
-mod replicated_world;
+pub(crate) mod replicated_world;
 mod send_frames;
 mod send_messages;
 mod send_plan;
@@ -48,6 +49,10 @@ use bevy::prelude::*;
 use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use crate::shared::replicated::Replicated;
+pub use authority::{
+    AuthorityChanged, AuthorityCommandsExt, AuthorityRequested, AuthoritySettings, set_authority,
+};
+pub(crate) use authority::{RuleOf, add_authority};
 pub use blobs::LARGE_VALUE_BYTES;
 pub use budget::ReplicationBudget;
 pub use client_replication::{DESPAWN_STALL_TICKS, MAX_PENDING_DESPAWNS};
@@ -131,7 +136,11 @@ impl Plugin for ServerPlugin {
         }
         let server_exists = resource_exists::<RenetServer>;
         app.insert_resource(self.config.clone())
-            .add_plugins((lag_compensation::plugin, diagnostics::plugin))
+            .add_plugins((
+                lag_compensation::plugin,
+                diagnostics::plugin,
+                authority::plugin,
+            ))
             .init_resource::<ServerTick>()
             .init_resource::<connected_client::ClientSlots>()
             .init_resource::<client_allowance::ClientAllowances>()

@@ -22,7 +22,7 @@ use crate::shared::{
 };
 
 /// The tick nearest `now` whose low 16 bits are `low` (clients send only those).
-fn tick_near(now: NetTick, low: u16) -> NetTick {
+pub(crate) fn tick_near(now: NetTick, low: u16) -> NetTick {
     let candidate = NetTick((now.0 & !0xffff) | u32::from(low));
     match candidate.diff(now) {
         diff if diff > 0x8000 => candidate.sub(0x1_0000),
@@ -108,6 +108,10 @@ fn handle_frame(
             trace!("recv hello from client {client_id}: protocol {protocol:016x}")
         }
         ClientFrame::Goodbye => trace!("recv goodbye from client {client_id}"),
+        ClientFrame::Authority(requests) => trace!(
+            "recv {} authority requests from client {client_id}",
+            requests.len()
+        ),
     }
     match (slot, frame) {
         (Slot::Closing { .. }, _) => Ok(()),
@@ -165,6 +169,19 @@ fn handle_frame(
                 let newest = tick_near(now, first.newest);
                 super::lag_compensation::note_seen(world, client_id, newest, &extras.seen[..count]);
             }
+            if !extras.owned.is_empty() {
+                super::authority::receive_owned_values(
+                    world,
+                    client,
+                    client_id,
+                    now,
+                    &extras.owned,
+                )?;
+            }
+            Ok(())
+        }
+        (Slot::Joined(client), ClientFrame::Authority(requests)) => {
+            super::authority::receive_requests(world, client, client_id, &requests);
             Ok(())
         }
         (Slot::Joined(client), ClientFrame::Message { index, payload }) => {

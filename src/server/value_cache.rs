@@ -4,6 +4,7 @@
 use bevy::prelude::*;
 
 use super::{
+    authority::EchoLog,
     blobs::{BlobKey, BlobStore},
     component_encoders::ComponentEncoders,
     parallel::for_each_parallel,
@@ -23,6 +24,9 @@ pub(crate) enum BodyKey {
     Update {
         base: NetTick,
         previous: Option<NetTick>,
+        /// Built for the entity's holder (client authority): the values it sent itself, which
+        /// the server accepted unchanged, are left out.
+        holder: bool,
     },
 }
 
@@ -31,8 +35,12 @@ impl BodyKey {
     fn order(self) -> (u8, u32, u32, u32) {
         match self {
             Self::Spawn => (0, 0, 0, 0),
-            Self::Update { base, previous } => (
-                1,
+            Self::Update {
+                base,
+                previous,
+                holder,
+            } => (
+                1 + u8::from(holder),
                 base.0,
                 u32::from(previous.is_some()),
                 previous.map_or(0, |previous| previous.0),
@@ -260,7 +268,7 @@ impl ValueCache {
         // value that may be a delta existed then (both sides then find it in their histories).
         let baselines = match key {
             BodyKey::Spawn => None,
-            BodyKey::Update { base, previous } => {
+            BodyKey::Update { base, previous, .. } => {
                 let previous = previous.filter(|previous| {
                     tick.diff(*previous) <= BASELINE_WINDOW_TICKS as i32
                         && record
@@ -287,8 +295,10 @@ impl ValueCache {
                         continue;
                     }
                 }
-                BodyKey::Update { base, .. } => {
-                    if !component.changed.is_newer_than(base) {
+                BodyKey::Update { base, holder, .. } => {
+                    if !component.changed.is_newer_than(base)
+                        || (holder && is_echo(context, record.entity, index))
+                    {
                         continue;
                     }
                 }
@@ -455,4 +465,15 @@ enum Piece {
     Whole(NetTick, Bits, (usize, usize)),
     /// In the build's scratch.
     Delta(NetTick, (usize, usize)),
+}
+
+/// Whether `entity`'s component `index` holds the value its holder sent (not sent back to it).
+fn is_echo(context: &EncodeContext, entity: Entity, index: u32) -> bool {
+    let (Some(echo), Ok(component)) = (
+        context.world.get_resource::<EchoLog>(),
+        context.registry.get(index),
+    ) else {
+        return false;
+    };
+    !echo.is_empty() && echo.is_echo(context.world, entity, index, component.component_id)
 }

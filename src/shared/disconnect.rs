@@ -68,6 +68,11 @@ pub enum DisconnectReason {
     /// `client_bytes_per_second`).
     #[error("flooding: the client sent {0}")]
     Flooding(String),
+    /// The client kept writing values it holds no authority over (entities it does not hold,
+    /// types that are not client-authoritative, values after a revoke), past
+    /// [`AuthoritySettings::refusals_allowed`](crate::server::AuthoritySettings).
+    #[error("unauthorized writes: {0}")]
+    UnauthorizedWrites(String),
 }
 
 impl DisconnectReason {

@@ -1,6 +1,7 @@
 //! What both sides share: ticks, the wire format, codecs, registries, channels, the entity map,
 //! the protocol hash, the link simulation ([`link`]) and captures ([`capture`]).
 
+pub mod authority;
 pub mod capture;
 pub mod channels;
 pub mod client_ids;
@@ -53,6 +54,7 @@ impl Default for SharedPlugin {
 impl Plugin for SharedPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<registry::ReplicationRegistry>()
+            .init_resource::<authority::AuthorityRegistry>()
             .init_resource::<registry::ResourceRegistry>()
             .init_resource::<messages::MessageRegistry>()
             .init_resource::<protocol::ProtocolHash>()

@@ -318,6 +318,16 @@ impl TestNet {
         self.server.world_mut().spawn(bundle).id()
     }
 
+    /// The slot the server names a replicated entity by on the wire (for frames crafted by
+    /// hand), once a send noted it.
+    #[cfg(feature = "server")]
+    pub fn server_slot(&self, entity: Entity) -> Option<u32> {
+        self.server
+            .world()
+            .resource::<crate::server::replicated_world::ReplicatedWorld>()
+            .slot_of(entity)
+    }
+
     /// A client App.
     pub fn client(&self, client: usize) -> &App {
         &self.clients[client].app

@@ -28,6 +28,7 @@ pub(crate) fn state_frame(
             last: last.then_some(LastPart {
                 watermark: NetTick(tick),
                 input_ack: None,
+                owned_ack: None,
             }),
         },
     );

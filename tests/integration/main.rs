@@ -9,6 +9,7 @@
 mod common;
 
 mod arena_screenshot;
+mod authority;
 mod budget;
 mod capture;
 mod client_ids;

@@ -26,7 +26,7 @@ local server_kinds = {
     [0] = "WELCOME", [1] = "DISCONNECT", [2] = "STATE", [3] = "SLICE", [4] = "MESSAGE",
     [6] = "INPUT_TIMING",
 }
-local client_kinds = { [0] = "HELLO", [1] = "UPDATE", [2] = "MESSAGE", [3] = "GOODBYE" }
+local client_kinds = { [0] = "HELLO", [1] = "UPDATE", [2] = "MESSAGE", [3] = "GOODBYE", [4] = "AUTHORITY" }
 
 local fields = {
     version = ProtoField.uint8("bevy_netsync.version", "Header version"),

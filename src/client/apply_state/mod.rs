@@ -97,6 +97,12 @@ pub(crate) fn apply_state_frame(
                             replicas.input_ack =
                                 Some(replicas.input_ack.map_or(input, |held| held.max(input)));
                         }
+                        if let Some(owned) = header.last.and_then(|last| last.owned_ack) {
+                            match &mut replicas.owned_ack {
+                                Some(held) => held.merge(owned),
+                                None => replicas.owned_ack = Some(owned),
+                            }
+                        }
                     }
                     Ok(())
                 })

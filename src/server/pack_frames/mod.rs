@@ -327,6 +327,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
             let last = (part + 1 == count).then_some(LastPart {
                 watermark,
                 input_ack: client.input_ack,
+                owned_ack: client.owned_ack,
             });
             let mut frame = BitWriter::with_capacity(body.byte_len() + 16);
             write_state_header(
@@ -366,6 +367,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
         client.budget.spend(spent);
         client.last_frame_tick = Some(tick);
         client.input_ack_sent = client.input_ack;
+        client.owned_ack_sent = client.owned_ack;
     } else {
         // Nothing went out: the body's allocation waits for the next send.
         client.keep_frame_body(packer.body);
@@ -375,7 +377,8 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
 }
 
 /// Whether the client gets a frame this send even without news: its clock and watermark must
-/// move, a message may wait for a lost frame, or its input acknowledgement advanced.
+/// move, a message may wait for a lost frame, or its input or owned-value acknowledgement
+/// advanced.
 fn heartbeat_due(client: &ClientReplication, tick: NetTick) -> bool {
     client
         .last_frame_tick
@@ -385,6 +388,11 @@ fn heartbeat_due(client: &ClientReplication, tick: NetTick) -> bool {
             client
                 .input_ack_sent
                 .is_none_or(|sent| ack.diff(sent) >= INPUT_ACK_TICKS)
+        })
+        || client.owned_ack.is_some_and(|ack| {
+            client
+                .owned_ack_sent
+                .is_none_or(|sent| ack.newest.diff(sent.newest) >= INPUT_ACK_TICKS)
         })
 }
 

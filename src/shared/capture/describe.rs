@@ -144,6 +144,9 @@ fn state(names: &CaptureNames, header: &StateHeader, summary: Option<&StateSumma
             if let Some(input) = last.input_ack {
                 let _ = write!(text, " input_ack={}", input.0);
             }
+            if let Some(owned) = last.owned_ack {
+                let _ = write!(text, " owned_ack={}", owned.newest.0);
+            }
         }
         None => text.push_str(" last=false"),
     }
@@ -213,9 +216,10 @@ fn client_frame(names: &CaptureNames, frame: &[u8]) -> Result<String, DecodeErro
                 blocks.join(",")
             };
             format!(
-                "UPDATE acked={acked} ack_ranges={} inputs={blocks} seen={}",
+                "UPDATE acked={acked} ack_ranges={} inputs={blocks} seen={} owned_bytes={}",
                 acks.len(),
-                extras.seen.len()
+                extras.seen.len(),
+                extras.owned.len()
             )
         }
         ClientFrame::Message { index, payload } => format!(
@@ -225,6 +229,7 @@ fn client_frame(names: &CaptureNames, frame: &[u8]) -> Result<String, DecodeErro
             hex_start(payload)
         ),
         ClientFrame::Goodbye => "GOODBYE".to_string(),
+        ClientFrame::Authority(requests) => format!("AUTHORITY requests={requests:?}"),
     })
 }
 
@@ -307,6 +312,7 @@ mod tests {
                 last: Some(LastPart {
                     watermark: NetTick(338),
                     input_ack: None,
+                    owned_ack: None,
                 }),
             },
         );

@@ -17,6 +17,20 @@ pub mod client_kind {
     pub const MESSAGE: u8 = 2;
     /// The client leaves on purpose.
     pub const GOODBYE: u8 = 3;
+    /// Requests to take or release authority over entities (reliable channel).
+    pub const AUTHORITY: u8 = 4;
+}
+
+/// Most authority requests in one frame.
+pub const MAX_AUTHORITY_REQUESTS: usize = 64;
+
+/// A client's request about authority over one entity, named by its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorityRequest {
+    /// The client asks to hold the entity; the server's rule decides.
+    Take(u32),
+    /// The client gives the entity back to the server.
+    Release(u32),
 }
 
 /// Most acknowledgement ranges in one update frame.
@@ -63,6 +77,8 @@ pub enum ClientFrame<'a> {
     },
     /// The client leaves on purpose.
     Goodbye,
+    /// Requests about authority.
+    Authority(Vec<AuthorityRequest>),
     /// A game message.
     Message {
         /// Index in the client-message registry.
@@ -107,6 +123,26 @@ impl<'a> ClientFrame<'a> {
             client_kind::GOODBYE => {
                 reader.finish()?;
                 Self::Goodbye
+            }
+            client_kind::AUTHORITY => {
+                let mut bits = BitReader::new(reader.remaining());
+                let count =
+                    bits.read_count_at_most(MAX_AUTHORITY_REQUESTS, "authority requests")?;
+                let mut requests = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let release = bits.read_bool()?;
+                    let slot = u32::try_from(bits.read_golomb(8)?)
+                        .ok()
+                        .filter(|slot| *slot < super::MAX_SLOTS)
+                        .ok_or(DecodeError::UnexpectedEnd("a slot below MAX_SLOTS"))?;
+                    requests.push(if release {
+                        AuthorityRequest::Release(slot)
+                    } else {
+                        AuthorityRequest::Take(slot)
+                    });
+                }
+                bits.finish()?;
+                Self::Authority(requests)
             }
             kind => {
                 return Err(DecodeError::UnknownKind {
@@ -175,6 +211,24 @@ fn read_acks(bits: &mut BitReader) -> Result<Vec<AckRange>, DecodeError> {
         previous = Some(range);
     }
     Ok(ranges)
+}
+
+/// Encodes a [`client_kind::AUTHORITY`] frame (at most [`MAX_AUTHORITY_REQUESTS`] requests;
+/// the rest are left out).
+pub fn encode_authority_requests(requests: &[AuthorityRequest]) -> Vec<u8> {
+    let requests = &requests[..requests.len().min(MAX_AUTHORITY_REQUESTS)];
+    let mut bits = BitWriter::with_capacity(4);
+    bits.write_bits(client_kind::AUTHORITY.into(), 8);
+    bits.write_golomb(requests.len() as u64, 0);
+    for request in requests {
+        let (release, slot) = match *request {
+            AuthorityRequest::Take(slot) => (false, slot),
+            AuthorityRequest::Release(slot) => (true, slot),
+        };
+        bits.write_bool(release);
+        bits.write_golomb(slot.into(), 8);
+    }
+    bits.into_bytes()
 }
 
 /// Encodes a [`client_kind::HELLO`] frame.
@@ -256,6 +310,20 @@ mod tests {
             ClientFrame::decode(&[client_kind::GOODBYE]).unwrap(),
             ClientFrame::Goodbye
         );
+        let requests = vec![
+            AuthorityRequest::Take(0),
+            AuthorityRequest::Release(MAX_SLOTS - 1),
+        ];
+        assert_eq!(
+            ClientFrame::decode(&encode_authority_requests(&requests)).unwrap(),
+            ClientFrame::Authority(requests)
+        );
+        let mut bits = BitWriter::new();
+        bits.write_bits(client_kind::AUTHORITY.into(), 8);
+        bits.write_golomb(1, 0);
+        bits.write_bool(false);
+        bits.write_golomb(MAX_SLOTS.into(), 8);
+        assert!(ClientFrame::decode(&bits.into_bytes()).is_err());
         assert_eq!(
             ClientFrame::decode(&encode_message(client_kind::MESSAGE, 7, b"hi")).unwrap(),
             ClientFrame::Message {

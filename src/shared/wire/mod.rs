@@ -16,9 +16,10 @@
 //! | server → client | either | `server_kind::MESSAGE` | message index, replication tick it follows, payload |
 //! | server → client | unreliable | `server_kind::INPUT_TIMING` | worst input lead in ticks (zigzag), late inputs |
 //! | client → server | reliable | `client_kind::HELLO` | protocol hash (u64 LE) |
-//! | client → server | unreliable | `client_kind::UPDATE` | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ; then optional sections behind a bit each (what the client's screen showed per input, in sixteenths of a tick behind it) |
+//! | client → server | unreliable | `client_kind::UPDATE` | bit-packed: acknowledged frame ids as runs; inputs per type: index, newest tick (low 16 bits, one bit when it is the previous type's), inputs newest first, each older one as one bit when equal to the newer, else the bytes that differ; then optional sections behind a bit each (what the client's screen showed per input, in sixteenths of a tick behind it; the values of the entities it holds authority over, see `owned_section.rs`) |
 //! | client → server | either | `client_kind::MESSAGE` | message index, payload |
 //! | client → server | reliable | `client_kind::GOODBYE` | nothing |
+//! | client → server | reliable | `client_kind::AUTHORITY` | bit-packed requests: per request a bit (take or release) and the entity's slot |
 //!
 //! # The state frame
 //!
@@ -32,11 +33,12 @@
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out
 /// differently refuse each other at the handshake (a protocol mismatch, with its reason) rather
 /// than failing on the first frame. Bumped with every change of a layout.
-pub const WIRE_REVISION: u32 = 4;
+pub const WIRE_REVISION: u32 = 5;
 
 mod bits;
 mod client_frames;
 mod input_block;
+mod owned_section;
 mod reader;
 mod server_frames;
 mod state_frame;
@@ -50,6 +52,7 @@ pub use bits::{BitReader, BitWriter};
 pub(crate) use client_frames::*;
 #[allow(unused_imports)] // each side uses one of them
 pub(crate) use input_block::{InputBlock, InputsOut};
+pub(crate) use owned_section::*;
 pub(crate) use reader::Reader;
 pub(crate) use server_frames::*;
 pub(crate) use state_frame::*;
@@ -65,6 +68,7 @@ pub mod frames {
         bits::*,
         client_frames::*,
         input_block::{InputBlock, InputsOut},
+        owned_section::*,
         reader::Reader,
         server_frames::*,
         state_frame::*,

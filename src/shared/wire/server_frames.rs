@@ -276,6 +276,7 @@ mod tests {
             last: Some(LastPart {
                 watermark: NetTick(120),
                 input_ack: None,
+                owned_ack: None,
             }),
         };
         let mut out = BitWriter::new();

@@ -34,7 +34,7 @@ use crate::shared::{error::DecodeError, tick::NetTick};
 pub const MAX_STATE_FRAME_BYTES: usize = 1_150;
 
 /// Bits a frame header may take, at most.
-pub const MAX_STATE_HEADER_BITS: usize = 8 + 16 + 32 + 65 + 1 + 65 + 1 + 66;
+pub const MAX_STATE_HEADER_BITS: usize = 8 + 16 + 32 + 65 + 1 + 65 + 1 + 66 + 1 + 66 + 32;
 
 /// The header of a state frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,62 @@ pub struct LastPart {
     pub watermark: NetTick,
     /// The newest input tick the server received from this client.
     pub input_ack: Option<NetTick>,
+    /// The ticks of owned-value sections the server read (client authority).
+    pub owned_ack: Option<OwnedAck>,
+}
+
+/// Which ticks' owned-value sections the server read in full: the newest, and one bit for each
+/// of the 32 ticks before it. A holder codes values only against acknowledged ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnedAck {
+    /// The newest tick read.
+    pub newest: NetTick,
+    /// Bit `n`: the tick `newest - 1 - n` was read too.
+    pub earlier: u32,
+}
+
+impl OwnedAck {
+    /// An acknowledgement of `tick` alone.
+    pub fn new(tick: NetTick) -> Self {
+        Self {
+            newest: tick,
+            earlier: 0,
+        }
+    }
+
+    /// Adds `tick`.
+    pub fn note(&mut self, tick: NetTick) {
+        let ahead = tick.diff(self.newest);
+        if ahead > 0 {
+            self.earlier = match ahead {
+                1..=31 => (self.earlier << ahead) | (1 << (ahead - 1)),
+                32 => 1 << 31,
+                _ => 0,
+            };
+            self.newest = tick;
+        } else if (-32..0).contains(&ahead) {
+            self.earlier |= 1 << (-ahead - 1);
+        }
+    }
+
+    /// Whether `tick` was read.
+    pub fn has(&self, tick: NetTick) -> bool {
+        match self.newest.diff(tick) {
+            0 => true,
+            age @ 1..=32 => self.earlier & (1 << (age - 1)) != 0,
+            _ => false,
+        }
+    }
+
+    /// Merges another acknowledgement into this one.
+    pub fn merge(&mut self, other: OwnedAck) {
+        for age in (1..=32).rev() {
+            if other.earlier & (1 << (age - 1)) != 0 {
+                self.note(other.newest.sub(age as u32));
+            }
+        }
+        self.note(other.newest);
+    }
 }
 
 /// Writes the kind byte and the header.
@@ -71,6 +127,11 @@ pub fn write_state_header(out: &mut BitWriter, header: &StateHeader) {
         out.write_bool(last.input_ack.is_some());
         if let Some(input) = last.input_ack {
             out.write_signed_golomb(i64::from(input.diff(header.tick)), 2);
+        }
+        out.write_bool(last.owned_ack.is_some());
+        if let Some(owned) = last.owned_ack {
+            out.write_signed_golomb(i64::from(owned.newest.diff(header.tick)), 2);
+            out.write_bits(u64::from(owned.earlier), 32);
         }
     }
 }
@@ -103,9 +164,20 @@ pub fn read_state_header(reader: &mut BitReader) -> Result<StateHeader, DecodeEr
         } else {
             None
         };
+        let owned_ack = if reader.read_bool()? {
+            let offset = i32::try_from(reader.read_signed_golomb(2)?)
+                .map_err(|_| DecodeError::VarintOverflow)?;
+            Some(OwnedAck {
+                newest: NetTick(tick.0.wrapping_add_signed(offset)),
+                earlier: reader.read_bits(32)? as u32,
+            })
+        } else {
+            None
+        };
         Some(LastPart {
             watermark: tick.sub(lag),
             input_ack,
+            owned_ack,
         })
     } else {
         None

@@ -16,6 +16,10 @@ fn a_frame_roundtrips_field_by_field() {
         last: Some(LastPart {
             watermark: NetTick(990),
             input_ack: Some(NetTick(1_004)),
+            owned_ack: Some(OwnedAck {
+                newest: NetTick(1_003),
+                earlier: 0b1011,
+            }),
         }),
     };
     let despawns = [
@@ -134,10 +138,30 @@ fn header_fields_survive_the_tick_wrap() {
         last: Some(LastPart {
             watermark: NetTick(u32::MAX - 3),
             input_ack: Some(NetTick(u32::MAX)),
+            owned_ack: Some(OwnedAck::new(NetTick(2))),
         }),
     };
     let mut out = BitWriter::new();
     write_state_header(&mut out, &header);
     let bytes = out.into_bytes();
     assert_eq!(read_state_header(&mut BitReader::new(&bytes)), Ok(header));
+}
+
+#[test]
+fn owned_acks_remember_32_ticks_before_the_newest() {
+    let mut ack = OwnedAck::new(NetTick(100));
+    ack.note(NetTick(98));
+    ack.note(NetTick(103));
+    assert!(ack.has(NetTick(103)) && ack.has(NetTick(100)) && ack.has(NetTick(98)));
+    assert!(!ack.has(NetTick(99)) && !ack.has(NetTick(101)) && !ack.has(NetTick(104)));
+    ack.note(NetTick(60));
+    assert!(!ack.has(NetTick(60)), "older than the window");
+    ack.note(NetTick(135));
+    assert!(ack.has(NetTick(103)) && !ack.has(NetTick(100)));
+    let mut other = OwnedAck::new(NetTick(134));
+    other.note(NetTick(130));
+    ack.merge(other);
+    assert!(ack.has(NetTick(130)) && ack.has(NetTick(134)) && ack.has(NetTick(135)));
+    ack.note(NetTick(1_000));
+    assert_eq!(ack, OwnedAck::new(NetTick(1_000)));
 }

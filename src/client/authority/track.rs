@@ -1,0 +1,106 @@
+//! Taking up and giving up authority as [`HeldBy`] names this client or stops naming it.
+//!
+//! A grant is taken up once the interpolated picture reached the tick the grant arrived at:
+//! the server holds the entity still meanwhile (the previous holder's last accepted value), so
+//! the new holder starts from exactly what it draws, and nobody sees the entity jump.
+
+use bevy::prelude::*;
+
+use super::{AuthorityGained, AuthorityLost, HasAuthority};
+use crate::{
+    client::{ClientTimeline, replicas::Replicas, session::ClientSession},
+    shared::{
+        authority::HeldBy, interpolate::SnapshotBuffer, registry::NoInterpolation, tick::NetTick,
+    },
+};
+
+/// A grant this client has not taken up yet: it waits until it draws the entity at `tick`.
+#[derive(Component, Clone, Copy, Debug)]
+pub(super) struct AuthorityPending {
+    tick: NetTick,
+}
+
+/// [`NoInterpolation`] that taking up authority added (and giving it up removes).
+#[derive(Component, Clone, Copy, Debug)]
+pub(super) struct AddedNoInterpolation;
+
+type Granted<'a> = (
+    Entity,
+    &'a HeldBy,
+    Has<HasAuthority>,
+    Option<&'a AuthorityPending>,
+    Has<NoInterpolation>,
+);
+
+/// Follows [`HeldBy`] on the client's entities: takes up grants naming this client, gives up
+/// entities that no longer name it.
+pub(super) fn track_authority(
+    session: Res<ClientSession>,
+    timeline: Res<ClientTimeline>,
+    replicas: Res<Replicas>,
+    granted: Query<Granted>,
+    ended: Query<
+        (Entity, Has<HasAuthority>),
+        (
+            Or<(With<HasAuthority>, With<AuthorityPending>)>,
+            Without<HeldBy>,
+        ),
+    >,
+    added: Query<(), With<AddedNoInterpolation>>,
+    mut gained: MessageWriter<AuthorityGained>,
+    mut lost: MessageWriter<AuthorityLost>,
+    mut commands: Commands,
+) {
+    let me = session.client_id;
+    let mut give_up = |entity: Entity, had: bool, commands: &mut Commands| {
+        let mut target = commands.entity(entity);
+        target.remove::<(HasAuthority, AuthorityPending)>();
+        if added.contains(entity) {
+            target.remove::<(NoInterpolation, AddedNoInterpolation)>();
+        }
+        if had {
+            lost.write(AuthorityLost(entity));
+        }
+    };
+    for (entity, held, has, pending, no_interpolation) in &granted {
+        let mine = me == Some(held.client_id);
+        if !mine {
+            if has || pending.is_some() {
+                give_up(entity, has, &mut commands);
+            }
+            continue;
+        }
+        if has {
+            continue;
+        }
+        let Some(pending) = pending else {
+            let tick = replicas.newest_tick.unwrap_or_default();
+            commands.entity(entity).insert(AuthorityPending { tick });
+            continue;
+        };
+        let shown = timeline.interpolation_tick();
+        if timeline.is_synced() && pending.tick.unwrap_near(shown) > shown {
+            continue;
+        }
+        let mut target = commands.entity(entity);
+        target.remove::<AuthorityPending>().insert(HasAuthority);
+        if !no_interpolation {
+            target.insert((NoInterpolation, AddedNoInterpolation));
+        }
+        gained.write(AuthorityGained(entity));
+    }
+    for (entity, had) in &ended {
+        give_up(entity, had, &mut commands);
+    }
+}
+
+/// A held entity's interpolation buffer is dropped: when the holder gives the entity up, the
+/// server's values start a new one from where the entity is.
+pub(super) fn drop_snapshots<C: Component>(
+    held: Query<Entity, (Added<HasAuthority>, With<SnapshotBuffer<C>>)>,
+    mut commands: Commands,
+) {
+    for entity in &held {
+        commands.entity(entity).remove::<SnapshotBuffer<C>>();
+    }
+}

@@ -1,0 +1,110 @@
+//! Who holds what: changing a holder (and reporting it), returning authority when the holder
+//! leaves or the entity goes, and each client's held slots for the send.
+
+use bevy::prelude::*;
+
+use super::{AuthorityChanged, EchoLog, inbox::AuthorityInboxes, receive::Refusals};
+use crate::{
+    server::{
+        client_replication::ClientReplication,
+        connected_client::{ClientDisconnected, ClientSlots, Slot},
+        replicated_world::ReplicatedWorld,
+    },
+    shared::authority::HeldBy,
+};
+
+/// Makes `client_id` (or, with `None`, the server) the holder of `entity`, forgetting what the
+/// previous holder sent, and reports the change. Nothing happens for a missing entity or when
+/// the holder stays the same.
+pub(super) fn set_holder(world: &mut World, entity: Entity, client_id: Option<u64>) {
+    let Ok(mut target) = world.get_entity_mut(entity) else {
+        return;
+    };
+    let from = target.get::<HeldBy>().map(|held| held.client_id);
+    if from == client_id {
+        return;
+    }
+    match client_id {
+        Some(client_id) => {
+            target.insert(HeldBy { client_id });
+        }
+        None => {
+            target.remove::<HeldBy>();
+        }
+    }
+    forget(world, entity);
+    if let Some(from) = from {
+        let now = world.resource::<Time<Real>>().elapsed();
+        world
+            .resource_mut::<Refusals>()
+            .note_revoked(from, entity, now);
+    }
+    world.write_message(AuthorityChanged {
+        entity,
+        from,
+        to: client_id,
+    });
+}
+
+/// Forgets what the holder of `entity` sent and which of its values were echoes.
+fn forget(world: &mut World, entity: Entity) {
+    world.resource_mut::<AuthorityInboxes>().forget(entity);
+    world.resource_mut::<EchoLog>().forget(entity);
+}
+
+/// A client that leaves gives back everything it held.
+pub(super) fn return_on_disconnect(
+    event: On<ClientDisconnected>,
+    held: Query<(Entity, &HeldBy)>,
+    mut commands: Commands,
+) {
+    let client_id = event.client_id;
+    commands.queue(move |world: &mut World| {
+        world.resource_mut::<Refusals>().forget_client(client_id);
+    });
+    for (entity, held) in &held {
+        if held.client_id == client_id {
+            commands.queue(move |world: &mut World| set_holder(world, entity, None));
+        }
+    }
+}
+
+/// An entity that loses its [`HeldBy`] some other way (removed by hand, despawned) is
+/// forgotten too.
+pub(super) fn forget_on_removal(event: On<Remove, HeldBy>, mut commands: Commands) {
+    let entity = event.entity;
+    commands.queue(move |world: &mut World| {
+        if world.get::<HeldBy>(entity).is_none() {
+            forget(world, entity);
+        }
+    });
+}
+
+/// Refreshes each remote client's held slots for this send (after its table is up to date).
+pub(crate) fn note_held_slots(
+    held: Query<(Entity, &HeldBy)>,
+    mut clients: Query<&mut ClientReplication>,
+    slots: Res<ClientSlots>,
+    replicated: Res<ReplicatedWorld>,
+) {
+    for mut client in &mut clients {
+        if !client.held.is_empty() {
+            client.held.clear();
+        }
+    }
+    for (entity, held) in &held {
+        let (Some(slot), Some(Slot::Joined(client))) =
+            (replicated.slot_of(entity), slots.slots.get(&held.client_id))
+        else {
+            continue;
+        };
+        if let Ok(mut client) = clients.get_mut(*client) {
+            client.held.push(slot);
+        }
+    }
+    for mut client in &mut clients {
+        if client.held.len() > 1 {
+            client.held.sort_unstable();
+        }
+    }
+}

@@ -12,6 +12,7 @@ use crate::{
         authority::{AuthorityRegistry, AuthorityRule, HeldBy, Proposal, Verdict},
         codec::{Baseline, ComponentCodec, SerdeCodec},
         error::{DecodeError, EncodeError},
+        prediction::SpawnedBy,
         protocol::ProtocolHash,
         registry::ReplicationRegistry,
         tick::NetTick,
@@ -97,6 +98,15 @@ impl AuthorityAppExt for App {
             .is_some();
         if !holder_known {
             self.replicate_aliased::<HeldBy>();
+        }
+        // Entities clients spawn to own are keyed like predicted spawns.
+        let spawned_known = self
+            .world()
+            .resource::<ReplicationRegistry>()
+            .index_of(TypeId::of::<SpawnedBy>())
+            .is_some();
+        if !spawned_known {
+            self.replicate_aliased::<SpawnedBy>();
         }
         let codec = Arc::new(codec);
         self.replicate_with::<C>(SharedCodec(codec.clone()));

@@ -273,15 +273,16 @@ pub mod prelude {
     pub use crate::client::{
         AuthorityGained, AuthorityLost, ClientPlugin, ClientSet, ClientState, ClientTimeline,
         FromServer, Frozen, HasAuthority, InterpolationSettings, LastDisconnect,
-        NetsyncDiagnostics, PredictedTick, ReleaseAuthority, RequestAuthority,
+        NetsyncDiagnostics, PredictedTick, ReleaseAuthority, RequestAuthority, SpawnOwned,
     };
     #[cfg(feature = "server")]
     pub use crate::server::{
         AuthorityChanged, AuthorityCommandsExt, AuthorityRequested, AuthoritySettings,
-        ClientDisconnected, ClientInput, ConnectedClient, FreezeWhenHidden, InterestSettings,
-        KickClient, LocalClient, NetsyncServerDiagnostics, PriorityHook, RelevanceRule, Replicated,
-        ReplicationBudget, ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin,
-        ServerSet, ValueRefused, ViewPoint, spawn_local_client,
+        ClientDisconnected, ClientInput, ClientSpawnCommandsExt, ClientSpawnRequested,
+        ConnectedClient, FreezeWhenHidden, InterestSettings, KickClient, LocalClient,
+        NetsyncServerDiagnostics, PriorityHook, RelevanceRule, Replicated, ReplicationBudget,
+        ReplicationPriority, RoomId, Rooms, ServerConfig, ServerPlugin, ServerSet, ValueRefused,
+        ViewPoint, spawn_local_client,
     };
     pub use crate::{
         AuthorityAppExt, NetsyncAppExt, NetsyncPlugins,

@@ -1,5 +1,6 @@
-//! What a server reads from clients: every client frame (hello, update with acks and inputs,
-//! message, goodbye), and the inputs and messages inside decoded as game types.
+//! What a server reads from clients: every client frame (hello, update with acks, inputs and
+//! optional sections, message, goodbye, authority requests), and the inputs and messages inside
+//! decoded as game types.
 #![no_main]
 
 use bevy_netsync::{
@@ -45,6 +46,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = decode_serde::<Message>(payload);
             let _ = decode_serde::<String>(payload);
         }
-        ClientFrame::Hello { .. } | ClientFrame::Goodbye => {}
+        ClientFrame::Hello { .. } | ClientFrame::Goodbye | ClientFrame::Authority(_) => {}
     }
 });

@@ -23,7 +23,7 @@ use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 pub use apply_state::{FromServer, Frozen};
 pub(crate) use authority::add_authority;
 pub use authority::{
-    AuthorityGained, AuthorityLost, HasAuthority, ReleaseAuthority, RequestAuthority,
+    AuthorityGained, AuthorityLost, HasAuthority, ReleaseAuthority, RequestAuthority, SpawnOwned,
 };
 pub use connection::{ClientState, LastDisconnect};
 pub use diagnostics::NetsyncDiagnostics;

@@ -50,7 +50,9 @@ use bevy_renet::{RenetReceive, RenetSend, RenetServer, RenetServerPlugin};
 
 pub use crate::shared::replicated::Replicated;
 pub use authority::{
-    AuthorityChanged, AuthorityCommandsExt, AuthorityRequested, AuthoritySettings, set_authority,
+    AuthorityChanged, AuthorityCommandsExt, AuthorityRequested, AuthoritySettings,
+    ClientSpawnCommandsExt, ClientSpawnRequested, MAX_PENDING_CLIENT_SPAWNS, PendingClientSpawn,
+    set_authority,
 };
 pub(crate) use authority::{RuleOf, add_authority};
 pub use blobs::LARGE_VALUE_BYTES;

@@ -181,8 +181,7 @@ fn handle_frame(
             Ok(())
         }
         (Slot::Joined(client), ClientFrame::Authority(requests)) => {
-            super::authority::receive_requests(world, client, client_id, &requests);
-            Ok(())
+            super::authority::receive_requests(world, client, client_id, &requests)
         }
         (Slot::Joined(client), ClientFrame::Message { index, payload }) => {
             let kind = world

@@ -37,8 +37,12 @@ mod cpu_clock;
 mod fuzz;
 #[cfg(feature = "client")]
 pub use fuzz::FuzzClient;
+#[cfg(all(feature = "server", feature = "client"))]
+mod fuzz_authority;
 #[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
 mod fuzz_transport;
+#[cfg(all(feature = "server", feature = "client"))]
+pub use fuzz_authority::FuzzAuthority;
 #[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
 pub use fuzz_transport::{FuzzClientTransport, FuzzServerTransport};
 

@@ -1,9 +1,11 @@
 //! Client authority on the client: which entities this client holds ([`HasAuthority`], taken
 //! up in `track.rs` once the server's grant arrived and the entity was drawn where the server
-//! holds it), its requests ([`RequestAuthority`], [`ReleaseAuthority`]), and the values of what
-//! it holds, sent upstream each tick they change (`send.rs`).
+//! holds it), its requests ([`RequestAuthority`], [`ReleaseAuthority`]), entities it spawns to
+//! own ([`SpawnOwned`], `spawn.rs`), and the values of what it holds, sent upstream each tick
+//! they change (`send.rs`).
 
 mod send;
+mod spawn;
 mod track;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use crate::shared::{
 };
 
 pub(crate) use send::OutgoingOwned;
+pub use spawn::SpawnOwned;
 
 /// On a client: this client holds authority over the entity. Its client-authoritative
 /// components are the game's to move (they are neither interpolated nor predicted); their
@@ -48,6 +51,23 @@ where
     C: Component<Mutability = Mutable> + Clone,
     K: ComponentCodec<C>,
 {
+    let writer = codec.clone();
+    app.world_mut()
+        .get_resource_or_init::<spawn::OwnedWriters>()
+        .writers
+        .push(Box::new(move |world, entity, out| {
+            let Some(value) = world.get::<C>(entity) else {
+                return false;
+            };
+            let mut bits = crate::shared::wire::BitWriter::new();
+            bits.write_golomb(index.into(), 0);
+            if let Err(error) = writer.write(value, &mut bits) {
+                warn!("not sending a spawned value: {error}");
+                return false;
+            }
+            out.append(&bits);
+            true
+        }));
     app.insert_resource(send::OwnedSent::<C, K>::new(index, codec))
         .add_systems(
             FixedPostUpdate,
@@ -70,6 +90,9 @@ where
 /// Adds the client's authority systems.
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<OutgoingOwned>()
+        .init_resource::<send::SpawnRequests>()
+        .init_resource::<spawn::OwnedWriters>()
+        .init_resource::<spawn::SpawnCounter>()
         .add_message::<RequestAuthority>()
         .add_message::<ReleaseAuthority>()
         .add_message::<AuthorityGained>()
@@ -83,7 +106,8 @@ pub(super) fn plugin(app: &mut App) {
         )
         .add_systems(
             PostUpdate,
-            send::send_requests
+            (spawn::request_spawns, send::send_requests)
+                .chain()
                 .in_set(ClientSendStep::Messages)
                 .run_if(authority_in_use),
         );

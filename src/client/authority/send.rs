@@ -305,10 +305,17 @@ fn write_value<C, K: ComponentCodec<C>>(
     .ok()
 }
 
-/// Sends the game's requests to take or release authority (reliable).
+/// Spawn requests waiting to be sent.
+#[derive(Resource, Default)]
+pub(crate) struct SpawnRequests {
+    pub(crate) requests: Vec<AuthorityRequest>,
+}
+
+/// Sends the game's requests to take or release authority, and spawn requests (reliable).
 pub(crate) fn send_requests(
     mut take: MessageReader<RequestAuthority>,
     mut release: MessageReader<ReleaseAuthority>,
+    mut spawns: ResMut<SpawnRequests>,
     map: Res<ServerEntityMap>,
     replicas: Res<Replicas>,
     mut sender: ServerSender,
@@ -327,6 +334,7 @@ pub(crate) fn send_requests(
             .read()
             .filter_map(|request| slot(request.0).map(AuthorityRequest::Release)),
     );
+    requests.append(&mut spawns.requests);
     if requests.is_empty() || !sender.client.is_connected() {
         return;
     }

@@ -19,20 +19,23 @@ pub(crate) struct PredictedSpawns {
 /// A [`SpawnedBy`] entity the client made itself is a predicted spawn.
 pub(crate) fn track_predicted_spawn(
     event: On<Add, SpawnedBy>,
-    spawned: Query<&SpawnedBy, Without<FromServer>>,
+    spawned: Query<(&SpawnedBy, Has<crate::client::SpawnOwned>), Without<FromServer>>,
     session: Res<ClientSession>,
     time: Res<Time<Real>>,
     mut spawns: ResMut<PredictedSpawns>,
     mut commands: Commands,
 ) {
-    let (Ok(key), Some(me)) = (spawned.get(event.entity), session.client_id) else {
+    let (Ok((key, owned)), Some(me)) = (spawned.get(event.entity), session.client_id) else {
         return;
     };
     if key.client_id != me {
         return;
     }
     spawns.pending.insert(*key, (event.entity, time.elapsed()));
-    commands.entity(event.entity).insert(Predicted);
+    // A spawn to own is the client's to move once the server confirms it, not to predict.
+    if !owned {
+        commands.entity(event.entity).insert(Predicted);
+    }
 }
 
 /// Despawns predicted spawns the server did not confirm in time.

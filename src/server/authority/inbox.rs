@@ -53,6 +53,13 @@ pub(super) trait OwnedType: Send + Sync {
 
     /// Forgets what `entity`'s holder sent.
     fn forget(&mut self, entity: Entity);
+
+    /// Reads one whole value and inserts it on `entity` (a client's spawn).
+    fn insert_whole(
+        &self,
+        bits: &mut BitReader,
+        entity: &mut EntityWorldMut,
+    ) -> Result<(), DecodeError>;
 }
 
 /// Every client-authoritative type's inbox, in registration order.
@@ -203,6 +210,16 @@ where
 
     fn forget(&mut self, entity: Entity) {
         self.entities.remove(&entity);
+    }
+
+    fn insert_whole(
+        &self,
+        bits: &mut BitReader,
+        entity: &mut EntityWorldMut,
+    ) -> Result<(), DecodeError> {
+        let value = self.codec.read(bits)?;
+        entity.insert(value);
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ mod echo;
 mod holders;
 mod inbox;
 mod receive;
+mod spawns;
 
 use core::time::Duration;
 
@@ -24,6 +25,9 @@ pub(crate) use echo::EchoLog;
 pub(crate) use holders::note_held_slots;
 pub(crate) use inbox::{AuthorityInboxes, RuleOf, add_authority};
 pub(crate) use receive::{receive_owned_values, receive_requests};
+pub use spawns::{
+    ClientSpawnCommandsExt, ClientSpawnRequested, MAX_PENDING_CLIENT_SPAWNS, PendingClientSpawn,
+};
 
 use super::{SendStep, ServerSet};
 use crate::shared::authority::authority_in_use;
@@ -67,6 +71,8 @@ pub struct AuthoritySettings {
     /// Values from a former holder that arrive this long after its authority ended are refused
     /// and counted; earlier ones were in flight and are dropped quietly.
     pub revoke_grace: Duration,
+    /// A client's spawn the game neither approved nor despawned within this time is despawned.
+    pub spawn_approval_timeout: Duration,
 }
 
 impl Default for AuthoritySettings {
@@ -75,6 +81,7 @@ impl Default for AuthoritySettings {
             refusals_allowed: 120,
             refusal_forgiveness: Duration::from_millis(100),
             revoke_grace: Duration::from_secs(2),
+            spawn_approval_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -121,6 +128,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<receive::Refusals>()
         .add_message::<AuthorityChanged>()
         .add_message::<AuthorityRequested>()
+        .add_message::<ClientSpawnRequested>()
         .add_observer(holders::return_on_disconnect)
         .add_observer(holders::forget_on_removal)
         .add_systems(
@@ -128,6 +136,13 @@ pub(super) fn plugin(app: &mut App) {
             note_held_slots
                 .after(super::client_tables::update_client_tables)
                 .in_set(SendStep::Tables)
+                .run_if(authority_in_use),
+        )
+        .add_systems(
+            PreUpdate,
+            spawns::expire_client_spawns
+                .after(super::receive::receive_from_clients)
+                .in_set(ServerSet::Receive)
                 .run_if(authority_in_use),
         )
         .add_systems(

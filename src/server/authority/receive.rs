@@ -199,17 +199,26 @@ pub(crate) fn receive_owned_values(
 
 /// Handles a client's requests: a request to take an entity is reported to the game as
 /// [`AuthorityRequested`] (unless the client holds it already); a release by the holder
-/// returns the entity to the server. Requests naming entities that are not replicated, or
+/// returns the entity to the server; a spawn becomes a pending entity for the game's rule
+/// (see [`spawns`](super::spawns)). Requests naming entities that are not replicated, or
 /// releases of entities the client does not hold, are ignored.
 pub(crate) fn receive_requests(
     world: &mut World,
     client: Entity,
     client_id: u64,
     requests: &[AuthorityRequest],
-) {
+) -> Result<(), DisconnectReason> {
     for request in requests {
-        let slot = match *request {
-            AuthorityRequest::Take(slot) | AuthorityRequest::Release(slot) => slot,
+        let slot = match request {
+            AuthorityRequest::Take(slot) | AuthorityRequest::Release(slot) => *slot,
+            AuthorityRequest::Spawn {
+                tick,
+                index,
+                values,
+            } => {
+                super::spawns::receive_spawn(world, client_id, *tick, *index, values)?;
+                continue;
+            }
         };
         let Some(entity) = world
             .resource::<ReplicatedWorld>()
@@ -233,4 +242,18 @@ pub(crate) fn receive_requests(
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// Counts one refused write by `client_id` (see [`Refusals`]).
+pub(super) fn refuse(
+    world: &mut World,
+    client_id: u64,
+    what: &str,
+) -> Result<(), DisconnectReason> {
+    let now = world.resource::<Time<Real>>().elapsed();
+    let settings = world.resource::<AuthoritySettings>().clone();
+    world
+        .resource_mut::<Refusals>()
+        .refuse(client_id, now, &settings, what)
 }

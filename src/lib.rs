@@ -235,6 +235,13 @@
 //! feature, `overlay::NetsyncOverlayPlugin` graphs the last 15 seconds of them on screen and
 //! lists the connected clients, behind a key the game chooses.
 //!
+//! ## Running in a fleet
+//!
+//! With the `fleet` feature, `fleet::FleetPlugin` makes a dedicated server a member of an
+//! [Agones](https://agones.dev) fleet: it reports Ready once listening, health from the game
+//! loop, players joining and leaving, follows the game server's state (an allocation starts a
+//! match) and shuts down when the match is over or the server stays empty.
+//!
 //! ## Testing your game
 //!
 //! With the `test_utils` feature, `testing::TestNet` runs a server App and client Apps in
@@ -249,6 +256,8 @@ mod app_ext;
 mod authority_app_ext;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 #[cfg(feature = "overlay")]
 pub mod overlay;
 #[cfg(feature = "server")]

@@ -6,11 +6,13 @@
 //! cargo run --example arena -- server --port 5000 # dedicated, headless
 //! cargo run --example arena -- bots --count 8 --duration 30
 //! cargo run --example arena -- server --capture server.pcapng   # then: tshark -r server.pcapng
+//! cargo run --example arena -- server --fleet --match-minutes 5  # in an Agones fleet: deploy/
 //! ```
 
 mod beams;
 mod bots;
 mod chat;
+mod fleet;
 mod headless;
 mod hud;
 mod level;
@@ -39,6 +41,7 @@ use bevy_netsync::{
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
+    fleet::FleetArgs,
     net_args::{NetArgs, ServeArgs, read_key},
     player::HostName,
     protocol::PROTOCOL_ID,
@@ -53,7 +56,8 @@ use crate::{
         Without a mode it starts `host`: a server with your own player in a window. Others join \
         with `client --connect <your address>:<port>`. `server` runs headless (no window, no GPU), \
         `bots` connects simulated players and prints what they saw, `token` issues connect tokens \
-        for a server started with `--key-file` (secure mode).\n\n\
+        for a server started with `--key-file` (secure mode). `server --fleet` runs one match in \
+        an Agones fleet (see deploy/README.md).\n\n\
         Controls: WASD or arrows move, the mouse aims, left click or space fires, Enter opens the chat, \
         F3 shows the network graphs."
 )]
@@ -107,6 +111,8 @@ enum Mode {
         max_clients: usize,
         #[command(flatten)]
         serve: ServeArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Headless simulated players, for load tests and demos; prints a summary at the end.
     Bots {
@@ -261,15 +267,24 @@ fn run(mode: Mode) -> Result<(), String> {
             public_addresses,
             max_clients,
             serve,
+            fleet,
         } => {
             let mut app = headless::dedicated_server();
             status_line::plugin(&mut app);
-            let addresses = serve.start(&mut app, &bind, public_addresses, max_clients)?;
-            println!(
-                "arena server listening on port {} (public: {:?})",
-                addresses.local.port(),
-                addresses.public
-            );
+            fleet.apply(&mut app);
+            if fleet.enabled() && public_addresses.is_empty() {
+                // Players reach the node at a port Agones picks: the SDK server tells which.
+                let settings = serve.prepare(&mut app, &bind, Vec::new(), max_clients)?;
+                fleet::serve_when_placed(&mut app, serve, settings);
+                println!("arena server waiting for the Agones SDK server to give its address");
+            } else {
+                let addresses = serve.start(&mut app, &bind, public_addresses, max_clients)?;
+                println!(
+                    "arena server listening on port {} (public: {:?})",
+                    addresses.local.port(),
+                    addresses.public
+                );
+            }
             // A headless server is a small App: one thread is faster than many on few cores.
             bevy_netsync::single_threaded(&mut app);
             app.run();

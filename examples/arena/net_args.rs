@@ -18,8 +18,8 @@ use bevy_netsync::{
         prediction::PredictionSettings,
     },
     transport::{
-        self, DEFAULT_PORT, PrivateKey, ServerAddresses, ServerSecurity, ServerTransport,
-        generate_private_key, private_key_from_hex, to_hex,
+        self, DEFAULT_PORT, PrivateKey, ServerAddresses, ServerSecurity, ServerSettings,
+        ServerTransport, generate_private_key, private_key_from_hex, to_hex,
     },
 };
 use clap::Args;
@@ -55,22 +55,44 @@ impl ServeArgs {
         public_addresses: Vec<String>,
         max_clients: usize,
     ) -> Result<ServerAddresses, String> {
+        let settings = self.prepare(app, bind, public_addresses, max_clients)?;
+        self.listen(app.world_mut(), &settings)
+    }
+
+    /// All of [`start`](Self::start) but the socket: the level, the key and the capture. Returns
+    /// the settings for [`listen`](Self::listen).
+    pub fn prepare(
+        &self,
+        app: &mut App,
+        bind: &str,
+        public_addresses: Vec<String>,
+        max_clients: usize,
+    ) -> Result<ServerSettings, String> {
         level::choose(app, &self.level)?;
         let security = security(self.key_file.as_deref())?;
-        let settings = headless::server_settings(
-            format!("{bind}:{}", self.port),
-            public_addresses,
-            max_clients,
-            security,
-        );
-        let addresses = transport::start_server(app.world_mut(), &settings)
-            .map_err(|error| error.to_string())?;
-        self.link.apply_to_server(app.world_mut());
         if self.capture.capture.is_some() && !app.is_plugin_added::<TerminalCtrlCHandlerPlugin>() {
             // A dedicated server then ends on Ctrl-C like a window does, closing the file.
             app.add_plugins(TerminalCtrlCHandlerPlugin);
         }
         self.capture.start(app, None)?;
+        Ok(headless::server_settings(
+            format!("{bind}:{}", self.port),
+            public_addresses,
+            max_clients,
+            security,
+        ))
+    }
+
+    /// Binds the socket and serves with `settings`, through the simulated link if one is asked
+    /// for.
+    pub fn listen(
+        &self,
+        world: &mut World,
+        settings: &ServerSettings,
+    ) -> Result<ServerAddresses, String> {
+        let addresses =
+            transport::start_server(world, settings).map_err(|error| error.to_string())?;
+        self.link.apply_to_server(world);
         Ok(addresses)
     }
 }

@@ -113,6 +113,11 @@ impl ServerTransport {
         self.netcode.user_data(client_id)
     }
 
+    /// Most clients connected at once ([`ServerSettings::max_clients`](super::ServerSettings)).
+    pub fn max_clients(&self) -> usize {
+        self.netcode.max_clients()
+    }
+
     /// What was received and dropped so far.
     pub fn stats(&self) -> TransportStats {
         self.stats

@@ -71,10 +71,23 @@ impl Arena {
 
     /// A server on `level` and `bots` bots, once every bot has its player on the server.
     pub fn on_level(bots: usize, brains: bool, level: &str) -> Self {
+        Self::on_level_with(bots, brains, level, |_| {}, listen_on_loopback)
+    }
+
+    /// [`on_level`](Self::on_level) with `setup` adding to the server App before it is
+    /// finished, and `start` starting its transport, returning the address bots connect to.
+    pub fn on_level_with(
+        bots: usize,
+        brains: bool,
+        level: &str,
+        setup: impl FnOnce(&mut App),
+        start: impl FnOnce(&mut App) -> String,
+    ) -> Self {
         let mut server = App::new();
         server.add_plugins(MinimalPlugins);
         headless::server_game(&mut server);
         level::choose(&mut server, level).unwrap();
+        setup(&mut server);
         server
             .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
             .init_resource::<History>()
@@ -82,16 +95,7 @@ impl Arena {
         server.finish();
         server.cleanup();
         bevy_netsync::single_threaded(&mut server);
-        let settings = headless::server_settings(
-            "127.0.0.1:0".into(),
-            Vec::new(),
-            16,
-            transport::ServerSecurity::Unsecure,
-        );
-        let address = transport::start_server(server.world_mut(), &settings)
-            .unwrap()
-            .local
-            .to_string();
+        let address = start(&mut server);
         let bots = (0..bots)
             .map(|i| {
                 let mut bot = bots::bot_app(
@@ -185,6 +189,20 @@ impl Arena {
             .map(|(player, score)| (player.name.clone(), *score))
             .collect()
     }
+}
+
+/// Starts the server's transport on a free loopback port.
+fn listen_on_loopback(server: &mut App) -> String {
+    let settings = headless::server_settings(
+        "127.0.0.1:0".into(),
+        Vec::new(),
+        16,
+        transport::ServerSecurity::Unsecure,
+    );
+    transport::start_server(server.world_mut(), &settings)
+        .unwrap()
+        .local
+        .to_string()
 }
 
 /// The name bot `bot` connects with.

@@ -24,6 +24,20 @@ pub(super) struct AuthorityPending {
 #[derive(Component, Clone, Copy, Debug)]
 pub(super) struct AddedNoInterpolation;
 
+/// Entities this client held or was about to hold whose [`HeldBy`] is gone.
+type Ended = (
+    Or<(With<HasAuthority>, With<AuthorityPending>)>,
+    Without<HeldBy>,
+);
+
+/// Where the messages about this client's authority go, and the commands that change it.
+#[derive(bevy::ecs::system::SystemParam)]
+pub(super) struct AuthorityReports<'w, 's> {
+    gained: MessageWriter<'w, AuthorityGained>,
+    lost: MessageWriter<'w, AuthorityLost>,
+    commands: Commands<'w, 's>,
+}
+
 type Granted<'a> = (
     Entity,
     &'a HeldBy,
@@ -39,18 +53,15 @@ pub(super) fn track_authority(
     timeline: Res<ClientTimeline>,
     replicas: Res<Replicas>,
     granted: Query<Granted>,
-    ended: Query<
-        (Entity, Has<HasAuthority>),
-        (
-            Or<(With<HasAuthority>, With<AuthorityPending>)>,
-            Without<HeldBy>,
-        ),
-    >,
+    ended: Query<(Entity, Has<HasAuthority>), Ended>,
     added: Query<(), With<AddedNoInterpolation>>,
-    mut gained: MessageWriter<AuthorityGained>,
-    mut lost: MessageWriter<AuthorityLost>,
-    mut commands: Commands,
+    mut reports: AuthorityReports,
 ) {
+    let AuthorityReports {
+        gained,
+        lost,
+        commands,
+    } = &mut reports;
     let me = session.client_id;
     let mut give_up = |entity: Entity, had: bool, commands: &mut Commands| {
         let mut target = commands.entity(entity);
@@ -66,7 +77,7 @@ pub(super) fn track_authority(
         let mine = me == Some(held.client_id);
         if !mine {
             if has || pending.is_some() {
-                give_up(entity, has, &mut commands);
+                give_up(entity, has, commands);
             }
             continue;
         }
@@ -90,7 +101,7 @@ pub(super) fn track_authority(
         gained.write(AuthorityGained(entity));
     }
     for (entity, had) in &ended {
-        give_up(entity, had, &mut commands);
+        give_up(entity, had, commands);
     }
 }
 

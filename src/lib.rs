@@ -174,6 +174,52 @@
 //! ));
 //! ```
 //!
+//! ## Client authority
+//!
+//! A client may own what it holds: register a type with
+//! [`replicate_client_authoritative`](AuthorityAppExt::replicate_client_authoritative), give the
+//! server a rule for it with [`validate_authority`](AuthorityAppExt::validate_authority), and
+//! hand entities to clients with [`grant_authority`](server::AuthorityCommandsExt). The holder's
+//! copy gets [`HasAuthority`](client::HasAuthority); the game moves it there, and the values go
+//! upstream, through the rule, to everyone else. The server stays the referee: only holders'
+//! values of registered types are read, each is checked, and a client that keeps writing what it
+//! does not hold is disconnected.
+//!
+//! ```
+//! use bevy::prelude::*;
+//! use bevy_netsync::prelude::*;
+//! # use serde::{Deserialize, Serialize};
+//! #[derive(Component, Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+//! struct Lamp { on: bool }
+//!
+//! fn protocol(app: &mut App) {
+//!     app.replicate_client_authoritative::<Lamp>();
+//! }
+//!
+//! let mut server = App::new();
+//! server.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! protocol(&mut server);
+//! // Lamps may be switched on, never off, by their holder.
+//! server.validate_authority::<Lamp>(|proposal| {
+//!     if proposal.proposed.on { Verdict::Accept } else { Verdict::Reject }
+//! });
+//! let lamp = server.world_mut().spawn((Replicated, Lamp { on: false })).id();
+//! // Client 7 holds it now (from a system: `commands.entity(lamp).grant_authority(7)`).
+//! bevy_netsync::server::set_authority(server.world_mut(), lamp, Some(7));
+//! assert_eq!(server.world().get::<HeldBy>(lamp), Some(&HeldBy { client_id: 7 }));
+//!
+//! // On the client: switch on the lamps this client holds.
+//! fn switch(mut lamps: Query<&mut Lamp, With<HasAuthority>>) {
+//!     for mut lamp in &mut lamps {
+//!         lamp.on = true;
+//!     }
+//! }
+//! let mut client = App::new();
+//! client.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+//! protocol(&mut client);
+//! client.add_systems(FixedUpdate, switch);
+//! ```
+//!
 //! ## Connections
 //!
 //! On the server each client that completed the handshake is an entity with

@@ -1,8 +1,11 @@
 //! Interpolation delay and error, inputs on time and upstream bytes, and client prediction
 //! (rollbacks, corrections, re-simulation cost with 1 and 16 predicted entities), for clean, P50
-//! and P95 links; lag compensation (hit registration on four links, query cost, memory). Run
-//! with `cargo bench --bench timeline`.
+//! and P95 links; lag compensation (hit registration on four links, query cost, memory); client
+//! authority (upstream bytes of one owned moving object). Run with `cargo bench --bench timeline`.
 
+#[path = "../../tests/integration/common/authority.rs"]
+mod authority;
+mod authority_figures;
 mod lag_compensation;
 #[path = "../../tests/integration/common/orbit.rs"]
 mod orbit;
@@ -278,4 +281,5 @@ fn main() {
         }
     }
     lag_compensation::print();
+    authority_figures::print();
 }

@@ -10,7 +10,8 @@ use super::{AuthorityGained, AuthorityLost, HasAuthority};
 use crate::{
     client::{ClientTimeline, replicas::Replicas, session::ClientSession},
     shared::{
-        authority::HeldBy, interpolate::SnapshotBuffer, registry::NoInterpolation, tick::NetTick,
+        authority::HeldBy, interpolate::SnapshotBuffer, prediction::Predicted,
+        registry::NoInterpolation, tick::NetTick,
     },
 };
 
@@ -23,6 +24,11 @@ pub(super) struct AuthorityPending {
 /// [`NoInterpolation`] that taking up authority added (and giving it up removes).
 #[derive(Component, Clone, Copy, Debug)]
 pub(super) struct AddedNoInterpolation;
+
+/// [`Predicted`] that taking up authority removed (and giving it up puts back): a holder does
+/// not predict, or roll back, what it owns.
+#[derive(Component, Clone, Copy, Debug)]
+pub(super) struct WasPredicted;
 
 /// Entities this client held or was about to hold whose [`HeldBy`] is gone.
 type Ended = (
@@ -44,6 +50,7 @@ type Granted<'a> = (
     Has<HasAuthority>,
     Option<&'a AuthorityPending>,
     Has<NoInterpolation>,
+    Has<Predicted>,
 );
 
 /// Follows [`HeldBy`] on the client's entities: takes up grants naming this client, gives up
@@ -54,7 +61,7 @@ pub(super) fn track_authority(
     replicas: Res<Replicas>,
     granted: Query<Granted>,
     ended: Query<(Entity, Has<HasAuthority>), Ended>,
-    added: Query<(), With<AddedNoInterpolation>>,
+    added: Query<(Has<AddedNoInterpolation>, Has<WasPredicted>)>,
     mut reports: AuthorityReports,
 ) {
     let AuthorityReports {
@@ -66,14 +73,18 @@ pub(super) fn track_authority(
     let mut give_up = |entity: Entity, had: bool, commands: &mut Commands| {
         let mut target = commands.entity(entity);
         target.remove::<(HasAuthority, AuthorityPending)>();
-        if added.contains(entity) {
+        let (no_interpolation, predicted) = added.get(entity).unwrap_or_default();
+        if no_interpolation {
             target.remove::<(NoInterpolation, AddedNoInterpolation)>();
+        }
+        if predicted {
+            target.remove::<WasPredicted>().insert(Predicted);
         }
         if had {
             lost.write(AuthorityLost(entity));
         }
     };
-    for (entity, held, has, pending, no_interpolation) in &granted {
+    for (entity, held, has, pending, no_interpolation, predicted) in &granted {
         let mine = me == Some(held.client_id);
         if !mine {
             if has || pending.is_some() {
@@ -97,6 +108,9 @@ pub(super) fn track_authority(
         target.remove::<AuthorityPending>().insert(HasAuthority);
         if !no_interpolation {
             target.insert((NoInterpolation, AddedNoInterpolation));
+        }
+        if predicted {
+            target.remove::<Predicted>().insert(WasPredicted);
         }
         gained.write(AuthorityGained(entity));
     }

@@ -8,6 +8,7 @@
 //! cargo run --example arena -- server --capture server.pcapng   # then: tshark -r server.pcapng
 //! ```
 
+mod ball;
 mod beams;
 mod bots;
 mod chat;
@@ -54,8 +55,8 @@ use crate::{
         with `client --connect <your address>:<port>`. `server` runs headless (no window, no GPU), \
         `bots` connects simulated players and prints what they saw, `token` issues connect tokens \
         for a server started with `--key-file` (secure mode).\n\n\
-        Controls: WASD or arrows move, the mouse aims, left click or space fires, Enter opens the chat, \
-        F3 shows the network graphs."
+        Controls: WASD or arrows move, the mouse aims, left click or space fires, F picks up and \
+        throws the ball, Enter opens the chat, F3 shows the network graphs."
 )]
 struct Cli {
     #[command(subcommand)]

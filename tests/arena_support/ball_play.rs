@@ -3,7 +3,7 @@
 //! go); a holder that leaves gives it back and it falls; bots left to themselves play with it.
 
 use bevy::prelude::*;
-use bevy_netsync::{prelude::*, transport};
+use bevy_netsync::{prelude::*, server::LOCAL_CLIENT_ID, transport};
 
 use super::{
     ball::{
@@ -13,7 +13,7 @@ use super::{
     bots,
     harness::Arena,
     level::Level,
-    protocol::{ArenaInput, direction_yaw},
+    protocol::{ArenaInput, Player, direction_yaw},
 };
 
 /// The ball on the server: where it is, how fast it flies, who holds it.
@@ -134,6 +134,50 @@ fn a_holder_that_leaves_gives_the_ball_back_and_it_falls() {
     assert_eq!(fallen.at.y, BALL_RADIUS, "lying on the floor");
     let moved = Vec2::new(fallen.at.x - carried.x, fallen.at.z - carried.z).length();
     assert!(moved < 0.01, "it fell straight down, not {moved} m aside");
+}
+
+/// The host's own player holds the ball on the server itself: taken, carried and thrown
+/// without a round trip, and the bots see it carried.
+#[test]
+fn the_host_picks_the_ball_up_and_throws_it_on_the_server() {
+    let mut arena = Arena::new(1, false);
+    spawn_local_client(arena.server.world_mut());
+    arena.run(2);
+    let ball = server_ball(&mut arena);
+    let world = arena.server.world_mut();
+    let host = world
+        .query::<(Entity, &Player)>()
+        .iter(world)
+        .find(|(_, player)| player.client_id == LOCAL_CLIENT_ID)
+        .map(|(entity, _)| entity)
+        .expect("the host's player");
+    let stand = Transform::from_xyz(ball.at.x, 0.0, ball.at.z + 1.0)
+        .with_rotation(Quat::from_rotation_y(direction_yaw(Vec2::Y)));
+    world.get_mut::<Transform>(host).unwrap().translation = stand.translation;
+    world.insert_resource(LocalInput(ArenaInput::new(
+        Vec2::ZERO,
+        direction_yaw(Vec2::Y),
+        false,
+    )));
+    arena.run(2);
+    arena.server.world_mut().write_message(UseBall);
+    arena.run(2);
+    let carried = carry_point(arena.server.world().resource::<Level>(), &stand);
+    let held = server_ball(&mut arena);
+    assert_eq!(held.holder, Some(LOCAL_CLIENT_ID));
+    assert!(held.at.distance(carried) < 1e-4, "carried at {}", held.at);
+    arena.run_until(60, |arena| {
+        bot_ball(arena, 0).is_some_and(|(drawn, _)| drawn.distance(carried) < 0.01)
+    });
+    arena.server.world_mut().write_message(UseBall);
+    arena.run(2);
+    let thrown = server_ball(&mut arena);
+    assert_eq!(thrown.holder, None);
+    assert!(
+        thrown.velocity.z > 5.0 && thrown.at.z > carried.z,
+        "{:?}",
+        thrown.at
+    );
 }
 
 /// Bots left to themselves go for the ball, one gets it, and some time later it is free again

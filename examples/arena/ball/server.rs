@@ -20,8 +20,9 @@ use crate::{
 /// How much farther than [`REACH`](physics::REACH) the server lets a player pick the ball up:
 /// the picker saw the ball (and the server sees the picker) a moment apart.
 pub const REACH_SLACK: f32 = 1.0;
-/// Fastest a holder may move the ball, metres per second (a swing faster than that, when its
-/// holder turns at once, is smoothed by the server's correction over a few ticks).
+/// Fastest a holder may move the ball, metres per second. Faster moves (the jump into the hand
+/// at a pickup, a swing when the holder turns at once) are corrected: the server moves the ball
+/// this fast towards the holder's value, which it reaches a few ticks later.
 const MAX_BALL_SPEED: f32 = 30.0;
 /// Highest a holder may put the ball, metres.
 const MAX_BALL_HEIGHT: f32 = 12.0;

@@ -3,6 +3,9 @@
 
 // The example's own files; `main.rs` uses some items the tests do not.
 #[allow(dead_code)]
+#[path = "../examples/arena/ball/mod.rs"]
+mod ball;
+#[allow(dead_code)]
 #[path = "../examples/arena/bots.rs"]
 mod bots;
 #[path = "../examples/arena/chat.rs"]
@@ -31,6 +34,8 @@ mod protocol;
 #[path = "../examples/arena/railgun.rs"]
 mod railgun;
 
+#[path = "arena_support/ball_play.rs"]
+mod ball_play;
 #[path = "arena_support/drawing.rs"]
 mod drawing;
 #[path = "arena_support/harness.rs"]

@@ -1,5 +1,5 @@
-//! Bots: headless clients steering around the arena and shooting, for load tests and demos.
-//! At the end they print what they saw.
+//! Bots: headless clients steering around the arena, shooting and playing with the ball, for
+//! load tests and demos. At the end they print what they saw.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,10 @@ use bevy_renet::RenetClient;
 use serde::Serialize;
 
 use crate::{
+    ball::{
+        Ball, Thrown, UseBall,
+        physics::{REACH, within_reach},
+    },
     headless,
     level::Level,
     net_args::NetArgs,
@@ -22,6 +26,10 @@ use crate::{
 
 /// Distance under which a bot shoots at someone, metres.
 const SHOOTING_RANGE: f32 = 14.0;
+/// Distance under which a bot goes for the free ball, metres.
+const CHASE_RANGE: f32 = 30.0;
+/// Seconds between two requests for the ball by one bot.
+const REQUEST_EVERY: f32 = 0.5;
 
 /// A bot's intentions. Disable it to drive the bot's [`LocalInput`] by hand (tests do).
 #[derive(Resource)]
@@ -29,6 +37,23 @@ pub struct BotBrain {
     pub enabled: bool,
     seed: u64,
     waypoint: Vec2,
+    ball: BallPlay,
+    /// When this bot may ask for the ball again (seconds of its clock).
+    next_request: f32,
+}
+
+/// What a bot does with the ball (times are seconds of its clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum BallPlay {
+    /// Not holding it: goes for it when it is free and near.
+    #[default]
+    Chasing,
+    /// Holding it, walking about with it until `until`.
+    Carrying { until: f32 },
+    /// Turned along `direction`, throws at `at`.
+    Aiming { direction: Vec2, at: f32 },
+    /// Just threw it: leaves it to the others until `until`.
+    Resting { until: f32 },
 }
 
 impl BotBrain {
@@ -37,6 +62,8 @@ impl BotBrain {
             enabled: true,
             seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             waypoint: Vec2::ZERO,
+            ball: BallPlay::Chasing,
+            next_request: 0.0,
         }
     }
 
@@ -60,12 +87,20 @@ pub fn my_client_id(world: &World) -> Option<u64> {
         .map(|transport| transport.client_id())
 }
 
+/// The ball as a bot sees it: where it is, whether someone holds it, whether this bot does
+/// (and has not thrown it yet).
+type BallSight<'a> = (&'a Transform, Has<HeldBy>, Has<HasAuthority>, Has<Thrown>);
+
+#[allow(clippy::too_many_arguments)]
 fn steer(
+    time: Res<Time>,
     mut brain: ResMut<BotBrain>,
     transport: Option<Res<ClientTransport>>,
     level: Res<Level>,
     players: Query<(&Player, &Transform, &crate::protocol::Health)>,
+    balls: Query<BallSight, With<Ball>>,
     mut input: ResMut<LocalInput<ArenaInput>>,
+    mut use_ball: MessageWriter<UseBall>,
 ) {
     if !brain.enabled {
         return;
@@ -87,18 +122,92 @@ fn steer(
         .filter(|(player, _, health)| player.client_id != me && health.0 > 0)
         .map(|(_, transform, _)| Vec2::new(transform.translation.x, transform.translation.z))
         .min_by(|a, b| a.distance(position).total_cmp(&b.distance(position)));
-    let aim_at = target.unwrap_or(brain.waypoint);
-    let fire = target.is_some_and(|target| target.distance(position) < SHOOTING_RANGE)
+    let mut goal = brain.waypoint;
+    let mut aim_at = target.unwrap_or(brain.waypoint);
+    let mut fire = target.is_some_and(|target| target.distance(position) < SHOOTING_RANGE)
         && brain.random() < 0.5;
+    if let Ok(ball) = balls.single() {
+        let play = play_ball(&mut brain, time.elapsed_secs(), my_transform, ball);
+        if play.press {
+            use_ball.write(UseBall);
+        }
+        goal = play.goal.unwrap_or(goal);
+        if let Some(direction) = play.aim {
+            aim_at = position + direction;
+            fire = false;
+        }
+    }
     // The rail gun now and then, at targets in its range.
     let rail = target.is_some_and(|target| target.distance(position) < RAIL_RANGE)
         && brain.random() < 0.05;
     input.0 = ArenaInput::new(
-        (brain.waypoint - position).normalize_or_zero(),
+        (goal - position).normalize_or_zero(),
         direction_yaw((aim_at - position).normalize_or(Vec2::NEG_Y)),
         fire,
     )
     .with_rail(rail);
+}
+
+/// What a bot's ball play asks of it this frame.
+struct BallMove {
+    /// Where to walk instead of the waypoint.
+    goal: Option<Vec2>,
+    /// Which way to face instead of the target (and hold fire).
+    aim: Option<Vec2>,
+    /// Press the ball key.
+    press: bool,
+}
+
+/// A bot goes for the free ball when it is near, asks for it once within reach, carries it
+/// for two to four seconds, turns a random way and throws it, then leaves it to the others
+/// for a while.
+fn play_ball(
+    brain: &mut BotBrain,
+    now: f32,
+    me: &Transform,
+    (ball, held, has_authority, thrown): (&Transform, bool, bool, bool),
+) -> BallMove {
+    let holding = has_authority && !thrown;
+    let mut play = BallMove {
+        goal: None,
+        aim: None,
+        press: false,
+    };
+    brain.ball = match brain.ball {
+        BallPlay::Chasing if holding => BallPlay::Carrying {
+            until: now + 2.0 + 2.0 * brain.random(),
+        },
+        BallPlay::Carrying { .. } | BallPlay::Aiming { .. } if !holding => BallPlay::Chasing,
+        BallPlay::Carrying { until } if now >= until => {
+            let angle = brain.random() * core::f32::consts::TAU;
+            BallPlay::Aiming {
+                direction: Vec2::from_angle(angle),
+                at: now + 0.4,
+            }
+        }
+        BallPlay::Aiming { at, .. } if now >= at => {
+            play.press = true;
+            BallPlay::Resting { until: now + 2.0 }
+        }
+        BallPlay::Resting { until } if now >= until => BallPlay::Chasing,
+        state => state,
+    };
+    match brain.ball {
+        BallPlay::Aiming { direction, .. } => play.aim = Some(direction),
+        BallPlay::Chasing if !held => {
+            let at = Vec2::new(ball.translation.x, ball.translation.z);
+            let from = Vec2::new(me.translation.x, me.translation.z);
+            if at.distance(from) < CHASE_RANGE {
+                play.goal = Some(at);
+            }
+            if within_reach(me, ball.translation, -0.2 * REACH) && now >= brain.next_request {
+                brain.next_request = now + REQUEST_EVERY;
+                play.press = true;
+            }
+        }
+        _ => {}
+    }
+    play
 }
 
 /// Builds a bot App connecting to `server` as `name`.

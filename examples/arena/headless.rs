@@ -9,27 +9,31 @@ use bevy_netsync::{
     transport::{ServerSecurity, ServerSettings},
 };
 
-use crate::{chat, level, movement, pickup, player, projectile, protocol, railgun};
+use crate::{ball, chat, level, movement, pickup, player, projectile, protocol, railgun};
 
 /// Frame rate of headless Apps (the server's tick rate).
 pub const HEADLESS_FPS: f64 = 60.0;
 
-/// What every arena App has: the protocol, the level and the simulation that clients predict.
+/// What every arena App has: the protocol, the level, the simulation that clients predict and
+/// the ball's holding side.
 pub fn shared(app: &mut App) {
     protocol::plugin(app);
     pickup::protocol(app);
     player::protocol(app);
     railgun::protocol(app);
+    ball::protocol(app);
     level::plugin(app);
     movement::plugin(app);
+    ball::holder::plugin(app);
 }
 
-/// The server's simulation: players, projectiles, the rail gun and chat.
+/// The server's simulation: players, projectiles, the rail gun, the ball and chat.
 pub fn simulation(app: &mut App) {
     player::plugin(app);
     projectile::plugin(app);
     railgun::plugin(app);
     pickup::plugin(app);
+    ball::server::plugin(app);
     chat::plugin(app);
 }
 

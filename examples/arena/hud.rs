@@ -231,7 +231,7 @@ fn update_status(
     };
     let players = players.iter().count();
     let entities = world_stats.map_or(0, |stats| stats.entities);
-    let controls = "[WASD] move  [mouse] aim  [click/space] fire  [right click/E] rail\n[Enter] chat  [F3] network graphs";
+    let controls = "[WASD] move  [mouse] aim  [click/space] fire  [right click/E] rail\n[F] pick up / throw the ball  [Enter] chat  [F3] network graphs";
     status.0 = if let Some(addresses) = hosting {
         format!(
             "Hosting on port {}\nserver tick {}\nplayers {players}   entities {}\n{controls}",

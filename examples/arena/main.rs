@@ -9,6 +9,7 @@
 //! cargo run --example arena -- server --fleet --match-minutes 5  # in an Agones fleet: deploy/
 //! ```
 
+mod ball;
 mod beams;
 mod bots;
 mod chat;
@@ -58,8 +59,8 @@ use crate::{
         `bots` connects simulated players and prints what they saw, `token` issues connect tokens \
         for a server started with `--key-file` (secure mode). `server --fleet` runs one match in \
         an Agones fleet (see deploy/README.md).\n\n\
-        Controls: WASD or arrows move, the mouse aims, left click or space fires, Enter opens the chat, \
-        F3 shows the network graphs."
+        Controls: WASD or arrows move, the mouse aims, left click or space fires, F picks up and \
+        throws the ball, Enter opens the chat, F3 shows the network graphs."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -165,8 +165,9 @@ pub fn plugin(app: &mut App) {
         .replicate::<Health>()
         .replicate::<Score>()
         .replicate::<Projectile>()
-        // Quantized: 1 mm positions, 10-bit smallest-three rotations, delta-coded.
-        .replicate_with::<Transform>(codec)
+        // Quantized: 1 mm positions, 10-bit smallest-three rotations, delta-coded. Written by
+        // the server, except on an entity a client holds (the ball): its holder writes it.
+        .replicate_client_authoritative_with::<Transform>(codec)
         .interpolate::<Transform>()
         // A prediction is right when it matches the server's within the codec's precision.
         .predict_with::<Transform>(move |predicted, server| codec.matches(predicted, server))

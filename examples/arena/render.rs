@@ -1,6 +1,6 @@
 //! What the arena looks like: level geometry on a floor with a metre grid, a sky and a distant
 //! backdrop, lights, a camera that follows the local player, and meshes for replicated players,
-//! projectiles and pickups (added by observers, so the server never loads a mesh).
+//! projectiles, pickups and the ball (added by observers, so the server never loads a mesh).
 
 use bevy::{
     light::CascadeShadowConfigBuilder,
@@ -10,6 +10,7 @@ use bevy::{
 use bevy_netsync::{prelude::*, server::LOCAL_CLIENT_ID};
 
 use crate::{
+    ball::{Ball, physics::BALL_RADIUS},
     bots::my_client_id,
     level::Level,
     movement::{PLAYER_RADIUS, PROJECTILE_RADIUS},
@@ -47,6 +48,7 @@ pub fn plugin(app: &mut App) {
         .add_observer(dress_player)
         .add_observer(dress_projectile)
         .add_observer(dress_pickup)
+        .add_observer(dress_ball)
         .add_systems(
             Update,
             (
@@ -257,6 +259,24 @@ fn dress_pickup(
         MeshMaterial3d(materials.add(StandardMaterial {
             base_color: Color::srgb(0.3, 0.9, 0.4),
             emissive: LinearRgba::rgb(0.5, 2.5, 0.8),
+            ..default()
+        })),
+    ));
+}
+
+/// The ball: a white sphere with a faint glow, unlike anything else on the floor.
+fn dress_ball(
+    event: On<Add, Ball>,
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    commands.entity(event.entity).insert((
+        Mesh3d(meshes.add(Sphere::new(BALL_RADIUS).mesh().uv(32, 18))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.95, 0.95, 0.97),
+            emissive: LinearRgba::rgb(0.6, 0.6, 0.7),
+            perceptual_roughness: 0.35,
             ..default()
         })),
     ));

@@ -11,6 +11,7 @@ use bevy::{
 use bevy_netsync::{overlay::NetsyncOverlayPlugin, prelude::*};
 
 use crate::{
+    ball::UseBall,
     beams, headless, hud,
     hud::ChatInput,
     protocol::{ArenaInput, direction_yaw},
@@ -83,7 +84,7 @@ pub fn window_app(title: &str) -> App {
     app.add_plugins(NetsyncOverlayPlugin {
         toggle: KeyCode::F3,
     });
-    app.add_systems(Update, (sample_input, run_screenshot_plan));
+    app.add_systems(Update, (sample_input, press_ball_key, run_screenshot_plan));
     app
 }
 
@@ -149,6 +150,17 @@ fn sample_input(
             input.0 = ArenaInput::new(movement, direction_yaw(direction.normalize()), fire)
                 .with_rail(rail);
         }
+    }
+}
+
+/// The ball key, F: picks the ball up when it is within reach, throws it when held.
+fn press_ball_key(
+    keys: Res<ButtonInput<KeyCode>>,
+    chat: Res<ChatInput>,
+    mut presses: MessageWriter<UseBall>,
+) {
+    if chat.0.is_none() && keys.just_pressed(KeyCode::KeyF) {
+        presses.write(UseBall);
     }
 }
 

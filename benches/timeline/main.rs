@@ -225,6 +225,11 @@ fn input_stats(net: &mut TestNet) -> InputStats {
 }
 
 fn main() {
+    // `cargo bench --bench timeline -- authority`: the client authority table alone.
+    if std::env::args().any(|arg| arg == "authority") {
+        authority_figures::print();
+        return;
+    }
     let links = [
         ("clean (5 ms each way)", LinkConditioner::new(5, 0, 0.0)),
         ("P50 (66 ± 11 ms RTT, 3 % loss)", LinkConditioner::p50()),

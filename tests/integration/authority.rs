@@ -194,6 +194,7 @@ fn forged_write(net: &TestNet, index: u32, x: f32) -> Vec<u8> {
         slot: 0,
         age: 0,
         baseline_age: 0,
+        previous_age: 0,
     };
     write_owned_entry_head(&mut bits, head, None);
     TransformCodec::default()

@@ -219,6 +219,7 @@ pub(crate) fn collect_owned<C, K>(
                     slot,
                     age: now.diff(at).max(0) as u32,
                     baseline_age: 0,
+                    previous_age: 0,
                 },
                 previous,
                 at,
@@ -269,20 +270,34 @@ fn write_value<C, K: ComponentCodec<C>>(
     at: NetTick,
     value: &C,
 ) -> Option<C> {
-    let baseline = codec
-        .uses_baselines()
-        .then(|| {
-            record.history.iter().rev().find(|(base, sent)| {
-                at.diff(*base) > 0 && now.diff(*base) <= OWNED_BASELINE_TICKS && acked(sent.section)
-            })
-        })
-        .flatten()
-        .map(|(base, sent)| Baseline {
-            value: &sent.value,
-            tick: base,
-            previous: None,
-        });
+    // The newest acknowledged value before this one, and the one before that: a codec that
+    // extrapolates from two (TransformCodec) then codes only what the motion did not predict.
+    let usable = |base: NetTick, sent: &SentValue<C>| {
+        at.diff(base) > 0 && now.diff(base) <= OWNED_BASELINE_TICKS && acked(sent.section)
+    };
+    let mut acked_values = record
+        .history
+        .iter()
+        .rev()
+        .filter(|(base, sent)| usable(*base, sent));
+    let (newest, second) = if codec.uses_baselines() {
+        (acked_values.next(), acked_values.next())
+    } else {
+        (None, None)
+    };
+    let baseline = newest.map(|(base, sent)| Baseline {
+        value: &sent.value,
+        tick: base,
+        previous: second.map(|(tick, sent)| (&sent.value, tick)),
+    });
     head.baseline_age = baseline.map_or(0, |baseline| at.diff(baseline.tick) as u32);
+    head.previous_age = baseline
+        .and_then(|baseline| {
+            baseline
+                .previous
+                .map(|(_, tick)| baseline.tick.diff(tick) as u32)
+        })
+        .unwrap_or(0);
     write_owned_entry_head(block, head, previous);
     let start = block.bit_len();
     let written = match baseline {

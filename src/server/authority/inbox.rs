@@ -36,8 +36,10 @@ pub(super) trait OwnedType: Send + Sync {
     /// The type's wire index.
     fn index(&self) -> u32;
 
-    /// Reads one value coded against the value of `tick - baseline_age` (whole when `0`). Kept
-    /// for `entity` from `client_id` when `keep`.
+    /// Reads one value coded against the value of `tick - baseline_age` (whole when `0`) and
+    /// the one `previous_age` before that (none when `0`). Kept for `entity` from `client_id`
+    /// when `keep`.
+    #[allow(clippy::too_many_arguments)]
     fn read(
         &mut self,
         bits: &mut BitReader,
@@ -45,6 +47,7 @@ pub(super) trait OwnedType: Send + Sync {
         client_id: u64,
         tick: NetTick,
         baseline_age: u32,
+        previous_age: u32,
         keep: bool,
     ) -> Result<ReadValue, DecodeError>;
 
@@ -115,6 +118,7 @@ where
         client_id: u64,
         tick: NetTick,
         baseline_age: u32,
+        previous_age: u32,
         keep: bool,
     ) -> Result<ReadValue, DecodeError> {
         let inbox = entity.and_then(|entity| self.entities.get(&entity));
@@ -126,10 +130,21 @@ where
             let Some(base) = inbox.and_then(|inbox| inbox.received.get(base_tick)) else {
                 return Ok(ReadValue::NoBaseline);
             };
+            let previous = match previous_age {
+                0 => None,
+                age => {
+                    let previous_tick = base_tick.sub(age);
+                    let Some(value) = inbox.and_then(|inbox| inbox.received.get(previous_tick))
+                    else {
+                        return Ok(ReadValue::NoBaseline);
+                    };
+                    Some((value, previous_tick))
+                }
+            };
             let baseline = Baseline {
                 value: base,
                 tick: base_tick,
-                previous: None,
+                previous,
             };
             self.codec.read_delta(bits, tick, baseline)?
         };

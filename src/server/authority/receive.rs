@@ -176,6 +176,7 @@ pub(crate) fn receive_owned_values(
                             client_id,
                             value_tick,
                             head.baseline_age,
+                            head.previous_age,
                             holds,
                         )
                         .map_err(|e| malformed(&e))?;

@@ -6,8 +6,10 @@
 //! one; each entry the entity's slot (the first whole, later ones as the gap above the
 //! previous: an entity whose value changed on two ticks since the last frame has two entries,
 //! older first), how many ticks before the section's tick the value is for, how many ticks
-//! before the value the acknowledged value it is coded against was (`0`: written whole), then
-//! the value as the type's codec writes it. A `0` bit ends the section. The values' layout belongs to the codecs, so
+//! before the value the acknowledged value it is coded against was (`0`: written whole) and,
+//! if coded against one, how many ticks before that a second acknowledged value was (`0`:
+//! none; codecs such as `TransformCodec` extrapolate from two), then the value as the type's
+//! codec writes it. A `0` bit ends the section. The values' layout belongs to the codecs, so
 //! only the side that knows the types (`server::authority`) reads past an entry's head.
 
 use super::{BitReader, BitWriter, MAX_SLOTS};
@@ -26,6 +28,9 @@ pub struct OwnedEntryHead {
     pub age: u32,
     /// How many ticks before the value's tick the baseline was set; `0` for a whole value.
     pub baseline_age: u32,
+    /// How many ticks before the baseline the second baseline (for codecs that extrapolate
+    /// from two) was set; `0` for none.
+    pub previous_age: u32,
 }
 
 /// Writes the section's tick.
@@ -69,6 +74,9 @@ pub fn write_owned_entry_head(bits: &mut BitWriter, head: OwnedEntryHead, previo
     }
     bits.write_golomb(head.age.into(), 0);
     bits.write_golomb(head.baseline_age.into(), 0);
+    if head.baseline_age > 0 {
+        bits.write_golomb(head.previous_age.into(), 0);
+    }
 }
 
 /// Reads an entry's head; a slot out of range, or a value or baseline older than the history,
@@ -90,13 +98,23 @@ pub fn read_owned_entry_head(
     }
     let age = bits.read_golomb(0)?;
     let baseline_age = bits.read_golomb(0)?;
-    if age.saturating_add(baseline_age) >= OWNED_HISTORY_TICKS as u64 {
+    let previous_age = if baseline_age > 0 {
+        bits.read_golomb(0)?
+    } else {
+        0
+    };
+    if age
+        .saturating_add(baseline_age)
+        .saturating_add(previous_age)
+        >= OWNED_HISTORY_TICKS as u64
+    {
         return Err(DecodeError::UnexpectedEnd("a value older than the history"));
     }
     Ok(OwnedEntryHead {
         slot: slot as u32,
         age: age as u32,
         baseline_age: baseline_age as u32,
+        previous_age: previous_age as u32,
     })
 }
 
@@ -113,16 +131,19 @@ mod tests {
             slot: 9,
             age: 1,
             baseline_age: 0,
+            previous_age: 0,
         };
         let second = OwnedEntryHead {
             slot: 9,
             age: 0,
             baseline_age: 5,
+            previous_age: 3,
         };
         let third = OwnedEntryHead {
             slot: 40,
             age: 0,
             baseline_age: 2,
+            previous_age: 0,
         };
         write_owned_entry_head(&mut bits, first, None);
         write_owned_entry_head(&mut bits, second, Some(9));

@@ -81,7 +81,7 @@ where
         )
         .add_systems(
             PreUpdate,
-            track::drop_snapshots::<C>
+            (track::drop_snapshots::<C>, track::reseed_snapshots::<C, K>)
                 .after(track::track_authority)
                 .in_set(ClientSet::Receive),
         );

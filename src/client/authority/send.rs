@@ -103,6 +103,16 @@ impl<C, K> OwnedSent<C, K> {
             entities: EntityHashMap::default(),
         }
     }
+
+    /// The newest value recorded for `entity` (sent or about to be).
+    pub(super) fn newest_sent(&self, entity: Entity) -> Option<&C> {
+        let record = self.entities.get(&entity)?;
+        record
+            .pending
+            .last()
+            .map(|(_, value)| value)
+            .or_else(|| record.history.newest().map(|(_, sent)| &sent.value))
+    }
 }
 
 /// Records, after each fixed step, the value of `C` on every held entity where it changed (and

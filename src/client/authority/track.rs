@@ -4,9 +4,9 @@
 //! the server holds the entity still meanwhile (the previous holder's last accepted value), so
 //! the new holder starts from exactly what it draws, and nobody sees the entity jump.
 
-use bevy::prelude::*;
+use bevy::{ecs::component::Mutable, prelude::*};
 
-use super::{AuthorityGained, AuthorityLost, HasAuthority};
+use super::{AuthorityGained, AuthorityLost, HasAuthority, send::OwnedSent};
 use crate::{
     client::{ClientTimeline, replicas::Replicas, session::ClientSession},
     shared::{
@@ -127,5 +127,37 @@ pub(super) fn drop_snapshots<C: Component>(
 ) {
     for entity in &held {
         commands.entity(entity).remove::<SnapshotBuffer<C>>();
+    }
+}
+
+/// An entity this client gave up restarts its interpolation buffer from where it drew the
+/// entity (the newest value it sent; a value that arrived with the revoke is behind that by the
+/// round trip), at the tick it shows now: the server's values then blend in over the
+/// interpolation delay instead of showing at once.
+pub(super) fn reseed_snapshots<C, K>(
+    mut given_up: RemovedComponents<HasAuthority>,
+    timeline: Res<ClientTimeline>,
+    sent: Res<OwnedSent<C, K>>,
+    mut held: Query<&mut C, Without<HasAuthority>>,
+    mut commands: Commands,
+) where
+    C: Component<Mutability = Mutable> + Clone,
+    K: Send + Sync + 'static,
+{
+    if !timeline.is_synced() {
+        given_up.clear();
+        return;
+    }
+    let shown = NetTick::from_unwrapped(timeline.interpolation_tick());
+    for entity in given_up.read() {
+        let Ok(mut value) = held.get_mut(entity) else {
+            continue;
+        };
+        if let Some(drawn) = sent.newest_sent(entity) {
+            *value = drawn.clone();
+        }
+        let mut buffer = SnapshotBuffer::<C>::default();
+        buffer.push(shown, value.clone());
+        commands.entity(entity).insert(buffer);
     }
 }

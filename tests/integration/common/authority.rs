@@ -1,5 +1,8 @@
 //! Client authority scenarios: a ball a client holds and pushes along x, a second
-//! client-authoritative type, and helpers to read the ball on every side.
+//! client-authoritative type, and helpers to read the ball on every side. Also the timeline
+//! benchmark's, which uses a part of it.
+
+#![allow(dead_code)]
 
 use bevy::prelude::*;
 use bevy_netsync::{

@@ -130,13 +130,15 @@ pub(super) fn drop_snapshots<C: Component>(
     }
 }
 
-/// An entity this client gave up restarts its interpolation buffer from where it drew the
-/// entity (the newest value it sent; a value that arrived with the revoke is behind that by the
-/// round trip), at the tick it shows now: the server's values then blend in over the
-/// interpolation delay instead of showing at once.
+/// An entity this client gave up eases back onto the server's path instead of jumping: it was
+/// ahead of the server by its round trip, and the server's value arrived with the revoke (and
+/// was written over it). Its interpolation buffer restarts from the newest value it sent, at
+/// the tick drawn now, and reaches the server's value one interpolation delay later; the
+/// server's later values follow as usual.
 pub(super) fn reseed_snapshots<C, K>(
     mut given_up: RemovedComponents<HasAuthority>,
     timeline: Res<ClientTimeline>,
+    fixed: Res<Time<Fixed>>,
     sent: Res<OwnedSent<C, K>>,
     mut held: Query<&mut C, Without<HasAuthority>>,
     mut commands: Commands,
@@ -148,16 +150,20 @@ pub(super) fn reseed_snapshots<C, K>(
         given_up.clear();
         return;
     }
-    let shown = NetTick::from_unwrapped(timeline.interpolation_tick());
+    let shown = timeline.interpolation_tick();
+    let delay_ticks =
+        (timeline.interpolation_delay().as_secs_f64() / fixed.timestep().as_secs_f64()).max(2.0);
     for entity in given_up.read() {
         let Ok(mut value) = held.get_mut(entity) else {
             continue;
         };
-        if let Some(drawn) = sent.newest_sent(entity) {
-            *value = drawn.clone();
-        }
+        let Some(drawn) = sent.newest_sent(entity) else {
+            continue;
+        };
+        let server = core::mem::replace(&mut *value, drawn.clone());
         let mut buffer = SnapshotBuffer::<C>::default();
-        buffer.push(shown, value.clone());
+        buffer.push(NetTick::from_unwrapped(shown), drawn.clone());
+        buffer.push(NetTick::from_unwrapped(shown + delay_ticks), server);
         commands.entity(entity).insert(buffer);
     }
 }

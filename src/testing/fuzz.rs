@@ -56,7 +56,7 @@ impl FuzzClient {
         renet.set_connected();
         app.insert_resource(renet);
         let welcome = wire::encode_welcome(7, 8, NetTick(1_000));
-        let _ = super::client_receive(&mut app, &[&welcome], &[]);
+        let _ = client_receive(&mut app, &[&welcome], &[]);
         app.update();
         Self { app }
     }
@@ -79,7 +79,7 @@ impl FuzzClient {
             }
             rest = &rest[end..];
         }
-        let _ = super::client_receive(&mut self.app, &reliable, &unreliable);
+        let _ = client_receive(&mut self.app, &reliable, &unreliable);
         self.app.update();
     }
 
@@ -87,4 +87,29 @@ impl FuzzClient {
     pub fn app(&mut self) -> &mut App {
         &mut self.app
     }
+}
+
+/// Heap bytes a client App's replication bookkeeping holds where the server's frames decide
+/// the size (slot table, tombstones, parts of ticks): what a hostile server could inflate.
+pub fn client_bookkeeping_bytes(app: &App) -> usize {
+    app.world()
+        .resource::<crate::client::Replicas>()
+        .bookkeeping_bytes()
+}
+
+/// Applies frames to a client App as if its server had sent them on each channel: the entry
+/// point of the `client_frames` fuzz target. The error is the reason the client would
+/// disconnect with.
+pub fn client_receive(
+    app: &mut App,
+    reliable: &[&[u8]],
+    unreliable: &[&[u8]],
+) -> Result<(), crate::shared::disconnect::DisconnectReason> {
+    let copy = |frames: &[&[u8]]| {
+        frames
+            .iter()
+            .map(|frame| bevy_renet::renet::Bytes::copy_from_slice(frame))
+            .collect::<Vec<_>>()
+    };
+    crate::client::receive_frames(app.world_mut(), &copy(reliable), &copy(unreliable))
 }

@@ -36,7 +36,7 @@ mod cpu_clock;
 #[cfg(feature = "client")]
 mod fuzz;
 #[cfg(feature = "client")]
-pub use fuzz::FuzzClient;
+pub use fuzz::{FuzzClient, client_bookkeeping_bytes, client_receive};
 #[cfg(all(feature = "server", feature = "client"))]
 mod fuzz_authority;
 #[cfg(all(feature = "client", feature = "server", feature = "netcode"))]
@@ -475,31 +475,4 @@ fn finish(app: &mut App) {
     app.finish();
     app.cleanup();
     crate::single_threaded(app);
-}
-
-/// Heap bytes a client App's replication bookkeeping holds where the server's frames decide
-/// the size (slot table, tombstones, parts of ticks): what a hostile server could inflate.
-#[cfg(feature = "client")]
-pub fn client_bookkeeping_bytes(app: &App) -> usize {
-    app.world()
-        .resource::<crate::client::Replicas>()
-        .bookkeeping_bytes()
-}
-
-/// Applies frames to a client App as if its server had sent them on each channel: the entry
-/// point of the `client_frames` fuzz target. The error is the reason the client would
-/// disconnect with.
-#[cfg(feature = "client")]
-pub fn client_receive(
-    app: &mut App,
-    reliable: &[&[u8]],
-    unreliable: &[&[u8]],
-) -> Result<(), crate::shared::disconnect::DisconnectReason> {
-    let copy = |frames: &[&[u8]]| {
-        frames
-            .iter()
-            .map(|frame| bevy_renet::renet::Bytes::copy_from_slice(frame))
-            .collect::<Vec<_>>()
-    };
-    crate::client::receive_frames(app.world_mut(), &copy(reliable), &copy(unreliable))
 }

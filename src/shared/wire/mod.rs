@@ -35,6 +35,7 @@
 /// than failing on the first frame. Bumped with every change of a layout.
 pub const WIRE_REVISION: u32 = 5;
 
+mod authority_requests;
 mod bits;
 mod client_frames;
 mod input_block;
@@ -45,6 +46,7 @@ mod state_frame;
 mod upstream;
 mod writer;
 
+pub(crate) use authority_requests::*;
 pub(crate) use bits::*;
 /// The two bit streams a [`ComponentCodec`](crate::shared::codec::ComponentCodec) writes and
 /// reads; everything else here is the crate's own.
@@ -65,6 +67,7 @@ pub(crate) use writer::*;
 #[doc(hidden)]
 pub mod frames {
     pub use super::{
+        authority_requests::*,
         bits::*,
         client_frames::*,
         input_block::{InputBlock, InputsOut},

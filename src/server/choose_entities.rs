@@ -20,7 +20,7 @@ use super::{
     priority::{Contender, PriorityHook, PriorityQuery, fit_by_priority},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
-    value_cache::BodyKey,
+    value_cache::{BodyKey, HolderView},
 };
 use crate::shared::scoped::scoped;
 
@@ -182,7 +182,7 @@ fn choose(
                 slot,
                 since,
                 priority: state.priority,
-                key: holder_key(state.body_key(), &client.held, slot),
+                key: holder_key(state.body_key(), client, slot),
             },
             bits,
         });
@@ -330,19 +330,27 @@ fn add_unsent_parents(
     }
 }
 
-/// The body key for the client's entry of `slot`: marked for the holder when the client holds
-/// the entity (its own accepted values are then left out).
-fn holder_key(key: BodyKey, held: &[u32], slot: u32) -> BodyKey {
-    match key {
-        BodyKey::Update { base, previous, .. }
-            if !held.is_empty() && held.binary_search(&slot).is_ok() =>
-        {
-            BodyKey::Update {
-                base,
-                previous,
-                holder: true,
-            }
-        }
-        key => key,
+/// The body key for the client's entry of `slot`: marked when the client holds the entity (its
+/// own accepted values are left out) or held it since its baseline (client-authoritative values
+/// go whole).
+fn holder_key(key: BodyKey, client: &ClientReplication, slot: u32) -> BodyKey {
+    let BodyKey::Update { base, previous, .. } = key else {
+        return key;
+    };
+    let holder = if !client.held.is_empty() && client.held.binary_search(&slot).is_ok() {
+        HolderView::Holds
+    } else if client
+        .released
+        .iter()
+        .any(|(released, _)| *released == slot)
+    {
+        HolderView::Former
+    } else {
+        return key;
+    };
+    BodyKey::Update {
+        base,
+        previous,
+        holder,
     }
 }

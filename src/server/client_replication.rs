@@ -4,7 +4,11 @@ use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
 use super::{
-    blobs::ClientBlobs, budget::Budget, dirty::DirtySet, left_out::LeftOut, value_cache::BodyKey,
+    blobs::ClientBlobs,
+    budget::Budget,
+    dirty::DirtySet,
+    left_out::LeftOut,
+    value_cache::{BodyKey, HolderView},
 };
 use crate::shared::{
     tick::NetTick,
@@ -72,7 +76,7 @@ impl ClientSlot {
             Some(base) => BodyKey::Update {
                 base,
                 previous: self.acked_previous,
-                holder: false,
+                holder: HolderView::None,
             },
         }
     }
@@ -202,6 +206,9 @@ pub(crate) struct ClientReplication {
     /// Slots this client holds authority over, sorted (refreshed every send while some type is
     /// client-authoritative): their bodies leave out the values it sent itself.
     pub(crate) held: Vec<u32>,
+    /// Slots this client stopped holding, with the tick, until it acknowledges a later frame of
+    /// them: their client-authoritative values go whole meanwhile.
+    pub(crate) released: Vec<(u32, NetTick)>,
     /// Sends left during which a frame goes out even without news, so held messages are released
     /// soon after a loss.
     pub(crate) message_sends_left: u32,
@@ -253,6 +260,7 @@ impl Default for ClientReplication {
             owned_ack: None,
             owned_ack_sent: None,
             held: Vec::new(),
+            released: Vec::new(),
             message_sends_left: 0,
             initialized: false,
             relevant: Vec::new(),

@@ -24,10 +24,23 @@ pub(crate) enum BodyKey {
     Update {
         base: NetTick,
         previous: Option<NetTick>,
-        /// Built for the entity's holder (client authority): the values it sent itself, which
-        /// the server accepted unchanged, are left out.
-        holder: bool,
+        /// Whether the client holds the entity or held it since its baseline (client
+        /// authority).
+        holder: HolderView,
     },
+}
+
+/// How a client stands to an entity's client authority, for the body of its entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) enum HolderView {
+    /// Never held it since its baseline: the body everyone gets.
+    #[default]
+    None,
+    /// Held it until after its baseline: client-authoritative values go whole (its history
+    /// lacks the values it sent, which the server's baselines hold).
+    Former,
+    /// Holds it: as `Former`, and the values it sent itself, accepted unchanged, are left out.
+    Holds,
 }
 
 impl BodyKey {
@@ -40,7 +53,7 @@ impl BodyKey {
                 previous,
                 holder,
             } => (
-                1 + u8::from(holder),
+                1 + holder as u8,
                 base.0,
                 u32::from(previous.is_some()),
                 previous.map_or(0, |previous| previous.0),
@@ -297,7 +310,7 @@ impl ValueCache {
                 }
                 BodyKey::Update { base, holder, .. } => {
                     if !component.changed.is_newer_than(base)
-                        || (holder && is_echo(context, record.entity, index))
+                        || (holder == HolderView::Holds && is_echo(context, record.entity, index))
                     {
                         continue;
                     }
@@ -311,7 +324,11 @@ impl ValueCache {
                     None => continue,
                 }
             } else {
-                match baselines.and_then(|baselines| {
+                let whole_only = matches!(
+                    key,
+                    BodyKey::Update { holder, .. } if holder != HolderView::None
+                ) && is_client_authoritative(context, index);
+                match baselines.filter(|_| !whole_only).and_then(|baselines| {
                     self.delta(context, record, slot, index, baselines, scratch)
                 }) {
                     Some(range) => Piece::Delta(component.changed, range),
@@ -465,6 +482,14 @@ enum Piece {
     Whole(NetTick, Bits, (usize, usize)),
     /// In the build's scratch.
     Delta(NetTick, (usize, usize)),
+}
+
+/// Whether the component at wire `index` is client-authoritative.
+fn is_client_authoritative(context: &EncodeContext, index: u32) -> bool {
+    context
+        .world
+        .get_resource::<crate::shared::authority::AuthorityRegistry>()
+        .is_some_and(|registry| registry.contains(index))
 }
 
 /// Whether `entity`'s component `index` holds the value its holder sent (not sent back to it).

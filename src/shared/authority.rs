@@ -42,8 +42,9 @@ pub struct Proposal<'a, C> {
     pub current: Option<&'a C>,
     /// The proposed value.
     pub proposed: &'a C,
-    /// Server ticks since the last value accepted from this holder for this entity (at least
-    /// 1): with the tick rate, the time the change took, for speed limits.
+    /// Server ticks since the last value accepted from this holder for this entity (1 to 8):
+    /// with the tick rate, the time the change took, for speed limits. Capped, so a holder that
+    /// sat still does not bank a long time's allowance for one move.
     pub ticks: u32,
 }
 

@@ -126,6 +126,11 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
         self.ticks.iter().copied().zip(self.values.iter())
     }
 
+    /// Every value, oldest first, to change in place.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.values.iter_mut()
+    }
+
     /// The ticks held, oldest first.
     pub(crate) fn ticks(&self) -> impl DoubleEndedIterator<Item = NetTick> + '_ {
         self.ticks.iter().copied()

@@ -492,3 +492,26 @@ fn copy_server(net: &TestNet, client: usize, local: Entity) -> Entity {
         .to_server(local)
         .unwrap_or(Entity::PLACEHOLDER)
 }
+
+#[test]
+fn corrections_reach_the_holder_exactly_while_the_server_changes_other_components() {
+    let mut net = net(LinkConditioner::p50().with_reorder(0.05), 17, BOUND);
+    // The ball's other component changes every tick, so the holder acknowledges entries of it
+    // (and its baselines move) while its own values are left out of them.
+    net.server_mut()
+        .add_systems(FixedUpdate, |mut scores: Query<&mut Score>| {
+            for mut score in &mut scores {
+                score.0 += 1;
+            }
+        });
+    let holder = add_pusher(&mut net);
+    net.add_client();
+    let ball = spawn_ball(&mut net);
+    net.run(90);
+    grant(&mut net, ball, holder);
+    set_pushing(&mut net, holder, true);
+    net.run(140);
+    set_pushing(&mut net, holder, false);
+    net.run(150);
+    assert_everyone_at(&net, ball, BOUND);
+}

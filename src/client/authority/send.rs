@@ -68,6 +68,9 @@ struct SentValue<C> {
     value: C,
     /// The tick of the section it went in: acknowledged with it.
     section: NetTick,
+    /// Whether the server said it read that section (noted while the acknowledgement's window
+    /// still covers it, and kept).
+    acked: bool,
 }
 
 /// What happened to one entity's `C`.
@@ -166,7 +169,7 @@ pub(crate) fn collect_owned<C, K>(
     let Some(now) = predicted.tick() else {
         return;
     };
-    let acked = |section: NetTick| replicas.owned_ack.is_some_and(|ack| ack.has(section));
+    let ack = replicas.owned_ack;
     let OwnedSent {
         index,
         codec,
@@ -177,10 +180,15 @@ pub(crate) fn collect_owned<C, K>(
         let Some(record) = entities.get_mut(&entity) else {
             continue;
         };
+        if let Some(ack) = ack {
+            for sent in record.history.values_mut() {
+                sent.acked |= ack.has(sent.section);
+            }
+        }
         if record.pending.is_empty() {
             // Nothing new: resend the newest value if no section with it was acknowledged.
             let stale = record.history.newest().and_then(|(at, sent)| {
-                (!acked(sent.section) && now.diff(sent.section) >= RESEND_TICKS)
+                (!sent.acked && now.diff(sent.section) >= RESEND_TICKS)
                     .then(|| (at, sent.value.clone()))
             });
             match stale {
@@ -213,18 +221,25 @@ pub(crate) fn collect_owned<C, K>(
         let Some(record) = entities.get_mut(&entity) else {
             continue;
         };
-        let pending = core::mem::take(&mut record.pending);
-        for (at, value) in pending {
-            if count == MAX_OWNED_PER_TYPE || now.diff(at) >= OWNED_BASELINE_TICKS {
-                continue;
+        let mut pending = core::mem::take(&mut record.pending).into_iter();
+        while let Some((at, value)) = pending.next() {
+            if count == MAX_OWNED_PER_TYPE {
+                // The rest waits for the next frame.
+                record.pending = core::iter::once((at, value)).chain(pending).collect();
+                break 'entities;
             }
+            // Too old to name against a baseline: it goes as this tick's value.
+            let at = if now.diff(at) >= OWNED_BASELINE_TICKS {
+                now
+            } else {
+                at
+            };
             let mark = block.bit_len();
             let Some(decoded) = write_value(
                 &**codec,
                 now,
                 &mut block,
                 record,
-                &acked,
                 OwnedEntryHead {
                     slot,
                     age: now.diff(at).max(0) as u32,
@@ -240,6 +255,7 @@ pub(crate) fn collect_owned<C, K>(
             };
             if block.bit_len() > room {
                 block.truncate(mark);
+                record.pending = core::iter::once((at, value)).chain(pending).collect();
                 break 'entities;
             }
             record.history.insert(
@@ -247,6 +263,7 @@ pub(crate) fn collect_owned<C, K>(
                 SentValue {
                     value: decoded,
                     section: now,
+                    acked: false,
                 },
                 SameTick::Replace,
             );
@@ -274,7 +291,6 @@ fn write_value<C, K: ComponentCodec<C>>(
     now: NetTick,
     block: &mut BitWriter,
     record: &Sent<C>,
-    acked: &impl Fn(NetTick) -> bool,
     mut head: OwnedEntryHead,
     previous: Option<u32>,
     at: NetTick,
@@ -283,7 +299,7 @@ fn write_value<C, K: ComponentCodec<C>>(
     // The newest acknowledged value before this one, and the one before that: a codec that
     // extrapolates from two (TransformCodec) then codes only what the motion did not predict.
     let usable = |base: NetTick, sent: &SentValue<C>| {
-        at.diff(base) > 0 && now.diff(base) <= OWNED_BASELINE_TICKS && acked(sent.section)
+        at.diff(base) > 0 && now.diff(base) <= OWNED_BASELINE_TICKS && sent.acked
     };
     let mut acked_values = record
         .history

@@ -10,7 +10,7 @@ use crate::{
         connected_client::{ClientDisconnected, ClientSlots, Slot},
         replicated_world::ReplicatedWorld,
     },
-    shared::authority::HeldBy,
+    shared::{authority::HeldBy, tick::ServerTick},
 };
 
 /// Makes `client_id` (or, with `None`, the server) the holder of `entity`, forgetting what the
@@ -70,9 +70,18 @@ pub(super) fn return_on_disconnect(
 }
 
 /// An entity that loses its [`HeldBy`] some other way (removed by hand, despawned) is
-/// forgotten too.
-pub(super) fn forget_on_removal(event: On<Remove, HeldBy>, mut commands: Commands) {
+/// forgotten too, and its holder's values still in flight are not held against it.
+pub(super) fn forget_on_removal(
+    event: On<Remove, HeldBy>,
+    held: Query<&HeldBy>,
+    time: Res<Time<Real>>,
+    mut refusals: ResMut<Refusals>,
+    mut commands: Commands,
+) {
     let entity = event.entity;
+    if let Ok(held) = held.get(entity) {
+        refusals.note_revoked(held.client_id, entity, time.elapsed());
+    }
     commands.queue(move |world: &mut World| {
         if world.get::<HeldBy>(entity).is_none() {
             forget(world, entity);
@@ -80,17 +89,31 @@ pub(super) fn forget_on_removal(event: On<Remove, HeldBy>, mut commands: Command
     });
 }
 
-/// Refreshes each remote client's held slots for this send (after its table is up to date).
+/// Refreshes each remote client's held slots for this send (after its table is up to date),
+/// noting the slots it stopped holding until it acknowledges a later frame of them.
 pub(crate) fn note_held_slots(
     held: Query<(Entity, &HeldBy)>,
     mut clients: Query<&mut ClientReplication>,
     slots: Res<ClientSlots>,
     replicated: Res<ReplicatedWorld>,
+    tick: Res<ServerTick>,
 ) {
+    let now = tick.0;
     for mut client in &mut clients {
-        if !client.held.is_empty() {
-            client.held.clear();
+        if client.held.is_empty() && client.released.is_empty() {
+            continue;
         }
+        let client = &mut *client;
+        for slot in core::mem::take(&mut client.held) {
+            client.released.retain(|(released, _)| *released != slot);
+            client.released.push((slot, now));
+        }
+        let table = &client.slots;
+        client.released.retain(|(slot, at)| {
+            table
+                .get(*slot as usize)
+                .is_some_and(|state| state.acked.is_none_or(|acked| !acked.is_newer_than(*at)))
+        });
     }
     for (entity, held) in &held {
         let (Some(slot), Some(Slot::Joined(client))) =
@@ -103,8 +126,14 @@ pub(crate) fn note_held_slots(
         }
     }
     for mut client in &mut clients {
-        if client.held.len() > 1 {
-            client.held.sort_unstable();
+        if client.held.is_empty() {
+            continue;
         }
+        let client = &mut *client;
+        client.held.sort_unstable();
+        let held = &client.held;
+        client
+            .released
+            .retain(|(slot, _)| held.binary_search(slot).is_err());
     }
 }

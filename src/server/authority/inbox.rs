@@ -20,6 +20,10 @@ use crate::shared::{
     wire::BitReader,
 };
 
+/// [`Proposal::ticks`] at most: a holder that sat still does not bank a long time's allowance
+/// for one move.
+const MAX_PROPOSAL_TICKS: i32 = 8;
+
 /// What became of one value read from a section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ReadValue {
@@ -185,7 +189,9 @@ where
                 continue;
             }
             inbox.applied = Some(tick);
-            let ticks = inbox.accepted_at.map_or(1, |at| now.diff(at).max(1) as u32);
+            let ticks = inbox
+                .accepted_at
+                .map_or(1, |at| now.diff(at).clamp(1, MAX_PROPOSAL_TICKS) as u32);
             let Ok(mut target) = world.get_entity_mut(entity) else {
                 continue;
             };

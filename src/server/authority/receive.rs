@@ -150,7 +150,9 @@ pub(crate) fn receive_owned_values(
                     let holds = entity.is_some_and(|entity| {
                         world.get::<HeldBy>(entity).map(|held| held.client_id) == Some(client_id)
                     });
-                    if !holds {
+                    // A slot that is not live any more names an entity that went while the
+                    // value was on its way: dropped, not counted.
+                    if !holds && entity.is_some() {
                         let in_flight = entity.is_some_and(|entity| {
                             refusals.recently_held(
                                 client_id,

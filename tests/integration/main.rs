@@ -10,6 +10,7 @@ mod common;
 
 mod arena_screenshot;
 mod authority;
+mod authority_spawns;
 mod budget;
 mod capture;
 mod client_ids;

@@ -204,9 +204,15 @@
 //!     if proposal.proposed.on { Verdict::Accept } else { Verdict::Reject }
 //! });
 //! let lamp = server.world_mut().spawn((Replicated, Lamp { on: false })).id();
-//! // Client 7 holds it now (from a system: `commands.entity(lamp).grant_authority(7)`).
-//! bevy_netsync::server::set_authority(server.world_mut(), lamp, Some(7));
-//! assert_eq!(server.world().get::<HeldBy>(lamp), Some(&HeldBy { client_id: 7 }));
+//! // The host's own player holds it now; a connected client the same way, by its id (from a
+//! // system: `commands.entity(lamp).grant_authority(client_id)`).
+//! use bevy_netsync::server::{LOCAL_CLIENT_ID, set_authority};
+//! set_authority(server.world_mut(), lamp, Some(LOCAL_CLIENT_ID));
+//! let holder = HeldBy { client_id: LOCAL_CLIENT_ID };
+//! assert_eq!(server.world().get::<HeldBy>(lamp), Some(&holder));
+//! // A client that is not connected is refused.
+//! set_authority(server.world_mut(), lamp, Some(7));
+//! assert_eq!(server.world().get::<HeldBy>(lamp), Some(&holder));
 //!
 //! // On the client: switch on the lamps this client holds.
 //! fn switch(mut lamps: Query<&mut Lamp, With<HasAuthority>>) {

@@ -13,6 +13,7 @@ use bevy_renet::renet::Bytes;
 use super::{HasAuthority, ReleaseAuthority, RequestAuthority};
 use crate::{
     client::{PredictedTick, replicas::Replicas},
+    shared::authority::HeldBy,
     shared::{
         authority::{
             MAX_OWNED_PER_TYPE, MAX_OWNED_SECTION_BYTES, OWNED_BASELINE_TICKS, OWNED_HISTORY_TICKS,
@@ -118,10 +119,13 @@ impl<C, K> OwnedSent<C, K> {
     }
 }
 
+/// A held entity's value, with the changes of its authority.
+type HeldValue<'a, C> = (Entity, Ref<'a, C>, Ref<'a, HasAuthority>, Ref<'a, HeldBy>);
+
 /// Records, after each fixed step, the value of `C` on every held entity where it changed (and
 /// its first value once authority is taken up), for the tick simulated.
 pub(crate) fn record_owned<C, K>(
-    held: Query<(Entity, Ref<C>, Ref<HasAuthority>)>,
+    held: Query<HeldValue<C>>,
     predicted: Res<PredictedTick>,
     mut sent: ResMut<OwnedSent<C, K>>,
 ) where
@@ -132,8 +136,10 @@ pub(crate) fn record_owned<C, K>(
         return;
     };
     sent.entities.retain(|entity, _| held.contains(*entity));
-    for (entity, value, authority) in &held {
-        if authority.is_added() {
+    for (entity, value, authority, holder) in &held {
+        // A new grant (even one that names this client again after a revoke it did not see)
+        // starts afresh: the server forgot what was sent before it.
+        if authority.is_added() || holder.is_changed() {
             sent.entities.remove(&entity);
         }
         let record = sent.entities.entry(entity).or_default();

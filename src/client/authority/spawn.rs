@@ -35,6 +35,10 @@ pub(crate) struct OwnedWriters {
     pub(crate) writers: Vec<WriteWhole>,
 }
 
+/// The bit set in the `SpawnedBy::index` of entities spawned to own, so their keys never meet
+/// the keys a game gives the entities its inputs spawn (which count from 0).
+const OWNED_SPAWN_INDEX: u16 = 0x8000;
+
 /// The last tick a spawn was requested at, and how many were requested then.
 #[derive(Resource, Default)]
 pub(super) struct SpawnCounter {
@@ -62,8 +66,9 @@ pub(super) fn request_spawns(world: &mut World) {
                     count: 0,
                 };
             }
-            counter.count = counter.count.wrapping_add(1);
-            counter.count - 1
+            counter.count = counter.count.wrapping_add(1) & !OWNED_SPAWN_INDEX;
+            // Apart from the indices a game gives its input-spawned entities.
+            (counter.count.wrapping_sub(1) & !OWNED_SPAWN_INDEX) | OWNED_SPAWN_INDEX
         };
         let mut values = BitWriter::new();
         let mut count = 0;

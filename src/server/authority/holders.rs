@@ -17,6 +17,17 @@ use crate::{
 /// previous holder sent, and reports the change. Nothing happens for a missing entity or when
 /// the holder stays the same.
 pub(super) fn set_holder(world: &mut World, entity: Entity, client_id: Option<u64>) {
+    // Only a client that is here may hold anything (the host's own player included).
+    if let Some(client_id) = client_id
+        && client_id != crate::server::LOCAL_CLIENT_ID
+        && !matches!(
+            world.resource::<ClientSlots>().slots.get(&client_id),
+            Some(Slot::Joined(_))
+        )
+    {
+        warn!("not granting {entity} to client {client_id}: it is not connected");
+        return;
+    }
     let Ok(mut target) = world.get_entity_mut(entity) else {
         return;
     };
@@ -66,6 +77,18 @@ pub(super) fn return_on_disconnect(
         if held.client_id == client_id {
             commands.queue(move |world: &mut World| set_holder(world, entity, None));
         }
+    }
+}
+
+/// An entity that stops being replicated returns to the server.
+pub(super) fn return_on_unreplicated(
+    event: On<Remove, crate::server::Replicated>,
+    held: Query<(), With<HeldBy>>,
+    mut commands: Commands,
+) {
+    let entity = event.entity;
+    if held.contains(entity) {
+        commands.queue(move |world: &mut World| set_holder(world, entity, None));
     }
 }
 

@@ -89,8 +89,10 @@ impl Default for AuthoritySettings {
 /// Changes who holds an entity, on the server. Each change triggers [`AuthorityChanged`].
 pub trait AuthorityCommandsExt {
     /// Gives client `client_id` authority over this entity's client-authoritative components
-    /// (taking it from whoever held it). The entity must be replicated. The new holder starts
-    /// from the value the server holds, which is the previous holder's last accepted value.
+    /// (taking it from whoever held it). The entity must be replicated, and the client
+    /// connected (or the host's own [`LOCAL_CLIENT_ID`](crate::server::LOCAL_CLIENT_ID));
+    /// otherwise nothing changes. The new holder starts from the value the server holds,
+    /// which is the previous holder's last accepted value.
     fn grant_authority(&mut self, client_id: u64) -> &mut Self;
 
     /// Returns authority over this entity to the server: the holder's values are no longer
@@ -131,6 +133,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<ClientSpawnRequested>()
         .add_observer(holders::return_on_disconnect)
         .add_observer(holders::forget_on_removal)
+        .add_observer(holders::return_on_unreplicated)
         .add_systems(
             PostUpdate,
             note_held_slots

@@ -12,6 +12,7 @@
 
 mod authority;
 mod blobs;
+mod body_key;
 mod budget;
 mod change_log;
 mod choose_entities;

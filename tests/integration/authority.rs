@@ -96,10 +96,7 @@ fn a_holder_moves_what_it_holds_everyone_converges_and_the_rule_clamps() {
     assert_eq!(net.server().world().get::<Charge>(ball), Some(&Charge(7)));
 
     // Past the rule's bound: the server clamps, and the holder takes the clamped value over.
-    set_pushing(&mut net, holder, true);
-    net.run(80);
-    set_pushing(&mut net, holder, false);
-    net.run(150);
+    push_then_settle(&mut net, holder, 80, 150);
     assert_everyone_at(&net, ball, BOUND);
 }
 
@@ -299,10 +296,7 @@ fn a_leaving_holder_returns_authority_and_late_joiners_see_current_values() {
     let ball = spawn_ball(&mut net);
     net.run(90);
     grant(&mut net, ball, holder);
-    set_pushing(&mut net, holder, true);
-    net.run(50);
-    set_pushing(&mut net, holder, false);
-    net.run(60);
+    push_then_settle(&mut net, holder, 50, 60);
     let x = server_x(&net, ball);
     assert!(x > 1.5, "the holder moved it to {x}");
 
@@ -358,10 +352,7 @@ fn an_owned_entity_outside_a_clients_view_reaches_it_as_the_server_holds_it() {
         .insert(Rooms::new([RoomId(2)]));
     net.run(60);
     grant(&mut net, ball, holder);
-    set_pushing(&mut net, holder, true);
-    net.run(40);
-    set_pushing(&mut net, holder, false);
-    net.run(60);
+    push_then_settle(&mut net, holder, 40, 60);
     assert_eq!(
         copy_of(&net, outsider, ball),
         None,
@@ -393,9 +384,6 @@ fn corrections_reach_the_holder_exactly_while_the_server_changes_other_component
     let ball = spawn_ball(&mut net);
     net.run(90);
     grant(&mut net, ball, holder);
-    set_pushing(&mut net, holder, true);
-    net.run(140);
-    set_pushing(&mut net, holder, false);
-    net.run(150);
+    push_then_settle(&mut net, holder, 140, 150);
     assert_everyone_at(&net, ball, BOUND);
 }

@@ -9,6 +9,7 @@ use crate::{
         client_replication::ClientReplication,
         connected_client::{ClientDisconnected, ClientSlots, Slot},
         replicated_world::ReplicatedWorld,
+        send_plan::SendPlan,
     },
     shared::{authority::HeldBy, tick::ServerTick},
 };
@@ -120,7 +121,11 @@ pub(crate) fn note_held_slots(
     slots: Res<ClientSlots>,
     replicated: Res<ReplicatedWorld>,
     tick: Res<ServerTick>,
+    plan: Res<SendPlan>,
 ) {
+    if plan.tick.is_none() {
+        return;
+    }
     let now = tick.0;
     for mut client in &mut clients {
         if client.held.is_empty() && client.released.is_empty() {

@@ -91,6 +91,14 @@ pub fn set_pushing(net: &mut TestNet, client: usize, on: bool) {
     net.client_mut(client).insert_resource(Pushing(on));
 }
 
+/// The client pushes the ball for `ticks` steps, then the network settles for `settle` more.
+pub fn push_then_settle(net: &mut TestNet, client: usize, ticks: usize, settle: usize) {
+    set_pushing(net, client, true);
+    net.run(ticks);
+    set_pushing(net, client, false);
+    net.run(settle);
+}
+
 /// Spawns the ball on the server.
 pub fn spawn_ball(net: &mut TestNet) -> Entity {
     net.spawn_on_server((Replicated, Ball, Transform::default(), Charge(0), Score(0)))

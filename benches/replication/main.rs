@@ -1,6 +1,7 @@
 //! Replication bandwidth and server CPU on the in-process test network, 60 ticks per second.
 //! Run with `cargo bench --bench replication` (`-- --json` adds one JSON object per row,
-//! `-- SCENARIO...` runs only those).
+//! `-- SCENARIO...` runs only those, `-- SCENARIO:CODEC` one codec's row, e.g.
+//! `crowd:TransformCodec`).
 //!
 //! Scenarios (every entity moves on a 10 m circle at 5 m/s, its rotation following its heading,
 //! unless it is idle):
@@ -404,11 +405,13 @@ fn main() {
     );
     let mut rows = Vec::new();
     for scenario in scenarios() {
-        if !only.is_empty()
-            && !only
-                .iter()
-                .any(|name| name.replace('_', " ") == scenario.name)
-        {
+        // `NAME` runs every codec of a scenario, `NAME:serde` or `NAME:TransformCodec` one.
+        let wanted = |name: &&String| {
+            let (name, codec) = name.split_once(':').unwrap_or((name, ""));
+            name.replace('_', " ") == scenario.name
+                && (codec.is_empty() || codec == scenario.codec.name())
+        };
+        if !only.is_empty() && !only.iter().any(wanted) {
             continue;
         }
         let figures = run(&scenario);

@@ -44,6 +44,7 @@ pub(crate) fn choose_entities(
     if plan.tick.is_none() {
         return;
     }
+    let parallel = plan.parallel;
     let config = world.resource::<ServerConfig>().clone();
     let hook = world.get_resource::<PriorityHook>().cloned();
     // Where each client looks from, for the hook's distances.
@@ -68,6 +69,7 @@ pub(crate) fn choose_entities(
                     .sum();
                 for_each_parallel(
                     &mut clients,
+                    parallel,
                     work,
                     Scratch::default,
                     |scratch, (client_entity, client, _)| {

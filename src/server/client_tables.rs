@@ -26,7 +26,9 @@ type ClientTables = QueryState<&'static mut ClientReplication, Without<LocalClie
 
 /// Applies this send's acknowledgements and structure to every remote client's table.
 pub(crate) fn update_client_tables(world: &mut World, mut clients: Local<ClientTables>) {
-    let Some(tick) = world.resource::<SendPlan>().tick else {
+    let plan = world.resource::<SendPlan>();
+    let parallel = plan.parallel;
+    let Some(tick) = plan.tick else {
         return;
     };
     // Decided once per send, here, for this step and relevance alike.
@@ -39,6 +41,7 @@ pub(crate) fn update_client_tables(world: &mut World, mut clients: Local<ClientT
         let work = tables.len() * news.min(MIN_PARALLEL_WORK);
         for_each_parallel(
             &mut tables,
+            parallel,
             work,
             || (),
             |(), client| {

@@ -17,11 +17,13 @@ const CHUNKS_PER_THREAD: usize = 4;
 
 /// Runs `job` on every item, each chunk of items with its own state made by `init`; returns
 /// the chunks' states in item order (chunks are contiguous). Items are spread over the compute
-/// pool's threads and this one when there are enough of them, `work` (an estimate of the whole
-/// job) reaches [`MIN_PARALLEL_WORK`] and there is a pool; otherwise they run here, in order,
-/// as one chunk.
+/// pool's threads and this one when `parallel` is set (see
+/// [`ServerConfig::parallel_send`](super::ServerConfig::parallel_send)), there are enough of
+/// them, `work` (an estimate of the whole job) reaches [`MIN_PARALLEL_WORK`] and there is a
+/// pool; otherwise they run here, in order, as one chunk.
 pub(crate) fn for_each_parallel<T, S>(
     items: &mut [T],
+    parallel: bool,
     work: usize,
     init: impl Fn() -> S + Sync,
     job: impl Fn(&mut S, &mut T) + Sync,
@@ -31,7 +33,7 @@ where
     S: Send + 'static,
 {
     let threads = ComputeTaskPool::try_get().map_or(0, |pool| pool.thread_num());
-    if threads == 0 || items.len() < MIN_PARALLEL_ITEMS || work < MIN_PARALLEL_WORK {
+    if !parallel || threads == 0 || items.len() < MIN_PARALLEL_ITEMS || work < MIN_PARALLEL_WORK {
         let mut state = init();
         items.iter_mut().for_each(|item| job(&mut state, item));
         return vec![state];
@@ -60,17 +62,29 @@ mod tests {
     #[test]
     fn every_item_is_visited_once_with_or_without_a_pool() {
         let mut items: Vec<u32> = (0..100).collect();
-        let states = for_each_parallel(&mut items, MIN_PARALLEL_WORK, Vec::new, |seen, item| {
-            seen.push(*item);
-            *item += 1;
-        });
+        let states = for_each_parallel(
+            &mut items,
+            true,
+            MIN_PARALLEL_WORK,
+            Vec::new,
+            |seen, item| {
+                seen.push(*item);
+                *item += 1;
+            },
+        );
         // Another test may have made the pool already: one chunk or several, in order.
         assert_eq!(states.concat(), (0..100).collect::<Vec<u32>>());
         ComputeTaskPool::get_or_init(TaskPool::new);
-        let states = for_each_parallel(&mut items, MIN_PARALLEL_WORK, Vec::new, |seen, item| {
-            seen.push(*item);
-            *item *= 2;
-        });
+        let states = for_each_parallel(
+            &mut items,
+            true,
+            MIN_PARALLEL_WORK,
+            Vec::new,
+            |seen, item| {
+                seen.push(*item);
+                *item *= 2;
+            },
+        );
         assert_eq!(items, (0..100).map(|i| (i + 1) * 2).collect::<Vec<_>>());
         // The chunks' states come back in item order.
         assert_eq!(states.concat(), (1..=100).collect::<Vec<u32>>());

@@ -13,6 +13,9 @@ pub(crate) struct SendPlan {
     pub(crate) tick: Option<NetTick>,
     /// Simulated seconds since the previous send (for the budgets).
     pub(crate) seconds: f64,
+    /// Whether the per-client steps may spread over the compute pool
+    /// ([`ServerConfig::parallel_send`]).
+    pub(crate) parallel: bool,
     last_sent: Option<NetTick>,
 }
 
@@ -27,6 +30,7 @@ pub(crate) fn plan_send(
     let interval = config.send_interval_ticks.max(1) as i32;
     let elapsed = plan.last_sent.map(|last| now.diff(last));
     plan.tick = None;
+    plan.parallel = config.parallel_send;
     if elapsed.is_some_and(|elapsed| elapsed < interval && elapsed >= 0) {
         return;
     }

@@ -62,6 +62,8 @@ pub(crate) struct EncodeContext<'a> {
     pub(crate) encoders: &'a ComponentEncoders,
     pub(crate) replicated: &'a ReplicatedWorld,
     pub(crate) blobs: &'a BlobStore,
+    /// Whether building may spread over the compute pool.
+    pub(crate) parallel: bool,
 }
 
 impl ValueCache {
@@ -177,10 +179,16 @@ impl ValueCache {
         let cache = &*self;
         // A body costs about as much as packing a few entries.
         let work = jobs.len() * 8;
-        let chunks = for_each_parallel(&mut jobs, work, ChunkOut::default, |out, job| {
-            job.body = cache.build(context, job.slot, job.key, out);
-            out.built += 1;
-        });
+        let chunks = for_each_parallel(
+            &mut jobs,
+            context.parallel,
+            work,
+            ChunkOut::default,
+            |out, job| {
+                job.body = cache.build(context, job.slot, job.key, out);
+                out.built += 1;
+            },
+        );
         let mut rest = jobs.iter_mut();
         for chunk in chunks {
             let bits = self.bits.bit_len();

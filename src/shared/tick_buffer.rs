@@ -40,6 +40,17 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
     /// Adds `value` for `tick` in tick order; a tick already held keeps or takes the value as
     /// `same` says.
     pub(crate) fn insert(&mut self, tick: NetTick, value: T, same: SameTick) {
+        // Mostly the newest: appended without `VecDeque::insert`'s general shuffle.
+        if self
+            .ticks
+            .back()
+            .is_none_or(|newest| tick.is_newer_than(*newest))
+        {
+            self.ticks.push_back(tick);
+            self.values.push_back(value);
+            self.keep_within_capacity();
+            return;
+        }
         match self.newest_at(tick) {
             Some(index) if self.ticks[index] == tick => {
                 if same == SameTick::Replace {

@@ -35,7 +35,9 @@ type ClientTables = QueryState<(Entity, &'static mut ClientReplication), Without
 
 /// Applies this send's relevance to every client's table.
 pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTables>) {
-    let Some(tick) = world.resource::<SendPlan>().tick else {
+    let plan = world.resource::<SendPlan>();
+    let parallel = plan.parallel;
+    let Some(tick) = plan.tick else {
         return;
     };
     // Turned on, at the latest, by the table step of this send.
@@ -55,18 +57,24 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
             let shared = &*world;
             // A client's view looks at a few hundred candidates.
             let work = views.len() * 256;
-            for_each_parallel(&mut views, work, Vec::new, |scratch, (client, view)| {
-                *view = relevant_slots(
-                    shared,
-                    replicated,
-                    index,
-                    &settings,
-                    rule.as_ref(),
-                    *client,
-                    scratch,
-                )
-                .map(|relevant| View::new(shared, replicated, *client, relevant));
-            });
+            for_each_parallel(
+                &mut views,
+                parallel,
+                work,
+                Vec::new,
+                |scratch, (client, view)| {
+                    *view = relevant_slots(
+                        shared,
+                        replicated,
+                        index,
+                        &settings,
+                        rule.as_ref(),
+                        *client,
+                        scratch,
+                    )
+                    .map(|relevant| View::new(shared, replicated, *client, relevant));
+                },
+            );
             // Then each client's table follows, in parallel too.
             let mut tables: Vec<_> = clients
                 .iter_mut(world)
@@ -80,6 +88,7 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
             let work = tables.len() * news.min(MIN_PARALLEL_WORK);
             for_each_parallel(
                 &mut tables,
+                parallel,
                 work,
                 || (),
                 |(), (client, view)| {

@@ -3,7 +3,7 @@
 //! the budget. What does not go is left out through the client's
 //! [`LeftOut`](crate::server::left_out::LeftOut).
 
-use super::{Packer, Shared, resource_has_news};
+use super::{Packer, Shared, SharedEntries, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
@@ -79,11 +79,22 @@ pub(super) fn pack_resources(client: &mut ClientReplication, shared: &Shared, pa
     packer.body.append(&entries);
 }
 
-/// The chosen entities, in slot order, until the budget runs out.
-pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, packer: &mut Packer) {
+/// The chosen entities, in slot order, until the budget runs out; as the client before did
+/// when it chose the same (see [`SharedEntries`]).
+pub(super) fn pack_entities(
+    client: &mut ClientReplication,
+    shared: &Shared,
+    packer: &mut Packer,
+    kept: &mut SharedEntries,
+) {
     let tick = shared.tick;
     let mut chosen = core::mem::take(&mut client.chosen);
     fit_real_sizes(client, shared, packer.left, &mut chosen);
+    if kept.replay(&chosen, client, packer) {
+        client.chosen = chosen;
+        return;
+    }
+    kept.start(&chosen, packer);
     let mut budget_spent = false;
     for chosen in &chosen {
         let slot = chosen.slot;
@@ -93,6 +104,7 @@ pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, pac
         }
         let key = chosen.key;
         let Some(body) = shared.cache.built_body(slot, key) else {
+            kept.drop_recording();
             // A value failed to encode: nothing to send, so nothing left out for the watermark.
             if key != BodyKey::Spawn {
                 // Nothing left to say: not dirty any more.
@@ -128,7 +140,9 @@ pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, pac
             packer.body.truncate(mark);
             fits = packer.can_open_frame();
             if fits {
+                kept.end_frame(packer);
                 packer.next_frame();
+                kept.begin_frame(packer);
                 mark = packer.body.bit_len();
                 write(packer, false);
             }
@@ -136,11 +150,13 @@ pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, pac
         let bits = packer.body.bit_len() - mark;
         if !fits || !packer.spend(bits) {
             packer.body.truncate(mark);
+            kept.drop_recording();
             budget_spent = true;
             client.left_out.leave_out(chosen.since);
             continue;
         }
         record_entry(packer, client, slot, state.epoch, bits);
+        kept.note_entry(bits);
         packer.previous_slot = Some(slot);
         if !same_list(&packer.previous_components, components) {
             packer.previous_components.clear();
@@ -148,6 +164,7 @@ pub(super) fn pack_entities(client: &mut ClientReplication, shared: &Shared, pac
         }
         packer.previous_baseline = Some(body.baseline);
     }
+    kept.finish(packer);
     client.chosen = chosen;
 }
 
@@ -164,7 +181,7 @@ fn same_list(a: &[u32], b: &[u32]) -> bool {
 
 /// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the
 /// next estimate.
-fn record_entry(
+pub(super) fn record_entry(
     packer: &mut Packer,
     client: &mut ClientReplication,
     slot: u32,

@@ -9,8 +9,10 @@ use bevy::prelude::*;
 use bevy_renet::renet::Bytes;
 
 mod entries;
+mod shared_entries;
 
 use entries::{pack_entities, pack_resources};
+use shared_entries::SharedEntries;
 
 use super::{
     blobs::BlobStore,
@@ -49,7 +51,9 @@ type ClientTables = QueryState<&'static mut ClientReplication, Without<LocalClie
 
 /// Packs every client's frames for this send into its outbox.
 pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
-    let Some(tick) = world.resource::<SendPlan>().tick else {
+    let plan = world.resource::<SendPlan>();
+    let parallel = plan.parallel;
+    let Some(tick) = plan.tick else {
         return;
     };
     scoped(world, |world, cache: &mut ValueCache| {
@@ -82,10 +86,11 @@ pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
                         let work = clients.iter().map(|client| client.chosen.len()).sum();
                         for_each_parallel(
                             &mut clients,
+                            parallel,
                             work,
-                            || (),
-                            |(), client| {
-                                pack_client(client, &shared);
+                            SharedEntries::default,
+                            |kept, client| {
+                                pack_client(client, &shared, kept);
                             },
                         );
                     });
@@ -125,6 +130,7 @@ fn build_bodies(
         encoders,
         replicated,
         blobs,
+        parallel: world.resource::<SendPlan>().parallel,
     };
     // Clients whose links behave alike need the same bodies: a client that needs exactly what
     // the one before it does adds nothing (comparing two lists costs less than looking up
@@ -242,7 +248,7 @@ impl Packer {
     }
 }
 
-fn pack_client(client: &mut ClientReplication, shared: &Shared) {
+fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut SharedEntries) {
     let tick = shared.tick;
     client.outbox.clear();
     if client.chosen.is_empty()
@@ -309,7 +315,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared) {
     packer.hard_left = packer.hard_left.saturating_sub(bytes);
 
     pack_resources(client, shared, &mut packer);
-    pack_entities(client, shared, &mut packer);
+    pack_entities(client, shared, &mut packer, kept);
     let watermark = client.left_out.watermark(tick);
 
     let has_news = !packer.frames.is_empty() || !packer.items.is_empty();

@@ -88,21 +88,27 @@ impl TransformCodec {
                 "rotation {rotation} is not a rotation"
             )));
         }
-        let mut components = rotation.normalize().to_array();
-        let largest = (0..4)
-            .max_by(|&a, &b| components[a].abs().total_cmp(&components[b].abs()))
-            .unwrap_or(0);
-        // q and -q are the same rotation: make the dropped component positive.
-        if components[largest] < 0.0 {
-            components = components.map(|c| -c);
+        let components = rotation.normalize().to_array();
+        // The largest magnitude, the last of equals (as `Iterator::max_by` picks).
+        let mut largest = 0;
+        for index in 1..4 {
+            if components[index].abs() >= components[largest].abs() {
+                largest = index;
+            }
         }
-        let max = self.rotation_max();
+        // q and -q are the same rotation: make the dropped component positive.
+        let sign = if components[largest] < 0.0 { -1.0 } else { 1.0 };
+        let max = self.rotation_max() as f64;
         let mut smallest = [0i64; 3];
-        let others = (0..4).filter(|&index| index != largest);
-        for (slot, index) in smallest.iter_mut().zip(others) {
+        let mut slot = 0;
+        for (index, &component) in components.iter().enumerate() {
+            if index == largest {
+                continue;
+            }
             // The other three lie within ±1/√2.
-            let unit = (components[index] * core::f32::consts::SQRT_2 + 1.0) * 0.5;
-            *slot = round_to_steps(f64::from(unit.clamp(0.0, 1.0)) * max as f64);
+            let unit = (sign * component * core::f32::consts::SQRT_2 + 1.0) * 0.5;
+            smallest[slot] = round_to_steps(f64::from(unit.clamp(0.0, 1.0)) * max);
+            slot += 1;
         }
         Ok(PackedRotation {
             largest: largest as u8,
@@ -190,6 +196,54 @@ fn round_to_steps(value: f64) -> i64 {
 mod tests {
     use super::*;
     use crate::testing::SplitMix64;
+
+    /// The smallest-three quantization as defined: normalize, drop the largest magnitude (the
+    /// last of equals) made positive, scale the other three from ±1/√2 to `0..=max`.
+    fn plain_quantize(codec: &TransformCodec, rotation: Quat) -> PackedRotation {
+        let mut components = rotation.normalize().to_array();
+        let largest = (0..4)
+            .max_by(|&a, &b| components[a].abs().total_cmp(&components[b].abs()))
+            .unwrap();
+        if components[largest] < 0.0 {
+            components = components.map(|c| -c);
+        }
+        let max = codec.rotation_max() as f64;
+        let mut smallest = [0i64; 3];
+        let others = (0..4).filter(|&index| index != largest);
+        for (slot, index) in smallest.iter_mut().zip(others) {
+            let unit = (components[index] * core::f32::consts::SQRT_2 + 1.0) * 0.5;
+            *slot = (f64::from(unit.clamp(0.0, 1.0)) * max).round() as i64;
+        }
+        PackedRotation {
+            largest: largest as u8,
+            smallest,
+        }
+    }
+
+    #[test]
+    fn rotations_quantize_as_defined_including_ties_and_signs() {
+        let mut rng = SplitMix64::new(5);
+        let codec = TransformCodec::default();
+        let mut rotations = vec![
+            Quat::IDENTITY,
+            Quat::from_xyzw(0.5, 0.5, 0.5, 0.5),
+            Quat::from_xyzw(-0.5, 0.5, -0.5, 0.5),
+            Quat::from_xyzw(0.0, -0.0, 1.0, 0.0),
+            Quat::from_xyzw(-0.7, 0.7, 0.1, -0.1),
+            Quat::from_rotation_y(core::f32::consts::PI),
+        ];
+        for _ in 0..20_000 {
+            let mut c = || (rng.next_f64() * 2.0 - 1.0) as f32;
+            rotations.push(Quat::from_xyzw(c(), c(), c(), c()));
+        }
+        for rotation in rotations {
+            assert_eq!(
+                codec.quantize_rotation(rotation).unwrap(),
+                plain_quantize(&codec, rotation),
+                "{rotation}"
+            );
+        }
+    }
 
     #[test]
     fn rounding_matches_the_standard_library_on_halves_and_either_sign() {

@@ -50,11 +50,8 @@ impl<C> History<C> {
         base: NetTick,
         previous: Option<NetTick>,
     ) -> Option<Baseline<'_, C>> {
-        let (tick, value) = self.at(base)?;
-        let previous = previous
-            .and_then(|previous| self.at(previous))
-            .filter(|(older, _)| tick.is_newer_than(*older))
-            .map(|(older, value)| (value, older));
+        let ((tick, value), previous) = self.values.at_or_before_with_older(base, previous)?;
+        let previous = previous.map(|(older, value)| (value, older));
         Some(Baseline {
             value,
             tick,

@@ -215,11 +215,20 @@ impl ComponentReceivers {
 /// Adds `C`'s receiver, coded by `codec`; called right after `C` joined the registry, so it
 /// takes the same index.
 pub(crate) fn add_receiver<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
-    let receiver = ComponentReceiver::new::<C, K>(world, codec);
+    let mut receiver = ComponentReceiver::new::<C, K>(world, codec);
+    set_known_clones(&mut *receiver.decoder);
     world
         .get_resource_or_init::<ComponentReceivers>()
         .receivers
         .push(receiver);
+}
+
+/// Lets the decoder clone the Bevy types known to be `Clone` (a delta codec's values are then
+/// decoded once, not once more for the baseline kept): only the clone of the decoder's own
+/// type takes.
+fn set_known_clones(decoder: &mut dyn DecodeComponent) {
+    let transform: fn(&Transform) -> Transform = Transform::clone;
+    decoder.set_clone(&transform);
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ impl<C> History<C> {
     }
 
     /// The value in effect at `tick`: the newest set at or before it.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn at(&self, tick: NetTick) -> Option<(NetTick, &C)> {
         self.values.at_or_before(tick)
     }

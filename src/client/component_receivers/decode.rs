@@ -106,7 +106,7 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
     ) -> Result<u32, E> {
         let clone = self.clone;
         let uses_baselines = self.codec.uses_baselines();
-        let mut history = if uses_baselines {
+        let history = if uses_baselines {
             self.history.get_mut(&remote)
         } else {
             None
@@ -123,7 +123,7 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
         };
         if uses_baselines {
             let kept = copy(history.as_deref(), &value)?;
-            match history.as_deref_mut() {
+            match history {
                 Some(history) => remember(history, tick, kept),
                 None => remember(self.history.entry(remote).or_default(), tick, kept),
             }
@@ -168,7 +168,7 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
             reader.finish()?;
             Ok::<_, DecodeError>(value)
         };
-        let value = decode(&*self.codec, None)?;
+        let value = decode(&self.codec, None)?;
         self.spread(value, copies, remote, tick, decode)
     }
 

@@ -34,7 +34,7 @@ pub(crate) struct Replica {
     /// Tick of the frame that spawned it here; older frames about it are stale.
     pub(crate) spawned: NetTick,
     /// Per component: the tick of the value (or removal) applied, and whether it is present.
-    pub(crate) held: Vec<(u32, NetTick, bool)>,
+    held: HeldList,
     /// Per component that names entities: the server entities it names, in its order.
     pub(crate) references: Vec<(u32, Vec<Entity>)>,
     /// Relationship components waiting for their target to arrive, with server entities inside.
@@ -51,6 +51,42 @@ impl Replica {
     }
 }
 
+/// Components held inline in a [`Replica`] (no other cache line to fetch for them).
+const INLINE_HELD: usize = 3;
+
+/// Per component: the tick of the value (or removal) applied, and whether it is present, in the
+/// order first held. The first [`INLINE_HELD`] live in the list itself, the rest on the heap.
+#[derive(Default)]
+struct HeldList {
+    inline: [(u32, NetTick, bool); INLINE_HELD],
+    len: u8,
+    spill: Vec<(u32, NetTick, bool)>,
+}
+
+impl HeldList {
+    fn iter(&self) -> impl Iterator<Item = &(u32, NetTick, bool)> + '_ {
+        self.inline[..usize::from(self.len)]
+            .iter()
+            .chain(&self.spill)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut (u32, NetTick, bool)> + '_ {
+        self.inline[..usize::from(self.len)]
+            .iter_mut()
+            .chain(&mut self.spill)
+    }
+
+    fn push(&mut self, entry: (u32, NetTick, bool)) {
+        match self.inline.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = entry;
+                self.len += 1;
+            }
+            None => self.spill.push(entry),
+        }
+    }
+}
+
 impl Replica {
     /// Whether a value (or removal) of component `index` set at `tick` is newer than what is held.
     pub(crate) fn is_fresh(&self, index: u32, tick: NetTick) -> bool {
@@ -62,10 +98,11 @@ impl Replica {
 
     /// Notes what is held of component `index` as of `tick`.
     pub(crate) fn hold(&mut self, index: u32, tick: NetTick, present: bool) {
-        match self.held.iter_mut().find(|(held, ..)| *held == index) {
-            Some(entry) => *entry = (index, tick, present),
-            None => self.held.push((index, tick, present)),
+        if let Some(entry) = self.held.iter_mut().find(|(held, ..)| *held == index) {
+            *entry = (index, tick, present);
+            return;
         }
+        self.held.push((index, tick, present));
     }
 
     /// Components present.
@@ -318,6 +355,20 @@ mod tests {
         assert!(replica.is_fresh(1, NetTick(1)));
         replica.hold(0, NetTick(7), false);
         assert_eq!(replica.present().count(), 0);
+    }
+
+    #[test]
+    fn many_components_are_held_in_the_order_first_seen() {
+        let mut replica = Replica::default();
+        for index in [4, 2, 7, 1, 9] {
+            replica.hold(index, NetTick(5), true);
+        }
+        replica.hold(7, NetTick(6), false);
+        replica.hold(9, NetTick(6), true);
+        assert_eq!(replica.present().collect::<Vec<_>>(), [4, 2, 1, 9]);
+        assert!(!replica.is_fresh(9, NetTick(6)));
+        assert!(replica.is_fresh(9, NetTick(7)));
+        assert!(!replica.is_fresh(1, NetTick(5)));
     }
 
     #[test]

@@ -39,6 +39,7 @@ impl<C> History<C> {
     }
 
     /// The value in effect at `tick`: the newest set at or before it.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn at(&self, tick: NetTick) -> Option<(NetTick, &C)> {
         self.values.at_or_before(tick)
     }
@@ -50,11 +51,8 @@ impl<C> History<C> {
         base: NetTick,
         previous: Option<NetTick>,
     ) -> Option<Baseline<'_, C>> {
-        let (tick, value) = self.at(base)?;
-        let previous = previous
-            .and_then(|previous| self.at(previous))
-            .filter(|(older, _)| tick.is_newer_than(*older))
-            .map(|(older, value)| (value, older));
+        let ((tick, value), previous) = self.values.at_or_before_with_older(base, previous)?;
+        let previous = previous.map(|(older, value)| (value, older));
         Some(Baseline {
             value,
             tick,

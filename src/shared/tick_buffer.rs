@@ -58,6 +58,11 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
                 }
                 return;
             }
+            // The usual case: newer than everything held.
+            Some(index) if index + 1 == self.ticks.len() => {
+                self.ticks.push_back(tick);
+                self.values.push_back(value);
+            }
             Some(index) => {
                 self.ticks.insert(index + 1, tick);
                 self.values.insert(index + 1, value);
@@ -105,6 +110,27 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
     pub(crate) fn at_or_before(&self, tick: NetTick) -> Option<(NetTick, &T)> {
         self.newest_at(tick)
             .map(|index| (self.ticks[index], &self.values[index]))
+    }
+
+    /// The value in effect at `tick` (as [`Self::at_or_before`]), with the one in effect at
+    /// `earlier` when that is an older entry: both found in one backward scan.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn at_or_before_with_older(
+        &self,
+        tick: NetTick,
+        earlier: Option<NetTick>,
+    ) -> Option<((NetTick, &T), Option<(NetTick, &T)>)> {
+        let index = self.newest_at(tick)?;
+        let found = self.ticks[index];
+        let older = earlier
+            .filter(|earlier| found.is_newer_than(*earlier))
+            .and_then(|earlier| {
+                self.ticks
+                    .range(..index)
+                    .rposition(|held| !held.is_newer_than(earlier))
+            })
+            .map(|older| (self.ticks[older], &self.values[older]));
+        Some(((found, &self.values[index]), older))
     }
 
     /// The value held for exactly `tick`.
@@ -205,6 +231,44 @@ mod tests {
         assert_eq!(buffer.at_or_before(NetTick(20)), Some((NetTick(14), &14)));
         assert_eq!(buffer.get(NetTick(13)), Some(&13));
         assert_eq!(buffer.get(NetTick(11)), None);
+    }
+
+    #[test]
+    fn finds_a_value_and_an_older_one_as_two_lookups_would() {
+        let mut buffer = TickBuffer::<u32, 8>::default();
+        for tick in [10, 12, 14, 20] {
+            buffer.insert(NetTick(tick), tick, SameTick::Keep);
+        }
+        let pair = |tick: u32, earlier: Option<u32>| {
+            buffer
+                .at_or_before_with_older(NetTick(tick), earlier.map(NetTick))
+                .map(|(found, older)| (found.0.0, older.map(|(tick, _)| tick.0)))
+        };
+        let by_two_lookups = |tick: u32, earlier: Option<u32>| {
+            let (found, _) = buffer.at_or_before(NetTick(tick))?;
+            let older = earlier
+                .and_then(|earlier| buffer.at_or_before(NetTick(earlier)))
+                .filter(|(older, _)| found.is_newer_than(*older))
+                .map(|(older, _)| older.0);
+            Some((found.0, older))
+        };
+        for tick in 8..24 {
+            for earlier in [
+                None,
+                Some(5),
+                Some(10),
+                Some(11),
+                Some(13),
+                Some(14),
+                Some(21),
+            ] {
+                assert_eq!(
+                    pair(tick, earlier),
+                    by_two_lookups(tick, earlier),
+                    "{tick} {earlier:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -84,12 +84,24 @@ impl FrameApply<'_> {
         }
     }
 
-    pub(super) fn apply(&mut self, mut staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
-        self.decode_blobs(&mut staged)?;
-        self.restore_own_ids(&mut staged);
+    pub(super) fn apply(&mut self, staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
+        let mut values = core::mem::take(&mut self.values);
+        let result = self.apply_values(&staged, &mut values);
+        values.clear();
+        self.values = values;
+        result
+    }
+
+    fn apply_values(
+        &mut self,
+        staged: &[StagedEntity],
+        values: &mut [Staged],
+    ) -> Result<(), DecodeError> {
+        self.decode_blobs(staged, values)?;
+        self.restore_own_ids(values)?;
         let spawned_by = self.registry.index_of(TypeId::of::<SpawnedBy>());
         // Map every spawned entity first, so values in this frame that name them resolve.
-        for entity in &staged {
+        for entity in staged {
             if !entity.spawn {
                 continue;
             }
@@ -98,7 +110,11 @@ impl FrameApply<'_> {
                 // The server's copy of an entity this client spawned by prediction takes it
                 // over: no duplicate.
                 let predicted = spawned_by
-                    .and_then(|index| entity.values.iter().find(|value| value.index == index))
+                    .and_then(|index| {
+                        values[entity.values.clone()]
+                            .iter()
+                            .find(|value| value.index == index)
+                    })
                     .and_then(|value| match &value.value {
                         StagedValue::Decoded(copies) => copies.first()?.get::<SpawnedBy>().copied(),
                         _ => None,
@@ -129,57 +145,65 @@ impl FrameApply<'_> {
             }
             self.replicas.slots.insert(entity.slot, entity.remote);
         }
+        let from_server = staged
+            .iter()
+            .any(|entity| entity.spawn)
+            .then(|| self.world.register_component::<FromServer>());
         for entity in staged {
-            self.apply_entity(entity);
+            self.apply_entity(entity, &mut values[entity.values.clone()], from_server);
         }
         Ok(())
     }
 
     /// Turns this client's alias back into its id in values that name clients (see
     /// [`client_ids`](crate::shared::client_ids)).
-    fn restore_own_ids(&mut self, staged: &mut [StagedEntity]) {
+    fn restore_own_ids(&mut self, values: &mut [Staged]) -> Result<(), DecodeError> {
         let (Some(aliased), Some(session)) = (
             self.world.get_resource::<AliasedComponents>(),
             self.world.get_resource::<ClientSession>(),
         ) else {
-            return;
+            return Ok(());
         };
         let (false, Some(client_id), Some(alias)) =
             (aliased.is_empty(), session.client_id, session.alias)
         else {
-            return;
+            return Ok(());
         };
         let aliasing = Aliasing { alias, client_id };
-        for value in staged
-            .iter_mut()
-            .flat_map(|entity| entity.values.iter_mut())
-        {
+        for value in values {
+            if let StagedValue::Staged(at) = value.value {
+                let decoder = &mut self.receivers.get_mut(value.index)?.decoder;
+                value.value = StagedValue::Decoded(decoder.take_erased(at));
+            }
             if let StagedValue::Decoded(copies) = &mut value.value {
                 aliased.restore(value.index, copies, aliasing);
             }
         }
+        Ok(())
     }
 
     /// Decodes the large values that are still news; one that is news but gone (evicted) is
     /// left out, and the frame is then not acknowledged, so the server sends it again.
-    fn decode_blobs(&mut self, staged: &mut [StagedEntity]) -> Result<(), DecodeError> {
-        for entity in staged.iter_mut() {
-            let fresh = |index: u32, tick: NetTick| {
-                self.replicas
-                    .entities
-                    .get(&entity.remote)
-                    .is_none_or(|replica| replica.is_fresh(index, tick))
-            };
-            let mut missing = Vec::new();
-            for (position, value) in entity.values.iter_mut().enumerate() {
+    fn decode_blobs(
+        &mut self,
+        staged: &[StagedEntity],
+        values: &mut [Staged],
+    ) -> Result<(), DecodeError> {
+        for entity in staged {
+            for value in &mut values[entity.values.clone()] {
                 let StagedValue::Blob(id) = value.value else {
                     continue;
                 };
-                if !fresh(value.index, value.tick) {
+                let fresh = self
+                    .replicas
+                    .entities
+                    .get(&entity.remote)
+                    .is_none_or(|replica| replica.is_fresh(value.index, value.tick));
+                if !fresh {
                     continue;
                 }
                 let Some(bytes) = self.replicas.blobs.take(id) else {
-                    missing.push(position);
+                    value.value = StagedValue::Missing;
                     self.blob_missing = true;
                     continue;
                 };
@@ -190,87 +214,110 @@ impl FrameApply<'_> {
                 } else {
                     1
                 };
-                value.value = StagedValue::Decoded(decoder.read_blob(
-                    &bytes,
-                    entity.remote,
-                    value.tick,
-                    copies,
-                )?);
-            }
-            for position in missing.into_iter().rev() {
-                entity.values.remove(position);
+                let at = decoder.read_blob(&bytes, entity.remote, value.tick, copies)?;
+                value.value = if entity.spawn {
+                    StagedValue::Decoded(decoder.take_erased(at))
+                } else {
+                    StagedValue::Staged(at)
+                };
             }
         }
         Ok(())
     }
 
-    fn apply_entity(&mut self, staged: StagedEntity) {
+    fn apply_entity(
+        &mut self,
+        staged: &StagedEntity,
+        values: &mut [Staged],
+        from_server: Option<ComponentId>,
+    ) {
         let Some(client) = self.map.to_client(staged.remote) else {
             return;
         };
-        let Some(mut replica) = self.replicas.entities.remove(&staged.remote) else {
+        let Some(replica) = self.replicas.entities.get_mut(&staged.remote) else {
             return;
         };
-        let from_server = self.world.register_component::<FromServer>();
         let registry = self.registry;
-        let receivers = &*self.receivers;
+        let receivers = &mut *self.receivers;
         let map = &*self.map;
         let tick = self.tick;
         let mut inserts: Vec<(ComponentId, ErasedValue)> = Vec::new();
         let mut references: Vec<(u32, Vec<Entity>)> = Vec::new();
         let mut entity = self.world.get_entity_mut(client).ok();
         if staged.spawn {
-            if entity
-                .as_ref()
-                .is_some_and(|entity| !entity.contains::<FromServer>())
+            if let Some(from_server) = from_server
+                && entity
+                    .as_ref()
+                    .is_some_and(|entity| !entity.contains::<FromServer>())
             {
                 inserts.push((from_server, ErasedValue::new(FromServer)));
             }
             // A spawn is the whole entity: what it does not list is gone.
-            let listed: Vec<u32> = staged.values.iter().map(|value| value.index).collect();
-            let gone: Vec<u32> = replica
-                .present()
-                .filter(|index| !listed.contains(index))
-                .collect();
+            let listed = |index: u32| {
+                values.iter().any(|value| {
+                    value.index == index && !matches!(value.value, StagedValue::Missing)
+                })
+            };
+            let gone: Vec<u32> = replica.present().filter(|index| !listed(*index)).collect();
             for index in gone {
                 if replica.is_fresh(index, tick) {
                     replica.hold(index, tick, false);
-                    remove_component(
-                        receivers,
-                        entity.as_mut(),
-                        &mut replica,
-                        index,
-                        &mut references,
-                    );
+                    remove_component(receivers, entity.as_mut(), replica, index, &mut references);
                 }
             }
         }
-        for value in staged.values {
-            if !replica.is_fresh(value.index, value.tick) {
+        for value in values {
+            if matches!(value.value, StagedValue::Missing)
+                || !replica.is_fresh(value.index, value.tick)
+            {
                 continue;
             }
-            let copies = match value.value {
-                StagedValue::Decoded(copies) => Some(copies),
-                StagedValue::Removed => None,
+            let staged_at = match value.value {
+                StagedValue::Staged(at) => Some(at),
+                StagedValue::Decoded(_) | StagedValue::Removed => None,
                 // Not held and not news: nothing to do.
-                StagedValue::Blob(_) => continue,
+                StagedValue::Blob(_) | StagedValue::Missing => continue,
             };
-            replica.hold(value.index, value.tick, copies.is_some());
-            let Some(mut copies) = copies else {
+            let removed = matches!(value.value, StagedValue::Removed);
+            replica.hold(value.index, value.tick, !removed);
+            if removed {
                 remove_component(
                     receivers,
                     entity.as_mut(),
-                    &mut replica,
+                    replica,
                     value.index,
                     &mut references,
                 );
                 continue;
-            };
-            let (Ok(component), Ok(receiver)) =
-                (registry.get(value.index), receivers.get(value.index))
-            else {
+            }
+            let (Ok(component), Some(receiver)) = (
+                registry.get(value.index),
+                receivers.receivers.get_mut(value.index as usize),
+            ) else {
                 continue;
             };
+            // The common case: a value naming no entity over a component the entity holds.
+            if let (Some(at), Some(entity)) = (staged_at, entity.as_mut()) {
+                let write = FreshWrite {
+                    predicted: component.predicted && entity.contains::<Predicted>(),
+                    interpolated: component.interpolated && !entity.contains::<NoInterpolation>(),
+                    tick: value.tick,
+                    frame_tick: tick,
+                };
+                if receiver.decoder.write_fresh(at, entity, write) {
+                    replica.deferred.retain(|(held, _)| *held != value.index);
+                    if replica.references(value.index).is_some() {
+                        references.push((value.index, Vec::new()));
+                    }
+                    continue;
+                }
+            }
+            let mut copies = match core::mem::replace(&mut value.value, StagedValue::Removed) {
+                StagedValue::Staged(at) => receiver.decoder.take_erased(at),
+                StagedValue::Decoded(copies) => copies,
+                _ => continue,
+            };
+            let receiver = &*receiver;
             let mut listing = ListingMapper { seen: Vec::new() };
             copies[0].map_entities(&mut listing);
             let targets = listing.seen;
@@ -310,7 +357,6 @@ impl FrameApply<'_> {
         if let Some(entity) = entity.as_mut() {
             ErasedValue::insert_all(entity, inserts);
         }
-        self.replicas.entities.insert(staged.remote, replica);
         for (index, targets) in references {
             self.replicas.set_references(staged.remote, index, targets);
         }

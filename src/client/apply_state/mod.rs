@@ -20,7 +20,9 @@ use bevy::{ecs::component::ComponentId, prelude::*};
 
 use super::{
     PredictedSpawns,
-    component_receivers::{ComponentReceiver, ComponentReceivers, ReadError, ValueEncoding},
+    component_receivers::{
+        ComponentReceiver, ComponentReceivers, FreshWrite, ReadError, ValueEncoding,
+    },
     replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
 };
 use crate::shared::{
@@ -81,10 +83,16 @@ pub(crate) fn apply_state_frame(
                         tick: header.tick,
                         touched_targets: Vec::new(),
                         blob_missing: false,
+                        values: Vec::new(),
                         summary,
                     };
                     let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
-                    let complete = frame.run(&mut reader)?;
+                    let complete = frame.run(&mut reader);
+                    // Values read and not applied (stale, not news) are dropped.
+                    for receiver in &mut frame.receivers.receivers {
+                        receiver.decoder.clear_stage();
+                    }
+                    let complete = complete?;
                     frame.resolve_references();
                     if complete {
                         replicas.acks.push(header.seq);
@@ -120,17 +128,24 @@ struct Staged {
 
 enum StagedValue {
     Removed,
+    /// Decoded and waiting, typed, at this position of its type's decoder's stage (see
+    /// [`DecodeComponent`](super::component_receivers::DecodeComponent)).
+    Staged(u32),
+    /// Decoded and boxed, one value per copy (a spawn's values, and aliased ones).
     Decoded(Vec<ErasedValue>),
     /// A value that arrived in slices: decoded only if it is still news.
     Blob(u32),
+    /// A value in slices that is news but was not held: left out (as if the entry did not
+    /// list it).
+    Missing,
 }
 
-/// One entity's entry read from a frame.
+/// One entity's entry read from a frame; its values are `values` of [`FrameApply::values`].
 struct StagedEntity {
     remote: Entity,
     slot: u32,
     spawn: bool,
-    values: Vec<Staged>,
+    values: core::ops::Range<usize>,
 }
 
 /// Why reading stopped early.
@@ -166,6 +181,8 @@ struct FrameApply<'a> {
     touched_targets: Vec<Entity>,
     /// A large value that is news was not held (the frame is then not acknowledged).
     blob_missing: bool,
+    /// The values of every entity entry read, in order.
+    values: Vec<Staged>,
     /// What the frame held, noted for a capture.
     summary: Option<&'a mut StateSummary>,
 }
@@ -299,13 +316,16 @@ impl FrameApply<'_> {
                     (remote, false, false)
                 }
             };
-            let values = self.read_values(reader, &shape, remote, spawn)?;
-            if !stale {
+            let start = self.values.len();
+            self.read_values(reader, &shape, remote, spawn)?;
+            if stale {
+                self.values.truncate(start);
+            } else {
                 staged.push(StagedEntity {
                     remote,
                     slot: head.slot,
                     spawn,
-                    values,
+                    values: start..self.values.len(),
                 });
             }
             previous_shape = Some(shape);
@@ -319,8 +339,9 @@ impl FrameApply<'_> {
         shape: &Shape,
         remote: Entity,
         spawn: bool,
-    ) -> Result<Vec<Staged>, Stop> {
-        let mut values = Vec::with_capacity(shape.components.len());
+    ) -> Result<(), Stop> {
+        let values = &mut self.values;
+        values.reserve(shape.components.len());
         for &index in &shape.components {
             let removed = !spawn && reader.read_bool()?;
             let changed = read_change_tick(reader, self.tick)?;
@@ -340,25 +361,29 @@ impl FrameApply<'_> {
             } else {
                 1
             };
-            let value = match read_value_kind(reader, delta_allowed)? {
-                ValueKind::Whole => StagedValue::Decoded(decoder.read(
-                    reader,
-                    ValueEncoding::Whole,
-                    remote,
-                    changed,
-                    copies,
-                )?),
+            let at = match read_value_kind(reader, delta_allowed)? {
+                ValueKind::Whole => {
+                    decoder.read(reader, ValueEncoding::Whole, remote, changed, copies)?
+                }
                 ValueKind::Delta => {
                     let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                    StagedValue::Decoded(decoder.read(
-                        reader,
-                        ValueEncoding::Delta { base, previous },
-                        remote,
-                        changed,
-                        copies,
-                    )?)
+                    let encoding = ValueEncoding::Delta { base, previous };
+                    decoder.read(reader, encoding, remote, changed, copies)?
                 }
-                ValueKind::Blob(id) => StagedValue::Blob(id),
+                ValueKind::Blob(id) => {
+                    values.push(Staged {
+                        index,
+                        tick: changed,
+                        value: StagedValue::Blob(id),
+                    });
+                    continue;
+                }
+            };
+            // A spawn's values are boxed now: they are inserted together.
+            let value = if spawn {
+                StagedValue::Decoded(decoder.take_erased(at))
+            } else {
+                StagedValue::Staged(at)
             };
             values.push(Staged {
                 index,
@@ -366,6 +391,6 @@ impl FrameApply<'_> {
                 value,
             });
         }
-        Ok(values)
+        Ok(())
     }
 }

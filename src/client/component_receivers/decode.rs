@@ -1,16 +1,28 @@
 //! [`TypedDecoder`]: reads one component type's values with its codec, decoding each once, and
-//! keeps the values received for each server entity as the baselines of later deltas.
+//! keeps the values received for each server entity as the baselines of later deltas. Values
+//! read from a frame wait, typed, in its stage until the frame is applied: the common case then
+//! writes them straight over the entity's component, without boxing.
 
 use core::any::Any;
 use std::sync::Arc;
 
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
 
-use super::{DecodeComponent, ReadError, ValueEncoding};
+use super::{
+    DecodeComponent, FreshWrite, ReadError, ValueEncoding,
+    write::{self, InPlace},
+};
 use crate::shared::{
     codec::ComponentCodec, erased::ErasedValue, error::DecodeError, history::History,
     registry::BASELINE_WINDOW_TICKS, tick::NetTick, wire::BitReader,
 };
+
+/// One value read from a frame: the value and, for an interpolated or predicted type, the copy
+/// its buffer or record takes.
+struct Copies<C> {
+    first: C,
+    second: Option<C>,
+}
 
 /// The typed implementation of [`DecodeComponent`].
 pub(super) struct TypedDecoder<C, K> {
@@ -21,6 +33,8 @@ pub(super) struct TypedDecoder<C, K> {
     clone: Option<fn(&C) -> C>,
     /// Values received, by server entity (delta codecs only).
     history: EntityHashMap<History<C>>,
+    /// Values read from the frame being applied, by position; taken when applied.
+    stage: Vec<Option<Copies<C>>>,
 }
 
 impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
@@ -30,62 +44,94 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
             codec,
             clone: None,
             history: EntityHashMap::default(),
+            stage: Vec::new(),
         }
     }
 
-    fn decode_once(
-        &self,
-        reader: &mut BitReader,
-        encoding: ValueEncoding,
-        remote: Entity,
-        tick: NetTick,
-    ) -> Result<C, ReadError> {
-        match encoding {
-            ValueEncoding::Whole => Ok(self.codec.read(reader)?),
-            ValueEncoding::Delta { base, previous } => {
-                let baseline = self
-                    .history
-                    .get(&remote)
-                    .and_then(|history| history.baseline(base, previous))
-                    .ok_or(ReadError::MissingBaseline)?;
-                Ok(self.codec.read_delta(reader, tick, baseline)?)
-            }
-        }
+    /// Stages a value and returns its position.
+    fn stage(&mut self, copies: Copies<C>) -> u32 {
+        self.stage.push(Some(copies));
+        self.stage.len() as u32 - 1
     }
 
-    /// Turns one decoded `value` into `copies` values, plus the baseline a delta codec keeps:
-    /// clones when `C` is `Clone`, else decodes `again` (a delta codec's type that is neither
-    /// interpolated nor predicted).
+    /// Takes the staged value at `at`.
+    ///
+    /// # Panics
+    /// If nothing is staged there (a caller bug).
+    fn unstage(&mut self, at: u32) -> Copies<C> {
+        self.stage
+            .get_mut(at as usize)
+            .and_then(Option::take)
+            .expect("a staged value is taken once")
+    }
+}
+
+/// Decodes one value, against `history` when it is a delta.
+fn decode_once<C, K: ComponentCodec<C>>(
+    codec: &K,
+    history: Option<&History<C>>,
+    reader: &mut BitReader,
+    encoding: ValueEncoding,
+    tick: NetTick,
+) -> Result<C, ReadError> {
+    match encoding {
+        ValueEncoding::Whole => Ok(codec.read(reader)?),
+        ValueEncoding::Delta { base, previous } => {
+            let baseline = history
+                .and_then(|history| history.baseline(base, previous))
+                .ok_or(ReadError::MissingBaseline)?;
+            Ok(codec.read_delta(reader, tick, baseline)?)
+        }
+    }
+}
+
+/// Notes the value received at `tick` in a history (forgetting what no baseline can need).
+fn remember<C>(history: &mut History<C>, tick: NetTick, value: C) {
+    history.prune(tick.sub(2 * BASELINE_WINDOW_TICKS));
+    history.insert(tick, value);
+}
+
+impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
+    /// Turns one decoded `value` into `copies` values (1 or 2), plus the baseline a delta codec
+    /// keeps: clones when `C` is `Clone`, else decodes `again` (a delta codec's type that is
+    /// neither interpolated nor predicted). Every decode happens before the value joins the
+    /// history.
     fn spread<E>(
         &mut self,
         value: C,
         copies: usize,
         remote: Entity,
         tick: NetTick,
-        again: impl Fn(&Self) -> Result<C, E>,
-    ) -> Result<Vec<ErasedValue>, E> {
-        let copy = |this: &Self, value: &C| match this.clone {
-            Some(clone) => Ok(clone(value)),
-            None => again(this),
+        again: impl Fn(&K, Option<&History<C>>) -> Result<C, E>,
+    ) -> Result<u32, E> {
+        let clone = self.clone;
+        let uses_baselines = self.codec.uses_baselines();
+        let history = if uses_baselines {
+            self.history.get_mut(&remote)
+        } else {
+            None
         };
-        let mut values = Vec::with_capacity(copies);
-        for _ in 1..copies {
-            values.push(ErasedValue::new(copy(self, &value)?));
+        let codec = &*self.codec;
+        let copy = |history: Option<&History<C>>, value: &C| match clone {
+            Some(clone) => Ok(clone(value)),
+            None => again(codec, history),
+        };
+        let second = if copies > 1 {
+            Some(copy(history.as_deref(), &value)?)
+        } else {
+            None
+        };
+        if uses_baselines {
+            let kept = copy(history.as_deref(), &value)?;
+            match history {
+                Some(history) => remember(history, tick, kept),
+                None => remember(self.history.entry(remote).or_default(), tick, kept),
+            }
         }
-        if self.codec.uses_baselines() {
-            let kept = copy(self, &value)?;
-            self.remember_received(remote, tick, kept);
-        }
-        if copies > 0 {
-            values.push(ErasedValue::new(value));
-        }
-        Ok(values)
-    }
-
-    fn remember_received(&mut self, remote: Entity, tick: NetTick, value: C) {
-        let history = self.history.entry(remote).or_default();
-        history.prune(tick.sub(2 * BASELINE_WINDOW_TICKS));
-        history.insert(tick, value);
+        Ok(self.stage(Copies {
+            first: value,
+            second,
+        }))
     }
 }
 
@@ -97,11 +143,15 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
         remote: Entity,
         tick: NetTick,
         copies: usize,
-    ) -> Result<Vec<ErasedValue>, ReadError> {
+    ) -> Result<u32, ReadError> {
         let start = reader.clone();
-        let value = self.decode_once(reader, encoding, remote, tick)?;
-        self.spread(value, copies, remote, tick, |this| {
-            this.decode_once(&mut start.clone(), encoding, remote, tick)
+        let history = match encoding {
+            ValueEncoding::Delta { .. } => self.history.get(&remote),
+            ValueEncoding::Whole => None,
+        };
+        let value = decode_once(&*self.codec, history, reader, encoding, tick)?;
+        self.spread(value, copies, remote, tick, |codec, history| {
+            decode_once(codec, history, &mut start.clone(), encoding, tick)
         })
     }
 
@@ -111,15 +161,48 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
         remote: Entity,
         tick: NetTick,
         copies: usize,
-    ) -> Result<Vec<ErasedValue>, DecodeError> {
-        let decode = |this: &Self| {
+    ) -> Result<u32, DecodeError> {
+        let decode = |codec: &K, _: Option<&History<C>>| {
             let mut reader = BitReader::new(bytes);
-            let value = this.codec.read(&mut reader)?;
+            let value = codec.read(&mut reader)?;
             reader.finish()?;
             Ok::<_, DecodeError>(value)
         };
-        let value = decode(self)?;
+        let value = decode(&self.codec, None)?;
         self.spread(value, copies, remote, tick, decode)
+    }
+
+    fn take_erased(&mut self, at: u32) -> Vec<ErasedValue> {
+        let Copies { first, second } = self.unstage(at);
+        let mut values = Vec::with_capacity(1 + usize::from(second.is_some()));
+        values.push(ErasedValue::new(first));
+        values.extend(second.map(ErasedValue::new));
+        values
+    }
+
+    fn write_fresh(&mut self, at: u32, entity: &mut EntityWorldMut, write: FreshWrite) -> bool {
+        let Some(Some(copies)) = self.stage.get_mut(at as usize) else {
+            return false;
+        };
+        if write::names_entities(&mut copies.first) {
+            return false;
+        }
+        let two = copies.second.is_some();
+        let (target, tick) = if write.predicted && two {
+            (InPlace::Confirmed, write.frame_tick)
+        } else if write.interpolated && two {
+            (InPlace::Snapshot, write.tick)
+        } else {
+            (InPlace::Component, write.tick)
+        };
+        let stage = &mut self.stage;
+        write::write_in_place(entity, target, tick, || {
+            stage[at as usize].take().expect("checked just above").first
+        })
+    }
+
+    fn clear_stage(&mut self) {
+        self.stage.clear();
     }
 
     fn forget_remote(&mut self, remote: Entity) {
@@ -128,6 +211,7 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
 
     fn clear(&mut self) {
         self.history.clear();
+        self.stage.clear();
     }
 
     fn set_clone(&mut self, clone: &dyn Any) {

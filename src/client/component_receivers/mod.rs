@@ -49,11 +49,27 @@ impl From<DecodeError> for ReadError {
     }
 }
 
-/// Reads one component type's values, keeping what delta coding needs.
+/// How a fresh value is written in place (see [`DecodeComponent::write_fresh`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FreshWrite {
+    /// The component is predicted and the entity [`Predicted`](crate::shared::prediction::Predicted):
+    /// the value goes to its record of server values.
+    pub(crate) predicted: bool,
+    /// The component is interpolated and the entity not opted out: the value goes to its
+    /// interpolation buffer.
+    pub(crate) interpolated: bool,
+    /// The tick the value was set at.
+    pub(crate) tick: NetTick,
+    /// The frame's tick.
+    pub(crate) frame_tick: NetTick,
+}
+
+/// Reads one component type's values, keeping what delta coding needs. Values read wait in the
+/// decoder's stage, by position, until the frame is applied (then [`Self::clear_stage`]).
 pub(crate) trait DecodeComponent: Send + Sync {
-    /// Reads a value of server entity `remote` set at `tick`, decoded once and returned as
-    /// `copies` values (the interpolation buffer needs its own), and remembers it for future
-    /// deltas.
+    /// Reads a value of server entity `remote` set at `tick`, decoded once and staged as
+    /// `copies` values (1, or 2 when the interpolation buffer or the record of server values
+    /// needs its own), and remembers it for future deltas. Returns its position in the stage.
     fn read(
         &mut self,
         reader: &mut BitReader,
@@ -61,16 +77,31 @@ pub(crate) trait DecodeComponent: Send + Sync {
         remote: Entity,
         tick: NetTick,
         copies: usize,
-    ) -> Result<Vec<ErasedValue>, ReadError>;
+    ) -> Result<u32, ReadError>;
 
-    /// Decodes a value that arrived in slices (its whole encoding).
+    /// Decodes a value that arrived in slices (its whole encoding) and stages it, like
+    /// [`Self::read`].
     fn read_blob(
         &mut self,
         bytes: &[u8],
         remote: Entity,
         tick: NetTick,
         copies: usize,
-    ) -> Result<Vec<ErasedValue>, DecodeError>;
+    ) -> Result<u32, DecodeError>;
+
+    /// Takes the staged value at `at` as boxed values, one per copy.
+    ///
+    /// # Panics
+    /// If it was already taken.
+    fn take_erased(&mut self, at: u32) -> Vec<ErasedValue>;
+
+    /// Writes the staged value at `at`, a fresh value that names no entity, into the entity's
+    /// component (or its buffer or record, as `write` says) when the entity already holds
+    /// them; returns whether it did (else the value stays staged and nothing changed).
+    fn write_fresh(&mut self, at: u32, entity: &mut EntityWorldMut, write: FreshWrite) -> bool;
+
+    /// Drops the values staged and not taken.
+    fn clear_stage(&mut self);
 
     /// Forgets the values received for a server entity.
     fn forget_remote(&mut self, remote: Entity);
@@ -184,11 +215,20 @@ impl ComponentReceivers {
 /// Adds `C`'s receiver, coded by `codec`; called right after `C` joined the registry, so it
 /// takes the same index.
 pub(crate) fn add_receiver<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
-    let receiver = ComponentReceiver::new::<C, K>(world, codec);
+    let mut receiver = ComponentReceiver::new::<C, K>(world, codec);
+    set_known_clones(&mut *receiver.decoder);
     world
         .get_resource_or_init::<ComponentReceivers>()
         .receivers
         .push(receiver);
+}
+
+/// Lets the decoder clone the Bevy types known to be `Clone` (a delta codec's values are then
+/// decoded once, not once more for the baseline kept): only the clone of the decoder's own
+/// type takes.
+fn set_known_clones(decoder: &mut dyn DecodeComponent) {
+    let transform: fn(&Transform) -> Transform = Transform::clone;
+    decoder.set_clone(&transform);
 }
 
 #[cfg(test)]

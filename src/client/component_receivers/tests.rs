@@ -45,7 +45,8 @@ fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
         .unwrap();
     let bytes = out.into_bytes();
     let remote = Entity::from_raw_u32(1).unwrap();
-    let values = (receivers.get_mut(0).unwrap().decoder)
+    let decoder = &mut receivers.get_mut(0).unwrap().decoder;
+    let at = decoder
         .read(
             &mut BitReader::new(&bytes),
             ValueEncoding::Whole,
@@ -54,6 +55,7 @@ fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
             copies,
         )
         .unwrap();
+    let values = decoder.take_erased(at);
     assert_eq!(values.len(), copies);
     assert!(values.iter().all(|value| value.get::<Hp>() == Some(&Hp(7))));
     count.load(Ordering::Relaxed)

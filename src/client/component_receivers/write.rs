@@ -113,6 +113,83 @@ impl<C: Component> WriteComponent for TypedWriter<C> {
     }
 }
 
+/// Where [`write_in_place`] puts a fresh value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum InPlace {
+    /// Over the component.
+    Component,
+    /// Into the interpolation buffer ([`SnapshotBuffer`]).
+    Snapshot,
+    /// Into the record of server values of a predicted entity ([`Confirmed`]).
+    Confirmed,
+}
+
+/// Puts a fresh value (made by `value`, called only then) where `target` says, when the entity
+/// already holds the component and, for a buffer or record, that too: what applying a frame
+/// does then with a boxed value, typed. Returns whether it wrote;
+/// otherwise nothing changed.
+pub(super) fn write_in_place<C: Component>(
+    entity: &mut EntityWorldMut,
+    target: InPlace,
+    tick: NetTick,
+    value: impl FnOnce() -> C,
+) -> bool {
+    match target {
+        InPlace::Component => {
+            if <C::Mutability as ComponentMutability>::MUTABLE {
+                // SAFETY: the component is mutable (checked just above).
+                let Some(mut current) = (unsafe { entity.get_mut_assume_mutable::<C>() }) else {
+                    return false;
+                };
+                *current = value();
+            } else {
+                if !entity.contains::<C>() {
+                    return false;
+                }
+                entity.insert(value());
+            }
+        }
+        InPlace::Snapshot => {
+            if !entity.contains::<C>() {
+                return false;
+            }
+            let Some(mut buffer) = entity.get_mut::<SnapshotBuffer<C>>() else {
+                return false;
+            };
+            buffer.push(tick, value());
+        }
+        InPlace::Confirmed => {
+            if !entity.contains::<C>() {
+                return false;
+            }
+            let Some(mut confirmed) = entity.get_mut::<Confirmed<C>>() else {
+                return false;
+            };
+            confirmed.push(tick, value());
+        }
+    }
+    true
+}
+
+/// Whether a value names any entity (Bevy's `#[entities]` fields); it is left as it is.
+pub(super) fn names_entities<C: Component>(value: &mut C) -> bool {
+    let mut counter = CountingMapper(0);
+    C::map_entities(value, &mut counter);
+    counter.0 > 0
+}
+
+/// Counts the entities a value names, changing nothing.
+struct CountingMapper(usize);
+
+impl EntityMapper for CountingMapper {
+    fn get_mapped(&mut self, source: Entity) -> Entity {
+        self.0 += 1;
+        source
+    }
+
+    fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
 /// Puts the `n`-th recorded server entity back as the `n`-th entity a component names.
 struct TargetsMapper<'a> {
     targets: &'a [Entity],

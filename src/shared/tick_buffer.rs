@@ -58,11 +58,6 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
                 }
                 return;
             }
-            // The usual case: newer than everything held.
-            Some(index) if index + 1 == self.ticks.len() => {
-                self.ticks.push_back(tick);
-                self.values.push_back(value);
-            }
             Some(index) => {
                 self.ticks.insert(index + 1, tick);
                 self.values.insert(index + 1, value);

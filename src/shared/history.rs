@@ -38,8 +38,9 @@ impl<C> History<C> {
         self.values.insert(tick, value, SameTick::Keep);
     }
 
-    /// The value in effect at `tick`: the newest set at or before it.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The value in effect at `tick`: the newest set at or before it (what the tests look up;
+    /// [`Self::baseline`] finds its two in one scan).
+    #[cfg(test)]
     pub(crate) fn at(&self, tick: NetTick) -> Option<(NetTick, &C)> {
         self.values.at_or_before(tick)
     }

@@ -13,6 +13,7 @@ use crate::shared::{
     history::History,
     registry::BASELINE_WINDOW_TICKS,
     tick::NetTick,
+    value_coder::{ValueCoder, as_transform_codec},
     wire::{BitReader, BitWriter},
 };
 
@@ -68,24 +69,34 @@ pub(crate) struct ComponentEncoders {
 /// Adds `C`'s encoder, coded by `codec`; called right after `C` joined the registry, so it
 /// takes the same index.
 pub(crate) fn add_encoder<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
+    let encoder: Box<dyn EncodeComponent> = match as_transform_codec::<C, K>(&*codec) {
+        Some(codec) => Box::new(TypedEncoder::<Transform, _>::new(codec)),
+        None => Box::new(TypedEncoder::<C, _>::new(codec)),
+    };
     world
         .get_resource_or_init::<ComponentEncoders>()
         .encoders
-        .push(Box::new(TypedEncoder::<C, K> {
-            codec,
-            history: Vec::new(),
-        }));
+        .push(encoder);
 }
 
 /// The typed implementation of [`EncodeComponent`].
-struct TypedEncoder<C, K> {
-    /// The codec, shared with the client's decoder in the same App.
-    codec: Arc<K>,
-    /// Values as clients decode them, by slot (delta codecs only).
-    history: Vec<History<C>>,
+struct TypedEncoder<C, K: ValueCoder<C>> {
+    /// The codec (shared with the client's decoder in the same App).
+    codec: K,
+    /// Values as clients decode them, in the coder's kept form, by slot (delta codecs only).
+    history: Vec<History<K::Kept>>,
 }
 
-impl<C: Component, K: ComponentCodec<C>> EncodeComponent for TypedEncoder<C, K> {
+impl<C, K: ValueCoder<C>> TypedEncoder<C, K> {
+    fn new(codec: K) -> Self {
+        Self {
+            codec,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
     fn write_whole(
         &self,
         world: &World,
@@ -118,7 +129,7 @@ impl<C: Component, K: ComponentCodec<C>> EncodeComponent for TypedEncoder<C, K> 
         (start, end): (usize, usize),
     ) -> Result<(), DecodeError> {
         let mut reader = BitReader::with_range(written.as_bytes(), start, end);
-        let value = self.codec.read(&mut reader)?;
+        let value = self.codec.read_kept(&mut reader)?;
         let slot = slot as usize;
         if self.history.len() <= slot {
             self.history.resize_with(slot + 1, History::default);
@@ -147,8 +158,12 @@ impl<C: Component, K: ComponentCodec<C>> EncodeComponent for TypedEncoder<C, K> 
         let Some(baseline) = history.baseline(base, previous) else {
             return Ok(false);
         };
+        // The value as remembered when it was set, when it still is.
+        let current = history
+            .newest()
+            .and_then(|(newest, kept)| (newest == tick).then_some(kept));
         let start = out.bit_len();
-        match self.codec.write_delta(value, tick, baseline, out) {
+        match self.codec.write_delta(value, current, tick, baseline, out) {
             Ok(()) => Ok(true),
             Err(error) => {
                 out.truncate(start);

@@ -61,6 +61,11 @@ impl<C> History<C> {
         })
     }
 
+    /// The newest value held, with its tick.
+    pub(crate) fn newest(&self) -> Option<(NetTick, &C)> {
+        self.values.newest()
+    }
+
     /// Forgets values no baseline at or after `tick` can need: everything older than the
     /// newest value set at or before `tick`. Done at most once every [`PRUNE_EVERY_TICKS`]
     /// (a later call in between does nothing), so a forgettable value may stay that much

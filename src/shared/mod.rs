@@ -24,6 +24,7 @@ mod serde_wire;
 pub mod tick;
 pub(crate) mod tick_buffer;
 pub mod transform_codec;
+pub(crate) mod value_coder;
 pub mod wire;
 
 /// [`SplitMix64`](crate::shared::link::SplitMix64), the link simulation's seeded random

@@ -3,18 +3,21 @@
 //! read from a frame wait, typed, in its stage until the frame is applied: the common case then
 //! writes them straight over the entity's component, without boxing.
 
-use core::any::Any;
-use std::sync::Arc;
-
 use bevy::{ecs::entity::EntityHashMap, prelude::*};
+use core::any::Any;
 
 use super::{
     DecodeComponent, FreshWrite, ReadError, ValueEncoding,
     write::{self, InPlace},
 };
 use crate::shared::{
-    codec::ComponentCodec, erased::ErasedValue, error::DecodeError, history::History,
-    registry::BASELINE_WINDOW_TICKS, tick::NetTick, wire::BitReader,
+    erased::ErasedValue,
+    error::DecodeError,
+    history::History,
+    registry::BASELINE_WINDOW_TICKS,
+    tick::NetTick,
+    value_coder::{Decoded, ValueCoder},
+    wire::BitReader,
 };
 
 /// One value read from a frame: the value and, for an interpolated or predicted type, the copy
@@ -25,21 +28,21 @@ struct Copies<C> {
 }
 
 /// The typed implementation of [`DecodeComponent`].
-pub(super) struct TypedDecoder<C, K> {
-    /// The codec, shared with the server's encoder in the same App.
-    codec: Arc<K>,
+pub(super) struct TypedDecoder<C, K: ValueCoder<C>> {
+    /// The codec (shared with the server's encoder in the same App).
+    codec: K,
     /// `C::clone`, once `C` is known to be `Clone` (see
     /// [`ComponentReceivers::set_clone`](super::ComponentReceivers::set_clone)).
     clone: Option<fn(&C) -> C>,
-    /// Values received, by server entity (delta codecs only).
-    history: EntityHashMap<History<C>>,
+    /// Values received, in the coder's kept form, by server entity (delta codecs only).
+    history: EntityHashMap<History<K::Kept>>,
     /// Values read from the frame being applied, by position; taken when applied.
     stage: Vec<Option<Copies<C>>>,
 }
 
-impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
+impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
     /// A decoder with nothing received yet.
-    pub(super) fn new(codec: Arc<K>) -> Self {
+    pub(super) fn new(codec: K) -> Self {
         Self {
             codec,
             clone: None,
@@ -67,13 +70,13 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
 }
 
 /// Decodes one value, against `history` when it is a delta.
-fn decode_once<C, K: ComponentCodec<C>>(
+fn decode_once<C, K: ValueCoder<C>>(
     codec: &K,
-    history: Option<&History<C>>,
+    history: Option<&History<K::Kept>>,
     reader: &mut BitReader,
     encoding: ValueEncoding,
     tick: NetTick,
-) -> Result<C, ReadError> {
+) -> Result<Decoded<C, K::Kept>, ReadError> {
     match encoding {
         ValueEncoding::Whole => Ok(codec.read(reader)?),
         ValueEncoding::Delta { base, previous } => {
@@ -91,18 +94,18 @@ fn remember<C>(history: &mut History<C>, tick: NetTick, value: C) {
     history.insert(tick, value);
 }
 
-impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
-    /// Turns one decoded `value` into `copies` values (1 or 2), plus the baseline a delta codec
-    /// keeps: clones when `C` is `Clone`, else decodes `again` (a delta codec's type that is
-    /// neither interpolated nor predicted). Every decode happens before the value joins the
-    /// history.
+impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
+    /// Turns one decoded value into `copies` values (1 or 2), plus the baseline a delta codec
+    /// keeps (unless decoding made it): clones when `C` is `Clone`, else decodes `again` (a
+    /// delta codec's type that is neither interpolated nor predicted). Every decode happens
+    /// before the value joins the history.
     fn spread<E>(
         &mut self,
-        value: C,
+        Decoded { value, kept }: Decoded<C, K::Kept>,
         copies: usize,
         remote: Entity,
         tick: NetTick,
-        again: impl Fn(&K, Option<&History<C>>) -> Result<C, E>,
+        again: impl Fn(&K, Option<&History<K::Kept>>) -> Result<C, E>,
     ) -> Result<u32, E> {
         let clone = self.clone;
         let uses_baselines = self.codec.uses_baselines();
@@ -111,8 +114,8 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
         } else {
             None
         };
-        let codec = &*self.codec;
-        let copy = |history: Option<&History<C>>, value: &C| match clone {
+        let codec = &self.codec;
+        let copy = |history: Option<&History<K::Kept>>, value: &C| match clone {
             Some(clone) => Ok(clone(value)),
             None => again(codec, history),
         };
@@ -122,10 +125,16 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
             None
         };
         if uses_baselines {
-            let kept = copy(history.as_deref(), &value)?;
-            match history {
-                Some(history) => remember(history, tick, kept),
-                None => remember(self.history.entry(remote).or_default(), tick, kept),
+            let kept = match kept {
+                Some(kept) => Some(kept),
+                None => codec.keep(copy(history.as_deref(), &value)?),
+            };
+            // (`keep` declines nothing a coder's own read made.)
+            if let Some(kept) = kept {
+                match history {
+                    Some(history) => remember(history, tick, kept),
+                    None => remember(self.history.entry(remote).or_default(), tick, kept),
+                }
             }
         }
         Ok(self.stage(Copies {
@@ -135,7 +144,7 @@ impl<C: Component, K: ComponentCodec<C>> TypedDecoder<C, K> {
     }
 }
 
-impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> {
+impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
     fn read(
         &mut self,
         reader: &mut BitReader,
@@ -149,9 +158,10 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
             ValueEncoding::Delta { .. } => self.history.get(&remote),
             ValueEncoding::Whole => None,
         };
-        let value = decode_once(&*self.codec, history, reader, encoding, tick)?;
+        let value = decode_once(&self.codec, history, reader, encoding, tick)?;
         self.spread(value, copies, remote, tick, |codec, history| {
             decode_once(codec, history, &mut start.clone(), encoding, tick)
+                .map(|decoded| decoded.value)
         })
     }
 
@@ -162,14 +172,16 @@ impl<C: Component, K: ComponentCodec<C>> DecodeComponent for TypedDecoder<C, K> 
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, DecodeError> {
-        let decode = |codec: &K, _: Option<&History<C>>| {
+        let decode = |codec: &K| {
             let mut reader = BitReader::new(bytes);
-            let value = codec.read(&mut reader)?;
+            let decoded = codec.read(&mut reader)?;
             reader.finish()?;
-            Ok::<_, DecodeError>(value)
+            Ok::<_, DecodeError>(decoded)
         };
-        let value = decode(&self.codec, None)?;
-        self.spread(value, copies, remote, tick, decode)
+        let decoded = decode(&self.codec)?;
+        self.spread(decoded, copies, remote, tick, |codec, _| {
+            decode(codec).map(|decoded| decoded.value)
+        })
     }
 
     fn take_erased(&mut self, at: u32) -> Vec<ErasedValue> {

@@ -19,7 +19,8 @@ use bevy::{
 
 use crate::shared::{
     codec::ComponentCodec, entity_map::ServerEntityMap, erased::ErasedValue, error::DecodeError,
-    interpolate::SnapshotBuffer, prediction::Confirmed, tick::NetTick, wire::BitReader,
+    interpolate::SnapshotBuffer, prediction::Confirmed, tick::NetTick,
+    value_coder::as_transform_codec, wire::BitReader,
 };
 
 /// How a value travels in a replication frame.
@@ -174,7 +175,10 @@ impl ComponentReceiver {
         Self {
             buffer_id: world.register_component::<SnapshotBuffer<C>>(),
             confirmed_id: world.register_component::<Confirmed<C>>(),
-            decoder: Box::new(decode::TypedDecoder::<C, K>::new(codec)),
+            decoder: match as_transform_codec::<C, K>(&*codec) {
+                Some(codec) => Box::new(decode::TypedDecoder::<Transform, _>::new(codec)),
+                None => Box::new(decode::TypedDecoder::<C, _>::new(codec)),
+            },
             writer: Box::new(write::TypedWriter::<C>::new()),
         }
     }

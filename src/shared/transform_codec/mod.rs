@@ -6,10 +6,12 @@ use core::any::type_name;
 
 use bevy::prelude::*;
 
+mod bits;
 mod predict;
 mod quantize;
 
-use quantize::{PackedRotation, Quantized, flags_of};
+use quantize::PackedRotation;
+pub(crate) use quantize::Quantized;
 
 use super::{
     codec::{Baseline, ComponentCodec},
@@ -157,15 +159,15 @@ impl ComponentCodec<Transform> for TransformCodec {
         let Quantized {
             flags,
             steps,
-            rotation,
+            packed_rotation,
+            ..
         } = self.quantize(value)?;
         out.push(flags);
         for steps in steps {
             write_signed_varint(out, steps);
         }
-        if let Some(rotation) = rotation {
-            let packed = self.pack_rotation(rotation);
-            out.extend_from_slice(&packed.to_le_bytes()[..self.rotation_bytes()]);
+        if flags & HAS_ROTATION != 0 {
+            out.extend_from_slice(&packed_rotation.to_le_bytes()[..self.rotation_bytes()]);
         }
         if flags & HAS_SCALE != 0 {
             for coordinate in value.scale.to_array() {
@@ -217,39 +219,12 @@ impl ComponentCodec<Transform> for TransformCodec {
     }
 
     fn write(&self, value: &Transform, out: &mut BitWriter) -> Result<(), EncodeError> {
-        let Quantized {
-            flags,
-            steps,
-            rotation,
-        } = self.quantize(value)?;
-        out.write_bits(u64::from(flags), 2);
-        for steps in steps {
-            out.write_signed_golomb(steps, ABSOLUTE_POSITION_ORDER);
-        }
-        if let Some(rotation) = rotation {
-            out.write_bits(self.pack_rotation(rotation), self.rotation_bit_len());
-        }
-        if flags & HAS_SCALE != 0 {
-            write_scale_bits(value.scale, out);
-        }
+        self.write_quantized(&self.quantize(value)?, out);
         Ok(())
     }
 
     fn read(&self, reader: &mut BitReader) -> Result<Transform, DecodeError> {
-        let flags = reader.read_bits(2)? as u8;
-        let mut steps = [0i64; 3];
-        for steps in &mut steps {
-            *steps = reader.read_signed_golomb(ABSOLUTE_POSITION_ORDER)?;
-        }
-        let mut transform = Transform::from_translation(self.dequantize_translation(steps)?);
-        if flags & HAS_ROTATION != 0 {
-            let packed = self.unpack_rotation(reader.read_bits(self.rotation_bit_len())?)?;
-            transform.rotation = self.dequantize_rotation(packed)?;
-        }
-        if flags & HAS_SCALE != 0 {
-            transform.scale = read_scale_bits(reader)?;
-        }
-        Ok(transform)
+        self.dequantize(&self.read_quantized(reader)?)
     }
 
     /// Writes the difference from what both sides predict from the acknowledged baselines:
@@ -264,47 +239,16 @@ impl ComponentCodec<Transform> for TransformCodec {
         baseline: Baseline<'_, Transform>,
         out: &mut BitWriter,
     ) -> Result<(), EncodeError> {
-        let Some(prediction) = self.predict(tick, &baseline) else {
-            return Err(encode_error("the baseline cannot be quantized".into()));
+        let (newer, older) = self
+            .quantize_baseline(&baseline)
+            .ok_or_else(|| encode_error("the baseline cannot be quantized".into()))?;
+        let value = self.quantize(value)?;
+        let baseline = Baseline {
+            value: &newer,
+            tick: baseline.tick,
+            previous: older.as_ref().map(|(older, tick)| (older, *tick)),
         };
-        let Quantized {
-            flags,
-            steps,
-            rotation,
-        } = self.quantize(value)?;
-        if flags == prediction.flags {
-            out.write_bool(false);
-        } else {
-            out.write_bool(true);
-            out.write_bits(u64::from(flags), 2);
-        }
-        for (steps, predicted) in steps.iter().zip(prediction.translation) {
-            out.write_signed_golomb(steps.wrapping_sub(predicted), 0);
-        }
-        if let Some(rotation) = rotation {
-            match prediction.rotation {
-                Some(predicted) if predicted.largest == rotation.largest => {
-                    out.write_bool(false);
-                    for (c, p) in rotation.smallest.iter().zip(predicted.smallest) {
-                        out.write_signed_golomb(c.wrapping_sub(p), 0);
-                    }
-                }
-                Some(_) => {
-                    out.write_bool(true);
-                    out.write_bits(self.pack_rotation(rotation), self.rotation_bit_len());
-                }
-                None => out.write_bits(self.pack_rotation(rotation), self.rotation_bit_len()),
-            }
-        }
-        if flags & HAS_SCALE != 0 {
-            let same = prediction.flags & HAS_SCALE != 0
-                && prediction.scale.to_array().map(f32::to_bits)
-                    == value.scale.to_array().map(f32::to_bits);
-            out.write_bool(!same);
-            if !same {
-                write_scale_bits(value.scale, out);
-            }
-        }
+        self.write_delta_quantized(&value, tick, &baseline, out);
         Ok(())
     }
 
@@ -314,60 +258,33 @@ impl ComponentCodec<Transform> for TransformCodec {
         tick: NetTick,
         baseline: Baseline<'_, Transform>,
     ) -> Result<Transform, DecodeError> {
-        let Some(prediction) = self.predict(tick, &baseline) else {
-            return Err(codec_error("the baseline cannot be quantized"));
+        let (newer, older) = self
+            .quantize_baseline(&baseline)
+            .ok_or_else(|| codec_error("the baseline cannot be quantized"))?;
+        let baseline = Baseline {
+            value: &newer,
+            tick: baseline.tick,
+            previous: older.as_ref().map(|(older, tick)| (older, *tick)),
         };
-        let flags = if reader.read_bool()? {
-            reader.read_bits(2)? as u8
-        } else {
-            prediction.flags
-        };
-        let mut steps = [0i64; 3];
-        for (steps, predicted) in steps.iter_mut().zip(prediction.translation) {
-            *steps = predicted.wrapping_add(reader.read_signed_golomb(0)?);
-        }
-        let mut transform = Transform::from_translation(self.dequantize_translation(steps)?);
-        if flags & HAS_ROTATION != 0 {
-            let packed = match prediction.rotation {
-                Some(predicted) if !reader.read_bool()? => {
-                    let mut smallest = [0i64; 3];
-                    for (c, p) in smallest.iter_mut().zip(predicted.smallest) {
-                        *c = p.wrapping_add(reader.read_signed_golomb(0)?);
-                    }
-                    PackedRotation {
-                        largest: predicted.largest,
-                        smallest,
-                    }
-                }
-                _ => self.unpack_rotation(reader.read_bits(self.rotation_bit_len())?)?,
-            };
-            transform.rotation = self.dequantize_rotation(packed)?;
-        }
-        if flags & HAS_SCALE != 0 {
-            transform.scale = if reader.read_bool()? {
-                read_scale_bits(reader)?
-            } else if prediction.flags & HAS_SCALE != 0 {
-                prediction.scale
-            } else {
-                return Err(codec_error("scale kept from a baseline without one"));
-            };
-        }
-        Ok(transform)
+        self.dequantize(&self.read_delta_quantized(reader, tick, &baseline)?)
     }
 }
 
-fn write_scale_bits(scale: Vec3, out: &mut BitWriter) {
-    for coordinate in scale.to_array() {
-        out.write_bits(u64::from(coordinate.to_bits()), 32);
+impl TransformCodec {
+    /// The quantized forms of a baseline given as transforms (for the trait's deltas; the
+    /// replication paths keep baselines quantized and never call this).
+    #[allow(clippy::type_complexity)]
+    fn quantize_baseline(
+        &self,
+        baseline: &Baseline<'_, Transform>,
+    ) -> Option<(Quantized, Option<(Quantized, NetTick)>)> {
+        let newer = self.quantize(baseline.value).ok()?;
+        // An older value that does not quantize only costs the velocity.
+        let older = baseline
+            .previous
+            .and_then(|(value, tick)| Some((self.quantize(value).ok()?, tick)));
+        Some((newer, older))
     }
-}
-
-fn read_scale_bits(reader: &mut BitReader) -> Result<Vec3, DecodeError> {
-    let mut scale = [0.0f32; 3];
-    for coordinate in &mut scale {
-        *coordinate = f32::from_bits(reader.read_bits(32)? as u32);
-    }
-    Ok(Vec3::from_array(scale))
 }
 
 fn read_scale_bytes(reader: &mut Reader) -> Result<Vec3, DecodeError> {

@@ -3,7 +3,7 @@
 
 use bevy::prelude::*;
 
-use super::{HAS_ROTATION, MAX_PREDICTION_TICKS, PackedRotation, TransformCodec, flags_of};
+use super::{MAX_PREDICTION_TICKS, PackedRotation, Quantized, TransformCodec};
 use crate::shared::{codec::Baseline, tick::NetTick};
 
 /// `numerator / denominator` rounded half away from zero (`denominator` > 0): integer math, so
@@ -22,6 +22,10 @@ fn round_div(numerator: i128, denominator: i128) -> i128 {
 /// quantized never do.
 fn step_i64(newer: i64, older: i64, ahead: i64, span: i64) -> Option<i64> {
     let numerator = newer.checked_sub(older)?.checked_mul(ahead)?;
+    // Baselines a tick apart (a value changing every tick): nothing to divide or round.
+    if span == 1 {
+        return Some(numerator);
+    }
     let half = span / 2;
     let rounded = if numerator >= 0 {
         numerator.checked_add(half)?
@@ -65,52 +69,41 @@ pub(super) struct Prediction {
     pub(super) scale: Vec3,
 }
 impl TransformCodec {
-    /// The prediction from `baseline`; baselines are values as the client decoded them, so they
-    /// always quantize.
-    pub(super) fn predict(
-        &self,
-        tick: NetTick,
-        baseline: &Baseline<'_, Transform>,
-    ) -> Option<Prediction> {
-        let newer = self.quantize_translation(baseline.value.translation).ok()?;
-        let older = baseline.previous.and_then(|(value, tick)| {
-            Some((self.quantize_translation(value.translation).ok()?, tick))
-        });
+    /// The prediction from `baseline`, quantized as the client holds it: integer math only.
+    pub(super) fn predict(&self, tick: NetTick, baseline: &Baseline<'_, Quantized>) -> Prediction {
+        let newer = baseline.value;
+        let older = baseline.previous;
         let translation = core::array::from_fn(|axis| {
             extrapolate(
-                newer[axis],
-                older.map(|(older, older_tick)| (older[axis], older_tick)),
+                newer.steps[axis],
+                older.map(|(older, older_tick)| (older.steps[axis], older_tick)),
                 baseline.tick,
                 tick,
             )
         });
-        let flags = flags_of(baseline.value);
-        let rotation = if flags & HAS_ROTATION != 0 {
-            let newer = self.quantize_rotation(baseline.value.rotation).ok()?;
-            let older = baseline.previous.and_then(|(value, tick)| {
-                let older = self.quantize_rotation(value.rotation).ok()?;
-                (older.largest == newer.largest).then_some((older, tick))
+        let rotation = self.rotation_of(newer).map(|rotation| {
+            let older = older.and_then(|(older, older_tick)| {
+                let older_rotation = self.rotation_of(older)?;
+                (older_rotation.largest == rotation.largest).then_some((older_rotation, older_tick))
             });
-            Some(PackedRotation {
-                largest: newer.largest,
+            PackedRotation {
+                largest: rotation.largest,
                 smallest: core::array::from_fn(|i| {
                     extrapolate(
-                        newer.smallest[i],
+                        rotation.smallest[i],
                         older.map(|(older, older_tick)| (older.smallest[i], older_tick)),
                         baseline.tick,
                         tick,
                     )
                 }),
-            })
-        } else {
-            None
-        };
-        Some(Prediction {
-            flags,
+            }
+        });
+        Prediction {
+            flags: newer.flags,
             translation,
             rotation,
-            scale: baseline.value.scale,
-        })
+            scale: newer.scale,
+        }
     }
 }
 

@@ -14,27 +14,80 @@ pub(super) struct PackedRotation {
     pub(super) smallest: [i64; 3],
 }
 
-/// A transform in quantized units (scale travels as it is).
-pub(super) struct Quantized {
-    pub(super) flags: u8,
+/// A transform in quantized units, as it travels (scale travels as it is): what both sides keep
+/// as the baselines of deltas, so a baseline is never quantized again. 48 bytes, as thousands
+/// of them are looked up per tick.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Quantized {
     pub(super) steps: [i64; 3],
-    pub(super) rotation: Option<PackedRotation>,
+    /// The rotation packed ([`TransformCodec::pack_rotation`]) when the flags say it has one;
+    /// else 0.
+    pub(super) packed_rotation: u64,
+    /// `Vec3::ONE` unless the flags say it has a scale.
+    pub(super) scale: Vec3,
+    pub(super) flags: u8,
 }
+
+const _: () = assert!(size_of::<Quantized>() == 48);
 
 impl TransformCodec {
     /// `value`'s flags, position steps and rotation (when it has one), as every encoding
     /// writes them.
-    pub(super) fn quantize(&self, value: &Transform) -> Result<Quantized, EncodeError> {
+    pub(crate) fn quantize(&self, value: &Transform) -> Result<Quantized, EncodeError> {
         let flags = flags_of(value);
         Ok(Quantized {
-            flags,
             steps: self.quantize_translation(value.translation)?,
-            rotation: if flags & HAS_ROTATION != 0 {
-                Some(self.quantize_rotation(value.rotation)?)
+            packed_rotation: if flags & HAS_ROTATION != 0 {
+                self.pack_rotation(self.quantize_rotation(value.rotation)?)
             } else {
-                None
+                0
             },
+            scale: value.scale,
+            flags,
         })
+    }
+
+    /// The rotation of `quantized`, when it has one.
+    pub(super) fn rotation_of(&self, quantized: &Quantized) -> Option<PackedRotation> {
+        (quantized.flags & HAS_ROTATION != 0).then(|| self.unpack_valid(quantized.packed_rotation))
+    }
+
+    /// A [`Quantized`] of parts read from bits: the rotation's components are checked to be in
+    /// range before they are packed (where they could not be told apart any more).
+    pub(super) fn assemble(
+        &self,
+        flags: u8,
+        steps: [i64; 3],
+        rotation: Option<PackedRotation>,
+        scale: Vec3,
+    ) -> Result<Quantized, DecodeError> {
+        let packed_rotation = match rotation {
+            Some(rotation) => {
+                self.check_rotation(rotation)?;
+                self.pack_rotation(rotation)
+            }
+            None => 0,
+        };
+        Ok(Quantized {
+            steps,
+            packed_rotation,
+            scale,
+            flags,
+        })
+    }
+
+    /// The transform a client holds for `quantized`; an error for steps out of range (hostile
+    /// bits).
+    pub(crate) fn dequantize(&self, quantized: &Quantized) -> Result<Transform, DecodeError> {
+        let mut transform =
+            Transform::from_translation(self.dequantize_translation(quantized.steps)?);
+        if let Some(rotation) = self.rotation_of(quantized) {
+            transform.rotation = self.dequantize_rotation(rotation)?;
+        }
+        if quantized.flags & HAS_SCALE != 0 {
+            transform.scale = quantized.scale;
+        }
+        Ok(transform)
     }
 
     /// Bytes the packed rotation takes.
@@ -116,11 +169,18 @@ impl TransformCodec {
         })
     }
 
-    pub(super) fn dequantize_rotation(&self, packed: PackedRotation) -> Result<Quat, DecodeError> {
+    /// An error unless every part of `packed` is within its range.
+    fn check_rotation(&self, packed: PackedRotation) -> Result<(), DecodeError> {
         let max = self.rotation_max();
         if packed.largest > 3 || packed.smallest.iter().any(|&c| c < 0 || c as u64 > max) {
             return Err(codec_error("rotation component out of range"));
         }
+        Ok(())
+    }
+
+    pub(super) fn dequantize_rotation(&self, packed: PackedRotation) -> Result<Quat, DecodeError> {
+        self.check_rotation(packed)?;
+        let max = self.rotation_max();
         let smallest = packed.smallest.map(|quantized| {
             let unit = quantized as f32 / max as f32;
             (unit * 2.0 - 1.0) * core::f32::consts::FRAC_1_SQRT_2
@@ -150,20 +210,25 @@ impl TransformCodec {
             })
     }
 
-    pub(super) fn unpack_rotation(&self, mut packed: u64) -> Result<PackedRotation, DecodeError> {
+    pub(super) fn unpack_rotation(&self, packed: u64) -> Result<PackedRotation, DecodeError> {
+        if packed >> self.rotation_bit_len() != 0 {
+            return Err(codec_error("unused rotation bits are set"));
+        }
+        Ok(self.unpack_valid(packed))
+    }
+
+    /// [`Self::unpack_rotation`] of bits known to fit.
+    fn unpack_valid(&self, mut packed: u64) -> PackedRotation {
         let max = self.rotation_max();
         let mut smallest = [0i64; 3];
         for component in smallest.iter_mut().rev() {
             *component = (packed & max) as i64;
             packed >>= self.rotation_bits;
         }
-        if packed >> 2 != 0 {
-            return Err(codec_error("unused rotation bits are set"));
-        }
-        Ok(PackedRotation {
+        PackedRotation {
             largest: (packed & 0b11) as u8,
             smallest,
-        })
+        }
     }
 
     pub(super) const fn rotation_bit_len(&self) -> u32 {
@@ -172,7 +237,7 @@ impl TransformCodec {
 }
 
 /// Which optional parts a transform carries.
-pub(super) fn flags_of(value: &Transform) -> u8 {
+fn flags_of(value: &Transform) -> u8 {
     let mut flags = 0;
     if value.rotation != Quat::IDENTITY {
         flags |= HAS_ROTATION;

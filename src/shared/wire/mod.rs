@@ -33,7 +33,7 @@
 /// [`ProtocolHash`](crate::shared::protocol::ProtocolHash): two builds that lay frames out
 /// differently refuse each other at the handshake (a protocol mismatch, with its reason) rather
 /// than failing on the first frame. Bumped with every change of a layout.
-pub const WIRE_REVISION: u32 = 5;
+pub const WIRE_REVISION: u32 = 6;
 
 mod authority_requests;
 mod bits;

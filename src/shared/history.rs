@@ -21,6 +21,10 @@ pub(crate) struct History<C> {
     values: TickBuffer<C, MAX_ENTRIES>,
     /// Pruning waits until this tick (see [`History::prune`]).
     next_prune: Option<NetTick>,
+    /// The oldest baseline the sender still names (see [`History::raise_floor`]).
+    floor: Option<NetTick>,
+    /// The newest tick pruned to: lookups before it are not answered (see [`History::prune`]).
+    horizon: Option<NetTick>,
 }
 
 impl<C> Default for History<C> {
@@ -28,6 +32,8 @@ impl<C> Default for History<C> {
         Self {
             values: TickBuffer::default(),
             next_prune: None,
+            floor: None,
+            horizon: None,
         }
     }
 }
@@ -46,12 +52,19 @@ impl<C> History<C> {
     }
 
     /// The baseline in effect at `base`, with the distinct one before it at `previous`: what a
-    /// delta is written against on the server and read against on the client.
+    /// delta is written against on the server and read against on the client. `None` when
+    /// either tick is older than what pruning kept (the answer could differ from the server's).
     pub(crate) fn baseline(
         &self,
         base: NetTick,
         previous: Option<NetTick>,
     ) -> Option<Baseline<'_, C>> {
+        if let Some(horizon) = self.horizon {
+            let oldest = previous.map_or(base, |previous| previous.min(base));
+            if horizon.is_newer_than(oldest) {
+                return None;
+            }
+        }
         let ((tick, value), previous) = self.values.at_or_before_with_older(base, previous)?;
         let previous = previous.map(|(older, value)| (value, older));
         Some(Baseline {
@@ -59,6 +72,20 @@ impl<C> History<C> {
             tick,
             previous,
         })
+    }
+
+    /// Notes that a delta named `tick` as its oldest baseline. The server's baselines for an
+    /// entity only move forward (they are what the client acknowledged last), so only frames
+    /// sent before this one can name older ones.
+    pub(crate) fn raise_floor(&mut self, tick: NetTick) {
+        if self.floor.is_none_or(|floor| tick.is_newer_than(floor)) {
+            self.floor = Some(tick);
+        }
+    }
+
+    /// The oldest baseline named so far by the newest deltas ([`Self::raise_floor`]).
+    pub(crate) fn floor(&self) -> Option<NetTick> {
+        self.floor
     }
 
     /// The newest value held, with its tick.
@@ -81,7 +108,15 @@ impl<C> History<C> {
             .skip(1)
             .take_while(|held| !held.is_newer_than(tick))
             .count();
-        self.values.forget_oldest(unreachable);
+        if unreachable > 0 {
+            self.values.forget_oldest(unreachable);
+            if self
+                .horizon
+                .is_none_or(|horizon| tick.is_newer_than(horizon))
+            {
+                self.horizon = Some(tick);
+            }
+        }
     }
 
     /// Whether nothing is held.
@@ -128,6 +163,35 @@ mod tests {
         history.prune(NetTick(10 + PRUNE_EVERY_TICKS));
         assert_eq!(history.at(NetTick(10 + PRUNE_EVERY_TICKS - 1)), None);
         assert_eq!(history.at(NetTick(39)), Some((NetTick(39), &39)));
+    }
+
+    #[test]
+    fn baselines_before_what_pruning_kept_are_not_answered() {
+        let mut history = History::default();
+        for tick in [0, 5, 10, 15, 20, 25] {
+            history.insert(NetTick(tick), tick);
+        }
+        history.prune(NetTick(12));
+        // In effect at 12 and after: the same as before pruning.
+        let found = history.baseline(NetTick(22), Some(NetTick(12))).unwrap();
+        assert_eq!((found.tick, *found.value), (NetTick(20), 20));
+        assert_eq!(
+            found.previous.map(|(value, tick)| (*value, tick)),
+            Some((10, NetTick(10)))
+        );
+        // Before 12 the history cannot tell what was in effect: no answer rather than a
+        // different one (at 11 the value of 10 is still held, but nothing says so).
+        assert!(history.baseline(NetTick(22), Some(NetTick(11))).is_none());
+        assert!(history.baseline(NetTick(11), None).is_none());
+        // Pruning that forgets nothing moves nothing.
+        let mut whole = History::default();
+        whole.insert(NetTick(30), 30);
+        whole.prune(NetTick(40));
+        assert!(
+            whole
+                .baseline(NetTick(35), Some(NetTick(20)))
+                .is_some_and(|b| b.previous.is_none())
+        );
     }
 
     #[test]

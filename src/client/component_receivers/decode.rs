@@ -88,9 +88,26 @@ fn decode_once<C, K: ValueCoder<C>>(
     }
 }
 
-/// Notes the value received at `tick` in a history (forgetting what no baseline can need).
-fn remember<C>(history: &mut History<C>, tick: NetTick, value: C) {
-    history.prune(tick.sub(2 * BASELINE_WINDOW_TICKS));
+/// Ticks of reordering a history allows for beyond the oldest baseline the newest deltas
+/// named: a frame sent this much earlier still finds its baselines. An older one stops where
+/// its first value needs a forgotten baseline; it is not acknowledged, and the server sends
+/// its news again.
+const REORDER_TICKS: u32 = 16;
+
+/// Notes the value received at `tick` in a history, after the oldest baseline the delta it
+/// came in named (`floor`), and forgets what no baseline can need: values before what a
+/// frame sent [`REORDER_TICKS`] earlier could name, and in any case before twice the baseline
+/// window.
+fn remember<C>(history: &mut History<C>, tick: NetTick, value: C, floor: Option<NetTick>) {
+    if let Some(floor) = floor {
+        history.raise_floor(floor);
+    }
+    let window = tick.sub(2 * BASELINE_WINDOW_TICKS);
+    let oldest_needed = match history.floor() {
+        Some(floor) if floor.sub(REORDER_TICKS).is_newer_than(window) => floor.sub(REORDER_TICKS),
+        _ => window,
+    };
+    history.prune(oldest_needed);
     history.insert(tick, value);
 }
 
@@ -102,6 +119,7 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
     fn spread<E>(
         &mut self,
         Decoded { value, kept }: Decoded<C, K::Kept>,
+        floor: Option<NetTick>,
         copies: usize,
         remote: Entity,
         tick: NetTick,
@@ -132,8 +150,8 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
             // (`keep` declines nothing a coder's own read made.)
             if let Some(kept) = kept {
                 match history {
-                    Some(history) => remember(history, tick, kept),
-                    None => remember(self.history.entry(remote).or_default(), tick, kept),
+                    Some(history) => remember(history, tick, kept, floor),
+                    None => remember(self.history.entry(remote).or_default(), tick, kept, floor),
                 }
             }
         }
@@ -159,7 +177,14 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             ValueEncoding::Whole => None,
         };
         let value = decode_once(&self.codec, history, reader, encoding, tick)?;
-        self.spread(value, copies, remote, tick, |codec, history| {
+        // Only the previous baseline raises the floor: the server names the one it holds only
+        // when every value existed then, so a later entry may name an older one than this
+        // entry's base.
+        let floor = match encoding {
+            ValueEncoding::Delta { previous, .. } => previous,
+            ValueEncoding::Whole => None,
+        };
+        self.spread(value, floor, copies, remote, tick, |codec, history| {
             decode_once(codec, history, &mut start.clone(), encoding, tick)
                 .map(|decoded| decoded.value)
         })
@@ -179,7 +204,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             Ok::<_, DecodeError>(decoded)
         };
         let decoded = decode(&self.codec)?;
-        self.spread(decoded, copies, remote, tick, |codec, _| {
+        self.spread(decoded, None, copies, remote, tick, |codec, _| {
             decode(codec).map(|decoded| decoded.value)
         })
     }

@@ -69,3 +69,71 @@ fn a_value_is_decoded_once_when_its_type_is_clone() {
     // Not known to be `Clone` and delta-coded: its baseline copy is decoded again.
     assert_eq!(decodes(false, true, 1), 2);
 }
+
+/// Reads `value` for `remote`, set at `tick`, sent as `encoding`.
+fn read_hp(
+    decoder: &mut dyn DecodeComponent,
+    remote: Entity,
+    tick: u32,
+    encoding: ValueEncoding,
+    value: u8,
+) -> Result<Hp, ReadError> {
+    let mut out = BitWriter::new();
+    Counting(Arc::default(), true)
+        .write(&Hp(value), &mut out)
+        .unwrap();
+    let bytes = out.into_bytes();
+    let at = decoder.read(
+        &mut BitReader::new(&bytes),
+        encoding,
+        remote,
+        NetTick(tick),
+        1,
+    )?;
+    Ok(*decoder.take_erased(at)[0].get::<Hp>().unwrap())
+}
+
+#[test]
+fn baselines_older_than_the_newest_deltas_name_are_forgotten_early_and_refused() {
+    let mut receiver = ComponentReceiver::new::<Hp, _>(
+        &mut World::new(),
+        Arc::new(Counting(Arc::default(), true)),
+    );
+    let decoder = &mut *receiver.decoder;
+    let remote = Entity::from_raw_u32(1).unwrap();
+    read_hp(decoder, remote, 0, ValueEncoding::Whole, 0).unwrap();
+    for tick in 1..=100u32 {
+        let delta = ValueEncoding::Delta {
+            base: NetTick(tick - 1),
+            previous: (tick > 1).then(|| NetTick(tick - 2)),
+        };
+        assert_eq!(
+            read_hp(decoder, remote, tick, delta, tick as u8),
+            Ok(Hp(tick as u8))
+        );
+    }
+    // A frame sent a few ticks before the newest still finds its baselines.
+    let recent = ValueEncoding::Delta {
+        base: NetTick(96),
+        previous: Some(NetTick(90)),
+    };
+    assert_eq!(read_hp(decoder, remote, 97, recent, 1), Ok(Hp(1)));
+    // One sent 40 ticks earlier names what the newest deltas no longer need: refused as
+    // missing (the frame stops there), within the window as it is.
+    let old = ValueEncoding::Delta {
+        base: NetTick(60),
+        previous: Some(NetTick(59)),
+    };
+    assert_eq!(
+        read_hp(decoder, remote, 61, old, 1),
+        Err(ReadError::MissingBaseline)
+    );
+    let old_base = ValueEncoding::Delta {
+        base: NetTick(60),
+        previous: None,
+    };
+    assert_eq!(
+        read_hp(decoder, remote, 61, old_base, 1),
+        Err(ReadError::MissingBaseline)
+    );
+}

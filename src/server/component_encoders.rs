@@ -28,11 +28,14 @@ pub(crate) trait EncodeComponent: Send + Sync {
     ) -> Result<bool, EncodeError>;
 
     /// Remembers the value just written whole (bits `start..end` of `written`) as the client
-    /// will decode it, the baseline of future deltas. Only for delta codecs.
+    /// will decode it, the baseline of future deltas, and forgets what no baseline can need:
+    /// values before the slot's `floor` (see [`baseline_floors`](super::baseline_floors)) or
+    /// the baseline window. Only for delta codecs.
     fn remember(
         &mut self,
         slot: u32,
         tick: NetTick,
+        floor: Option<NetTick>,
         written: &BitWriter,
         range: (usize, usize),
     ) -> Result<(), DecodeError>;
@@ -125,6 +128,7 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         &mut self,
         slot: u32,
         tick: NetTick,
+        floor: Option<NetTick>,
         written: &BitWriter,
         (start, end): (usize, usize),
     ) -> Result<(), DecodeError> {
@@ -135,7 +139,8 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
             self.history.resize_with(slot + 1, History::default);
         }
         let history = &mut self.history[slot];
-        history.prune(tick.sub(BASELINE_WINDOW_TICKS));
+        let window = tick.sub(BASELINE_WINDOW_TICKS);
+        history.prune(floor.map_or(window, |floor| floor.max(window)));
         history.insert(tick, value);
         Ok(())
     }
@@ -180,5 +185,59 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
 
     fn clear(&mut self) {
         self.history.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::transform_codec::TransformCodec;
+
+    /// Remembers a transform at each tick of `ticks`, with a floor `behind` ticks back (a
+    /// client acknowledging steadily), as the encode step does.
+    fn remember_all(encoder: &mut dyn EncodeComponent, ticks: core::ops::Range<u32>, behind: u32) {
+        for tick in ticks {
+            let mut bits = BitWriter::new();
+            let value = Transform::from_xyz(tick as f32, 0.0, 0.0);
+            ComponentCodec::write(&TransformCodec::default(), &value, &mut bits).unwrap();
+            let end = bits.bit_len();
+            encoder
+                .remember(
+                    0,
+                    NetTick(tick),
+                    Some(NetTick(tick).sub(behind)),
+                    &bits,
+                    (0, end),
+                )
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn histories_keep_what_clients_may_still_name_and_no_more() {
+        let mut world = World::new();
+        let entity = world.spawn(Transform::from_xyz(60.0, 0.0, 0.0)).id();
+        add_encoder::<Transform, _>(&mut world, Arc::new(TransformCodec::default()));
+        let mut encoders = world.remove_resource::<ComponentEncoders>().unwrap();
+        let encoder = &mut *encoders.encoders[0];
+        remember_all(encoder, 0..61, 10);
+        let delta = |base: u32, previous: u32| {
+            let mut out = BitWriter::new();
+            encoder.write_delta(
+                &world,
+                entity,
+                0,
+                NetTick(60),
+                NetTick(base),
+                Some(NetTick(previous)),
+                &mut out,
+            )
+        };
+        // At and after the floor: deltas, as before.
+        assert_eq!(delta(58, 50), Ok(true));
+        // Before it, within the window: forgotten (a client cannot name it any more); the
+        // value would go whole.
+        assert_eq!(delta(40, 30), Ok(false));
+        assert_eq!(delta(58, 30), Ok(false));
     }
 }

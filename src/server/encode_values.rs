@@ -7,8 +7,11 @@
 use bevy::prelude::*;
 
 use super::{
+    baseline_floors,
     blobs::{BlobKey, BlobStore, LARGE_VALUE_BYTES},
+    client_replication::ClientReplication,
     component_encoders::ComponentEncoders,
+    local_client::LocalClient,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
     value_cache::ValueCache,
@@ -35,8 +38,11 @@ pub struct ValueRefused {
     pub error: EncodeError,
 }
 
+/// The remote clients' tables, for the slots' baseline floors.
+type ClientTables = QueryState<&'static ClientReplication, Without<LocalClient>>;
+
 /// Encodes this send's changed values.
-pub(crate) fn encode_values(world: &mut World) {
+pub(crate) fn encode_values(world: &mut World, mut clients: Local<ClientTables>) {
     let Some(tick) = world.resource::<SendPlan>().tick else {
         return;
     };
@@ -46,6 +52,8 @@ pub(crate) fn encode_values(world: &mut World) {
             let refused = scoped(world, |world, registry: &mut ReplicationRegistry| {
                 scoped(world, |world, encoders: &mut ComponentEncoders| {
                     scoped(world, |world, replicated: &mut ReplicatedWorld| {
+                        let clients: Vec<_> = clients.iter(world).collect();
+                        refresh_floors(replicated, &clients, tick);
                         encode_components(world, registry, encoders, replicated, cache, blobs, tick)
                     })
                 })
@@ -102,6 +110,19 @@ pub(crate) fn encode_values(world: &mut World) {
             }
         });
     });
+}
+
+/// Refreshes the baseline floors of the changed slots whose turn it is.
+fn refresh_floors(replicated: &mut ReplicatedWorld, clients: &[&ClientReplication], tick: NetTick) {
+    for position in 0..replicated.changed.len() {
+        let slot = replicated.changed[position];
+        if !baseline_floors::due(slot, tick) {
+            continue;
+        }
+        let record = &mut replicated.slots[slot as usize];
+        record.baseline_floor =
+            baseline_floors::floor(clients.iter().copied(), slot, record.entity);
+    }
 }
 
 fn encode_components(
@@ -162,8 +183,13 @@ fn encode_components(
                     } else {
                         blobs.remove(key);
                         if component.uses_baselines
-                            && let Err(error) =
-                                encoder.remember(slot, tick, &cache.bits, (start, end))
+                            && let Err(error) = encoder.remember(
+                                slot,
+                                tick,
+                                record.baseline_floor,
+                                &cache.bits,
+                                (start, end),
+                            )
                         {
                             // The codec cannot read what it wrote: deltas would be wrong.
                             error!("{} cannot decode its own encoding: {error}", component.name);

@@ -11,6 +11,7 @@
 //! [`ClientNetStats`] on each client's entity, both refreshed once a second.
 
 mod authority;
+mod baseline_floors;
 mod blobs;
 mod body_key;
 mod budget;

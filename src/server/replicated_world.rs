@@ -41,6 +41,9 @@ pub(crate) struct SlotRecord {
     pub(crate) parent: Option<u32>,
     /// [`ReplicationPriority`](super::ReplicationPriority) of the entity.
     pub(crate) priority: f32,
+    /// The oldest tick a client may still name as a baseline of the entity, as of its last
+    /// refresh ([`baseline_floors`](super::baseline_floors)).
+    pub(crate) baseline_floor: Option<NetTick>,
 }
 
 impl SlotRecord {
@@ -52,6 +55,7 @@ impl SlotRecord {
             last_change: NetTick::default(),
             parent: None,
             priority: 1.0,
+            baseline_floor: None,
         }
     }
 

@@ -20,7 +20,8 @@ pub(crate) const REFRESH_EVERY_TICKS: u32 = 16;
 
 /// Whether `slot`'s floor is refreshed in the send of `tick`.
 pub(crate) fn due(slot: u32, tick: NetTick) -> bool {
-    slot.wrapping_add(tick.0).is_multiple_of(REFRESH_EVERY_TICKS)
+    slot.wrapping_add(tick.0)
+        .is_multiple_of(REFRESH_EVERY_TICKS)
 }
 
 /// The oldest tick any of `clients` may name from now on as a baseline of `entity` (in

@@ -27,6 +27,15 @@ pub(crate) trait EncodeComponent: Send + Sync {
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError>;
 
+    /// Writes `entity`'s value whole, as [`Self::write_whole`], for the encode step: the form
+    /// the history keeps, when writing made it, waits for [`Self::remember`].
+    fn encode(
+        &mut self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError>;
+
     /// Remembers the value just written whole (bits `start..end` of `written`) as the client
     /// will decode it, the baseline of future deltas, and forgets what no baseline can need:
     /// values before the slot's `floor` (see [`baseline_floors`](super::baseline_floors)) or
@@ -88,6 +97,8 @@ struct TypedEncoder<C, K: ValueCoder<C>> {
     codec: K,
     /// Values as clients decode them, in the coder's kept form, by slot (delta codecs only).
     history: Vec<History<K::Kept>>,
+    /// The kept form of the value [`EncodeComponent::encode`] wrote last, when writing made it.
+    written: Option<K::Kept>,
 }
 
 impl<C, K: ValueCoder<C>> TypedEncoder<C, K> {
@@ -95,8 +106,22 @@ impl<C, K: ValueCoder<C>> TypedEncoder<C, K> {
         Self {
             codec,
             history: Vec::new(),
+            written: None,
         }
     }
+}
+
+/// An error unless the value written from `start` fits [`MAX_VALUE_BYTES`]; what it wrote is
+/// taken back then.
+fn within_limit<C>(out: &mut BitWriter, start: usize) -> Result<(), EncodeError> {
+    if out.bit_len() - start > MAX_VALUE_BYTES * 8 {
+        out.truncate(start);
+        return Err(EncodeError {
+            type_name: type_name::<C>(),
+            detail: format!("the value is larger than the limit of {MAX_VALUE_BYTES} bytes"),
+        });
+    }
+    Ok(())
 }
 
 impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
@@ -114,14 +139,32 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
             out.truncate(start);
             return Err(error);
         }
-        if out.bit_len() - start > MAX_VALUE_BYTES * 8 {
-            out.truncate(start);
-            return Err(EncodeError {
-                type_name: type_name::<C>(),
-                detail: format!("the value is larger than the limit of {MAX_VALUE_BYTES} bytes"),
-            });
-        }
+        within_limit::<C>(out, start)?;
         Ok(true)
+    }
+
+    fn encode(
+        &mut self,
+        world: &World,
+        entity: Entity,
+        out: &mut BitWriter,
+    ) -> Result<bool, EncodeError> {
+        self.written = None;
+        let Some(value) = world.get::<C>(entity) else {
+            return Ok(false);
+        };
+        let start = out.bit_len();
+        match self.codec.write_keeping(value, out) {
+            Ok(kept) => {
+                within_limit::<C>(out, start)?;
+                self.written = kept.filter(|_| self.codec.uses_baselines());
+                Ok(true)
+            }
+            Err(error) => {
+                out.truncate(start);
+                Err(error)
+            }
+        }
     }
 
     fn remember(
@@ -132,8 +175,13 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         written: &BitWriter,
         (start, end): (usize, usize),
     ) -> Result<(), DecodeError> {
-        let mut reader = BitReader::with_range(written.as_bytes(), start, end);
-        let value = self.codec.read_kept(&mut reader)?;
+        let value = match self.written.take() {
+            Some(kept) => kept,
+            None => {
+                let mut reader = BitReader::with_range(written.as_bytes(), start, end);
+                self.codec.read_kept(&mut reader)?
+            }
+        };
         let slot = slot as usize;
         if self.history.len() <= slot {
             self.history.resize_with(slot + 1, History::default);
@@ -178,6 +226,7 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
     }
 
     fn forget_slot(&mut self, slot: u32) {
+        self.written = None;
         if let Some(history) = self.history.get_mut(slot as usize) {
             *history = History::default();
         }

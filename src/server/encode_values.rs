@@ -169,7 +169,7 @@ fn encode_components(
                 continue;
             }
             let start = cache.bits.bit_len();
-            match encoder.write_whole(world, entity, &mut cache.bits) {
+            match encoder.encode(world, entity, &mut cache.bits) {
                 Ok(true) => {
                     let end = cache.bits.bit_len();
                     state.whole_bits = (end - start) as u32;

@@ -34,6 +34,16 @@ pub(crate) trait ValueCoder<C>: Send + Sync + 'static {
     /// Writes `value` whole.
     fn write(&self, value: &C, out: &mut BitWriter) -> Result<(), EncodeError>;
 
+    /// Writes `value` whole, returning its kept form when writing made it (the server then
+    /// need not read back what it wrote).
+    fn write_keeping(
+        &self,
+        value: &C,
+        out: &mut BitWriter,
+    ) -> Result<Option<Self::Kept>, EncodeError> {
+        self.write(value, out).map(|()| None)
+    }
+
     /// Reads a value written whole.
     fn read(&self, reader: &mut BitReader) -> Result<Decoded<C, Self::Kept>, DecodeError>;
 
@@ -123,6 +133,16 @@ impl ValueCoder<Transform> for TransformCodec {
 
     fn write(&self, value: &Transform, out: &mut BitWriter) -> Result<(), EncodeError> {
         ComponentCodec::write(self, value, out)
+    }
+
+    fn write_keeping(
+        &self,
+        value: &Transform,
+        out: &mut BitWriter,
+    ) -> Result<Option<Quantized>, EncodeError> {
+        let kept = self.quantize(value)?;
+        self.write_quantized(&kept, out);
+        Ok(Some(kept))
     }
 
     fn read(&self, reader: &mut BitReader) -> Result<Decoded<Transform, Quantized>, DecodeError> {
@@ -226,7 +246,13 @@ mod tests {
                 random_transform(&mut rng, around),
                 random_transform(&mut rng, around),
             );
+            let mut kept_out = BitWriter::new();
+            let kept = codec.write_keeping(&older, &mut kept_out).unwrap();
             let (older_bits, server_older) = server_whole(&codec, &older);
+            assert_eq!(
+                (kept_out.into_bytes(), kept),
+                (older_bits.clone(), Some(server_older))
+            );
             let (newer_bits, server_newer) = server_whole(&codec, &newer);
             let (value_bits, server_value) = server_whole(&codec, &value);
             // The client keeps exactly what the server remembered, and holds what the

@@ -11,6 +11,10 @@ use super::{
 /// many ticks, not at every insertion, and stay up to this much longer.
 const PRUNE_EVERY_TICKS: u32 = 16;
 
+/// Values [`History::baseline`] asks to be fetched ahead of its search: the newest, where
+/// the baselines a steady client names mostly are.
+const BASELINE_PREFETCH: usize = 4;
+
 /// Most values kept per history, whatever their age (a value changing every tick over a long
 /// round trip must not grow without bound).
 const MAX_ENTRIES: usize = 256;
@@ -65,6 +69,8 @@ impl<C> History<C> {
                 return None;
             }
         }
+        // The baselines named are mostly among the newest few values.
+        self.values.prefetch_newest(BASELINE_PREFETCH);
         let ((tick, value), previous) = self.values.at_or_before_with_older(base, previous)?;
         let previous = previous.map(|(older, value)| (value, older));
         Some(Baseline {

@@ -16,7 +16,7 @@ use super::{
     config::ServerConfig,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
-    parallel::for_each_parallel,
+    parallel::{SpareStates, for_each_parallel},
     priority::{Contender, PriorityHook, PriorityQuery, fit_by_priority},
     replicated_world::{ReplicatedWorld, SlotRecord},
     send_plan::SendPlan,
@@ -39,6 +39,7 @@ pub(crate) fn choose_entities(
     world: &mut World,
     mut views: Local<QueryState<(Entity, &'static ViewPoint)>>,
     mut clients: Local<ClientTables>,
+    mut spares: Local<SpareStates<Scratch>>,
 ) {
     let plan = world.resource::<SendPlan>();
     if plan.tick.is_none() {
@@ -67,11 +68,11 @@ pub(crate) fn choose_entities(
                     .iter()
                     .map(|(_, client, _)| client.dirty.len())
                     .sum();
-                for_each_parallel(
+                let scratches = for_each_parallel(
                     &mut clients,
                     parallel,
                     work,
-                    Scratch::default,
+                    || spares.take(),
                     |scratch, (client_entity, client, _)| {
                         let client_entity = *client_entity;
                         // Refilled before this send's messages went (`refill_budgets`); what
@@ -95,6 +96,7 @@ pub(crate) fn choose_entities(
                         choose(client, replicated, blobs, weigh.as_ref(), scratch);
                     },
                 );
+                spares.put_back(scratches);
             });
         });
     });
@@ -137,7 +139,7 @@ impl Weigh<'_> {
 
 /// One worker's reusable lists.
 #[derive(Default)]
-struct Scratch {
+pub(crate) struct Scratch {
     dirty: Vec<u32>,
     candidates: Vec<Contender>,
 }

@@ -4,6 +4,8 @@
 //! `Query::par_iter_mut` would do the same, but it runs on one thread whenever the pool has
 //! only one (Bevy's default on 2 cores), although the thread that waits for the pool helps.
 
+use std::sync::Mutex;
+
 use bevy::tasks::ComputeTaskPool;
 
 /// Fewest items worth handing to other threads.
@@ -52,6 +54,35 @@ where
             });
         }
     })
+}
+
+/// States of [`for_each_parallel`] kept from one send to the next, so that their buffers are
+/// allocated once rather than every send: `init` takes one, the states returned are put back.
+pub(crate) struct SpareStates<S>(Mutex<Vec<S>>);
+
+impl<S> Default for SpareStates<S> {
+    fn default() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+}
+
+impl<S: Default> SpareStates<S> {
+    /// A kept state, or a new one.
+    pub(crate) fn take(&self) -> S {
+        self.0
+            .lock()
+            .map(|mut spares| spares.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Keeps `states` for the next send.
+    pub(crate) fn put_back(&mut self, states: impl IntoIterator<Item = S>) {
+        if let Ok(spares) = self.0.get_mut() {
+            spares.extend(states);
+        }
+    }
 }
 
 #[cfg(test)]

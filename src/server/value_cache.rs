@@ -8,7 +8,7 @@ use super::{
     authority::EchoLog,
     blobs::{BlobKey, BlobStore},
     component_encoders::ComponentEncoders,
-    parallel::for_each_parallel,
+    parallel::{SpareStates, for_each_parallel},
     replicated_world::{ReplicatedWorld, SlotRecord},
 };
 use crate::shared::{
@@ -46,6 +46,10 @@ pub(crate) struct ValueCache {
     last_needed: Vec<(u32, BodyKey)>,
     /// Per resource: its whole encoding, once made.
     resources: Vec<Option<Option<(usize, usize)>>>,
+    /// The slot and key pairs asked for, kept for its allocation.
+    needed: Vec<(u32, BodyKey)>,
+    /// Chunk outputs of earlier sends, for their allocations.
+    spare_chunks: SpareStates<ChunkOut>,
 }
 
 /// A body of this send: `None` when there was nothing to send.
@@ -156,25 +160,24 @@ impl ValueCache {
         // dropped before the sort.
         let stamp = self.stamp;
         let last_needed = &mut self.last_needed;
-        let mut needed: Vec<(u32, BodyKey)> = needed
-            .into_iter()
-            .filter(|&(slot, key)| {
-                let last = &mut last_needed[slot as usize];
-                let repeat = *last == (stamp, key);
-                *last = (stamp, key);
-                !repeat
-            })
-            .collect();
-        needed.sort_unstable_by_key(|(slot, key)| (*slot, key.order()));
-        needed.dedup();
-        let mut jobs: Vec<BuiltBody> = needed
-            .into_iter()
-            .map(|(slot, key)| BuiltBody {
-                slot,
-                key,
-                body: None,
-            })
-            .collect();
+        let mut wanted = core::mem::take(&mut self.needed);
+        wanted.clear();
+        wanted.extend(needed.into_iter().filter(|&(slot, key)| {
+            let last = &mut last_needed[slot as usize];
+            let repeat = *last == (stamp, key);
+            *last = (stamp, key);
+            !repeat
+        }));
+        wanted.sort_unstable_by_key(|(slot, key)| (*slot, key.order()));
+        wanted.dedup();
+        let mut jobs = core::mem::take(&mut self.bodies);
+        jobs.clear();
+        jobs.extend(wanted.drain(..).map(|(slot, key)| BuiltBody {
+            slot,
+            key,
+            body: None,
+        }));
+        self.needed = wanted;
         // Each chunk of bodies is laid out in its own bits and component list, joined below.
         let cache = &*self;
         // A body costs about as much as packing a few entries.
@@ -183,14 +186,15 @@ impl ValueCache {
             &mut jobs,
             context.parallel,
             work,
-            ChunkOut::default,
+            || cache.spare_chunks.take(),
             |out, job| {
                 job.body = cache.build(context, job.slot, job.key, out);
                 out.built += 1;
             },
         );
         let mut rest = jobs.iter_mut();
-        for chunk in chunks {
+        let mut chunks = chunks;
+        for chunk in &mut chunks {
             let bits = self.bits.bit_len();
             let components = self.components.len() as u32;
             self.bits.append(&chunk.bits);
@@ -204,7 +208,9 @@ impl ValueCache {
                     );
                 }
             }
+            chunk.clear();
         }
+        self.spare_chunks.put_back(chunks);
         self.bodies = jobs;
         for (index, built) in self.bodies.iter().enumerate().rev() {
             self.first_body[built.slot as usize] = (self.stamp, index as u32);
@@ -407,6 +413,15 @@ struct ChunkOut {
     pieces: Vec<Piece>,
     /// Bodies built.
     built: usize,
+}
+
+impl ChunkOut {
+    /// Empties it for another send, keeping its buffers.
+    fn clear(&mut self) {
+        self.bits.clear();
+        self.components.clear();
+        self.built = 0;
+    }
 }
 
 /// Where a piece's bits are.

@@ -20,7 +20,7 @@ use super::{
     client_replication::{Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem},
     component_encoders::ComponentEncoders,
     local_client::LocalClient,
-    parallel::for_each_parallel,
+    parallel::{SpareStates, for_each_parallel},
     replicated_world::{ReplicatedResources, ReplicatedWorld, ResourceRecord},
     send_plan::SendPlan,
     value_cache::{EncodeContext, ValueCache},
@@ -50,7 +50,11 @@ const INPUT_ACK_TICKS: i32 = 4;
 type ClientTables = QueryState<&'static mut ClientReplication, Without<LocalClient>>;
 
 /// Packs every client's frames for this send into its outbox.
-pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
+pub(crate) fn pack_frames(
+    world: &mut World,
+    mut clients: Local<ClientTables>,
+    mut spares: Local<SpareStates<SharedEntries>>,
+) {
     let plan = world.resource::<SendPlan>();
     let parallel = plan.parallel;
     let Some(tick) = plan.tick else {
@@ -84,15 +88,20 @@ pub(crate) fn pack_frames(world: &mut World, mut clients: Local<ClientTables>) {
                         let mut clients: Vec<_> = clients.iter_mut(world).collect();
                         // Each client writes only its own state and reads what all share.
                         let work = clients.iter().map(|client| client.chosen.len()).sum();
-                        for_each_parallel(
+                        let states = for_each_parallel(
                             &mut clients,
                             parallel,
                             work,
-                            SharedEntries::default,
+                            || {
+                                let mut kept = spares.take();
+                                kept.forget();
+                                kept
+                            },
                             |kept, client| {
                                 pack_client(client, &shared, kept);
                             },
                         );
+                        spares.put_back(states);
                     });
                 });
             });

@@ -16,7 +16,7 @@ use crate::shared::wire::BitWriter;
 
 /// One client's packed entries, kept for the next (see the module).
 #[derive(Default)]
-pub(super) struct SharedEntries {
+pub(crate) struct SharedEntries {
     /// Whether what is kept can be replayed: every chosen entry was packed.
     complete: bool,
     /// The entries' slots and bodies, in order.
@@ -40,6 +40,11 @@ pub(super) struct SharedEntries {
 }
 
 impl SharedEntries {
+    /// Forgets what is kept (a new send: the same bodies have other bits), keeping the buffers.
+    pub(super) fn forget(&mut self) {
+        self.complete = false;
+    }
+
     /// Packs `chosen` for `client` as kept, when the kept entries are the same list and would
     /// pack the same way (same start, at least the same budget); returns whether it did.
     pub(super) fn replay(

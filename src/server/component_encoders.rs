@@ -5,7 +5,10 @@
 use core::any::type_name;
 use std::sync::Arc;
 
-use bevy::prelude::*;
+use bevy::{
+    ecs::{component::ComponentId, world::WorldId},
+    prelude::*,
+};
 
 use crate::shared::{
     codec::{ComponentCodec, MAX_VALUE_BYTES},
@@ -81,9 +84,13 @@ pub(crate) struct ComponentEncoders {
 /// Adds `C`'s encoder, coded by `codec`; called right after `C` joined the registry, so it
 /// takes the same index.
 pub(crate) fn add_encoder<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) {
+    let place = Place {
+        world: world.id(),
+        component: world.register_component::<C>(),
+    };
     let encoder: Box<dyn EncodeComponent> = match as_transform_codec::<C, K>(&*codec) {
-        Some(codec) => Box::new(TypedEncoder::<Transform, _>::new(codec)),
-        None => Box::new(TypedEncoder::<C, _>::new(codec)),
+        Some(codec) => Box::new(TypedEncoder::<Transform, _>::new(codec, place)),
+        None => Box::new(TypedEncoder::<C, _>::new(codec, place)),
     };
     world
         .get_resource_or_init::<ComponentEncoders>()
@@ -91,10 +98,37 @@ pub(crate) fn add_encoder<C: Component, K: ComponentCodec<C>>(world: &mut World,
         .push(encoder);
 }
 
+/// Where an encoder's values are: its world and the component's id there.
+#[derive(Clone, Copy)]
+struct Place {
+    world: WorldId,
+    component: ComponentId,
+}
+
+impl Place {
+    /// `entity`'s `C`, found by the component's id rather than by its type (a hash lookup per
+    /// value); by its type in any other world.
+    fn get<C: Component>(self, world: &World, entity: Entity) -> Option<&C> {
+        if world.id() != self.world {
+            return world.get::<C>(entity);
+        }
+        let value = world
+            .get_entity(entity)
+            .ok()?
+            .get_by_id(self.component)
+            .ok()?;
+        // SAFETY: `component` is the id `C` was registered with in this world (`add_encoder`,
+        // checked just above to be the same world), so the pointer is to a `C`.
+        Some(unsafe { value.deref::<C>() })
+    }
+}
+
 /// The typed implementation of [`EncodeComponent`].
 struct TypedEncoder<C, K: ValueCoder<C>> {
     /// The codec (shared with the client's decoder in the same App).
     codec: K,
+    /// Where the values are.
+    place: Place,
     /// Values as clients decode them, in the coder's kept form, by slot (delta codecs only).
     history: Vec<History<K::Kept>>,
     /// The kept form of the value [`EncodeComponent::encode`] wrote last, when writing made it.
@@ -102,9 +136,10 @@ struct TypedEncoder<C, K: ValueCoder<C>> {
 }
 
 impl<C, K: ValueCoder<C>> TypedEncoder<C, K> {
-    fn new(codec: K) -> Self {
+    fn new(codec: K, place: Place) -> Self {
         Self {
             codec,
+            place,
             history: Vec::new(),
             written: None,
         }
@@ -131,7 +166,7 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         entity: Entity,
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError> {
-        let Some(value) = world.get::<C>(entity) else {
+        let Some(value) = self.place.get::<C>(world, entity) else {
             return Ok(false);
         };
         let start = out.bit_len();
@@ -150,7 +185,7 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError> {
         self.written = None;
-        let Some(value) = world.get::<C>(entity) else {
+        let Some(value) = self.place.get::<C>(world, entity) else {
             return Ok(false);
         };
         let start = out.bit_len();
@@ -203,9 +238,10 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         previous: Option<NetTick>,
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError> {
-        let (Some(value), Some(history)) =
-            (world.get::<C>(entity), self.history.get(slot as usize))
-        else {
+        let (Some(value), Some(history)) = (
+            self.place.get::<C>(world, entity),
+            self.history.get(slot as usize),
+        ) else {
             return Ok(false);
         };
         let Some(baseline) = history.baseline(base, previous) else {
@@ -259,6 +295,30 @@ mod tests {
                     (0, end),
                 )
                 .unwrap();
+        }
+    }
+
+    #[test]
+    fn values_are_found_by_id_in_their_world_and_by_type_in_another() {
+        #[derive(Component)]
+        struct Other;
+        let mut world = World::new();
+        add_encoder::<Transform, _>(&mut world, Arc::new(TransformCodec::default()));
+        let encoders = world.remove_resource::<ComponentEncoders>().unwrap();
+        let value = Transform::from_xyz(1.0, 2.0, 3.0);
+        // Another world, where `Transform` has another id.
+        let mut other = World::new();
+        other.register_component::<Other>();
+        let entities = [world.spawn(value).id(), other.spawn((Other, value)).id()];
+        for (world, entity) in [(&world, entities[0]), (&other, entities[1])] {
+            let mut out = BitWriter::new();
+            assert_eq!(
+                encoders.encoders[0].write_whole(world, entity, &mut out),
+                Ok(true)
+            );
+            let mut expected = BitWriter::new();
+            ComponentCodec::write(&TransformCodec::default(), &value, &mut expected).unwrap();
+            assert_eq!(out.into_bytes(), expected.into_bytes());
         }
     }
 

@@ -52,8 +52,11 @@ pub(crate) fn encode_values(world: &mut World, mut clients: Local<ClientTables>)
             let refused = scoped(world, |world, registry: &mut ReplicationRegistry| {
                 scoped(world, |world, encoders: &mut ComponentEncoders| {
                     scoped(world, |world, replicated: &mut ReplicatedWorld| {
-                        let clients: Vec<_> = clients.iter(world).collect();
-                        refresh_floors(replicated, &clients, tick);
+                        // On a world at rest nothing changed: no client table to read.
+                        if !replicated.changed.is_empty() {
+                            let clients: Vec<_> = clients.iter(world).collect();
+                            refresh_floors(replicated, &clients, tick);
+                        }
                         encode_components(world, registry, encoders, replicated, cache, blobs, tick)
                     })
                 })

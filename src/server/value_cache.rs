@@ -182,7 +182,7 @@ impl ValueCache {
         let cache = &*self;
         // A body costs about as much as packing a few entries.
         let work = jobs.len() * 8;
-        let chunks = for_each_parallel(
+        let mut chunks = for_each_parallel(
             &mut jobs,
             context.parallel,
             work,
@@ -193,7 +193,6 @@ impl ValueCache {
             },
         );
         let mut rest = jobs.iter_mut();
-        let mut chunks = chunks;
         for chunk in &mut chunks {
             let bits = self.bits.bit_len();
             let components = self.components.len() as u32;

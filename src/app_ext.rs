@@ -22,6 +22,25 @@ use crate::shared::{
     wire::BitWriter,
 };
 
+/// Whether registrations in `app` add the server's side: when [`ServerPlugin`] is in the App,
+/// or when none of the crate's plugins is yet (registrations made before the plugins keep both
+/// sides, as they always did). A dedicated server without [`ClientPlugin`] has no client side.
+///
+/// [`ServerPlugin`]: crate::server::ServerPlugin
+/// [`ClientPlugin`]: crate::client::ClientPlugin
+#[cfg(feature = "server")]
+pub(crate) fn serves(app: &App) -> bool {
+    app.is_plugin_added::<crate::server::ServerPlugin>()
+        || !app.is_plugin_added::<crate::shared::SharedPlugin>()
+}
+
+/// Whether registrations in `app` add the client's side; see [`serves`].
+#[cfg(feature = "client")]
+pub(crate) fn plays(app: &App) -> bool {
+    app.is_plugin_added::<crate::client::ClientPlugin>()
+        || !app.is_plugin_added::<crate::shared::SharedPlugin>()
+}
+
 /// The server's input receiver for `I`, or one that refuses inputs where the server side is not
 /// compiled in.
 fn receive_inputs_fn<I: NetInput>() -> ReceiveInputsFn {
@@ -169,12 +188,14 @@ impl NetsyncAppExt for App {
             registry.register::<C, _>(world, &*codec);
         });
         #[cfg(feature = "client")]
-        crate::client::add_receiver::<C, _>(world, codec.clone());
+        if plays(self) {
+            crate::client::add_receiver::<C, _>(self.world_mut(), codec.clone());
+        }
         self.world_mut()
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("component {} {}", type_name::<C>(), codec_name));
         #[cfg(feature = "server")]
-        {
+        if serves(self) {
             crate::server::add_encoder::<C, _>(self.world_mut(), codec);
             crate::server::observe_component::<C>(self);
             let detector = crate::server::detector::<C>(self.world_mut());
@@ -218,16 +239,21 @@ impl NetsyncAppExt for App {
     {
         register_message::<ToServer, M>(self, channel);
         #[cfg(feature = "client")]
-        self.add_systems(
-            PostUpdate,
-            crate::client::send_client_messages::<M>
-                .in_set(crate::client::ClientSendStep::Messages),
-        );
+        if plays(self) {
+            self.add_systems(
+                PostUpdate,
+                crate::client::send_client_messages::<M>
+                    .in_set(crate::client::ClientSendStep::Messages),
+            );
+        }
         #[cfg(feature = "server")]
-        self.add_systems(
-            PreUpdate,
-            crate::server::forward_local_messages::<M>.in_set(crate::server::ServerSet::Receive),
-        );
+        if serves(self) {
+            self.add_systems(
+                PreUpdate,
+                crate::server::forward_local_messages::<M>
+                    .in_set(crate::server::ServerSet::Receive),
+            );
+        }
         self
     }
 
@@ -237,7 +263,7 @@ impl NetsyncAppExt for App {
     {
         register_message::<ToClient, M>(self, channel);
         #[cfg(feature = "server")]
-        {
+        if serves(self) {
             self.world_mut()
                 .get_resource_or_init::<crate::server::OutboxResets>()
                 .0
@@ -270,33 +296,37 @@ impl NetsyncAppExt for App {
             .add(&format!("input {}", type_name::<I>()));
         self.insert_resource(InputIndex::<I>::new(index));
         #[cfg(feature = "client")]
-        self.init_resource::<crate::client::InputHistory<I>>()
-            .add_systems(
-                PostUpdate,
-                crate::client::send_inputs::<I>.in_set(crate::client::ClientSendStep::Inputs),
-            )
-            .add_systems(
+        if plays(self) {
+            self.init_resource::<crate::client::InputHistory<I>>()
+                .add_systems(
+                    PostUpdate,
+                    crate::client::send_inputs::<I>.in_set(crate::client::ClientSendStep::Inputs),
+                )
+                .add_systems(
+                    FixedPreUpdate,
+                    (
+                        crate::client::record_input::<I>,
+                        crate::client::apply_tick_input::<I>,
+                    )
+                        .chain()
+                        .run_if(resource_exists::<bevy_renet::RenetClient>),
+                );
+        }
+        #[cfg(feature = "server")]
+        if serves(self) {
+            self.add_systems(
                 FixedPreUpdate,
                 (
-                    crate::client::record_input::<I>,
-                    crate::client::apply_tick_input::<I>,
+                    (
+                        crate::server::apply_inputs::<I>,
+                        crate::server::apply_local_input::<I>,
+                    ),
+                    crate::server::apply_controlled_input::<I>,
                 )
                     .chain()
-                    .run_if(resource_exists::<bevy_renet::RenetClient>),
+                    .in_set(crate::server::ServerSet::ApplyInputs),
             );
-        #[cfg(feature = "server")]
-        self.add_systems(
-            FixedPreUpdate,
-            (
-                (
-                    crate::server::apply_inputs::<I>,
-                    crate::server::apply_local_input::<I>,
-                ),
-                crate::server::apply_controlled_input::<I>,
-            )
-                .chain()
-                .in_set(crate::server::ServerSet::ApplyInputs),
-        );
+        }
         self
     }
 
@@ -345,12 +375,14 @@ impl NetsyncAppExt for App {
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("predict {}", type_name::<C>()));
         #[cfg(feature = "client")]
-        self.world_mut()
-            .get_resource_or_init::<crate::client::PredictionRegistry>()
-            .components
-            .push(Box::new(crate::client::TypedPrediction::<C>::new(
-                std::sync::Arc::new(matches) as crate::client::MatchFn<C>,
-            )));
+        if plays(self) {
+            self.world_mut()
+                .get_resource_or_init::<crate::client::PredictionRegistry>()
+                .components
+                .push(Box::new(crate::client::TypedPrediction::<C>::new(
+                    std::sync::Arc::new(matches) as crate::client::MatchFn<C>,
+                )));
+        }
         #[cfg(not(feature = "client"))]
         let _ = matches;
         self
@@ -368,11 +400,13 @@ impl NetsyncAppExt for App {
         );
         clone_received::<C>(self);
         #[cfg(feature = "client")]
-        self.add_systems(
-            PreUpdate,
-            crate::client::interpolate_components::<C>
-                .in_set(crate::client::ClientSet::Interpolate),
-        );
+        if plays(self) {
+            self.add_systems(
+                PreUpdate,
+                crate::client::interpolate_components::<C>
+                    .in_set(crate::client::ClientSet::Interpolate),
+            );
+        }
         self
     }
 }
@@ -408,7 +442,7 @@ fn type_name_of<T>(_: &T) -> &'static str {
 /// for each copy it keeps.
 fn clone_received<C: Component + Clone>(app: &mut App) {
     #[cfg(feature = "client")]
-    {
+    if plays(app) {
         let world = app.world_mut();
         let index = world
             .resource::<ReplicationRegistry>()

@@ -119,9 +119,13 @@ impl AuthorityAppExt for App {
             .get_resource_or_init::<ProtocolHash>()
             .add(&format!("client authority {}", type_name::<C>()));
         #[cfg(feature = "server")]
-        crate::server::add_authority::<C, _>(self.world_mut(), index, codec.clone());
+        if crate::app_ext::serves(self) {
+            crate::server::add_authority::<C, _>(self.world_mut(), index, codec.clone());
+        }
         #[cfg(feature = "client")]
-        crate::client::add_authority::<C, _>(self, index, codec);
+        if crate::app_ext::plays(self) {
+            crate::client::add_authority::<C, _>(self, index, codec);
+        }
         self
     }
 

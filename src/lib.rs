@@ -378,6 +378,20 @@ pub mod prelude {
 /// one App can be a server, a client, or switch).
 ///
 /// Configure a member with `NetsyncPlugins::default().set(ServerPlugin { .. })`.
+///
+/// A dedicated server that never plays may leave the client out, and save the client's
+/// systems on every update (the same goes for a client-only build and the server):
+///
+/// ```
+/// # use bevy::prelude::*;
+/// # use bevy_netsync::prelude::*;
+/// let mut app = App::new();
+/// app.add_plugins((
+///     MinimalPlugins,
+///     NetsyncPlugins::default().build().disable::<ClientPlugin>(),
+/// ));
+/// app.update();
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct NetsyncPlugins {
     /// Server simulation rate: `FixedUpdate` steps (and [`NetTick`](shared::tick::NetTick)s)

@@ -158,7 +158,7 @@ const UNLIMITED_BYTES_PER_SECOND: usize = 64 << 20;
 fn run(scenario: &Scenario) -> Figures {
     reset_peak_rss();
     let codec = scenario.codec;
-    let mut net = TestNet::new(move |app: &mut App| codec.register(app));
+    let mut net = TestNet::dedicated(move |app: &mut App| codec.register(app));
     net.server_mut()
         .add_systems(FixedUpdate, (move_on_orbit, fly));
     // The scenario's systems made a schedule after `TestNet` set the server single-threaded

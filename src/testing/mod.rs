@@ -66,6 +66,7 @@ pub struct TestNet {
     server: App,
     clients: Vec<TestClient>,
     protocol: Protocol,
+    plugins: Plugins,
     rng: SplitMix64,
     now: Duration,
     next_client_id: ClientId,
@@ -102,14 +103,27 @@ impl TestNet {
     /// A server App built with `protocol` (also run on every client App). The RNG seed is 0;
     /// links are perfect until set.
     pub fn new(protocol: impl Fn(&mut App) + Send + Sync + 'static) -> Self {
+        Self::build(protocol, Plugins::Both)
+    }
+
+    /// Like [`new`](Self::new), but each App carries only its own side, as a dedicated server
+    /// and its players' clients are built: the server App without
+    /// [`ClientPlugin`](crate::client::ClientPlugin), client Apps without
+    /// [`ServerPlugin`](crate::server::ServerPlugin). Host mode needs [`new`](Self::new).
+    pub fn dedicated(protocol: impl Fn(&mut App) + Send + Sync + 'static) -> Self {
+        Self::build(protocol, Plugins::OwnSide)
+    }
+
+    fn build(protocol: impl Fn(&mut App) + Send + Sync + 'static, plugins: Plugins) -> Self {
         let protocol: Protocol = Arc::new(protocol);
-        let mut server = base_app(&protocol);
+        let mut server = base_app(&protocol, plugins, Side::Server);
         server.insert_resource(RenetServer::new(connection_config()));
         finish(&mut server);
         Self {
             server,
             clients: Vec::new(),
             protocol,
+            plugins,
             rng: SplitMix64::new(0),
             now: Duration::ZERO,
             next_client_id: 1,
@@ -142,7 +156,7 @@ impl TestNet {
     pub fn add_client_with(&mut self, customize: impl FnOnce(&mut App)) -> usize {
         let id = self.next_client_id;
         self.next_client_id += 1;
-        let mut app = base_app(&self.protocol);
+        let mut app = base_app(&self.protocol, self.plugins, Side::Client);
         customize(&mut app);
         let mut client = RenetClient::new(connection_config());
         client.set_connected();
@@ -463,9 +477,30 @@ impl TestNet {
     }
 }
 
-fn base_app(protocol: &Protocol) -> App {
+/// Which of the crate's plugins the Apps of a [`TestNet`] carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plugins {
+    /// All of [`NetsyncPlugins`] in every App.
+    Both,
+    /// Only the App's own side's plugin (besides the shared ones).
+    OwnSide,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
+fn base_app(protocol: &Protocol, plugins: Plugins, side: Side) -> App {
+    let group = NetsyncPlugins::default().build();
+    let group = match (plugins, side) {
+        (Plugins::Both, _) => group,
+        (Plugins::OwnSide, Side::Server) => group.disable::<crate::client::ClientPlugin>(),
+        (Plugins::OwnSide, Side::Client) => group.disable::<crate::server::ServerPlugin>(),
+    };
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, NetsyncPlugins::default()))
+    app.add_plugins((MinimalPlugins, group))
         .insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
     protocol(&mut app);
     app

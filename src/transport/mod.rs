@@ -93,13 +93,20 @@ pub const MAX_CLIENTS: usize = 1024;
 
 /// Netcode transport glue. Part of [`NetsyncPlugins`](crate::NetsyncPlugins) with the
 /// `netcode` feature.
+///
+/// It carries datagrams for the [`ServerPlugin`](crate::server::ServerPlugin) and the
+/// [`ClientPlugin`](crate::client::ClientPlugin) added before it, so an App may leave either
+/// out (see [`NetsyncPlugins`](crate::NetsyncPlugins)).
 #[derive(Default)]
 pub struct NetcodeTransportPlugin;
 
 impl Plugin for NetcodeTransportPlugin {
     fn build(&self, app: &mut App) {
+        // Each half serves the plugin it carries datagrams for, so that an App without one of
+        // them (a dedicated server that disables `ClientPlugin`) has no systems wanting its
+        // resources. `NetsyncPlugins` adds this plugin after both.
         #[cfg(feature = "server")]
-        {
+        if app.is_plugin_added::<crate::server::ServerPlugin>() {
             let serving = resource_exists::<server_transport::ServerTransport>
                 .and_then(resource_exists::<RenetServer>);
             app.add_observer(server::attach_user_data)
@@ -133,7 +140,7 @@ impl Plugin for NetcodeTransportPlugin {
                 );
         }
         #[cfg(feature = "client")]
-        {
+        if app.is_plugin_added::<crate::client::ClientPlugin>() {
             let connected = resource_exists::<client_transport::ClientTransport>
                 .and_then(resource_exists::<RenetClient>);
             app.add_systems(

@@ -14,6 +14,7 @@ mod authority_spawns;
 mod budget;
 mod capture;
 mod client_ids;
+mod dedicated;
 mod entity_mapping;
 mod fuzz_regressions;
 mod hierarchy;

@@ -15,6 +15,7 @@ mod receive;
 mod replicas;
 pub(crate) mod send;
 pub(crate) mod session;
+mod slot_table;
 mod timeline;
 
 use bevy::{prelude::*, state::app::StatesPlugin};

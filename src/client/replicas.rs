@@ -5,11 +5,10 @@
 
 use bevy::{
     ecs::entity::{EntityHashMap, EntityMapper},
-    platform::collections::HashMap,
     prelude::*,
 };
 
-use super::blob_assembly::BlobAssembly;
+use super::{blob_assembly::BlobAssembly, slot_table::SlotTable};
 use crate::shared::{
     entity_map::ServerEntityMap,
     erased::ErasedValue,
@@ -136,10 +135,8 @@ struct TickParts {
 #[derive(Resource, Default)]
 pub(crate) struct Replicas {
     pub(crate) entities: EntityHashMap<Replica>,
-    /// Slot → server entity, for the slots held. Sparse: a server names slots from one table
-    /// for all clients, so a client may hold a few entities in high slots, and a hostile server
-    /// naming slot 2^24 − 1 costs one entry, not a table of 2^24.
-    pub(crate) slots: HashMap<u32, Entity>,
+    /// Slot → server entity, for the slots held.
+    pub(crate) slots: SlotTable,
     /// Server entity → entities (server ids) whose components name it, with the component.
     pub(crate) named_by: EntityHashMap<Vec<(Entity, u32)>>,
     /// Server entities despawned, with the tick: older spawns of them are stale.
@@ -255,9 +252,7 @@ impl Replicas {
     /// Forgets a server entity: its slot, references and relationships.
     pub(crate) fn forget(&mut self, remote: Entity) -> Option<Replica> {
         let mut replica = self.entities.remove(&remote)?;
-        if self.slots.get(&replica.slot) == Some(&remote) {
-            self.slots.remove(&replica.slot);
-        }
+        self.slots.remove_if(replica.slot, remote);
         for (index, targets) in core::mem::take(&mut replica.references) {
             for target in targets {
                 if let Some(list) = self.named_by.get_mut(&target) {
@@ -292,7 +287,7 @@ impl Replicas {
     /// client hold.
     pub(crate) fn bookkeeping_bytes(&self) -> usize {
         use core::mem::size_of;
-        self.slots.capacity() * size_of::<(u32, Entity)>()
+        self.slots.heap_bytes()
             + self.tombstones.capacity() * size_of::<(Entity, NetTick)>()
             + self
                 .parts

@@ -25,9 +25,7 @@ impl FrameApply<'_> {
                 return Ok(());
             };
             replica.frozen = Some(self.tick);
-            if self.replicas.slots.get(&replica.slot) == Some(&remote) {
-                self.replicas.slots.remove(&replica.slot);
-            }
+            self.replicas.slots.remove_if(replica.slot, remote);
             if let Some(client) = self.map.to_client(remote)
                 && let Ok(mut entity) = self.world.get_entity_mut(client)
             {

@@ -303,12 +303,7 @@ impl FrameApply<'_> {
                     (remote, true, despawned_later || spawned_later)
                 }
                 None => {
-                    let remote = self
-                        .replicas
-                        .slots
-                        .get(&head.slot)
-                        .copied()
-                        .ok_or(Stop::Abort)?;
+                    let remote = self.replicas.slots.get(head.slot).ok_or(Stop::Abort)?;
                     let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
                     if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
                         return Err(Stop::Abort);

@@ -18,6 +18,7 @@ pub(crate) mod session;
 mod slot_table;
 mod timeline;
 
+use crate::shared::scoped::scoped;
 use bevy::{prelude::*, state::app::StatesPlugin};
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 
@@ -162,7 +163,10 @@ fn save_predictions(world: &mut World) {
     let Some(tick) = world.resource::<PredictedTick>().tick() else {
         return;
     };
-    world.resource_scope(|world, mut registry: Mut<PredictionRegistry>| {
+    if world.resource::<PredictionRegistry>().components.is_empty() {
+        return;
+    }
+    scoped(world, |world, registry: &mut PredictionRegistry| {
         for component in &mut registry.components {
             component.save(world, tick);
         }

@@ -25,16 +25,22 @@ use crate::shared::{
 /// Drains both channels and applies what arrived. Malformed data from the server disconnects
 /// with [`DisconnectReason::MalformedData`].
 pub(crate) fn receive_from_server(world: &mut World) {
-    world.resource_scope(|world, mut client: Mut<RenetClient>| {
-        if !client.is_connected() {
-            return;
-        }
-        if let Err(reason) = receive_all(world, &mut client) {
-            error!("disconnecting from the server: {reason}");
-            world.resource_mut::<ClientSession>().closing_reason = Some(reason);
+    // The client is borrowed only to drain it: taking it out of the world for the whole
+    // receive (`resource_scope`) would move its entity between archetypes twice per update.
+    let Some(mut client) = world.get_resource_mut::<RenetClient>() else {
+        return;
+    };
+    if !client.is_connected() {
+        return;
+    }
+    let drained = drain(&mut client);
+    if let Err(reason) = receive_all(world, drained) {
+        error!("disconnecting from the server: {reason}");
+        world.resource_mut::<ClientSession>().closing_reason = Some(reason);
+        if let Some(mut client) = world.get_resource_mut::<RenetClient>() {
             client.disconnect();
         }
-    });
+    }
 }
 
 fn malformed(error: DecodeError) -> DisconnectReason {
@@ -55,7 +61,10 @@ fn capturing(world: &World) -> bool {
         .is_some_and(NetCapture::is_active)
 }
 
-fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), DisconnectReason> {
+/// What arrived on each channel: reliable, then unreliable messages.
+type Drained = (Vec<Bytes>, Vec<Bytes>);
+
+fn drain(client: &mut RenetClient) -> Drained {
     let mut reliable: Vec<Bytes> = Vec::new();
     while let Some(bytes) = client.receive_message(RELIABLE_CHANNEL) {
         reliable.push(bytes);
@@ -64,6 +73,13 @@ fn receive_all(world: &mut World, client: &mut RenetClient) -> Result<(), Discon
     while let Some(bytes) = client.receive_message(UNRELIABLE_CHANNEL) {
         unreliable.push(bytes);
     }
+    (reliable, unreliable)
+}
+
+fn receive_all(
+    world: &mut World,
+    (mut reliable, mut unreliable): Drained,
+) -> Result<(), DisconnectReason> {
     if world.contains_resource::<SimulatedLink>() {
         let now = world.resource::<Time<Real>>().elapsed();
         (reliable, unreliable) = world

@@ -64,22 +64,22 @@ pub(crate) fn apply_state_frame(
     body_start: usize,
     summary: Option<&mut StateSummary>,
 ) -> Result<(), DecodeError> {
-    world.resource_scope(|world, mut replicas: Mut<Replicas>| {
+    scoped(world, |world, replicas: &mut Replicas| {
         if replicas.is_stale(header.tick) {
             return Ok(());
         }
         replicas.saw_tick(header.tick);
         // Before this frame's despawns: the tombstone cap counts only live ones.
         replicas.prune();
-        world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
+        scoped(world, |world, registry: &mut ReplicationRegistry| {
             scoped(world, |world, receivers: &mut ComponentReceivers| {
-                world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
+                scoped(world, |world, map: &mut ServerEntityMap| {
                     let mut frame = FrameApply {
                         world,
-                        registry: &registry,
+                        registry,
                         receivers,
-                        map: &mut map,
-                        replicas: &mut replicas,
+                        map,
+                        replicas,
                         tick: header.tick,
                         touched_targets: Vec::new(),
                         blob_missing: false,

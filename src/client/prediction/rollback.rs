@@ -2,6 +2,7 @@
 //! predicted entities go back to the server's state at that tick and the ticks since are
 //! simulated again with the recorded inputs, within the frame.
 
+use crate::shared::scoped::scoped;
 use bevy::{app::FixedMain, ecs::schedule::ScheduleLabel, prelude::*};
 
 use super::{
@@ -90,9 +91,10 @@ fn with_registry<T>(
     world: &mut World,
     f: impl FnOnce(&mut World, &mut PredictionRegistry) -> T,
 ) -> Option<T> {
-    world.resource_scope(|world, mut registry: Mut<PredictionRegistry>| {
-        (!registry.components.is_empty()).then(|| f(world, &mut registry))
-    })
+    if world.resource::<PredictionRegistry>().components.is_empty() {
+        return None;
+    }
+    Some(scoped(world, f))
 }
 
 /// Simulates ticks `from + 1 ..= to` again: `FixedMain` with the fixed clock as `Time`, the

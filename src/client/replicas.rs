@@ -136,7 +136,7 @@ struct TickParts {
 pub(crate) struct Replicas {
     pub(crate) entities: EntityHashMap<Replica>,
     /// Slot → server entity, for the slots held.
-    pub(crate) slots: SlotTable,
+    pub(crate) slots: SlotTable<Entity>,
     /// Server entity → entities (server ids) whose components name it, with the component.
     pub(crate) named_by: EntityHashMap<Vec<(Entity, u32)>>,
     /// Server entities despawned, with the tick: older spawns of them are stale.
@@ -252,7 +252,7 @@ impl Replicas {
     /// Forgets a server entity: its slot, references and relationships.
     pub(crate) fn forget(&mut self, remote: Entity) -> Option<Replica> {
         let mut replica = self.entities.remove(&remote)?;
-        self.slots.remove_if(replica.slot, remote);
+        self.forget_slot(replica.slot, remote);
         for (index, targets) in core::mem::take(&mut replica.references) {
             for target in targets {
                 if let Some(list) = self.named_by.get_mut(&target) {
@@ -264,6 +264,13 @@ impl Replicas {
             }
         }
         Some(replica)
+    }
+
+    /// Empties `slot` if it holds `remote` (a newer entity may hold it already).
+    pub(crate) fn forget_slot(&mut self, slot: u32, remote: Entity) {
+        if self.slots.get(slot) == Some(&remote) {
+            self.slots.remove(slot);
+        }
     }
 
     /// Notes that `remote` was despawned at `tick`: older spawns of it are stale. Past

@@ -9,88 +9,128 @@
 
 use bevy::{platform::collections::HashMap, prelude::*};
 
-/// Slots below this are always held in the array (32 KiB of it at most).
+/// Slots below this are always held in the array.
 const MIN_DENSE_SLOTS: usize = 4_096;
 
 /// The array grows to at most this many slots per slot held, so its memory stays within a
 /// small multiple of what the client holds whatever slots a server names.
 const DENSE_SLOTS_PER_HELD: usize = 4;
 
-/// Slot → server entity: an array for low slots, a hash map for the rest.
-#[derive(Default)]
-pub(crate) struct SlotTable {
-    dense: Vec<Option<Entity>>,
-    sparse: HashMap<u32, Entity>,
+/// Slot → `T`: an array for low slots, a hash map for the rest. Holds the server entity of
+/// each slot ([`Replicas`](super::replicas::Replicas)) and each delta-coded type's values
+/// received ([`TypedDecoder`](super::component_receivers)).
+pub(crate) struct SlotTable<T> {
+    dense: Vec<Option<T>>,
+    sparse: HashMap<u32, T>,
     /// Slots held in `dense`.
     dense_held: usize,
 }
 
-impl SlotTable {
-    /// The server entity in `slot`.
+impl<T> Default for SlotTable<T> {
+    fn default() -> Self {
+        Self {
+            dense: Vec::new(),
+            sparse: HashMap::default(),
+            dense_held: 0,
+        }
+    }
+}
+
+impl<T> SlotTable<T> {
+    /// What `slot` holds.
     #[inline]
-    pub(crate) fn get(&self, slot: u32) -> Option<Entity> {
+    pub(crate) fn get(&self, slot: u32) -> Option<&T> {
         match self.dense.get(slot as usize) {
-            Some(entity) => *entity,
-            None => self.sparse.get(&slot).copied(),
+            Some(held) => held.as_ref(),
+            None => self.sparse.get(&slot),
         }
     }
 
-    /// Puts `entity` in `slot`, replacing what it held.
-    pub(crate) fn insert(&mut self, slot: u32, entity: Entity) {
+    /// What `slot` holds, to change.
+    #[inline]
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut T> {
+        match self.dense.get_mut(slot as usize) {
+            Some(held) => held.as_mut(),
+            None => self.sparse.get_mut(&slot),
+        }
+    }
+
+    /// Puts `value` in `slot`, replacing what it held; returns it in place.
+    pub(crate) fn insert(&mut self, slot: u32, value: T) -> &mut T {
         let at = slot as usize;
         if at >= self.dense.len() {
             let held = self.dense_held + self.sparse.len() + 1;
             let limit = MIN_DENSE_SLOTS.max(held * DENSE_SLOTS_PER_HELD);
             if at >= limit {
-                self.sparse.insert(slot, entity);
-                return;
+                return match self.sparse.entry(slot) {
+                    bevy::platform::collections::hash_map::Entry::Occupied(mut entry) => {
+                        entry.insert(value);
+                        entry.into_mut()
+                    }
+                    bevy::platform::collections::hash_map::Entry::Vacant(entry) => {
+                        entry.insert(value)
+                    }
+                };
             }
             self.grow(limit.min((at + 1).max(self.dense.len() * 2)));
         }
         let held = &mut self.dense[at];
         self.dense_held += usize::from(held.is_none());
-        *held = Some(entity);
+        held.insert(value)
     }
 
-    /// Empties `slot` if it holds `entity`.
-    pub(crate) fn remove_if(&mut self, slot: u32, entity: Entity) {
+    /// What `slot` holds, put there first (`T::default()`) if it held nothing.
+    pub(crate) fn get_or_insert_default(&mut self, slot: u32) -> &mut T
+    where
+        T: Default,
+    {
+        if self.get(slot).is_none() {
+            return self.insert(slot, T::default());
+        }
+        self.get_mut(slot).expect("held, checked just above")
+    }
+
+    /// Empties `slot`; returns what it held.
+    pub(crate) fn remove(&mut self, slot: u32) -> Option<T> {
         match self.dense.get_mut(slot as usize) {
             Some(held) => {
-                if *held == Some(entity) {
-                    *held = None;
-                    self.dense_held -= 1;
-                }
+                let value = held.take();
+                self.dense_held -= usize::from(value.is_some());
+                value
             }
-            None => {
-                if self.sparse.get(&slot) == Some(&entity) {
-                    self.sparse.remove(&slot);
-                }
-            }
+            None => self.sparse.remove(&slot),
         }
+    }
+
+    /// Empties every slot (keeping the array's memory for the next connection).
+    pub(crate) fn clear(&mut self) {
+        self.dense.iter_mut().for_each(|held| *held = None);
+        self.sparse.clear();
+        self.dense_held = 0;
     }
 
     /// Makes the array `len` slots long and moves the hash map's slots below it there.
     fn grow(&mut self, len: usize) {
-        self.dense.resize(len, None);
-        let moved: Vec<(u32, Entity)> = self
+        self.dense.resize_with(len, || None);
+        let moved: Vec<u32> = self
             .sparse
-            .iter()
-            .filter(|(slot, _)| (**slot as usize) < len)
-            .map(|(slot, entity)| (*slot, *entity))
+            .keys()
+            .filter(|slot| (**slot as usize) < len)
+            .copied()
             .collect();
-        for (slot, entity) in moved {
-            self.sparse.remove(&slot);
-            self.dense[slot as usize] = Some(entity);
+        for slot in moved {
+            let value = self.sparse.remove(&slot);
+            self.dense[slot as usize] = value;
             self.dense_held += 1;
         }
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (not counting what the values own).
     #[cfg(any(test, feature = "test_utils"))]
     pub(crate) fn heap_bytes(&self) -> usize {
         use core::mem::size_of;
-        self.dense.capacity() * size_of::<Option<Entity>>()
-            + self.sparse.capacity() * size_of::<(u32, Entity)>()
+        self.dense.capacity() * size_of::<Option<T>>()
+            + self.sparse.capacity() * size_of::<(u32, T)>()
     }
 }
 
@@ -106,7 +146,7 @@ mod tests {
     #[test]
     fn agrees_with_a_map_whatever_the_slots() {
         let mut rng = SplitMix64::new(9);
-        let mut table = SlotTable::default();
+        let mut table = SlotTable::<Entity>::default();
         let mut model = std::collections::HashMap::new();
         for step in 0..20_000u32 {
             // Mostly low slots, some anywhere up to 2^24.
@@ -115,39 +155,45 @@ mod tests {
                 _ => (rng.next_u64() % 20_000) as u32,
             };
             if rng.next_u64() % 3 == 0 {
-                let held = model.get(&slot).copied().unwrap_or(entity(1));
-                table.remove_if(slot, held);
-                if model.get(&slot) == Some(&held) {
-                    model.remove(&slot);
-                }
+                assert_eq!(table.remove(slot), model.remove(&slot), "slot {slot}");
             } else {
                 table.insert(slot, entity(step + 1));
                 model.insert(slot, entity(step + 1));
             }
         }
-        for (&slot, &held) in &model {
+        for (&slot, held) in &model {
             assert_eq!(table.get(slot), Some(held), "slot {slot}");
         }
         for slot in (0..30_000).chain([1 << 23, (1 << 24) - 1]) {
-            assert_eq!(table.get(slot), model.get(&slot).copied(), "slot {slot}");
+            assert_eq!(table.get(slot), model.get(&slot), "slot {slot}");
         }
         let held = table.dense_held + table.sparse.len();
         assert_eq!(held, model.len());
     }
 
     #[test]
+    fn a_missing_value_starts_from_its_default() {
+        let mut table = SlotTable::<Vec<u32>>::default();
+        table.get_or_insert_default(9).push(1);
+        table.get_or_insert_default(9).push(2);
+        table.get_or_insert_default(1 << 20).push(3);
+        assert_eq!(table.get(9), Some(&vec![1, 2]));
+        assert_eq!(table.get(1 << 20), Some(&vec![3]));
+    }
+
+    #[test]
     fn high_slots_cost_an_entry_not_an_array() {
-        let mut table = SlotTable::default();
+        let mut table = SlotTable::<Entity>::default();
         table.insert((1 << 24) - 1, entity(1));
         table.insert(1 << 20, entity(2));
         assert!(table.dense.len() <= MIN_DENSE_SLOTS);
         assert!(table.heap_bytes() < 64 << 10, "{}", table.heap_bytes());
-        assert_eq!(table.get((1 << 24) - 1), Some(entity(1)));
+        assert_eq!(table.get((1 << 24) - 1), Some(&entity(1)));
     }
 
     #[test]
     fn low_slots_move_to_the_array_as_it_grows() {
-        let mut table = SlotTable::default();
+        let mut table = SlotTable::<Entity>::default();
         table.insert(5_000, entity(7));
         assert_eq!(table.sparse.len(), 1);
         for slot in 0..2_000 {
@@ -157,10 +203,12 @@ mod tests {
         table.insert(6_000, entity(9));
         assert!(table.dense.len() > 6_000);
         assert!(table.sparse.is_empty());
-        assert_eq!(table.get(5_000), Some(entity(7)));
-        table.remove_if(5_000, entity(8));
-        assert_eq!(table.get(5_000), Some(entity(7)), "held by another entity");
-        table.remove_if(5_000, entity(7));
+        assert_eq!(table.get(5_000), Some(&entity(7)));
+        assert_eq!(table.remove(5_000), Some(entity(7)));
         assert_eq!(table.get(5_000), None);
+        table.insert(5_000, entity(3));
+        assert_eq!(table.get(5_000), Some(&entity(3)));
+        table.clear();
+        assert_eq!((table.get(5_000), table.get(1)), (None, None));
     }
 }

@@ -66,6 +66,11 @@ pub(crate) trait EncodeComponent: Send + Sync {
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError>;
 
+    /// Asks the processor to fetch what remembering a value in `slot`'s history or writing a
+    /// delta against it reads first. Sends walk slots in order, so the next one's is fetched
+    /// while this one is written. Only a hint.
+    fn prefetch_history(&self, _slot: u32) {}
+
     /// Forgets the history of a slot (its entity is gone or lost the component).
     fn forget_slot(&mut self, slot: u32);
 
@@ -258,6 +263,12 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
                 out.truncate(start);
                 Err(error)
             }
+        }
+    }
+
+    fn prefetch_history(&self, slot: u32) {
+        if let Some(history) = self.history.get(slot as usize) {
+            history.prefetch();
         }
     }
 

@@ -146,6 +146,8 @@ fn encode_components(
     let mut refused = Vec::new();
     for position in 0..replicated.changed.len() {
         let slot = replicated.changed[position];
+        // The next changed slot's history comes while this one's values are written.
+        let next = replicated.changed.get(position + 1).copied();
         let record = &mut replicated.slots[slot as usize];
         if !record.live {
             continue;
@@ -185,6 +187,11 @@ fn encode_components(
                         encoder.forget_slot(slot);
                     } else {
                         blobs.remove(key);
+                        if component.uses_baselines
+                            && let Some(next) = next
+                        {
+                            encoder.prefetch_history(next);
+                        }
                         if component.uses_baselines
                             && let Err(error) = encoder.remember(
                                 slot,

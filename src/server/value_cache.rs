@@ -376,6 +376,8 @@ impl ValueCache {
         if !component.uses_baselines || !recent {
             return None;
         }
+        // Bodies are built in slot order: the next slot's baselines come while this is written.
+        encoder.prefetch_history(slot.wrapping_add(1));
         let start = out.bit_len();
         match encoder.write_delta(
             context.world,

@@ -15,6 +15,11 @@ const PRUNE_EVERY_TICKS: u32 = 16;
 /// the baselines a steady client names mostly are.
 const BASELINE_PREFETCH: usize = 4;
 
+/// Values [`History::prefetch`] asks for ahead of a lookup: the two newest, where the
+/// baselines of an entity updated every tick are. Fewer than a lookup's own, so that fetches
+/// ahead do not crowd out the misses being waited for.
+const NEXT_PREFETCH: usize = 2;
+
 /// Most values kept per history, whatever their age (a value changing every tick over a long
 /// round trip must not grow without bound).
 const MAX_ENTRIES: usize = 256;
@@ -78,6 +83,12 @@ impl<C> History<C> {
             tick,
             previous,
         })
+    }
+
+    /// Asks the processor to fetch what [`Self::baseline`] reads first, ahead of it (for a
+    /// history that will be read soon). Only a hint.
+    pub(crate) fn prefetch(&self) {
+        self.values.prefetch_for_lookup(NEXT_PREFETCH);
     }
 
     /// Notes that a delta named `tick` as its oldest baseline. The server's baselines for an

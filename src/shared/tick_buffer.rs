@@ -105,22 +105,20 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
     /// a cold buffer the tick scan and the value read are two cache misses, one after the
     /// other; fetched together they overlap. Only a hint: nothing is read.
     pub(crate) fn prefetch_newest(&self, count: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let (front, back) = self.values.as_slices();
-            let newest = if back.is_empty() { front } else { back };
-            for value in newest.iter().rev().take(count) {
-                let address = core::ptr::from_ref(value).cast::<i8>();
-                // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
-                unsafe {
-                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        address,
-                    );
-                }
-            }
+        let (front, back) = self.values.as_slices();
+        let newest = if back.is_empty() { front } else { back };
+        for value in newest.iter().rev().take(count) {
+            prefetch(value);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = count;
+    }
+
+    /// Asks the processor to fetch what a lookup reads first, the newest ticks and the newest
+    /// `count` values, ahead of the lookup (for a buffer that will be read soon).
+    pub(crate) fn prefetch_for_lookup(&self, count: usize) {
+        if let Some(newest) = self.ticks.back() {
+            prefetch(newest);
+        }
+        self.prefetch_newest(count);
     }
 
     /// The value in effect at `tick`, with its tick: the newest held at or before it.
@@ -225,6 +223,20 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
     fn keep_within_capacity(&mut self) {
         self.forget_oldest(self.ticks.len().saturating_sub(CAP));
     }
+}
+
+/// A hint to fetch the cache line holding `value`; nothing is read.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing and cannot fault, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            core::ptr::from_ref(value).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 #[cfg(test)]

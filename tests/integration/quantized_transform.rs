@@ -66,6 +66,51 @@ fn clients_hold_the_quantized_server_transform_over_a_lossy_link() {
     }
 }
 
+/// Entities despawned and spawned all the time, so that new ones take the slots of old ones,
+/// while all of them move: deltas against the values a slot held for its earlier entity would
+/// show as wrong transforms.
+#[test]
+fn transforms_stay_exact_while_slots_change_hands_over_a_bad_link() {
+    let mut net = TestNet::new(protocol).with_seed(11).with_default_link(
+        LinkConditioner::new(80, 30, 0.15)
+            .with_duplicate(0.05)
+            .with_reorder(0.1),
+    );
+    net.server_mut().add_systems(FixedUpdate, move_on_orbit);
+    let clients = [net.add_client(), net.add_client()];
+    let mut live: Vec<Entity> = Vec::new();
+    for step in 0..360u32 {
+        let world = net.server_mut().world_mut();
+        // Two out, two in, every third tick: slots freed are taken again soon.
+        if step.is_multiple_of(3) && live.len() >= 24 {
+            for at in [step as usize % live.len(), 0] {
+                let gone = live.swap_remove(at.min(live.len() - 1));
+                world.despawn(gone);
+            }
+        }
+        while live.len() < 24 {
+            let i = step as f32 + live.len() as f32;
+            let center = Vec3::new(i.sin() * 30.0, 0.5, i.cos() * 30.0);
+            let spawned = world.spawn((
+                Replicated,
+                Transform::from_translation(center),
+                Orbit { center, phase: i },
+            ));
+            live.push(spawned.id());
+        }
+        net.step();
+    }
+    let world = net.server_mut().world_mut();
+    for &entity in &live {
+        world.entity_mut(entity).remove::<Orbit>();
+    }
+    net.run(180);
+    for client in clients {
+        let quantized = |value: &Transform| round_trip(&codec(), value);
+        compare_transforms(&mut net, client, quantized).unwrap();
+    }
+}
+
 #[test]
 fn codec_settings_are_part_of_the_protocol() {
     let hash = |register: fn(&mut App)| {

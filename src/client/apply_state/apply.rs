@@ -25,7 +25,8 @@ impl FrameApply<'_> {
                 return Ok(());
             };
             replica.frozen = Some(self.tick);
-            self.replicas.slots.remove_if(replica.slot, remote);
+            let slot = replica.slot;
+            self.replicas.forget_slot(slot, remote);
             if let Some(client) = self.map.to_client(remote)
                 && let Ok(mut entity) = self.world.get_entity_mut(client)
             {
@@ -34,11 +35,15 @@ impl FrameApply<'_> {
             return Ok(());
         }
         self.replicas.bury(remote, self.tick)?;
-        let Some(_) = self.replicas.forget(remote) else {
+        let Some(replica) = self.replicas.forget(remote) else {
             return Ok(());
         };
-        for receiver in &mut self.receivers.receivers {
-            receiver.decoder.forget_remote(remote);
+        // Values received are kept by slot: forgotten unless a newer entity holds the slot
+        // already (its values are newer than any of `remote`'s, which deltas to it never name).
+        if self.replicas.slots.get(replica.slot).is_none() {
+            for receiver in &mut self.receivers.receivers {
+                receiver.decoder.forget_slot(replica.slot);
+            }
         }
         let client = self.map.remove_by_server(remote);
         self.detach_relationships_to(remote);
@@ -212,7 +217,7 @@ impl FrameApply<'_> {
                 } else {
                     1
                 };
-                let at = decoder.read_blob(&bytes, entity.remote, value.tick, copies)?;
+                let at = decoder.read_blob(&bytes, entity.slot, value.tick, copies)?;
                 value.value = if entity.spawn {
                     StagedValue::Decoded(decoder.take_erased(at))
                 } else {

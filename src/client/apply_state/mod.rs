@@ -303,7 +303,7 @@ impl FrameApply<'_> {
                     (remote, true, despawned_later || spawned_later)
                 }
                 None => {
-                    let remote = self.replicas.slots.get(head.slot).ok_or(Stop::Abort)?;
+                    let remote = *self.replicas.slots.get(head.slot).ok_or(Stop::Abort)?;
                     let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
                     if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
                         return Err(Stop::Abort);
@@ -312,7 +312,7 @@ impl FrameApply<'_> {
                 }
             };
             let start = self.values.len();
-            self.read_values(reader, &shape, remote, spawn)?;
+            self.read_values(reader, &shape, head.slot, spawn)?;
             if stale {
                 self.values.truncate(start);
             } else {
@@ -332,7 +332,7 @@ impl FrameApply<'_> {
         &mut self,
         reader: &mut BitReader,
         shape: &Shape,
-        remote: Entity,
+        slot: u32,
         spawn: bool,
     ) -> Result<(), Stop> {
         let values = &mut self.values;
@@ -358,12 +358,12 @@ impl FrameApply<'_> {
             };
             let at = match read_value_kind(reader, delta_allowed)? {
                 ValueKind::Whole => {
-                    decoder.read(reader, ValueEncoding::Whole, remote, changed, copies)?
+                    decoder.read(reader, ValueEncoding::Whole, slot, changed, copies)?
                 }
                 ValueKind::Delta => {
                     let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
                     let encoding = ValueEncoding::Delta { base, previous };
-                    decoder.read(reader, encoding, remote, changed, copies)?
+                    decoder.read(reader, encoding, slot, changed, copies)?
                 }
                 ValueKind::Blob(id) => {
                     values.push(Staged {

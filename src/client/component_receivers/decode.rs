@@ -3,13 +3,14 @@
 //! read from a frame wait, typed, in its stage until the frame is applied: the common case then
 //! writes them straight over the entity's component, without boxing.
 
-use bevy::{ecs::entity::EntityHashMap, prelude::*};
+use bevy::prelude::*;
 use core::any::Any;
 
 use super::{
     DecodeComponent, FreshWrite, ReadError, ValueEncoding,
     write::{self, InPlace},
 };
+use crate::client::slot_table::SlotTable;
 use crate::shared::{
     erased::ErasedValue,
     error::DecodeError,
@@ -34,8 +35,11 @@ pub(super) struct TypedDecoder<C, K: ValueCoder<C>> {
     /// `C::clone`, once `C` is known to be `Clone` (see
     /// [`ComponentReceivers::set_clone`](super::ComponentReceivers::set_clone)).
     clone: Option<fn(&C) -> C>,
-    /// Values received, in the coder's kept form, by server entity (delta codecs only).
-    history: EntityHashMap<History<K::Kept>>,
+    /// Values received, in the coder's kept form, by slot (delta codecs only). A frame names
+    /// its entities in slot order, so reading it walks this table in order. A slot's values
+    /// are forgotten when its entity is despawned; a newer entity in the slot (the server
+    /// starts a slot's acknowledgements anew for it) gets deltas only against its own.
+    history: SlotTable<History<K::Kept>>,
     /// Values read from the frame being applied, by position; taken when applied.
     stage: Vec<Option<Copies<C>>>,
 }
@@ -46,7 +50,7 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
         Self {
             codec,
             clone: None,
-            history: EntityHashMap::default(),
+            history: SlotTable::default(),
             stage: Vec::new(),
         }
     }
@@ -121,14 +125,14 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
         Decoded { value, kept }: Decoded<C, K::Kept>,
         floor: Option<NetTick>,
         copies: usize,
-        remote: Entity,
+        slot: u32,
         tick: NetTick,
         again: impl Fn(&K, Option<&History<K::Kept>>) -> Result<C, E>,
     ) -> Result<u32, E> {
         let clone = self.clone;
         let uses_baselines = self.codec.uses_baselines();
         let history = if uses_baselines {
-            self.history.get_mut(&remote)
+            self.history.get_mut(slot)
         } else {
             None
         };
@@ -151,7 +155,7 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
             if let Some(kept) = kept {
                 match history {
                     Some(history) => remember(history, tick, kept, floor),
-                    None => remember(self.history.entry(remote).or_default(), tick, kept, floor),
+                    None => remember(self.history.get_or_insert_default(slot), tick, kept, floor),
                 }
             }
         }
@@ -167,13 +171,20 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
         &mut self,
         reader: &mut BitReader,
         encoding: ValueEncoding,
-        remote: Entity,
+        slot: u32,
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, ReadError> {
         let start = reader.clone();
         let history = match encoding {
-            ValueEncoding::Delta { .. } => self.history.get(&remote),
+            ValueEncoding::Delta { .. } => {
+                // A frame names its entities mostly in consecutive slots: fetch the next
+                // one's baselines while this one is decoded.
+                if let Some(next) = self.history.get(slot.wrapping_add(1)) {
+                    next.prefetch();
+                }
+                self.history.get(slot)
+            }
             ValueEncoding::Whole => None,
         };
         let value = decode_once(&self.codec, history, reader, encoding, tick)?;
@@ -184,7 +195,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             ValueEncoding::Delta { previous, .. } => previous,
             ValueEncoding::Whole => None,
         };
-        self.spread(value, floor, copies, remote, tick, |codec, history| {
+        self.spread(value, floor, copies, slot, tick, |codec, history| {
             decode_once(codec, history, &mut start.clone(), encoding, tick)
                 .map(|decoded| decoded.value)
         })
@@ -193,7 +204,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
     fn read_blob(
         &mut self,
         bytes: &[u8],
-        remote: Entity,
+        slot: u32,
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, DecodeError> {
@@ -204,7 +215,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             Ok::<_, DecodeError>(decoded)
         };
         let decoded = decode(&self.codec)?;
-        self.spread(decoded, None, copies, remote, tick, |codec, _| {
+        self.spread(decoded, None, copies, slot, tick, |codec, _| {
             decode(codec).map(|decoded| decoded.value)
         })
     }
@@ -242,8 +253,8 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
         self.stage.clear();
     }
 
-    fn forget_remote(&mut self, remote: Entity) {
-        self.history.remove(&remote);
+    fn forget_slot(&mut self, slot: u32) {
+        self.history.remove(slot);
     }
 
     fn clear(&mut self) {

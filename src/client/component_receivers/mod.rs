@@ -68,14 +68,14 @@ pub(crate) struct FreshWrite {
 /// Reads one component type's values, keeping what delta coding needs. Values read wait in the
 /// decoder's stage, by position, until the frame is applied (then [`Self::clear_stage`]).
 pub(crate) trait DecodeComponent: Send + Sync {
-    /// Reads a value of server entity `remote` set at `tick`, decoded once and staged as
+    /// Reads a value of the entity in `slot` set at `tick`, decoded once and staged as
     /// `copies` values (1, or 2 when the interpolation buffer or the record of server values
     /// needs its own), and remembers it for future deltas. Returns its position in the stage.
     fn read(
         &mut self,
         reader: &mut BitReader,
         encoding: ValueEncoding,
-        remote: Entity,
+        slot: u32,
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, ReadError>;
@@ -85,7 +85,7 @@ pub(crate) trait DecodeComponent: Send + Sync {
     fn read_blob(
         &mut self,
         bytes: &[u8],
-        remote: Entity,
+        slot: u32,
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, DecodeError>;
@@ -104,8 +104,8 @@ pub(crate) trait DecodeComponent: Send + Sync {
     /// Drops the values staged and not taken.
     fn clear_stage(&mut self);
 
-    /// Forgets the values received for a server entity.
-    fn forget_remote(&mut self, remote: Entity);
+    /// Forgets the values received for the entity in `slot`.
+    fn forget_slot(&mut self, slot: u32);
 
     /// Forgets every value received (the connection ended).
     fn clear(&mut self);

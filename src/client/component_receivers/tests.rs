@@ -44,13 +44,13 @@ fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
         .write(&Hp(7), &mut out)
         .unwrap();
     let bytes = out.into_bytes();
-    let remote = Entity::from_raw_u32(1).unwrap();
+    let slot = 1;
     let decoder = &mut receivers.get_mut(0).unwrap().decoder;
     let at = decoder
         .read(
             &mut BitReader::new(&bytes),
             ValueEncoding::Whole,
-            remote,
+            slot,
             NetTick(5),
             copies,
         )
@@ -70,10 +70,10 @@ fn a_value_is_decoded_once_when_its_type_is_clone() {
     assert_eq!(decodes(false, true, 1), 2);
 }
 
-/// Reads `value` for `remote`, set at `tick`, sent as `encoding`.
+/// Reads `value` for the entity in `slot`, set at `tick`, sent as `encoding`.
 fn read_hp(
     decoder: &mut dyn DecodeComponent,
-    remote: Entity,
+    slot: u32,
     tick: u32,
     encoding: ValueEncoding,
     value: u8,
@@ -86,7 +86,7 @@ fn read_hp(
     let at = decoder.read(
         &mut BitReader::new(&bytes),
         encoding,
-        remote,
+        slot,
         NetTick(tick),
         1,
     )?;
@@ -100,15 +100,15 @@ fn baselines_older_than_the_newest_deltas_name_are_forgotten_early_and_refused()
         Arc::new(Counting(Arc::default(), true)),
     );
     let decoder = &mut *receiver.decoder;
-    let remote = Entity::from_raw_u32(1).unwrap();
-    read_hp(decoder, remote, 0, ValueEncoding::Whole, 0).unwrap();
+    let slot = 3;
+    read_hp(decoder, slot, 0, ValueEncoding::Whole, 0).unwrap();
     for tick in 1..=100u32 {
         let delta = ValueEncoding::Delta {
             base: NetTick(tick - 1),
             previous: (tick > 1).then(|| NetTick(tick - 2)),
         };
         assert_eq!(
-            read_hp(decoder, remote, tick, delta, tick as u8),
+            read_hp(decoder, slot, tick, delta, tick as u8),
             Ok(Hp(tick as u8))
         );
     }
@@ -117,7 +117,7 @@ fn baselines_older_than_the_newest_deltas_name_are_forgotten_early_and_refused()
         base: NetTick(96),
         previous: Some(NetTick(90)),
     };
-    assert_eq!(read_hp(decoder, remote, 97, recent, 1), Ok(Hp(1)));
+    assert_eq!(read_hp(decoder, slot, 97, recent, 1), Ok(Hp(1)));
     // One sent 40 ticks earlier names what the newest deltas no longer need: refused as
     // missing (the frame stops there), within the window as it is.
     let old = ValueEncoding::Delta {
@@ -125,7 +125,7 @@ fn baselines_older_than_the_newest_deltas_name_are_forgotten_early_and_refused()
         previous: Some(NetTick(59)),
     };
     assert_eq!(
-        read_hp(decoder, remote, 61, old, 1),
+        read_hp(decoder, slot, 61, old, 1),
         Err(ReadError::MissingBaseline)
     );
     let old_base = ValueEncoding::Delta {
@@ -133,7 +133,7 @@ fn baselines_older_than_the_newest_deltas_name_are_forgotten_early_and_refused()
         previous: None,
     };
     assert_eq!(
-        read_hp(decoder, remote, 61, old_base, 1),
+        read_hp(decoder, slot, 61, old_base, 1),
         Err(ReadError::MissingBaseline)
     );
 }

@@ -38,14 +38,15 @@ pub(crate) fn tick_near(now: NetTick, low: u16) -> NetTick {
 /// dropped unread, so it cannot delay its own disconnection or make the server repeat the
 /// reason. Each message first spends the client's allowance ([`ClientAllowances`]). A running
 /// [`NetCapture`] records every message read, dropped ones included.
-pub(crate) fn receive_from_clients(world: &mut World) {
+pub(crate) fn receive_from_clients(world: &mut World, mut clients: Local<Vec<ClientId>>) {
     let now = world.resource::<Time<Real>>().elapsed_secs_f64();
-    let clients = world.resource::<RenetServer>().clients_id();
-    let mut connected = clients.clone();
-    connected.sort_unstable();
+    // Kept between updates for its allocation; in id order.
+    clients.clear();
+    clients.extend(world.resource::<RenetServer>().clients_id_iter());
+    clients.sort_unstable();
     scoped(world, |world, allowances: &mut ClientAllowances| {
-        allowances.retain(|client| connected.binary_search(&client).is_ok());
-        for &client_id in &clients {
+        allowances.retain(|client| clients.binary_search(&client).is_ok());
+        for &client_id in clients.iter() {
             for channel in [RELIABLE_CHANNEL, UNRELIABLE_CHANNEL] {
                 while let Some(bytes) = world
                     .resource_mut::<RenetServer>()

@@ -311,15 +311,18 @@ impl core::fmt::Debug for BitWriter {
 #[inline]
 pub const fn golomb_code(value: u64, k: u32) -> Option<(u64, u32)> {
     debug_assert!(k < 32);
-    let shifted = value as u128 + (1u128 << k);
-    let width = 127 - shifted.leading_zeros();
+    // In 64 bits: a value whose code fits 64 bits is far below where the sum could overflow.
+    let Some(shifted) = value.checked_add(1u64 << k) else {
+        return None;
+    };
+    let width = 63 - shifted.leading_zeros();
     let zeros = width - k;
     if zeros + 1 + width > 64 {
         return None;
     }
     // `width - k` zeros, a one, then the `width` bits below the leading one: read from the
     // first bit written, that is the code `1, low` shifted past the zeros.
-    let low = (shifted as u64) & ((1u64 << width) - 1);
+    let low = shifted & ((1u64 << width) - 1);
     Some(((1 | (low << 1)) << zeros, zeros + 1 + width))
 }
 

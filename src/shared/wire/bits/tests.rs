@@ -24,7 +24,10 @@ fn golomb_codes_roundtrip_with_the_documented_lengths() {
     }
     // The one-word code is the same bits as the written one.
     for k in [0, 1, 3, 12] {
-        for value in values.into_iter().chain([(1 << 31) - 2, (1 << 32) - 2]) {
+        for value in values
+            .into_iter()
+            .chain([(1 << 31) - 2, (1 << 32) - 2, (1 << 32) - 1])
+        {
             let mut written = BitWriter::new();
             written.write_golomb(value, k);
             match golomb_code(value, k) {
@@ -38,6 +41,7 @@ fn golomb_codes_roundtrip_with_the_documented_lengths() {
         }
     }
     assert!(golomb_code((1 << 32) - 2, 0).is_some());
+    assert!(golomb_code((1 << 32) - 1, 0).is_none());
     assert_eq!(golomb_len(0, 0), 1);
     assert_eq!(golomb_len(1, 0), 3);
     assert_eq!(golomb_len(6, 0), 5);

@@ -58,7 +58,10 @@ fn receive_inputs_fn<I: NetInput>() -> ReceiveInputsFn {
 ///
 /// Call these in one function that the server and every client run, in the same order: the
 /// order gives each type its wire index and goes into the [`ProtocolHash`] checked on connect.
-/// They may be called before or after adding [`NetsyncPlugins`](crate::NetsyncPlugins).
+/// They may be called before or after adding [`NetsyncPlugins`](crate::NetsyncPlugins), except
+/// in an App with one side only (a plugin of the group disabled): there, after, since the
+/// plugins say which side's parts to add. Registering first there is refused at startup with
+/// that advice.
 pub trait NetsyncAppExt {
     /// Replicates `C` from server to clients with the default [`SerdeCodec`].
     ///

@@ -382,15 +382,21 @@ pub mod prelude {
 /// A dedicated server that never plays may leave the client out, and save the client's
 /// systems on every update (the same goes for a client-only build and the server):
 ///
+/// Register the protocol after adding the plugins in such an App: they tell the registrations
+/// which side's parts to add.
+///
 /// ```
 /// # use bevy::prelude::*;
 /// # use bevy_netsync::prelude::*;
+/// # #[cfg(all(feature = "server", feature = "client"))]
+/// # {
 /// let mut app = App::new();
 /// app.add_plugins((
 ///     MinimalPlugins,
 ///     NetsyncPlugins::default().build().disable::<ClientPlugin>(),
 /// ));
 /// app.update();
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct NetsyncPlugins {

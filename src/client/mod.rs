@@ -84,6 +84,9 @@ pub struct ClientPlugin;
 
 impl Plugin for ClientPlugin {
     fn build(&self, app: &mut App) {
+        app.world_mut()
+            .get_resource_or_init::<crate::shared::sides::Sides>()
+            .client = true;
         if !app.is_plugin_added::<RenetClientPlugin>() {
             app.add_plugins(RenetClientPlugin);
         }

@@ -12,6 +12,9 @@ use bevy::{platform::collections::HashMap, prelude::*};
 /// Slots below this are always held in the array.
 const MIN_DENSE_SLOTS: usize = 4_096;
 
+/// The array's first length, at the least (it then doubles).
+const MIN_GROWTH: usize = 64;
+
 /// The array grows to at most this many slots per slot held, so its memory stays within a
 /// small multiple of what the client holds whatever slots a server names.
 const DENSE_SLOTS_PER_HELD: usize = 4;
@@ -61,7 +64,10 @@ impl<T> SlotTable<T> {
         if at >= self.dense.len() {
             let held = self.dense_held + self.sparse.len() + 1;
             let limit = MIN_DENSE_SLOTS.max(held * DENSE_SLOTS_PER_HELD);
-            if at >= limit {
+            // The array grows at least twofold, so that the hash map's slots are moved over
+            // a few times in all, not at every slot named just past the end.
+            let len = (at + 1).max(self.dense.len() * 2).max(MIN_GROWTH);
+            if len > limit {
                 return match self.sparse.entry(slot) {
                     bevy::platform::collections::hash_map::Entry::Occupied(mut entry) => {
                         entry.insert(value);
@@ -72,7 +78,7 @@ impl<T> SlotTable<T> {
                     }
                 };
             }
-            self.grow(limit.min((at + 1).max(self.dense.len() * 2)));
+            self.grow(len);
         }
         let held = &mut self.dense[at];
         self.dense_held += usize::from(held.is_none());
@@ -179,6 +185,27 @@ mod tests {
         table.get_or_insert_default(1 << 20).push(3);
         assert_eq!(table.get(9), Some(&vec![1, 2]));
         assert_eq!(table.get(1 << 20), Some(&vec![3]));
+    }
+
+    #[test]
+    fn slots_named_just_past_the_end_grow_the_array_twofold() {
+        let mut table = SlotTable::<Entity>::default();
+        for slot in 0..2_000 {
+            table.insert((1 << 23) + slot, entity(slot + 1));
+        }
+        let mut lengths = Vec::new();
+        for slot in 0..20_000 {
+            table.insert(slot, entity(slot + 1));
+            if lengths.last() != Some(&table.dense.len()) {
+                lengths.push(table.dense.len());
+            }
+        }
+        // Each growth at least doubles: a dozen or so moves of the hash map's slots, not
+        // one per slot.
+        assert!(lengths.len() < 20, "{lengths:?}");
+        assert!(lengths.windows(2).all(|pair| pair[1] >= 2 * pair[0]));
+        assert_eq!(table.get(19_999), Some(&entity(20_000)));
+        assert_eq!(table.get((1 << 23) + 5), Some(&entity(6)));
     }
 
     #[test]

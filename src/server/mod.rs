@@ -139,6 +139,9 @@ impl Plugin for ServerPlugin {
             app.add_plugins(RenetServerPlugin);
         }
         let server_exists = resource_exists::<RenetServer>;
+        app.world_mut()
+            .get_resource_or_init::<crate::shared::sides::Sides>()
+            .server = true;
         app.insert_resource(self.config.clone())
             .add_plugins((
                 lag_compensation::plugin,

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod replicated;
 pub(crate) mod scoped;
 mod serde_wire;
+pub(crate) mod sides;
 pub mod tick;
 pub(crate) mod tick_buffer;
 pub mod transform_codec;
@@ -54,6 +55,12 @@ impl Default for SharedPlugin {
 
 impl Plugin for SharedPlugin {
     fn build(&self, app: &mut App) {
+        // Every registration notes itself in the protocol hash: one that ran before this
+        // plugin left it behind.
+        let registered_early = app.world().contains_resource::<protocol::ProtocolHash>();
+        app.world_mut()
+            .get_resource_or_init::<sides::Sides>()
+            .registered_early = registered_early;
         app.init_resource::<registry::ReplicationRegistry>()
             .init_resource::<authority::AuthorityRegistry>()
             .init_resource::<registry::ResourceRegistry>()
@@ -70,5 +77,16 @@ impl Plugin for SharedPlugin {
                 Last,
                 capture::flush_capture.run_if(resource_exists::<capture::NetCapture>),
             );
+    }
+
+    fn finish(&self, app: &mut App) {
+        let sides = app.world().resource::<sides::Sides>();
+        if let Some(plugin) = sides::missing_side(sides) {
+            panic!(
+                "bevy_netsync: the protocol was registered before NetsyncPlugins in an App \
+                 without {plugin}, so it added parts of that side, which cannot run here. \
+                 Register the protocol after adding the plugins."
+            );
+        }
     }
 }

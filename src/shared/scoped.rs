@@ -7,11 +7,13 @@ use bevy::{ecs::component::Mutable, prelude::*};
 /// Runs `f` with the resource `R` lent out of `world`, then puts it back; returns what `f`
 /// returned.
 ///
-/// The same contract as [`World::resource_scope`], at a fraction of its cost: in Bevy 0.19 a
-/// resource is a component of an entity of its own, and `resource_scope` takes that component
-/// off and inserts it again, moving the entity between archetypes twice. Here the value is
-/// swapped with `R::default()` in place, so `R` must be cheap to default (no allocation).
-/// Inside `f` the world holds that default: code run by `f` must not read `R` from the world.
+/// Like [`World::resource_scope`], at a fraction of its cost: in Bevy 0.19 a resource is a
+/// component of an entity of its own, and `resource_scope` takes that component off and
+/// inserts it again, moving the entity between archetypes twice. Here the value is swapped
+/// with `R::default()` in place, so `R` must be cheap to default (no allocation). Unlike
+/// `resource_scope`, inside `f` the world holds that default, not nothing: code run by `f`
+/// must not read `R` from the world, so `R` is one of the crate's own, never a resource a
+/// game's hooks or observers could read.
 /// If `f` panics, the default stays in the world.
 ///
 /// # Panics

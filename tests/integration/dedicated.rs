@@ -86,3 +86,30 @@ fn each_side_runs_alone_and_they_agree() {
     net.run(10);
     assert_converged(&mut net, client);
 }
+
+/// A one-sided App learns its side from the plugins: a protocol registered before them added
+/// both sides' parts, and is refused at startup with what to do instead.
+#[test]
+#[should_panic(expected = "Register the protocol after adding the plugins")]
+fn a_one_sided_app_refuses_a_protocol_registered_before_its_plugins() {
+    let mut app = App::new();
+    crate::common::protocol(&mut app);
+    app.add_plugins((
+        MinimalPlugins,
+        NetsyncPlugins::default().build().disable::<ClientPlugin>(),
+    ));
+    app.finish();
+}
+
+/// With both sides, registering before the plugins still works.
+#[test]
+fn a_two_sided_app_takes_a_protocol_registered_before_its_plugins() {
+    let mut app = App::new();
+    crate::common::protocol(&mut app);
+    app.add_plugins((MinimalPlugins, NetsyncPlugins::default()));
+    app.finish();
+    app.cleanup();
+    app.update();
+    app.world_mut().spawn((Replicated, Health(1)));
+    app.update();
+}

@@ -39,7 +39,7 @@ impl FrameApply<'_> {
             return Ok(());
         };
         // Values received are kept by slot: forgotten unless a newer entity holds the slot
-        // already (its values are newer than any of `remote`'s, which deltas to it never name).
+        // already (its spawn forgot them when it was read).
         if self.replicas.slots.get(replica.slot).is_none() {
             for receiver in &mut self.receivers.receivers {
                 receiver.decoder.forget_slot(replica.slot);
@@ -265,7 +265,13 @@ impl FrameApply<'_> {
             for index in gone {
                 if replica.is_fresh(index, tick) {
                     replica.hold(index, tick, false);
-                    remove_component(receivers, entity.as_mut(), replica, index, &mut references);
+                    remove_component(
+                        receivers,
+                        entity.as_mut(),
+                        (replica, staged.slot),
+                        index,
+                        &mut references,
+                    );
                 }
             }
         }
@@ -287,7 +293,7 @@ impl FrameApply<'_> {
                 remove_component(
                     receivers,
                     entity.as_mut(),
-                    replica,
+                    (replica, staged.slot),
                     value.index,
                     &mut references,
                 );
@@ -416,16 +422,21 @@ impl FrameApply<'_> {
 
 /// Takes component `index` off an entity (and forgets what it named or waited for).
 fn remove_component(
-    receivers: &ComponentReceivers,
+    receivers: &mut ComponentReceivers,
     entity: Option<&mut EntityWorldMut>,
-    replica: &mut Replica,
+    (replica, slot): (&mut Replica, u32),
     index: u32,
     references: &mut Vec<(u32, Vec<Entity>)>,
 ) {
     replica.deferred.retain(|(held, _)| *held != index);
     references.push((index, Vec::new()));
-    if let (Ok(receiver), Some(entity)) = (receivers.get(index), entity) {
-        receiver.writer.remove(entity);
+    if let Ok(receiver) = receivers.get_mut(index) {
+        // The server forgets the values of a removed component too: a value added again
+        // starts a new history on both sides.
+        receiver.decoder.forget_slot(slot);
+        if let Some(entity) = entity {
+            receiver.writer.remove(entity);
+        }
     }
 }
 

@@ -71,14 +71,16 @@ pub(crate) fn apply_state_frame(
         replicas.saw_tick(header.tick);
         // Before this frame's despawns: the tombstone cap counts only live ones.
         replicas.prune();
-        scoped(world, |world, registry: &mut ReplicationRegistry| {
+        // The registry and the entity map are public: a game's hook or observer run by an
+        // insert here finds them missing, not empty (`scoped` lends only the crate's own).
+        world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
             scoped(world, |world, receivers: &mut ComponentReceivers| {
-                scoped(world, |world, map: &mut ServerEntityMap| {
+                world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
                     let mut frame = FrameApply {
                         world,
-                        registry,
+                        registry: &registry,
                         receivers,
-                        map,
+                        map: &mut map,
                         replicas,
                         tick: header.tick,
                         touched_targets: Vec::new(),
@@ -311,6 +313,14 @@ impl FrameApply<'_> {
                     (remote, false, false)
                 }
             };
+            if spawn && !stale && self.replicas.slots.get(head.slot) != Some(&remote) {
+                // A new life in the slot: what it held belonged to an earlier one. The server
+                // keeps no earlier values for it either, so neither side may find one as the
+                // older baseline of a delta.
+                for receiver in &mut self.receivers.receivers {
+                    receiver.decoder.forget_slot(head.slot);
+                }
+            }
             let start = self.values.len();
             self.read_values(reader, &shape, head.slot, spawn)?;
             if stale {

@@ -1,5 +1,5 @@
 //! [`TypedDecoder`]: reads one component type's values with its codec, decoding each once, and
-//! keeps the values received for each server entity as the baselines of later deltas. Values
+//! keeps the values received for each slot as the baselines of later deltas. Values
 //! read from a frame wait, typed, in its stage until the frame is applied: the common case then
 //! writes them straight over the entity's component, without boxing.
 
@@ -37,8 +37,10 @@ pub(super) struct TypedDecoder<C, K: ValueCoder<C>> {
     clone: Option<fn(&C) -> C>,
     /// Values received, in the coder's kept form, by slot (delta codecs only). A frame names
     /// its entities in slot order, so reading it walks this table in order. A slot's values
-    /// are forgotten when its entity is despawned; a newer entity in the slot (the server
-    /// starts a slot's acknowledgements anew for it) gets deltas only against its own.
+    /// are forgotten when its entity is despawned (unless a newer one holds the slot), when
+    /// a spawn of another entity than the slot's is read, and, for this type, when the
+    /// component is removed: the server starts its history anew at the same points. A frozen
+    /// entity keeps its values.
     history: SlotTable<History<K::Kept>>,
     /// Values read from the frame being applied, by position; taken when applied.
     stage: Vec<Option<Copies<C>>>,

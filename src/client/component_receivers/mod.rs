@@ -2,7 +2,7 @@
 //! index in the [`ReplicationRegistry`](crate::shared::registry::ReplicationRegistry):
 //!
 //! - [`DecodeComponent`] reads values and keeps the received values delta coding needs, by
-//!   server entity (`decode.rs`);
+//!   slot (`decode.rs`);
 //! - [`WriteComponent`] puts values on entities: over the component, into its interpolation
 //!   buffer or its record of server values, and maps the entities inside (`write.rs`).
 

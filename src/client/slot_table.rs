@@ -160,7 +160,7 @@ mod tests {
                 0 => (rng.next_u64() % (1 << 24)) as u32,
                 _ => (rng.next_u64() % 20_000) as u32,
             };
-            if rng.next_u64() % 3 == 0 {
+            if rng.next_u64().is_multiple_of(3) {
                 assert_eq!(table.remove(slot), model.remove(&slot), "slot {slot}");
             } else {
                 table.insert(slot, entity(step + 1));

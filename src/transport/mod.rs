@@ -100,13 +100,25 @@ pub const MAX_CLIENTS: usize = 1024;
 #[derive(Default)]
 pub struct NetcodeTransportPlugin;
 
+/// The halves [`NetcodeTransportPlugin`] registered: those of the side plugins added before it.
+#[derive(Resource, Default)]
+struct TransportHalves {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    server: bool,
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    client: bool,
+}
+
 impl Plugin for NetcodeTransportPlugin {
     fn build(&self, app: &mut App) {
         // Each half serves the plugin it carries datagrams for, so that an App without one of
         // them (a dedicated server that disables `ClientPlugin`) has no systems wanting its
         // resources. `NetsyncPlugins` adds this plugin after both.
+        #[cfg_attr(not(any(feature = "server", feature = "client")), allow(unused_mut))]
+        let mut halves = TransportHalves::default();
         #[cfg(feature = "server")]
         if app.is_plugin_added::<crate::server::ServerPlugin>() {
+            halves.server = true;
             let serving = resource_exists::<server_transport::ServerTransport>
                 .and_then(resource_exists::<RenetServer>);
             app.add_observer(server::attach_user_data)
@@ -141,6 +153,7 @@ impl Plugin for NetcodeTransportPlugin {
         }
         #[cfg(feature = "client")]
         if app.is_plugin_added::<crate::client::ClientPlugin>() {
+            halves.client = true;
             let connected = resource_exists::<client_transport::ClientTransport>
                 .and_then(resource_exists::<RenetClient>);
             app.add_systems(
@@ -177,6 +190,28 @@ impl Plugin for NetcodeTransportPlugin {
                 )
                     .chain()
                     .run_if(connected),
+            );
+        }
+        app.insert_resource(halves);
+    }
+
+    fn finish(&self, app: &mut App) {
+        // A side plugin added after this one has no datagrams carried for it: say so at
+        // startup rather than leave its connections silent.
+        let halves = app.world().resource::<TransportHalves>();
+        #[cfg(feature = "server")]
+        let server_late = app.is_plugin_added::<crate::server::ServerPlugin>() && !halves.server;
+        #[cfg(not(feature = "server"))]
+        let server_late = false;
+        #[cfg(feature = "client")]
+        let client_late = app.is_plugin_added::<crate::client::ClientPlugin>() && !halves.client;
+        #[cfg(not(feature = "client"))]
+        let client_late = false;
+        if server_late || client_late {
+            panic!(
+                "bevy_netsync: NetcodeTransportPlugin was added before ServerPlugin or \
+                 ClientPlugin, so it carries no datagrams for them. Add it after them \
+                 (NetsyncPlugins does)."
             );
         }
     }

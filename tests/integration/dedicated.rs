@@ -113,3 +113,19 @@ fn a_two_sided_app_takes_a_protocol_registered_before_its_plugins() {
     app.world_mut().spawn((Replicated, Health(1)));
     app.update();
 }
+
+/// The transport carries datagrams for the side plugins added before it; one added after it
+/// is refused at startup, not left silent.
+#[test]
+#[should_panic(expected = "NetcodeTransportPlugin was added before ServerPlugin or ClientPlugin")]
+fn a_transport_added_before_its_side_plugins_is_refused() {
+    use bevy_netsync::{shared::SharedPlugin, transport::NetcodeTransportPlugin};
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        SharedPlugin::default(),
+        NetcodeTransportPlugin,
+        ServerPlugin::default(),
+    ));
+    app.finish();
+}

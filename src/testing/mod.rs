@@ -26,12 +26,13 @@
 use core::time::Duration;
 use std::{sync::Arc, time::Instant};
 
-use bevy::{prelude::*, time::TimeUpdateStrategy};
+use bevy::prelude::*;
 use bevy_renet::{
     RenetClient, RenetServer,
     renet::{self, ClientId},
 };
 
+mod apps;
 mod cpu_clock;
 #[cfg(feature = "client")]
 mod fuzz;
@@ -51,10 +52,9 @@ pub use crate::shared::link::{LinkConditioner, LinkTraffic, SplitMix64};
 pub use crate::shared::wire::frames as wire;
 pub use cpu_clock::{peak_rss_bytes, process_cpu_time, reset_peak_rss};
 
-use crate::{
-    NetsyncPlugins,
-    shared::{channels::connection_config, link::Link},
-};
+use apps::{Plugins, Side, base_app, finish};
+
+use crate::shared::{channels::connection_config, link::Link};
 
 /// The length of one [`TestNet::step`]: one 60 Hz frame.
 pub const STEP: Duration = Duration::from_nanos(16_666_667);
@@ -475,39 +475,4 @@ impl TestNet {
         }
         entry.leaving = Leaving::SaidGoodbye;
     }
-}
-
-/// Which of the crate's plugins the Apps of a [`TestNet`] carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Plugins {
-    /// All of [`NetsyncPlugins`] in every App.
-    Both,
-    /// Only the App's own side's plugin (besides the shared ones).
-    OwnSide,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
-    Server,
-    Client,
-}
-
-fn base_app(protocol: &Protocol, plugins: Plugins, side: Side) -> App {
-    let group = NetsyncPlugins::default().build();
-    let group = match (plugins, side) {
-        (Plugins::Both, _) => group,
-        (Plugins::OwnSide, Side::Server) => group.disable::<crate::client::ClientPlugin>(),
-        (Plugins::OwnSide, Side::Client) => group.disable::<crate::server::ServerPlugin>(),
-    };
-    let mut app = App::new();
-    app.add_plugins((MinimalPlugins, group))
-        .insert_resource(TimeUpdateStrategy::ManualDuration(STEP));
-    protocol(&mut app);
-    app
-}
-
-fn finish(app: &mut App) {
-    app.finish();
-    app.cleanup();
-    crate::single_threaded(app);
 }

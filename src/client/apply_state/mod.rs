@@ -13,6 +13,7 @@
 //!   news again.
 
 mod apply;
+mod references;
 
 use core::any::TypeId;
 

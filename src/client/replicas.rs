@@ -30,6 +30,9 @@ const _: () =
 pub(crate) struct Replica {
     /// The slot the server named it by.
     pub(crate) slot: u32,
+    /// Its client entity, as [`ServerEntityMap`] has it (kept here too, so applying a frame
+    /// finds both with one lookup).
+    pub(crate) client: Option<Entity>,
     /// Tick of the frame that spawned it here; older frames about it are stale.
     pub(crate) spawned: NetTick,
     /// Per component: the tick of the value (or removal) applied, and whether it is present.

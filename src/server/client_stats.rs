@@ -46,8 +46,8 @@ pub(crate) fn add_client_stats(event: On<Add, ConnectedClient>, mut commands: Co
         .insert_if_new(ClientNetStats::default());
 }
 
-/// Refreshes every remote client's [`ClientNetStats`]; run when a second ended (`FrameEnd`,
-/// after the frame's send).
+/// Refreshes every remote client's [`ClientNetStats`]; run when a second ended (in `Main`
+/// after the main schedule's run, so after the frame's send).
 pub(crate) fn update_client_stats(
     server: Res<RenetServer>,
     config: Res<ServerConfig>,

@@ -1,18 +1,17 @@
 //! [`NetsyncServerDiagnostics`]: the server's figures in Bevy's diagnostics store, recorded
 //! once a second, and the clock that times each frame's work.
 //!
-//! The frame is timed by two schedules of our own placed around the main schedule's list:
-//! `FrameStart` before `First`, `FrameEnd` after `Last`. What runs between them is the
-//! frame's work: receiving, the frame's fixed ticks (the game's simulation included), the
-//! game's `Update`, sending. Rendering (a sub-app, after the main schedule) and the wait for
-//! the next frame are not in it.
+//! The frame is timed by systems placed around [`Main::run_main`] in the `Main` schedule (no
+//! schedule of our own: each schedule run costs Bevy two archetype moves and a map update).
+//! What runs between them is the frame's work: `First` to `Last`, that is receiving, the
+//! frame's fixed ticks (the game's simulation included), the game's `Update`, sending.
+//! Rendering (a sub-app, after the main schedule) and the wait for the next frame are not in
+//! it.
 
 use core::time::Duration;
 
 use bevy::{
-    app::MainScheduleOrder,
     diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, RegisterDiagnostic},
-    ecs::schedule::ScheduleLabel,
     platform::time::Instant,
     prelude::*,
 };
@@ -65,16 +64,8 @@ const HISTORY_SECONDS: usize = 20;
 /// left out of that second's figures.
 const MAX_FRAMES_PER_SECOND: usize = 8_192;
 
-/// Runs before `First`: the frame's work starts.
-#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
-struct FrameStart;
-
-/// Runs after `Last`: the frame's work is done.
-#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
-struct FrameEnd;
-
 /// This second's frame times, and whether a second just ended (then the per-second figures
-/// are due in this frame's `FrameEnd`).
+/// are due at this frame's end).
 #[derive(Resource, Default, Debug)]
 pub(crate) struct FrameTimes {
     started: Option<Instant>,
@@ -100,26 +91,22 @@ pub(crate) fn plugin(app: &mut App) {
     }
     app.init_resource::<FrameTimes>()
         .add_observer(add_client_stats);
-    // An App without the usual main schedule order (`App::empty`) is not timed.
-    if let Some(mut order) = app.world_mut().get_resource_mut::<MainScheduleOrder>()
-        && order.labels.contains(&First.intern())
-        && order.labels.contains(&Last.intern())
-    {
-        order.insert_before(First, FrameStart);
-        order.insert_after(Last, FrameEnd);
-    }
+    // Around the main schedule's run: an App without it (`App::empty`) is not timed.
     let server_exists = resource_exists::<RenetServer>;
-    app.add_systems(FrameStart, start_frame.run_if(server_exists))
-        .add_systems(
-            FrameEnd,
+    app.add_systems(
+        Main,
+        (
+            start_frame.before(Main::run_main),
             (
                 end_frame,
                 update_client_stats.run_if(second_ended),
                 record_diagnostics,
             )
                 .chain()
-                .run_if(server_exists),
-        );
+                .after(Main::run_main),
+        )
+            .run_if(server_exists),
+    );
 }
 
 /// Whether a second ended with this frame.
@@ -209,6 +196,32 @@ fn percentile(sorted: &[f32], share: f64) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The frame's time covers the main schedule's run (here a game system in `Update` that
+    /// takes 2 ms), and only while a server runs.
+    #[test]
+    fn frames_are_timed_around_the_main_schedule() {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).add_plugins(plugin).add_systems(
+            Update,
+            || std::thread::sleep(Duration::from_millis(2)),
+        );
+        app.update();
+        assert!(app.world().resource::<FrameTimes>().samples.is_empty());
+        app.insert_resource(RenetServer::new(
+            bevy_renet::renet::ConnectionConfig::default(),
+        ));
+        for _ in 0..3 {
+            app.update();
+        }
+        let times = app.world().resource::<FrameTimes>();
+        assert_eq!(times.samples.len(), 3, "{:?}", times.samples);
+        assert!(
+            times.samples.iter().all(|&ms| (2.0..1_000.0).contains(&ms)),
+            "{:?}",
+            times.samples
+        );
+    }
 
     #[test]
     fn percentiles_take_the_nearest_rank() {

@@ -15,6 +15,7 @@ mod budget;
 mod capture;
 mod client_ids;
 mod dedicated;
+mod diagnostics;
 mod entity_mapping;
 mod fuzz_regressions;
 mod hierarchy;

@@ -77,7 +77,8 @@ impl FrameApply<'_> {
                 continue;
             }
             self.replicas.tombstones.remove(&entity.remote);
-            if self.map.to_client(entity.remote).is_none() {
+            let mut client = self.map.to_client(entity.remote);
+            if client.is_none() {
                 // The server's copy of an entity this client spawned by prediction takes it
                 // over: no duplicate.
                 let predicted = spawned_by
@@ -101,15 +102,17 @@ impl FrameApply<'_> {
                         self.world.get_entity(*local).is_ok()
                             && self.map.to_server(*local).is_none()
                     });
-                let client = predicted.unwrap_or_else(|| self.world.spawn_empty().id());
-                self.map.insert(entity.remote, client);
+                let copy = predicted.unwrap_or_else(|| self.world.spawn_empty().id());
+                self.map.insert(entity.remote, copy);
                 self.touched_targets.push(entity.remote);
+                client = Some(copy);
             }
             let replica = self.replicas.entities.entry(entity.remote).or_default();
+            replica.client = client;
             replica.slot = entity.slot;
             replica.spawned = self.tick;
             if replica.frozen.take().is_some()
-                && let Some(client) = self.map.to_client(entity.remote)
+                && let Some(client) = client
                 && let Ok(mut copy) = self.world.get_entity_mut(client)
             {
                 copy.remove::<Frozen>();
@@ -202,10 +205,10 @@ impl FrameApply<'_> {
         values: &mut [Staged],
         from_server: Option<ComponentId>,
     ) {
-        let Some(client) = self.map.to_client(staged.remote) else {
+        let Some(replica) = self.replicas.entities.get_mut(&staged.remote) else {
             return;
         };
-        let Some(replica) = self.replicas.entities.get_mut(&staged.remote) else {
+        let Some(client) = replica.client else {
             return;
         };
         let registry = self.registry;

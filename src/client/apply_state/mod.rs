@@ -38,7 +38,7 @@ use crate::shared::{
     tick::NetTick,
     wire::{
         BitReader, DespawnEntry, Shape, StateHeader, ValueKind, read_change_tick, read_despawns,
-        read_entry_head, read_index, read_shape, read_value_kind,
+        read_entry_head, read_index, read_shape_into, read_value_kind,
     },
 };
 
@@ -277,16 +277,18 @@ impl FrameApply<'_> {
     ) -> Result<(), Stop> {
         let index_bits = self.registry.index_bits();
         let mut previous_slot = None;
-        let mut previous_shape: Option<Shape> = None;
+        // The previous entry's shape (when there was one), read over in place.
+        let mut shape = Shape::default();
         while let Some(head) = read_entry_head(reader, previous_slot)? {
-            previous_slot = Some(head.slot);
-            let shape = read_shape(
+            read_shape_into(
                 reader,
-                previous_shape.as_ref(),
+                &mut shape,
+                previous_slot.is_some(),
                 index_bits,
                 self.registry.len(),
                 self.tick,
             )?;
+            previous_slot = Some(head.slot);
             self.note(|summary| {
                 summary.entities += 1;
                 summary.spawns += u32::from(head.spawn.is_some());
@@ -334,7 +336,6 @@ impl FrameApply<'_> {
                     values: start..self.values.len(),
                 });
             }
-            previous_shape = Some(shape);
         }
         Ok(())
     }

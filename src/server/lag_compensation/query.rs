@@ -18,7 +18,8 @@ pub struct LagHit {
     pub distance: f32,
 }
 
-/// Lag-compensated queries for server game code (see the [module docs](super)).
+/// Lag-compensated queries for server game code: what client X saw when it produced its input
+/// of tick T, and casts against that (see [`LagCompensationSettings`] for the limits).
 ///
 /// ```
 /// use bevy::prelude::*;

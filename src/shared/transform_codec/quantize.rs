@@ -180,11 +180,11 @@ impl TransformCodec {
 
     pub(super) fn dequantize_rotation(&self, packed: PackedRotation) -> Result<Quat, DecodeError> {
         self.check_rotation(packed)?;
-        let max = self.rotation_max();
-        let smallest = packed.smallest.map(|quantized| {
-            let unit = quantized as f32 / max as f32;
-            (unit * 2.0 - 1.0) * core::f32::consts::FRAC_1_SQRT_2
-        });
+        // `0..=max` back to ±1/√2: one division per rotation, not one per component.
+        let scale = core::f32::consts::SQRT_2 / self.rotation_max() as f32;
+        let smallest = packed
+            .smallest
+            .map(|quantized| quantized as f32 * scale - core::f32::consts::FRAC_1_SQRT_2);
         let rest: f32 = smallest.iter().map(|c| c * c).sum();
         let mut components = [0.0f32; 4];
         let mut others = smallest.into_iter();
@@ -195,9 +195,16 @@ impl TransformCodec {
                 others.next().unwrap_or(0.0)
             };
         }
-        // Hostile bits can make the three exceed a unit length; normalizing keeps any input a
-        // rotation (the largest is then 0 and the others are not all 0).
-        Ok(Quat::from_array(components).normalize())
+        let rotation = Quat::from_array(components);
+        // The largest rebuilt from the rest makes a unit length (to rounding) whenever the three
+        // are within it, as an encoder's always are. Hostile bits can make them exceed it:
+        // normalizing keeps any input a rotation (the largest is then 0 and the others are not
+        // all 0).
+        Ok(if rest <= 1.0 {
+            rotation
+        } else {
+            rotation.normalize()
+        })
     }
 
     /// The rotation as `2 + 3 × bits` bits: the largest index, then the three others.

@@ -90,7 +90,30 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads an Exp-Golomb code of order `k` written by [`BitWriter::write_golomb`].
+    #[inline]
     pub fn read_golomb(&mut self, k: u32) -> Result<u64, DecodeError> {
+        // The common case: a short code, with at least a word of the buffer and 57 bits of
+        // the range ahead. One load, the zeros counted at once, no other check.
+        if self.remaining_bits() >= 57 {
+            let index = self.position / 8;
+            if let Some(word) = self.bytes.get(index..index + 8) {
+                let peek = u64::from_le_bytes(word.try_into().unwrap()) >> (self.position % 8);
+                let zeros = peek.trailing_zeros();
+                let len = 2 * zeros + k + 1;
+                if len <= 57 {
+                    let width = zeros + k;
+                    self.position += len as usize;
+                    let low = (peek >> (zeros + 1)) & ((1u64 << width) - 1);
+                    return Ok((1u64 << width | low) - (1u64 << k));
+                }
+            }
+        }
+        self.read_golomb_near_end(k)
+    }
+
+    /// [`Self::read_golomb`] of a long code, or near the end of the buffer or range.
+    #[cold]
+    fn read_golomb_near_end(&mut self, k: u32) -> Result<u64, DecodeError> {
         // The zeros up to the first one, counted at once when the code lies in one word.
         let ahead = self.remaining_bits().min(57) as u32;
         if ahead > 0 {
@@ -121,6 +144,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads a value written by [`BitWriter::write_signed_golomb`].
+    #[inline]
     pub fn read_signed_golomb(&mut self, k: u32) -> Result<i64, DecodeError> {
         Ok(unzigzag(self.read_golomb(k)?))
     }

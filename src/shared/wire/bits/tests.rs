@@ -47,6 +47,48 @@ fn golomb_codes_roundtrip_with_the_documented_lengths() {
     assert_eq!(golomb_len(6, 0), 5);
 }
 
+/// Long and short codes at every alignment read back the same, whether a word of the buffer
+/// and of the range lies ahead (the one-load path) or not; a range's end is a hard end even
+/// when the buffer goes on.
+#[test]
+fn golomb_codes_read_back_at_any_alignment_and_stop_at_the_range_end() {
+    let mut rng = SplitMix64::new(17);
+    for _ in 0..2_000 {
+        let mut out = BitWriter::new();
+        out.write_bits(0, (rng.next_u64() % 64) as u32);
+        let start = out.bit_len();
+        let codes: Vec<(u64, u32)> = (0..(rng.next_u64() % 12) as usize)
+            .map(|_| {
+                let k = (rng.next_u64() % 12) as u32;
+                // Magnitudes of every size, long codes (past 57 bits) included.
+                let value = rng.next_u64() >> (rng.next_u64() % 64);
+                (value, k)
+            })
+            .collect();
+        for &(value, k) in &codes {
+            out.write_golomb(value, k);
+        }
+        let end = out.bit_len();
+        // Bits after the range, which no read may take.
+        out.write_bits(rng.next_u64(), 64);
+        let bytes = out.into_bytes();
+        let mut reader = BitReader::with_range(&bytes, start, end);
+        for &(value, k) in &codes {
+            assert_eq!(reader.read_golomb(k), Ok(value), "k={k}");
+        }
+        assert_eq!(reader.remaining_bits(), 0);
+        assert!(reader.read_golomb(0).is_err());
+        // Cut one bit short: the last code no longer fits the range.
+        if let Some(&(value, k)) = codes.last() {
+            let mut reader = BitReader::with_range(&bytes, start, end - 1);
+            for &(value, k) in &codes[..codes.len() - 1] {
+                assert_eq!(reader.read_golomb(k), Ok(value));
+            }
+            assert_ne!(reader.read_golomb(k), Ok(value));
+        }
+    }
+}
+
 /// Every write, copy and cut agrees with a plain list of bits, whatever the alignment, and
 /// the bytes past the written bits stay zero (the fast paths rely on it).
 #[test]

@@ -30,8 +30,12 @@ use super::{BitReader, BitWriter, golomb_code, server_kind};
 use crate::shared::{error::DecodeError, tick::NetTick};
 
 mod owned_ack;
+mod shape;
 
 pub use owned_ack::OwnedAck;
+pub use shape::{Shape, read_shape_into, write_shape_parts};
+#[cfg(test)]
+pub use shape::{read_shape, write_shape};
 
 /// Largest state frame the server packs (one renet packet); an entity too large for one goes
 /// in a frame of its own, which renet slices.
@@ -225,6 +229,7 @@ pub struct EntryHead {
 }
 
 /// Writes the head of an entity entry; `previous` is the slot of the frame's previous entry.
+#[inline]
 pub fn write_entry_head(out: &mut BitWriter, head: &EntryHead, previous: Option<u32>) {
     debug_assert!(
         previous.is_none_or(|previous| head.slot > previous),
@@ -275,6 +280,7 @@ pub const MAX_DESPAWNS_PER_FRAME: usize = 256;
 pub const MAX_TICK_LEAP: i32 = 1 << 14;
 
 /// Reads the next entry's head, or `None` at the end of the entries.
+#[inline]
 pub fn read_entry_head(
     reader: &mut BitReader,
     previous: Option<u32>,
@@ -304,106 +310,8 @@ pub fn read_entry_head(
     Ok(Some(EntryHead { slot, spawn }))
 }
 
-/// Which components an entry carries, and the baselines its deltas use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Shape {
-    /// Registry indices, in the order their values follow (a spawn may have none).
-    pub components: Vec<u32>,
-    /// The acknowledged ticks deltas are taken against: the newest, and the one before.
-    pub baseline: Option<(NetTick, Option<NetTick>)>,
-}
-
-#[cfg(test)]
-/// Writes a shape: one bit when it equals `previous`.
-pub fn write_shape(
-    out: &mut BitWriter,
-    shape: &Shape,
-    previous: Option<&Shape>,
-    index_bits: u32,
-    tick: NetTick,
-) {
-    if previous == Some(shape) {
-        out.write_bool(false);
-    } else {
-        write_shape_parts(out, &shape.components, shape.baseline, index_bits, tick);
-    }
-}
-
-/// Writes a shape that differs from the previous entry's, from its parts.
-pub fn write_shape_parts(
-    out: &mut BitWriter,
-    components: &[u32],
-    baseline: Option<(NetTick, Option<NetTick>)>,
-    index_bits: u32,
-    tick: NetTick,
-) {
-    out.write_bool(true);
-    out.write_golomb(components.len() as u64, 0);
-    for &index in components {
-        out.write_bits(u64::from(index), index_bits);
-    }
-    out.write_bool(baseline.is_some());
-    if let Some((base, previous)) = baseline {
-        out.write_golomb(tick.diff(base).max(0) as u64, 0);
-        out.write_bool(previous.is_some());
-        if let Some(previous) = previous {
-            out.write_golomb(base.diff(previous).saturating_sub(1).max(0) as u64, 0);
-        }
-    }
-}
-
-/// Reads a shape written by [`write_shape`]; component indices must be below `registry_len`.
-pub fn read_shape(
-    reader: &mut BitReader,
-    previous: Option<&Shape>,
-    index_bits: u32,
-    registry_len: usize,
-    tick: NetTick,
-) -> Result<Shape, DecodeError> {
-    if !reader.read_bool()? {
-        return previous
-            .cloned()
-            .ok_or(DecodeError::UnexpectedEnd("a shape to repeat"));
-    }
-    let count = reader.read_golomb(0)?;
-    if count > registry_len as u64 {
-        return Err(DecodeError::UnexpectedEnd("a component list"));
-    }
-    let mut components = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let index = reader.read_bits(index_bits)? as u32;
-        if index as usize >= registry_len {
-            return Err(DecodeError::UnknownComponent(index));
-        }
-        if components.contains(&index) {
-            // One value per component and entity: found by the `from_server` fuzz target.
-            return Err(DecodeError::UnexpectedEnd(
-                "a component list without repeats",
-            ));
-        }
-        components.push(index);
-    }
-    let baseline = if reader.read_bool()? {
-        let base = tick.sub(read_u32(reader)?);
-        let previous = if reader.read_bool()? {
-            let gap = read_u32(reader)?
-                .checked_add(1)
-                .ok_or(DecodeError::VarintOverflow)?;
-            Some(base.sub(gap))
-        } else {
-            None
-        };
-        Some((base, previous))
-    } else {
-        None
-    };
-    Ok(Shape {
-        components,
-        baseline,
-    })
-}
-
 /// Writes the tick a value was set at, relative to the frame's tick.
+#[inline]
 pub fn write_change_tick(out: &mut BitWriter, changed: NetTick, tick: NetTick) {
     let age = tick.diff(changed).max(0) as u64;
     if age == 0 {
@@ -415,6 +323,7 @@ pub fn write_change_tick(out: &mut BitWriter, changed: NetTick, tick: NetTick) {
 }
 
 /// Reads a change tick written by [`write_change_tick`].
+#[inline]
 pub fn read_change_tick(reader: &mut BitReader, tick: NetTick) -> Result<NetTick, DecodeError> {
     if !reader.read_bool()? {
         return Ok(tick);
@@ -437,6 +346,7 @@ pub enum ValueKind {
 }
 
 /// Writes a value kind; `delta_allowed` must match what the reader will pass.
+#[inline]
 pub fn write_value_kind(out: &mut BitWriter, kind: ValueKind, delta_allowed: bool) {
     if delta_allowed {
         match kind {
@@ -459,6 +369,7 @@ pub fn write_value_kind(out: &mut BitWriter, kind: ValueKind, delta_allowed: boo
 }
 
 /// Reads a value kind written by [`write_value_kind`].
+#[inline]
 pub fn read_value_kind(
     reader: &mut BitReader,
     delta_allowed: bool,
@@ -476,6 +387,7 @@ pub fn read_value_kind(
     Ok(ValueKind::Blob(reader.read_bits(32)? as u32))
 }
 
+#[inline]
 fn read_u32(reader: &mut BitReader) -> Result<u32, DecodeError> {
     u32::try_from(reader.read_golomb(0)?).map_err(|_| DecodeError::VarintOverflow)
 }

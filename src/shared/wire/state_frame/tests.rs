@@ -84,6 +84,37 @@ fn a_frame_roundtrips_field_by_field() {
 }
 
 #[test]
+fn shapes_read_in_place_replace_the_previous_list_or_repeat_it() {
+    let tick = NetTick(40);
+    let first = Shape {
+        components: vec![0, 3, 1],
+        baseline: Some((NetTick(38), Some(NetTick(35)))),
+    };
+    let second = Shape {
+        components: vec![2],
+        baseline: None,
+    };
+    let mut out = BitWriter::new();
+    write_shape(&mut out, &first, None, 3, tick);
+    write_shape(&mut out, &first, Some(&first), 3, tick);
+    write_shape(&mut out, &second, Some(&first), 3, tick);
+    let bytes = out.into_bytes();
+    let mut reader = BitReader::new(&bytes);
+    let mut shape = Shape::default();
+    read_shape_into(&mut reader, &mut shape, false, 3, 5, tick).unwrap();
+    assert_eq!(shape, first);
+    read_shape_into(&mut reader, &mut shape, true, 3, 5, tick).unwrap();
+    assert_eq!(shape, first);
+    read_shape_into(&mut reader, &mut shape, true, 3, 5, tick).unwrap();
+    assert_eq!(shape, second);
+    // A repeat with nothing before it is malformed.
+    let mut out = BitWriter::new();
+    write_shape(&mut out, &first, Some(&first), 3, tick);
+    let bytes = out.into_bytes();
+    assert!(read_shape_into(&mut BitReader::new(&bytes), &mut shape, false, 3, 5, tick).is_err());
+}
+
+#[test]
 fn a_repeated_shape_costs_one_bit_and_unknown_components_are_refused() {
     let shape = Shape {
         components: vec![1],

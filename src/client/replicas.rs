@@ -138,6 +138,8 @@ struct TickParts {
 #[derive(Resource, Default)]
 pub(crate) struct Replicas {
     pub(crate) entities: EntityHashMap<Replica>,
+    /// The lists frames are read into, reused from frame to frame.
+    pub(crate) scratch: super::apply_state::FrameScratch,
     /// Slot → server entity, for the slots held.
     pub(crate) slots: SlotTable<Entity>,
     /// Server entity → entities (server ids) whose components name it, with the component.

@@ -202,10 +202,9 @@ mod tests {
     #[test]
     fn frames_are_timed_around_the_main_schedule() {
         let mut app = App::new();
-        app.add_plugins(MinimalPlugins).add_plugins(plugin).add_systems(
-            Update,
-            || std::thread::sleep(Duration::from_millis(2)),
-        );
+        app.add_plugins(MinimalPlugins)
+            .add_plugins(plugin)
+            .add_systems(Update, || std::thread::sleep(Duration::from_millis(2)));
         app.update();
         assert!(app.world().resource::<FrameTimes>().samples.is_empty());
         app.insert_resource(RenetServer::new(

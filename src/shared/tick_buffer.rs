@@ -300,6 +300,49 @@ mod tests {
         }
     }
 
+    /// Lookups agree with a plain list while the ring wraps around its storage (values forgotten
+    /// at the front, new ones appended past the end).
+    #[test]
+    fn lookups_agree_with_a_list_while_the_ring_wraps() {
+        let mut buffer = TickBuffer::<u32, 6>::default();
+        let mut list: Vec<u32> = Vec::new();
+        for tick in (3..120).step_by(3) {
+            buffer.insert(NetTick(tick), tick, SameTick::Keep);
+            list.push(tick);
+            if list.len() > 6 {
+                list.remove(0);
+            }
+            if tick % 9 == 0 {
+                buffer.forget_oldest(1);
+                list.remove(0);
+            }
+            let newest_at = |tick: u32, end: usize| list[..end].iter().rposition(|&t| t <= tick);
+            for query in tick.saturating_sub(25)..tick + 2 {
+                let expected = newest_at(query, list.len()).map(|i| list[i]);
+                assert_eq!(
+                    buffer.at_or_before(NetTick(query)).map(|(t, v)| (t.0, *v)),
+                    expected.map(|t| (t, t)),
+                    "{tick} {query}"
+                );
+                for earlier in query.saturating_sub(12)..=query {
+                    let found = newest_at(query, list.len());
+                    // An older entry only when the one found is newer than `earlier`.
+                    let older = found
+                        .filter(|&found| list[found] > earlier)
+                        .and_then(|found| newest_at(earlier, found))
+                        .map(|i| list[i]);
+                    assert_eq!(
+                        buffer
+                            .at_or_before_with_older(NetTick(query), Some(NetTick(earlier)))
+                            .map(|(found, older)| (found.0.0, older.map(|(t, _)| t.0))),
+                        found.map(|i| (list[i], older)),
+                        "{tick} {query} {earlier}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn pushes_at_the_newest_end() {
         let mut buffer = TickBuffer::<u32, 8>::default();

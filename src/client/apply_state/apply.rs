@@ -55,9 +55,9 @@ impl FrameApply<'_> {
         Ok(())
     }
 
-    pub(super) fn apply(&mut self, staged: Vec<StagedEntity>) -> Result<(), DecodeError> {
+    pub(super) fn apply(&mut self, staged: &[StagedEntity]) -> Result<(), DecodeError> {
         let mut values = core::mem::take(&mut self.values);
-        let result = self.apply_values(&staged, &mut values);
+        let result = self.apply_values(staged, &mut values);
         values.clear();
         self.values = values;
         result
@@ -283,9 +283,16 @@ impl FrameApply<'_> {
                     interpolated: component.interpolated && !entity.contains::<NoInterpolation>(),
                     tick: value.tick,
                     frame_tick: tick,
+                    ids: ReceiverIds {
+                        component: component.component_id,
+                        buffer: receiver.buffer_id,
+                        confirmed: receiver.confirmed_id,
+                    },
                 };
                 if receiver.decoder.write_fresh(at, entity, write) {
-                    replica.deferred.retain(|(held, _)| *held != value.index);
+                    if !replica.deferred.is_empty() {
+                        replica.deferred.retain(|(held, _)| *held != value.index);
+                    }
                     if replica.references(value.index).is_some() {
                         references.push((value.index, Vec::new()));
                     }
@@ -334,7 +341,9 @@ impl FrameApply<'_> {
                 );
             }
         }
-        if let Some(entity) = entity.as_mut() {
+        if let Some(entity) = entity.as_mut()
+            && !inserts.is_empty()
+        {
             ErasedValue::insert_all(entity, inserts);
         }
         for (index, targets) in references {

@@ -22,7 +22,7 @@ use bevy::{ecs::component::ComponentId, prelude::*};
 use super::{
     PredictedSpawns,
     component_receivers::{
-        ComponentReceiver, ComponentReceivers, FreshWrite, ReadError, ValueEncoding,
+        ComponentReceiver, ComponentReceivers, FreshWrite, ReadError, ReceiverIds, ValueEncoding,
     },
     replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
 };
@@ -77,6 +77,7 @@ pub(crate) fn apply_state_frame(
         world.resource_scope(|world, registry: Mut<ReplicationRegistry>| {
             scoped(world, |world, receivers: &mut ComponentReceivers| {
                 world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
+                    let scratch = core::mem::take(&mut replicas.scratch);
                     let mut frame = FrameApply {
                         world,
                         registry: &registry,
@@ -86,7 +87,8 @@ pub(crate) fn apply_state_frame(
                         tick: header.tick,
                         touched_targets: Vec::new(),
                         blob_missing: false,
-                        values: Vec::new(),
+                        values: scratch.values,
+                        entities: scratch.entities,
                         summary,
                     };
                     let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
@@ -97,6 +99,10 @@ pub(crate) fn apply_state_frame(
                     }
                     let complete = complete?;
                     frame.resolve_references();
+                    let (mut values, mut entities) = (frame.values, frame.entities);
+                    values.clear();
+                    entities.clear();
+                    replicas.scratch = FrameScratch { values, entities };
                     if complete {
                         replicas.acks.push(header.seq);
                         replicas.part_applied(
@@ -120,6 +126,14 @@ pub(crate) fn apply_state_frame(
             })
         })
     })
+}
+
+/// The lists a frame is read into, kept in [`Replicas`] between frames so that their
+/// allocations serve the next one.
+#[derive(Default)]
+pub(crate) struct FrameScratch {
+    values: Vec<Staged>,
+    entities: Vec<StagedEntity>,
 }
 
 /// One component value read from a frame.
@@ -186,6 +200,8 @@ struct FrameApply<'a> {
     blob_missing: bool,
     /// The values of every entity entry read, in order.
     values: Vec<Staged>,
+    /// The entity entries read, in order (empty between reads).
+    entities: Vec<StagedEntity>,
     /// What the frame held, noted for a capture.
     summary: Option<&'a mut StateSummary>,
 }
@@ -206,9 +222,11 @@ impl FrameApply<'_> {
             Err(Stop::Abort) => return Ok(false),
             Err(Stop::Malformed(error)) => return Err(error),
         }
-        let mut staged = Vec::new();
+        let mut staged = core::mem::take(&mut self.entities);
         let result = self.read_entities(reader, &mut staged);
-        self.apply(staged)?;
+        self.apply(&staged)?;
+        staged.clear();
+        self.entities = staged;
         match result {
             Ok(()) => Ok(!self.blob_missing),
             Err(Stop::Abort) => Ok(false),

@@ -246,7 +246,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             (InPlace::Component, write.tick)
         };
         let stage = &mut self.stage;
-        write::write_in_place(entity, target, tick, || {
+        write::write_in_place(entity, target, write.ids, tick, || {
             stage[at as usize].take().expect("checked just above").first
         })
     }

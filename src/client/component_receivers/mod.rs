@@ -63,6 +63,20 @@ pub(crate) struct FreshWrite {
     pub(crate) tick: NetTick,
     /// The frame's tick.
     pub(crate) frame_tick: NetTick,
+    /// The ids of the component, its interpolation buffer and its record of server values in
+    /// the entity's world (looked up by id, not by type).
+    pub(crate) ids: ReceiverIds,
+}
+
+/// The component ids one component type's values are written under.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReceiverIds {
+    /// The component's.
+    pub(crate) component: ComponentId,
+    /// Its [`SnapshotBuffer`]'s.
+    pub(crate) buffer: ComponentId,
+    /// Its [`Confirmed`] record's.
+    pub(crate) confirmed: ComponentId,
 }
 
 /// Reads one component type's values, keeping what delta coding needs. Values read wait in the

@@ -9,7 +9,7 @@ use bevy::{
     prelude::*,
 };
 
-use super::WriteComponent;
+use super::{ReceiverIds, WriteComponent};
 use crate::shared::{
     entity_map::ServerEntityMap, erased::ErasedValue, interpolate::SnapshotBuffer,
     prediction::Confirmed, tick::NetTick,
@@ -127,10 +127,12 @@ pub(super) enum InPlace {
 /// Puts a fresh value (made by `value`, called only then) where `target` says, when the entity
 /// already holds the component and, for a buffer or record, that too: what applying a frame
 /// does then with a boxed value, typed. Returns whether it wrote;
-/// otherwise nothing changed.
+/// otherwise nothing changed. `ids` must be `C`'s, `SnapshotBuffer<C>`'s and `Confirmed<C>`'s
+/// in the entity's world: they are looked up by id, without hashing the types.
 pub(super) fn write_in_place<C: Component>(
     entity: &mut EntityWorldMut,
     target: InPlace,
+    ids: ReceiverIds,
     tick: NetTick,
     value: impl FnOnce() -> C,
 ) -> bool {
@@ -138,34 +140,38 @@ pub(super) fn write_in_place<C: Component>(
         InPlace::Component => {
             if <C::Mutability as ComponentMutability>::MUTABLE {
                 // SAFETY: the component is mutable (checked just above).
-                let Some(mut current) = (unsafe { entity.get_mut_assume_mutable::<C>() }) else {
+                let Ok(current) = (unsafe { entity.get_mut_assume_mutable_by_id(ids.component) })
+                else {
                     return false;
                 };
-                *current = value();
+                // SAFETY: `ids.component` is `C`'s (the caller's promise).
+                *unsafe { current.with_type::<C>() } = value();
             } else {
-                if !entity.contains::<C>() {
+                if !entity.contains_id(ids.component) {
                     return false;
                 }
                 entity.insert(value());
             }
         }
         InPlace::Snapshot => {
-            if !entity.contains::<C>() {
+            if !entity.contains_id(ids.component) {
                 return false;
             }
-            let Some(mut buffer) = entity.get_mut::<SnapshotBuffer<C>>() else {
+            let Ok(buffer) = entity.get_mut_by_id(ids.buffer) else {
                 return false;
             };
-            buffer.push(tick, value());
+            // SAFETY: `ids.buffer` is `SnapshotBuffer<C>`'s (the caller's promise).
+            unsafe { buffer.with_type::<SnapshotBuffer<C>>() }.push(tick, value());
         }
         InPlace::Confirmed => {
-            if !entity.contains::<C>() {
+            if !entity.contains_id(ids.component) {
                 return false;
             }
-            let Some(mut confirmed) = entity.get_mut::<Confirmed<C>>() else {
+            let Ok(confirmed) = entity.get_mut_by_id(ids.confirmed) else {
                 return false;
             };
-            confirmed.push(tick, value());
+            // SAFETY: `ids.confirmed` is `Confirmed<C>`'s (the caller's promise).
+            unsafe { confirmed.with_type::<Confirmed<C>>() }.push(tick, value());
         }
     }
     true

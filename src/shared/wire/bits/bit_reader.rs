@@ -92,28 +92,42 @@ impl<'a> BitReader<'a> {
     /// Reads an Exp-Golomb code of order `k` written by [`BitWriter::write_golomb`].
     #[inline]
     pub fn read_golomb(&mut self, k: u32) -> Result<u64, DecodeError> {
-        // The common case: a short code, with at least a word of the buffer and 57 bits of
-        // the range ahead. One load, the zeros counted at once, no other check.
-        if self.remaining_bits() >= 57 {
-            let index = self.position / 8;
-            if let Some(word) = self.bytes.get(index..index + 8) {
-                let peek = u64::from_le_bytes(word.try_into().unwrap()) >> (self.position % 8);
-                let zeros = peek.trailing_zeros();
-                let len = 2 * zeros + k + 1;
-                if len <= 57 {
-                    let width = zeros + k;
-                    self.position += len as usize;
-                    let low = (peek >> (zeros + 1)) & ((1u64 << width) - 1);
-                    return Ok((1u64 << width | low) - (1u64 << k));
-                }
-            }
+        // The common case: a code within the next word (or what is left of the range). One
+        // load, the zeros counted at once.
+        let (peek, valid) = self.peek_word();
+        let zeros = peek.trailing_zeros();
+        let len = 2 * zeros + k + 1;
+        if len <= valid {
+            let width = zeros + k;
+            self.position += len as usize;
+            let low = (peek >> (zeros + 1)) & ((1u64 << width) - 1);
+            return Ok((1u64 << width | low) - (1u64 << k));
         }
-        self.read_golomb_near_end(k)
+        self.read_golomb_slow(k)
     }
 
-    /// [`Self::read_golomb`] of a long code, or near the end of the buffer or range.
+    /// The bits from the position on, lowest first, and how many of them are within the range
+    /// (at most 64, fewer near the end; the rest are the buffer's next bits, or zeros past it).
+    #[inline]
+    fn peek_word(&self) -> (u64, u32) {
+        let index = self.position / 8;
+        let offset = (self.position % 8) as u32;
+        let word = match self.bytes.get(index..index + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().unwrap()),
+            None => {
+                let mut word = [0u8; 8];
+                let tail = self.bytes.get(index..).unwrap_or_default();
+                word[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(word)
+            }
+        };
+        let valid = (64 - offset).min(self.remaining_bits().min(64) as u32);
+        (word >> offset, valid)
+    }
+
+    /// [`Self::read_golomb`] of a code longer than a word's bits ahead, or past the range.
     #[cold]
-    fn read_golomb_near_end(&mut self, k: u32) -> Result<u64, DecodeError> {
+    fn read_golomb_slow(&mut self, k: u32) -> Result<u64, DecodeError> {
         // The zeros up to the first one, counted at once when the code lies in one word.
         let ahead = self.remaining_bits().min(57) as u32;
         if ahead > 0 {

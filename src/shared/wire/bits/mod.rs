@@ -181,10 +181,17 @@ impl BitWriter {
     /// and every doubling beyond costs two more. Order 0: 0 → 1 bit, 1–2 → 3 bits, 3–6 → 5 bits.
     #[inline]
     pub fn write_golomb(&mut self, value: u64, k: u32) {
-        if let Some((code, len)) = golomb_code(value, k) {
-            self.write_bits(code, len);
-            return;
+        match golomb_code(value, k) {
+            Some((code, len)) => self.write_bits(code, len),
+            None => self.write_long_golomb(value, k),
         }
+    }
+
+    /// [`Self::write_golomb`] of a code longer than 64 bits: kept apart so that the common
+    /// short code stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn write_long_golomb(&mut self, value: u64, k: u32) {
         let shifted = u128::from(value) + (1u128 << k);
         let width = 127 - shifted.leading_zeros();
         let zeros = width - k;

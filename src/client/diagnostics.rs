@@ -9,9 +9,10 @@ use bevy_renet::RenetClient;
 use super::{prediction::PredictionStats, timeline::ClientTimeline};
 use crate::shared::entity_map::ServerEntityMap;
 
-/// Paths of the client's diagnostics (read them from `DiagnosticsStore`), recorded ten times a
-/// second ([`Self::RECORD_PERIOD_SECONDS`]) by [`ClientSet::Receive`](super::ClientSet::Receive)
-/// while connected, each keeping the last [`Self::HISTORY_LENGTH`] measurements.
+/// Paths of the client's diagnostics (read them from `DiagnosticsStore`), recorded about ten
+/// times a second ([`Self::RECORD_PERIOD_SECONDS`], at most once a frame) by
+/// [`ClientSet::Receive`](super::ClientSet::Receive) while connected, each keeping the last
+/// [`Self::HISTORY_LENGTH`] measurements and smoothed over [`Self::SMOOTHING_SECONDS`].
 pub struct NetsyncDiagnostics;
 
 impl NetsyncDiagnostics {
@@ -19,8 +20,12 @@ impl NetsyncDiagnostics {
     /// about 5 % of its frame's network work (a dozen measurements, each timestamped, through
     /// Bevy's buffered store) for figures that are smoothed anyway.
     pub const RECORD_PERIOD_SECONDS: f64 = 0.1;
-    /// Measurements each path keeps: six seconds at [`Self::RECORD_PERIOD_SECONDS`].
+    /// Measurements each path keeps: about six seconds at [`Self::RECORD_PERIOD_SECONDS`].
     pub const HISTORY_LENGTH: usize = 60;
+    /// Seconds for about 83 % of a change to show in `Diagnostic::smoothed` (Bevy's
+    /// exponential smoothing; its default of about 0.1 s would not smooth figures recorded
+    /// this often).
+    pub const SMOOTHING_SECONDS: f64 = 0.5;
     /// Round-trip time, milliseconds.
     pub const RTT_MS: DiagnosticPath = DiagnosticPath::const_new("netsync/rtt_ms");
     /// Arrival jitter of the server's packets, milliseconds.
@@ -69,7 +74,9 @@ pub(crate) fn register(app: &mut App) {
         NetsyncDiagnostics::ENTITIES_HELD,
     ] {
         app.register_diagnostic(
-            Diagnostic::new(path).with_max_history_length(NetsyncDiagnostics::HISTORY_LENGTH),
+            Diagnostic::new(path)
+                .with_max_history_length(NetsyncDiagnostics::HISTORY_LENGTH)
+                .with_smoothing_factor(NetsyncDiagnostics::SMOOTHING_SECONDS),
         );
     }
 }
@@ -95,13 +102,14 @@ pub(crate) fn record_diagnostics(
         return;
     };
     let now = time.elapsed_secs_f64();
-    if recorded
-        .at
-        .is_some_and(|at| now - at < NetsyncDiagnostics::RECORD_PERIOD_SECONDS)
-    {
+    let period = NetsyncDiagnostics::RECORD_PERIOD_SECONDS;
+    // Due a period after the last one was due, not after the frame that took it: frames that
+    // do not divide the period do not stretch it (nor does a stall make a burst).
+    let due = recorded.at.map(|at| at + period);
+    if due.is_some_and(|due| now < due) {
         return;
     }
-    recorded.at = Some(now);
+    recorded.at = Some(due.map_or(now, |due| due.max(now - period)));
     // Rates over about half a second.
     let (before, since) = recorded.rates_from;
     let seconds = now - since;

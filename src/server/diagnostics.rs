@@ -11,7 +11,7 @@
 use core::time::Duration;
 
 use bevy::{
-    diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, RegisterDiagnostic},
+    diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, FrameCount, RegisterDiagnostic},
     platform::time::Instant,
     prelude::*,
 };
@@ -93,19 +93,20 @@ pub(crate) fn plugin(app: &mut App) {
         .add_observer(add_client_stats);
     // Around the main schedule's run: an App without it (`App::empty`) is not timed.
     let server_exists = resource_exists::<RenetServer>;
+    // Each half checks for a server when it runs: the game may stop it in between.
     app.add_systems(
         Main,
         (
-            start_frame.before(Main::run_main),
+            start_frame.before(Main::run_main).run_if(server_exists),
             (
                 end_frame,
                 update_client_stats.run_if(second_ended),
                 record_diagnostics,
             )
                 .chain()
-                .after(Main::run_main),
-        )
-            .run_if(server_exists),
+                .after(Main::run_main)
+                .run_if(server_exists),
+        ),
     );
 }
 
@@ -114,7 +115,12 @@ fn second_ended(times: Res<FrameTimes>) -> bool {
     times.due
 }
 
-fn start_frame(mut times: ResMut<FrameTimes>) {
+/// Starts timing the frame, except the App's first, whose `Main` runs the startup schedules
+/// too (`FrameCount` is 0 until the first frame's `Last`).
+fn start_frame(mut times: ResMut<FrameTimes>, frame: Option<Res<FrameCount>>) {
+    if frame.is_some_and(|frame| frame.0 == 0) {
+        return;
+    }
     times.started = Some(Instant::now());
 }
 
@@ -198,7 +204,8 @@ mod tests {
     use super::*;
 
     /// The frame's time covers the main schedule's run (here a game system in `Update` that
-    /// takes 2 ms), and only while a server runs.
+    /// takes 2 ms), and only while a server runs; a server stopped during a frame ends it
+    /// without a panic.
     #[test]
     fn frames_are_timed_around_the_main_schedule() {
         let mut app = App::new();
@@ -220,6 +227,14 @@ mod tests {
             "{:?}",
             times.samples
         );
+        // A second ends in a frame that stops the server: the figures wait for the next one.
+        app.world_mut().resource_mut::<FrameTimes>().second_started =
+            Some(Instant::now() - Duration::from_secs(2));
+        app.add_systems(Update, |mut commands: Commands| {
+            commands.remove_resource::<RenetServer>();
+        });
+        app.update();
+        app.update();
     }
 
     #[test]

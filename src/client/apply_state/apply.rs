@@ -283,11 +283,7 @@ impl FrameApply<'_> {
                     interpolated: component.interpolated && !entity.contains::<NoInterpolation>(),
                     tick: value.tick,
                     frame_tick: tick,
-                    ids: ReceiverIds {
-                        component: component.component_id,
-                        buffer: receiver.buffer_id,
-                        confirmed: receiver.confirmed_id,
-                    },
+                    ids: receiver.ids(),
                 };
                 if receiver.decoder.write_fresh(at, entity, write) {
                     if !replica.deferred.is_empty() {

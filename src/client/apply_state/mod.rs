@@ -22,7 +22,7 @@ use bevy::{ecs::component::ComponentId, prelude::*};
 use super::{
     PredictedSpawns,
     component_receivers::{
-        ComponentReceiver, ComponentReceivers, FreshWrite, ReadError, ReceiverIds, ValueEncoding,
+        ComponentReceiver, ComponentReceivers, FreshWrite, ReadError, ValueEncoding,
     },
     replicas::{ListingMapper, RecordingMapper, Replica, Replicas},
 };

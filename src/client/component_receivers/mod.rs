@@ -173,6 +173,9 @@ pub(crate) trait WriteComponent: Send + Sync {
 
 /// The client's work for one replicated component type.
 pub(crate) struct ComponentReceiver {
+    /// The id of its component, registered with its decoder and writer (so that writes by id
+    /// are of the decoder's type, whatever the registry says).
+    component_id: ComponentId,
     /// The id of its [`SnapshotBuffer`].
     pub(crate) buffer_id: ComponentId,
     /// The id of its record of server values ([`Confirmed`]), for predicted entities.
@@ -187,6 +190,7 @@ impl ComponentReceiver {
     /// `C`'s receiver, coded by `codec`; registers its buffer and record components.
     fn new<C: Component, K: ComponentCodec<C>>(world: &mut World, codec: Arc<K>) -> Self {
         Self {
+            component_id: world.register_component::<C>(),
             buffer_id: world.register_component::<SnapshotBuffer<C>>(),
             confirmed_id: world.register_component::<Confirmed<C>>(),
             decoder: match as_transform_codec::<C, K>(&*codec) {
@@ -194,6 +198,15 @@ impl ComponentReceiver {
                 None => Box::new(decode::TypedDecoder::<C, _>::new(codec)),
             },
             writer: Box::new(write::TypedWriter::<C>::new()),
+        }
+    }
+
+    /// The ids its values are written under (see [`write::write_in_place`]).
+    pub(crate) fn ids(&self) -> ReceiverIds {
+        ReceiverIds {
+            component: self.component_id,
+            buffer: self.buffer_id,
+            confirmed: self.confirmed_id,
         }
     }
 }

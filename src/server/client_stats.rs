@@ -76,8 +76,58 @@ pub(crate) fn update_client_stats(
             } else {
                 spent as f64 * 100.0 / rate as f64
             },
-            entities_in_view: replication.slots.iter().filter(|slot| slot.visible).count(),
+            entities_in_view: entities_in_view(replication),
             frames_awaiting_ack: replication.in_flight(),
         };
+    }
+}
+
+/// The entities relevant to a client. With interest management its relevant list is kept, and
+/// only those slots are looked at: a scan of every slot for each of 200 clients of an open
+/// world of 10,000 entities made the frame that refreshed the figures take milliseconds.
+fn entities_in_view(replication: &ClientReplication) -> usize {
+    let visible = |slot: &u32| {
+        replication
+            .slots
+            .get(*slot as usize)
+            .is_some_and(|state| state.visible)
+    };
+    if replication.relevance_tracked {
+        replication
+            .relevant
+            .iter()
+            .filter(|slot| visible(slot))
+            .count()
+    } else {
+        replication
+            .slots
+            .iter()
+            .filter(|state| state.visible)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_in_view_are_the_visible_slots_whichever_way_they_are_counted() {
+        let mut replication = ClientReplication::default();
+        replication.slots.resize(10, Default::default());
+        for slot in [1, 4, 7] {
+            replication.slots[slot].visible = true;
+        }
+        assert_eq!(entities_in_view(&replication), 3);
+        // Kept by interest management: the relevant list, whose slots the table shows visible
+        // (a slot listed but reset is not counted).
+        replication.relevance_tracked = true;
+        replication.relevant = vec![1, 4, 7, 9];
+        assert_eq!(entities_in_view(&replication), 3);
+        replication.slots[9].visible = true;
+        assert_eq!(entities_in_view(&replication), 4);
+        // Only the list is read: a visible slot outside it is not in view.
+        replication.slots[2].visible = true;
+        assert_eq!(entities_in_view(&replication), 4);
     }
 }

@@ -87,8 +87,11 @@ impl FrameApply<'_> {
                             .iter()
                             .find(|value| value.index == index)
                     })
-                    .and_then(|value| match &value.value {
-                        StagedValue::Decoded(copies) => copies.first()?.get::<SpawnedBy>().copied(),
+                    .and_then(|value| match value.value {
+                        StagedValue::Decoded(at) => self.decoded[at as usize]
+                            .first()?
+                            .get::<SpawnedBy>()
+                            .copied(),
                         _ => None,
                     })
                     .and_then(|key| {
@@ -147,10 +150,11 @@ impl FrameApply<'_> {
         for value in values {
             if let StagedValue::Staged(at) = value.value {
                 let decoder = &mut self.receivers.get_mut(value.index)?.decoder;
-                value.value = StagedValue::Decoded(decoder.take_erased(at));
+                value.value =
+                    StagedValue::Decoded(push_decoded(&mut self.decoded, decoder.take_erased(at)));
             }
-            if let StagedValue::Decoded(copies) = &mut value.value {
-                aliased.restore(value.index, copies, aliasing);
+            if let StagedValue::Decoded(at) = value.value {
+                aliased.restore(value.index, &mut self.decoded[at as usize], aliasing);
             }
         }
         Ok(())
@@ -190,7 +194,7 @@ impl FrameApply<'_> {
                 };
                 let at = decoder.read_blob(&bytes, entity.slot, value.tick, copies)?;
                 value.value = if entity.spawn {
-                    StagedValue::Decoded(decoder.take_erased(at))
+                    StagedValue::Decoded(push_decoded(&mut self.decoded, decoder.take_erased(at)))
                 } else {
                     StagedValue::Staged(at)
                 };
@@ -297,7 +301,7 @@ impl FrameApply<'_> {
             }
             let mut copies = match core::mem::replace(&mut value.value, StagedValue::Removed) {
                 StagedValue::Staged(at) => receiver.decoder.take_erased(at),
-                StagedValue::Decoded(copies) => copies,
+                StagedValue::Decoded(at) => core::mem::take(&mut self.decoded[at as usize]),
                 _ => continue,
             };
             let receiver = &*receiver;

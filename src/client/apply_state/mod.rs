@@ -88,6 +88,7 @@ pub(crate) fn apply_state_frame(
                         touched_targets: Vec::new(),
                         blob_missing: false,
                         values: scratch.values,
+                        decoded: scratch.decoded,
                         entities: scratch.entities,
                         summary,
                     };
@@ -99,10 +100,16 @@ pub(crate) fn apply_state_frame(
                     }
                     let complete = complete?;
                     frame.resolve_references();
-                    let (mut values, mut entities) = (frame.values, frame.entities);
+                    let (mut values, mut decoded, mut entities) =
+                        (frame.values, frame.decoded, frame.entities);
                     values.clear();
+                    decoded.clear();
                     entities.clear();
-                    replicas.scratch = FrameScratch { values, entities };
+                    replicas.scratch = FrameScratch {
+                        values,
+                        decoded,
+                        entities,
+                    };
                     if complete {
                         replicas.acks.push(header.seq);
                         replicas.part_applied(
@@ -133,29 +140,43 @@ pub(crate) fn apply_state_frame(
 #[derive(Default)]
 pub(crate) struct FrameScratch {
     values: Vec<Staged>,
+    decoded: Vec<Vec<ErasedValue>>,
     entities: Vec<StagedEntity>,
 }
 
-/// One component value read from a frame.
+/// One component value read from a frame: four `u32`s, so that a value read is pushed from
+/// registers (a payload of another size made the push copy it through the stack, and that
+/// copy waited for every store before it, the history's cold ones included).
+#[derive(Clone, Copy)]
 struct Staged {
     index: u32,
     tick: NetTick,
     value: StagedValue,
 }
 
+#[derive(Clone, Copy)]
 enum StagedValue {
     Removed,
     /// Decoded and waiting, typed, at this position of its type's decoder's stage (see
     /// [`DecodeComponent`](super::component_receivers::DecodeComponent)).
     Staged(u32),
-    /// Decoded and boxed, one value per copy (a spawn's values, and aliased ones).
-    Decoded(Vec<ErasedValue>),
+    /// Decoded and boxed, one value per copy (a spawn's values, and aliased ones), at this
+    /// position of [`FrameApply::decoded`].
+    Decoded(u32),
     /// A value that arrived in slices: decoded only if it is still news.
     Blob(u32),
     /// A value in slices that is news but was not held: left out (as if the entry did not
     /// list it).
     Missing,
 }
+
+/// Keeps a value's boxed copies in `decoded`, returning where.
+fn push_decoded(decoded: &mut Vec<Vec<ErasedValue>>, copies: Vec<ErasedValue>) -> u32 {
+    decoded.push(copies);
+    (decoded.len() - 1) as u32
+}
+
+const _: () = assert!(size_of::<Staged>() == 16);
 
 /// One entity's entry read from a frame; its values are `values` of [`FrameApply::values`].
 struct StagedEntity {
@@ -200,6 +221,8 @@ struct FrameApply<'a> {
     blob_missing: bool,
     /// The values of every entity entry read, in order.
     values: Vec<Staged>,
+    /// The boxed values of [`StagedValue::Decoded`] (each taken when applied).
+    decoded: Vec<Vec<ErasedValue>>,
     /// The entity entries read, in order (empty between reads).
     entities: Vec<StagedEntity>,
     /// What the frame held, noted for a capture.
@@ -365,7 +388,7 @@ impl FrameApply<'_> {
         slot: u32,
         spawn: bool,
     ) -> Result<(), Stop> {
-        let values = &mut self.values;
+        let (values, decoded) = (&mut self.values, &mut self.decoded);
         values.reserve(shape.components.len());
         for &index in &shape.components {
             let removed = !spawn && reader.read_bool()?;
@@ -406,7 +429,7 @@ impl FrameApply<'_> {
             };
             // A spawn's values are boxed now: they are inserted together.
             let value = if spawn {
-                StagedValue::Decoded(decoder.take_erased(at))
+                StagedValue::Decoded(push_decoded(decoded, decoder.take_erased(at)))
             } else {
                 StagedValue::Staged(at)
             };

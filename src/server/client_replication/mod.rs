@@ -190,6 +190,8 @@ pub(crate) struct ClientReplication {
     pub(crate) blobs: ClientBlobs,
     pub(crate) budget: Budget,
     sent: Vec<SentFrame>,
+    /// Frames of `sent` not acknowledged ([`Self::in_flight`]), counted as they come and go.
+    in_flight: usize,
     /// Emptied item lists of acknowledged frames, for the next frames to fill.
     spare_item_lists: Vec<Vec<SentItem>>,
     next_seq: u16,
@@ -252,6 +254,7 @@ impl Default for ClientReplication {
             blobs: ClientBlobs::default(),
             budget: Budget::default(),
             sent: (0..SENT_FRAMES).map(|_| SentFrame::default()).collect(),
+            in_flight: 0,
             spare_item_lists: Vec::new(),
             next_seq: 0,
             last_frame_tick: None,
@@ -377,6 +380,8 @@ impl ClientReplication {
     /// Remembers what frame `seq` of `tick` carried.
     pub(crate) fn record_sent(&mut self, seq: u16, tick: NetTick, items: Vec<SentItem>) {
         let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
+        // A frame never acknowledged whose place is taken stops counting as the new one starts.
+        self.in_flight += usize::from(frame.seq.is_none());
         frame.seq = Some(seq);
         frame.tick = tick;
         frame.items = items;
@@ -413,6 +418,7 @@ impl ClientReplication {
                 continue;
             }
             frame.seq = None;
+            self.in_flight -= 1;
             let tick = frame.tick;
             let items = core::mem::take(&mut frame.items);
             for item in &items {
@@ -450,47 +456,9 @@ impl ClientReplication {
     /// Frames among the last [`SENT_FRAMES`] sent that are not acknowledged: on their way, or
     /// lost (a lost frame counts until its place in the ring is taken).
     pub(crate) fn in_flight(&self) -> usize {
-        self.sent.iter().filter(|frame| frame.seq.is_some()).count()
+        self.in_flight
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn acks_keep_the_two_newest_ticks_and_ignore_old_lives() {
-        let entity = Entity::from_raw_u32(3).unwrap();
-        let mut client = ClientReplication::default();
-        client.reserve_slots(1);
-        client.slots[0].reset(entity);
-        let epoch = client.slots[0].epoch;
-        for (seq, tick) in [(0u16, 5u32), (1, 7), (2, 6)] {
-            client.record_sent(seq, NetTick(tick), vec![SentItem::Slot { slot: 0, epoch }]);
-        }
-        client.acknowledge([1, 0, 999]);
-        assert_eq!(client.slots[0].acked, Some(NetTick(7)));
-        assert_eq!(client.slots[0].acked_previous, Some(NetTick(5)));
-        client.acknowledge([2, 2]);
-        assert_eq!(client.slots[0].acked_previous, Some(NetTick(6)));
-        // A new life of the slot ignores acks of frames sent before.
-        client.record_sent(3, NetTick(8), vec![SentItem::Slot { slot: 0, epoch }]);
-        client.slots[0].reset(entity);
-        client.acknowledge([3]);
-        assert_eq!(client.slots[0].acked, None);
-        assert_eq!(client.in_flight(), 0);
-    }
-
-    #[test]
-    fn despawns_are_pending_until_acknowledged() {
-        let entity = Entity::from_raw_u32(4).unwrap();
-        let mut client = ClientReplication::default();
-        client.push_despawn(entity, NetTick(2), false);
-        client.push_despawn(entity, NetTick(3), false);
-        assert_eq!(client.despawns.len(), 1);
-        let pending = *client.despawns.values().next().unwrap();
-        client.record_sent(0, NetTick(3), vec![SentItem::Despawn(pending)]);
-        client.acknowledge([0]);
-        assert!(client.despawns.is_empty());
-    }
-}
+mod tests;

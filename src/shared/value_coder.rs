@@ -135,6 +135,7 @@ impl ValueCoder<Transform> for TransformCodec {
         ComponentCodec::write(self, value, out)
     }
 
+    #[inline]
     fn write_keeping(
         &self,
         value: &Transform,

@@ -33,6 +33,7 @@ const _: () = assert!(size_of::<Quantized>() == 48);
 impl TransformCodec {
     /// `value`'s flags, position steps and rotation (when it has one), as every encoding
     /// writes them.
+    ///
     /// Inlined: returned through memory, its 48 bytes were stored field by field and read back
     /// 16 at a time, a load that waits for every store before it (the server's encode step
     /// spent most of its time there).

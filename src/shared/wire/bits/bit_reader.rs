@@ -125,21 +125,10 @@ impl<'a> BitReader<'a> {
         (word >> offset, valid)
     }
 
-    /// [`Self::read_golomb`] of a code longer than a word's bits ahead, or past the range.
+    /// [`Self::read_golomb`] of a code longer than a word's bits ahead, or past the range (any
+    /// code within them took the one-load path), read bit by bit.
     #[cold]
     fn read_golomb_slow(&mut self, k: u32) -> Result<u64, DecodeError> {
-        // The zeros up to the first one, counted at once when the code lies in one word.
-        let ahead = self.remaining_bits().min(57) as u32;
-        if ahead > 0 {
-            let peek = self.clone().read_bits(ahead)?;
-            let zeros = peek.trailing_zeros();
-            let width = zeros + k;
-            if zeros < ahead && zeros + 1 + width <= ahead {
-                self.position += (zeros + 1 + width) as usize;
-                let low = (peek >> (zeros + 1)) & ((1u64 << width) - 1);
-                return Ok((1u64 << width | low) - (1u64 << k));
-            }
-        }
         let mut zeros = 0u32;
         while !self.read_bool()? {
             zeros += 1;

@@ -159,6 +159,8 @@ fn choose(
     client.dirty.collect_into(&mut scratch.dirty);
     scratch.candidates.clear();
     let mut total_bits = 0u64;
+    // Whether a spawn of a child is among the candidates (its parent may have to go along).
+    let mut child_spawns = false;
     for &slot in &scratch.dirty {
         let record = &replicated.slots[slot as usize];
         let state = client.slots[slot as usize];
@@ -175,12 +177,13 @@ fn choose(
         let since = state.acked.map_or(state.dirty_since, |acked| {
             state.dirty_since.max(acked.add(1))
         });
-        if !large_values_ready(client, blobs, slot, record, &state) {
+        if record.may_have_large && !large_values_ready(client, blobs, slot, record, &state) {
             client.left_out.leave_out(since);
             continue;
         }
         let bits = u64::from(estimate_bits(record, &state));
         total_bits += bits;
+        child_spawns |= state.acked.is_none() && record.parent.is_some();
         scratch.candidates.push(Contender {
             chosen: Chosen {
                 slot,
@@ -216,7 +219,9 @@ fn choose(
             .chosen
             .extend(scratch.candidates.iter().map(|candidate| candidate.chosen));
     }
-    add_unsent_parents(client, replicated, &scratch.candidates);
+    if child_spawns {
+        add_unsent_parents(client, replicated, &scratch.candidates);
+    }
 }
 
 /// Whether every large value the entry needs has reached the client (starting transfers).

@@ -10,6 +10,7 @@ use bevy::{
     prelude::*,
 };
 
+use super::blobs::LARGE_VALUE_BYTES;
 use crate::shared::{
     codec::{ComponentCodec, MAX_VALUE_BYTES},
     error::{DecodeError, EncodeError},
@@ -30,14 +31,16 @@ pub(crate) trait EncodeComponent: Send + Sync {
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError>;
 
-    /// Writes `entity`'s value whole, as [`Self::write_whole`], for the encode step: the form
-    /// the history keeps, when writing made it, waits for [`Self::remember`].
+    /// Encodes `entity`'s value for the encode step: written whole at the end of `out`, as
+    /// [`Self::write_whole`], or only measured when its codec can tell the length without
+    /// writing (and the value is not large). The form the history keeps, when this made it,
+    /// waits for [`Self::remember`].
     fn encode(
         &mut self,
         world: &World,
         entity: Entity,
         out: &mut BitWriter,
-    ) -> Result<bool, EncodeError>;
+    ) -> Result<Encoded, EncodeError>;
 
     /// Remembers the value just written whole (bits `start..end` of `written`) as the client
     /// will decode it, the baseline of future deltas, and forgets what no baseline can need:
@@ -76,6 +79,17 @@ pub(crate) trait EncodeComponent: Send + Sync {
 
     /// Forgets every history (the server restarted).
     fn clear(&mut self);
+}
+
+/// What [`EncodeComponent::encode`] did with a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encoded {
+    /// The entity lacks the component: nothing written.
+    Absent,
+    /// Written whole at the end of the bits.
+    Written,
+    /// Not written, this many bits long whole: bodies that need it whole write it then.
+    Measured(usize),
 }
 
 /// Every replicated component type's [`EncodeComponent`], at its index in the
@@ -188,17 +202,23 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         world: &World,
         entity: Entity,
         out: &mut BitWriter,
-    ) -> Result<bool, EncodeError> {
+    ) -> Result<Encoded, EncodeError> {
         self.written = None;
         let Some(value) = self.place.get::<C>(world, entity) else {
-            return Ok(false);
+            return Ok(Encoded::Absent);
         };
+        if let Some((kept, bits)) = self.codec.keep_measuring(value)?
+            && bits.div_ceil(8) <= LARGE_VALUE_BYTES
+        {
+            self.written = Some(kept).filter(|_| self.codec.uses_baselines());
+            return Ok(Encoded::Measured(bits));
+        }
         let start = out.bit_len();
         match self.codec.write_keeping(value, out) {
             Ok(kept) => {
                 within_limit::<C>(out, start)?;
                 self.written = kept.filter(|_| self.codec.uses_baselines());
-                Ok(true)
+                Ok(Encoded::Written)
             }
             Err(error) => {
                 out.truncate(start);
@@ -243,10 +263,7 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         previous: Option<NetTick>,
         out: &mut BitWriter,
     ) -> Result<bool, EncodeError> {
-        let (Some(value), Some(history)) = (
-            self.place.get::<C>(world, entity),
-            self.history.get(slot as usize),
-        ) else {
+        let Some(history) = self.history.get(slot as usize) else {
             return Ok(false);
         };
         let Some(baseline) = history.baseline(base, previous) else {
@@ -256,6 +273,14 @@ impl<C: Component, K: ValueCoder<C>> EncodeComponent for TypedEncoder<C, K> {
         let current = history
             .newest()
             .and_then(|(newest, kept)| (newest == tick).then_some(kept));
+        if let Some(current) = current
+            && self.codec.write_kept_delta(current, tick, baseline, out)
+        {
+            return Ok(true);
+        }
+        let Some(value) = self.place.get::<C>(world, entity) else {
+            return Ok(false);
+        };
         let start = out.bit_len();
         match self.codec.write_delta(value, current, tick, baseline, out) {
             Ok(()) => Ok(true),
@@ -331,6 +356,61 @@ mod tests {
             ComponentCodec::write(&TransformCodec::default(), &value, &mut expected).unwrap();
             assert_eq!(out.into_bytes(), expected.into_bytes());
         }
+    }
+
+    #[test]
+    fn transforms_are_measured_not_written_and_whole_writes_match_the_measure() {
+        let mut world = World::new();
+        let value =
+            Transform::from_xyz(1_234.5, -6.0, 7.25).with_rotation(Quat::from_rotation_y(1.0));
+        let entity = world.spawn(value).id();
+        add_encoder::<Transform, _>(&mut world, Arc::new(TransformCodec::default()));
+        add_encoder::<Transform, _>(
+            &mut world,
+            Arc::new(crate::shared::codec::SerdeCodec::<Transform>::default()),
+        );
+        let mut encoders = world.remove_resource::<ComponentEncoders>().unwrap();
+        let mut out = BitWriter::new();
+        let Ok(Encoded::Measured(bits)) = encoders.encoders[0].encode(&world, entity, &mut out)
+        else {
+            panic!("TransformCodec values are measured");
+        };
+        assert!(out.is_empty(), "nothing written");
+        // What a body writes later, when a client needs the value whole, has that length and
+        // reads back as the kept baseline.
+        encoders.encoders[0]
+            .remember(0, NetTick(5), None, &out, (0, 0))
+            .unwrap();
+        let mut whole = BitWriter::new();
+        assert_eq!(
+            encoders.encoders[0].write_whole(&world, entity, &mut whole),
+            Ok(true)
+        );
+        assert_eq!(whole.bit_len(), bits);
+        let mut delta = BitWriter::new();
+        assert_eq!(
+            encoders.encoders[0].write_delta(
+                &world,
+                entity,
+                0,
+                NetTick(6),
+                NetTick(5),
+                None,
+                &mut delta
+            ),
+            Ok(true)
+        );
+        // A codec that cannot measure writes.
+        assert_eq!(
+            encoders.encoders[1].encode(&world, entity, &mut out),
+            Ok(Encoded::Written)
+        );
+        assert!(!out.is_empty());
+        let absent = world.spawn_empty().id();
+        assert_eq!(
+            encoders.encoders[0].encode(&world, absent, &mut out),
+            Ok(Encoded::Absent)
+        );
     }
 
     #[test]

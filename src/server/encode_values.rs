@@ -10,7 +10,7 @@ use super::{
     baseline_floors,
     blobs::{BlobKey, BlobStore, LARGE_VALUE_BYTES},
     client_replication::ClientReplication,
-    component_encoders::ComponentEncoders,
+    component_encoders::{ComponentEncoders, EncodeComponent, Encoded},
     local_client::LocalClient,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
@@ -174,9 +174,30 @@ fn encode_components(
                 continue;
             }
             let start = cache.bits.bit_len();
-            match encoder.encode(world, entity, &mut cache.bits) {
-                Ok(true) => {
-                    let end = cache.bits.bit_len();
+            let encoded = encoder.encode(world, entity, &mut cache.bits);
+            let end = cache.bits.bit_len();
+            match encoded {
+                Ok(Encoded::Measured(bits)) => {
+                    // Kept, not written: a body that needs it whole writes it then.
+                    state.whole_bits = bits as u32;
+                    state.large = false;
+                    blobs.remove(key);
+                    if component.uses_baselines {
+                        if let Some(next) = next {
+                            encoder.prefetch_history(next);
+                        }
+                        remember(
+                            encoder,
+                            component.name,
+                            slot,
+                            tick,
+                            record.baseline_floor,
+                            &cache.bits,
+                            start,
+                        );
+                    }
+                }
+                Ok(Encoded::Written) => {
                     state.whole_bits = (end - start) as u32;
                     state.large = (end - start).div_ceil(8) > LARGE_VALUE_BYTES;
                     if state.large {
@@ -192,23 +213,21 @@ fn encode_components(
                         {
                             encoder.prefetch_history(next);
                         }
-                        if component.uses_baselines
-                            && let Err(error) = encoder.remember(
+                        if component.uses_baselines {
+                            remember(
+                                encoder,
+                                component.name,
                                 slot,
                                 tick,
                                 record.baseline_floor,
                                 &cache.bits,
-                                (start, end),
-                            )
-                        {
-                            // The codec cannot read what it wrote: deltas would be wrong.
-                            error!("{} cannot decode its own encoding: {error}", component.name);
-                            encoder.forget_slot(slot);
+                                start,
+                            );
                         }
                         state.encoded = ValueCache::encoded_range(start, end);
                     }
                 }
-                Ok(false) => failed.push(index),
+                Ok(Encoded::Absent) => failed.push(index),
                 Err(error) => {
                     failed.push(index);
                     refused.push(ValueRefused {
@@ -224,6 +243,25 @@ fn encode_components(
             encoders.encoders[index as usize].forget_slot(slot);
             blobs.remove(BlobKey::Component { slot, index });
         }
+        record.may_have_large = record.components.iter().any(|state| state.large);
     }
     refused
+}
+
+/// Remembers the value of `slot` just encoded (written from bit `start` of `bits`, or only
+/// kept) as the baseline of future deltas.
+fn remember(
+    encoder: &mut Box<dyn EncodeComponent>,
+    name: &str,
+    slot: u32,
+    tick: NetTick,
+    floor: Option<NetTick>,
+    bits: &BitWriter,
+    start: usize,
+) {
+    if let Err(error) = encoder.remember(slot, tick, floor, bits, (start, bits.bit_len())) {
+        // The codec cannot read what it wrote: deltas would be wrong.
+        error!("{name} cannot decode its own encoding: {error}");
+        encoder.forget_slot(slot);
+    }
 }

@@ -35,6 +35,9 @@ pub(crate) struct SlotRecord {
     pub(crate) live: bool,
     /// Components by registry index, ascending.
     pub(crate) components: Vec<ComponentRecord>,
+    /// Whether any component may be large (set by the encode step, false only when none is):
+    /// choosing skips the look at each value for slots without.
+    pub(crate) may_have_large: bool,
     /// The newest `changed` of any component (or the spawn).
     pub(crate) last_change: NetTick,
     /// Slot of the replicated entity this one is a child of (Bevy's `ChildOf`), if any.
@@ -52,6 +55,7 @@ impl SlotRecord {
             entity,
             live: true,
             components: Vec::new(),
+            may_have_large: false,
             last_change: NetTick::default(),
             parent: None,
             priority: 1.0,

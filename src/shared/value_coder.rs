@@ -44,6 +44,13 @@ pub(crate) trait ValueCoder<C>: Send + Sync + 'static {
         self.write(value, out).map(|()| None)
     }
 
+    /// The kept form of `value` and the length in bits of its whole encoding, without writing
+    /// it, when the coder can tell both (`Ok(None)` when it cannot). The server then writes a
+    /// value whole only for a client that needs it, not every time it changes.
+    fn keep_measuring(&self, _value: &C) -> Result<Option<(Self::Kept, usize)>, EncodeError> {
+        Ok(None)
+    }
+
     /// Reads a value written whole.
     fn read(&self, reader: &mut BitReader) -> Result<Decoded<C, Self::Kept>, DecodeError>;
 
@@ -63,6 +70,18 @@ pub(crate) trait ValueCoder<C>: Send + Sync + 'static {
         baseline: Baseline<'_, Self::Kept>,
         out: &mut BitWriter,
     ) -> Result<(), EncodeError>;
+
+    /// [`Self::write_delta`] from the value's kept form alone, when the coder can (the server
+    /// then need not look the value up); `false`, with nothing written, when it cannot.
+    fn write_kept_delta(
+        &self,
+        _current: &Self::Kept,
+        _tick: NetTick,
+        _baseline: Baseline<'_, Self::Kept>,
+        _out: &mut BitWriter,
+    ) -> bool {
+        false
+    }
 
     /// Reads what [`Self::write_delta`] wrote, against the same `tick` and `baseline`.
     fn read_delta(
@@ -146,6 +165,13 @@ impl ValueCoder<Transform> for TransformCodec {
         Ok(Some(kept))
     }
 
+    #[inline]
+    fn keep_measuring(&self, value: &Transform) -> Result<Option<(Quantized, usize)>, EncodeError> {
+        let kept = self.quantize(value)?;
+        let bits = self.quantized_bit_len(&kept);
+        Ok(Some((kept, bits)))
+    }
+
     fn read(&self, reader: &mut BitReader) -> Result<Decoded<Transform, Quantized>, DecodeError> {
         let kept = self.read_quantized(reader)?;
         Ok(Decoded {
@@ -183,6 +209,18 @@ impl ValueCoder<Transform> for TransformCodec {
         Ok(())
     }
 
+    fn write_kept_delta(
+        &self,
+        current: &Quantized,
+        tick: NetTick,
+        baseline: Baseline<'_, Quantized>,
+        out: &mut BitWriter,
+    ) -> bool {
+        self.write_delta_quantized(current, tick, &baseline, out);
+        true
+    }
+
+    #[inline]
     fn read_delta(
         &self,
         reader: &mut BitReader,
@@ -285,6 +323,30 @@ mod tests {
             assert_eq!(decoded.value, whole, "case {case}");
             assert_eq!(decoded.kept, Some(server_value), "case {case}");
         }
+    }
+
+    #[test]
+    fn measuring_keeps_what_writing_keeps_and_counts_the_bits_it_writes() {
+        let codec = TransformCodec::default();
+        let mut rng = SplitMix64::new(43);
+        for case in 0..3_000u32 {
+            let around = Vec3::splat((case % 60) as f32 * 500.0 - 15_000.0);
+            let value = random_transform(&mut rng, around);
+            let mut out = BitWriter::new();
+            let kept = codec.write_keeping(&value, &mut out).unwrap();
+            let measured = codec.keep_measuring(&value).unwrap();
+            assert_eq!(
+                measured,
+                kept.map(|kept| (kept, out.bit_len())),
+                "{value:?}"
+            );
+        }
+        // What cannot be written cannot be measured either.
+        let broken = Transform::from_xyz(f32::NAN, 0.0, 0.0);
+        assert!(codec.keep_measuring(&broken).is_err());
+        // Other codecs write to know.
+        let serde = Arc::new(crate::shared::codec::SerdeCodec::<u32>::default());
+        assert_eq!(ValueCoder::keep_measuring(&serde, &5), Ok(None));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::shared::{
     codec::Baseline,
     error::DecodeError,
     tick::NetTick,
-    wire::{BitReader, BitWriter},
+    wire::{BitBatch, BitReader, BitWriter, golomb_len, zigzag},
 };
 use bevy::prelude::*;
 
@@ -18,6 +18,7 @@ impl TransformCodec {
     /// Writes `value` whole: 2 flag bits, the position steps, the packed rotation and the scale
     /// when the flags say so.
     pub(crate) fn write_quantized(&self, value: &Quantized, out: &mut BitWriter) {
+        let mut out = BitBatch::new(out);
         out.write_bits(u64::from(value.flags), 2);
         for steps in value.steps {
             out.write_signed_golomb(steps, ABSOLUTE_POSITION_ORDER);
@@ -26,8 +27,24 @@ impl TransformCodec {
             out.write_bits(value.packed_rotation, self.rotation_bit_len());
         }
         if value.flags & HAS_SCALE != 0 {
-            write_scale_bits(value.scale, out);
+            write_scale_bits(value.scale, &mut out);
         }
+    }
+
+    /// The bits [`Self::write_quantized`] writes for `value`, counted without writing them.
+    pub(crate) fn quantized_bit_len(&self, value: &Quantized) -> usize {
+        let steps: usize = value
+            .steps
+            .iter()
+            .map(|&steps| golomb_len(zigzag(steps), ABSOLUTE_POSITION_ORDER))
+            .sum();
+        let rotation = if value.flags & HAS_ROTATION != 0 {
+            self.rotation_bit_len() as usize
+        } else {
+            0
+        };
+        let scale = if value.flags & HAS_SCALE != 0 { 96 } else { 0 };
+        2 + steps + rotation + scale
     }
 
     /// Reads what [`Self::write_quantized`] wrote. Ranges are checked by
@@ -63,6 +80,8 @@ impl TransformCodec {
         out: &mut BitWriter,
     ) {
         let prediction = self.predict(tick, baseline);
+        // The residuals are mostly a few bits each: gathered, they are one or two writes.
+        let mut out = BitBatch::new(out);
         if value.flags == prediction.flags {
             out.write_bool(false);
         } else {
@@ -93,12 +112,13 @@ impl TransformCodec {
                     == value.scale.to_array().map(f32::to_bits);
             out.write_bool(!same);
             if !same {
-                write_scale_bits(value.scale, out);
+                write_scale_bits(value.scale, &mut out);
             }
         }
     }
 
     /// Reads what [`Self::write_delta_quantized`] wrote against the same `tick` and baselines.
+    #[inline]
     pub(crate) fn read_delta_quantized(
         &self,
         reader: &mut BitReader,
@@ -145,7 +165,7 @@ impl TransformCodec {
     }
 }
 
-fn write_scale_bits(scale: Vec3, out: &mut BitWriter) {
+fn write_scale_bits(scale: Vec3, out: &mut BitBatch) {
     for coordinate in scale.to_array() {
         out.write_bits(u64::from(coordinate.to_bits()), 32);
     }

@@ -147,27 +147,27 @@ impl TransformCodec {
             )));
         }
         let components = rotation.normalize().to_array();
-        // The largest magnitude, the last of equals (as `Iterator::max_by` picks).
+        // The largest magnitude, the last of equals (as `Iterator::max_by` picks). Chosen by
+        // selects rather than branches, and all four components scaled alike before the three
+        // kept are picked: as an entity turns, which one is largest is a coin toss for the
+        // branch predictor.
         let mut largest = 0;
-        for index in 1..4 {
-            if components[index].abs() >= components[largest].abs() {
-                largest = index;
-            }
+        let mut magnitude = components[0].abs();
+        for (index, component) in components.iter().enumerate().skip(1) {
+            let larger = component.abs() >= magnitude;
+            largest = if larger { index } else { largest };
+            magnitude = if larger { component.abs() } else { magnitude };
         }
         // q and -q are the same rotation: make the dropped component positive.
         let sign = if components[largest] < 0.0 { -1.0 } else { 1.0 };
         let max = self.rotation_max() as f64;
-        let mut smallest = [0i64; 3];
-        let mut slot = 0;
-        for (index, &component) in components.iter().enumerate() {
-            if index == largest {
-                continue;
-            }
+        let scaled = components.map(|component| {
             // The other three lie within ±1/√2.
             let unit = (sign * component * core::f32::consts::SQRT_2 + 1.0) * 0.5;
-            smallest[slot] = round_to_steps(f64::from(unit.clamp(0.0, 1.0)) * max);
-            slot += 1;
-        }
+            round_to_steps(f64::from(unit.clamp(0.0, 1.0)) * max)
+        });
+        let smallest: [i64; 3] =
+            core::array::from_fn(|slot| scaled[slot + usize::from(slot >= largest)]);
         Ok(PackedRotation {
             largest: largest as u8,
             smallest,

@@ -7,8 +7,10 @@
 //! Bits are stored least significant first within each byte. Every read is bounds-checked and
 //! returns [`DecodeError`], never panics.
 
+mod batch;
 mod bit_reader;
 
+pub use batch::BitBatch;
 pub use bit_reader::BitReader;
 
 /// An append-only bit buffer.
@@ -345,7 +347,6 @@ pub const fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
-#[cfg(test)]
 /// Bits [`BitWriter::write_golomb`] uses for `value` at order `k`.
 #[inline]
 pub const fn golomb_len(value: u64, k: u32) -> usize {

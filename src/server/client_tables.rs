@@ -122,6 +122,11 @@ pub(crate) fn mark_changed(
     tick: NetTick,
 ) {
     let mark = |client: &mut ClientReplication, slot: u32| {
+        // Already out of date: nothing to note (and an entity that changes every send mostly
+        // is), without reading its record or state.
+        if client.dirty.contains(slot) {
+            return;
+        }
         let record = &replicated.slots[slot as usize];
         let state = &client.slots[slot as usize];
         if record.live && state.visible && state.entity == record.entity {

@@ -43,7 +43,7 @@ impl DirtySet {
     }
 
     /// Whether `slot` is in the set.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn contains(&self, slot: u32) -> bool {
         self.words
             .get(slot as usize / 64)

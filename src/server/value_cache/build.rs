@@ -1,225 +1,21 @@
-//! [`ValueCache`]: this send's encodings, made once and shared by every client that needs them:
-//! whole values, and the body of each entity entry per pair of acknowledged baselines.
+//! Building one entry body of [`ValueCache`]: the common one-delta body directly, any other
+//! from its pieces (removals, blobs, whole values and deltas) laid out after one another.
 
 use bevy::prelude::*;
 
-pub(crate) use super::body_key::{BodyKey, HolderView};
-use super::{
-    authority::EchoLog,
-    blobs::{BlobKey, BlobStore},
-    component_encoders::ComponentEncoders,
-    parallel::{SpareStates, for_each_parallel},
-    replicated_world::{ReplicatedWorld, SlotRecord},
-};
+use super::{Body, BodyKey, EncodeContext, HolderView, ValueCache};
+use crate::server::{authority::EchoLog, blobs::BlobKey, replicated_world::SlotRecord};
 use crate::shared::{
-    registry::{BASELINE_WINDOW_TICKS, ReplicationRegistry, ResourceRegistry},
+    registry::BASELINE_WINDOW_TICKS,
     tick::NetTick,
     wire::{BitWriter, ValueKind, write_change_tick, write_value_kind},
 };
 
-/// An entity entry's body: its component list and the bits of its values.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Body {
-    /// Its registry indices, in the order of the values: a range of
-    /// [`ValueCache::components`].
-    components: (u32, u32),
-    /// The baselines the deltas use, when any value is a delta (the entry then names them).
-    pub(crate) baseline: Option<(NetTick, Option<NetTick>)>,
-    /// The values' bits in [`ValueCache::bits`].
-    pub(crate) range: (usize, usize),
-}
-
-/// Encodings of the current send. Written by the encode step and the pack step of
-/// [`ServerSet::Send`](super::ServerSet::Send).
-#[derive(Resource, Default)]
-pub(crate) struct ValueCache {
-    tick: NetTick,
-    stamp: u32,
-    pub(crate) bits: BitWriter,
-    /// This send's bodies, by slot.
-    bodies: Vec<BuiltBody>,
-    /// Per slot: the stamp of the send its entry belongs to, and its first body in `bodies`.
-    first_body: Vec<(u32, u32)>,
-    /// The bodies' component lists.
-    components: Vec<u32>,
-    /// Per slot: the stamp of the send and the key it was last asked for in (to drop repeats).
-    last_needed: Vec<(u32, BodyKey)>,
-    /// Per resource: its whole encoding, once made.
-    resources: Vec<Option<Option<(usize, usize)>>>,
-    /// The slot and key pairs asked for, kept for its allocation.
-    needed: Vec<(u32, BodyKey)>,
-    /// Chunk outputs of earlier sends, for their allocations.
-    spare_chunks: SpareStates<ChunkOut>,
-}
-
-/// A body of this send: `None` when there was nothing to send.
-struct BuiltBody {
-    slot: u32,
-    key: BodyKey,
-    body: Option<Body>,
-}
-
-/// What building a body needs to read.
-pub(crate) struct EncodeContext<'a> {
-    pub(crate) world: &'a World,
-    pub(crate) registry: &'a ReplicationRegistry,
-    pub(crate) encoders: &'a ComponentEncoders,
-    pub(crate) replicated: &'a ReplicatedWorld,
-    pub(crate) blobs: &'a BlobStore,
-    /// Whether building may spread over the compute pool.
-    pub(crate) parallel: bool,
-}
-
 impl ValueCache {
-    /// Starts the send of `tick`: earlier encodings are forgotten.
-    pub(crate) fn begin(&mut self, tick: NetTick) {
-        self.tick = tick;
-        self.stamp = self.stamp.wrapping_add(1);
-        self.bits.clear();
-        self.bodies.clear();
-        self.components.clear();
-        self.resources.clear();
-    }
-
-    /// The whole encoding of resource `index`, made on first use.
-    pub(crate) fn resource_whole(
-        &mut self,
-        world: &World,
-        registry: &ResourceRegistry,
-        index: u32,
-    ) -> Option<(usize, usize)> {
-        let index = index as usize;
-        if self.resources.len() <= index {
-            self.resources.resize(index + 1, None);
-        }
-        if let Some(range) = self.resources[index] {
-            return range;
-        }
-        let resource = registry.resources.get(index)?;
-        let start = self.bits.bit_len();
-        let range = match (resource.write)(world, &mut self.bits) {
-            Ok(true) => Some((start, self.bits.bit_len())),
-            Ok(false) => None,
-            Err(error) => {
-                self.bits.truncate(start);
-                error!("not replicating {}: {error}", resource.name);
-                None
-            }
-        };
-        self.resources[index] = Some(range);
-        range
-    }
-
-    /// The whole encoding of resource `index` made earlier in this send.
-    pub(crate) fn built_resource(&self, index: u32) -> Option<(usize, usize)> {
-        self.resources
-            .get(index as usize)
-            .copied()
-            .flatten()
-            .flatten()
-    }
-
-    /// The body built earlier in this send for `slot` and `key`.
-    pub(crate) fn built_body(&self, slot: u32, key: BodyKey) -> Option<&Body> {
-        let &(stamp, first) = self.first_body.get(slot as usize)?;
-        if stamp != self.stamp {
-            return None;
-        }
-        self.bodies[first as usize..]
-            .iter()
-            .take_while(|built| built.slot == slot)
-            .find(|built| built.key == key)
-            .and_then(|built| built.body.as_ref())
-    }
-
-    /// A body's component indices, in the order of its values.
-    pub(crate) fn components(&self, body: &Body) -> &[u32] {
-        &self.components[body.components.0 as usize..body.components.1 as usize]
-    }
-
-    /// How a component's record notes the whole encoding the encode step wrote at bits
-    /// `start..end` (`None`, to be encoded again when needed, past 4 Gbit).
-    pub(crate) fn encoded_range(start: usize, end: usize) -> Option<(u32, u32)> {
-        Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
-    }
-
-    /// Builds the bodies of `needed` (slot and key pairs, repeats allowed) for this send,
-    /// spread over the compute pool's threads; read them with [`Self::built_body`]. Called
-    /// once per send: it replaces the send's bodies.
-    pub(crate) fn build_bodies(
-        &mut self,
-        context: &EncodeContext,
-        needed: impl IntoIterator<Item = (u32, BodyKey)>,
-    ) {
-        let slots = context.replicated.slots.len();
-        if self.first_body.len() < slots {
-            self.first_body.resize(slots, (0, 0));
-            self.last_needed.resize(slots, (0, BodyKey::Spawn));
-        }
-        // Clients mostly need the same body of a slot: repeats of the slot's last key are
-        // dropped before the sort.
-        let stamp = self.stamp;
-        let last_needed = &mut self.last_needed;
-        let mut wanted = core::mem::take(&mut self.needed);
-        wanted.clear();
-        wanted.extend(needed.into_iter().filter(|&(slot, key)| {
-            let last = &mut last_needed[slot as usize];
-            let repeat = *last == (stamp, key);
-            *last = (stamp, key);
-            !repeat
-        }));
-        wanted.sort_unstable_by_key(|(slot, key)| (*slot, key.order()));
-        wanted.dedup();
-        let mut jobs = core::mem::take(&mut self.bodies);
-        jobs.clear();
-        jobs.extend(wanted.drain(..).map(|(slot, key)| BuiltBody {
-            slot,
-            key,
-            body: None,
-        }));
-        self.needed = wanted;
-        // Each chunk of bodies is laid out in its own bits and component list, joined below.
-        let cache = &*self;
-        // A body costs about as much as packing a few entries.
-        let work = jobs.len() * 8;
-        let mut chunks = for_each_parallel(
-            &mut jobs,
-            context.parallel,
-            work,
-            || cache.spare_chunks.take(),
-            |out, job| {
-                job.body = cache.build(context, job.slot, job.key, out);
-                out.built += 1;
-            },
-        );
-        let mut rest = jobs.iter_mut();
-        for chunk in &mut chunks {
-            let bits = self.bits.bit_len();
-            let components = self.components.len() as u32;
-            self.bits.append(&chunk.bits);
-            self.components.extend_from_slice(&chunk.components);
-            for job in rest.by_ref().take(chunk.built) {
-                if let Some(body) = &mut job.body {
-                    body.range = (body.range.0 + bits, body.range.1 + bits);
-                    body.components = (
-                        body.components.0 + components,
-                        body.components.1 + components,
-                    );
-                }
-            }
-            chunk.clear();
-        }
-        self.spare_chunks.put_back(chunks);
-        self.bodies = jobs;
-        for (index, built) in self.bodies.iter().enumerate().rev() {
-            self.first_body[built.slot as usize] = (self.stamp, index as u32);
-        }
-    }
-
     /// Builds the body of `slot`'s entry for `key` into `chunk` (its ranges are within the
     /// chunk's). `None` when there is nothing to send (no component changed after the
     /// baseline, or a value failed to encode).
-    fn build(
+    pub(super) fn build(
         &self,
         context: &EncodeContext,
         slot: u32,
@@ -227,6 +23,44 @@ impl ValueCache {
         chunk: &mut ChunkOut,
     ) -> Option<Body> {
         let record = &context.replicated.slots[slot as usize];
+        let Some(body) = self.build_single_delta(context, record, slot, key, chunk) else {
+            return self.build_pieces(context, record, slot, key, chunk);
+        };
+        // Every debug build (the tests) checks that the direct way wrote what the general one
+        // would have.
+        #[cfg(debug_assertions)]
+        {
+            let mut general = ChunkOut::default();
+            let expected = self.build_pieces(context, record, slot, key, &mut general);
+            let bits = |chunk: &ChunkOut, body: &Body| {
+                let mut out = BitWriter::new();
+                out.append_bits(&chunk.bits, body.range.0, body.range.1 - body.range.0);
+                (out, body.baseline, self.components_in(chunk, body).to_vec())
+            };
+            assert_eq!(
+                expected.map(|expected| bits(&general, &expected)),
+                Some(bits(chunk, &body)),
+                "the one-delta body of slot {slot} differs from the general one"
+            );
+        }
+        Some(body)
+    }
+
+    /// The component indices of `body`, built into `chunk`.
+    #[cfg(debug_assertions)]
+    fn components_in<'a>(&self, chunk: &'a ChunkOut, body: &Body) -> &'a [u32] {
+        &chunk.components[body.components.0 as usize..body.components.1 as usize]
+    }
+
+    /// [`Self::build`] from pieces: any body.
+    fn build_pieces(
+        &self,
+        context: &EncodeContext,
+        record: &SlotRecord,
+        slot: u32,
+        key: BodyKey,
+        chunk: &mut ChunkOut,
+    ) -> Option<Body> {
         let tick = self.tick;
         let mut body = Body::default();
         let ChunkOut {
@@ -357,6 +191,73 @@ impl ValueCache {
         Some(body)
     }
 
+    /// The most common body, built without the general path's pieces: one value, changed after
+    /// the baseline and written as a delta, for a client that does not hold the entity. `None`
+    /// (nothing written) for any other; the general path then builds it, to the same bits.
+    fn build_single_delta(
+        &self,
+        context: &EncodeContext,
+        record: &SlotRecord,
+        slot: u32,
+        key: BodyKey,
+        chunk: &mut ChunkOut,
+    ) -> Option<Body> {
+        let BodyKey::Update {
+            base,
+            previous,
+            holder: HolderView::None,
+        } = key
+        else {
+            return None;
+        };
+        let [component] = record.components.as_slice() else {
+            return None;
+        };
+        let uses_baselines = context
+            .registry
+            .get(component.index)
+            .is_ok_and(|registered| registered.uses_baselines);
+        if !component.present
+            || component.large
+            || !component.changed.is_newer_than(base)
+            || !uses_baselines
+        {
+            return None;
+        }
+        let tick = self.tick;
+        let previous = previous.filter(|previous| {
+            tick.diff(*previous) <= BASELINE_WINDOW_TICKS as i32
+                && !component.since.is_newer_than(*previous)
+        });
+        let out = &mut chunk.bits;
+        let start = out.bit_len();
+        // Not removed, the change tick, a delta.
+        out.write_bool(false);
+        write_change_tick(out, component.changed, tick);
+        write_value_kind(out, ValueKind::Delta, true);
+        if self
+            .delta(
+                context,
+                record,
+                slot,
+                component.index,
+                (base, previous),
+                out,
+            )
+            .is_none()
+        {
+            out.truncate(start);
+            return None;
+        }
+        let components = chunk.components.len() as u32;
+        chunk.components.push(component.index);
+        Some(Body {
+            components: (components, components + 1),
+            baseline: Some((base, previous)),
+            range: (start, out.bit_len()),
+        })
+    }
+
     /// Writes component `index` into `out` as a delta against the client's baselines, when the
     /// codec uses baselines and they are recent enough.
     fn delta(
@@ -403,22 +304,22 @@ impl ValueCache {
 
 /// What one chunk of bodies is built into.
 #[derive(Default)]
-struct ChunkOut {
+pub(super) struct ChunkOut {
     /// The bodies' bits.
-    bits: BitWriter,
+    pub(super) bits: BitWriter,
     /// The bodies' component lists.
-    components: Vec<u32>,
+    pub(super) components: Vec<u32>,
     /// Encodings made while building one body.
     scratch: BitWriter,
     /// One body's pieces, before layout.
     pieces: Vec<Piece>,
     /// Bodies built.
-    built: usize,
+    pub(super) built: usize,
 }
 
 impl ChunkOut {
     /// Empties it for another send, keeping its buffers.
-    fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.bits.clear();
         self.components.clear();
         self.built = 0;

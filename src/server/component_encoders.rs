@@ -42,10 +42,11 @@ pub(crate) trait EncodeComponent: Send + Sync {
         out: &mut BitWriter,
     ) -> Result<Encoded, EncodeError>;
 
-    /// Remembers the value just written whole (bits `start..end` of `written`) as the client
-    /// will decode it, the baseline of future deltas, and forgets what no baseline can need:
-    /// values before the slot's `floor` (see [`baseline_floors`](super::baseline_floors)) or
-    /// the baseline window. Only for delta codecs.
+    /// Remembers the value just encoded (kept by [`Self::encode`], or else read back from bits
+    /// `start..end` of `written`) as the client will decode it, the baseline of future deltas,
+    /// and forgets what no baseline can need: values before the slot's `floor` (see
+    /// [`baseline_floors`](super::baseline_floors)) or the baseline window. Only for delta
+    /// codecs.
     fn remember(
         &mut self,
         slot: u32,

@@ -10,7 +10,7 @@ use super::{
     baseline_floors,
     blobs::{BlobKey, BlobStore, LARGE_VALUE_BYTES},
     client_replication::ClientReplication,
-    component_encoders::{ComponentEncoders, EncodeComponent, Encoded},
+    component_encoders::{ComponentEncoders, Encoded},
     local_client::LocalClient,
     replicated_world::{ReplicatedResources, ReplicatedWorld},
     send_plan::SendPlan,
@@ -176,26 +176,13 @@ fn encode_components(
             let start = cache.bits.bit_len();
             let encoded = encoder.encode(world, entity, &mut cache.bits);
             let end = cache.bits.bit_len();
-            match encoded {
+            // Whether the value goes in frames (not in slices), kept as the next baseline.
+            let small = match encoded {
+                // Kept, not written: a body that needs it whole writes it then.
                 Ok(Encoded::Measured(bits)) => {
-                    // Kept, not written: a body that needs it whole writes it then.
                     state.whole_bits = bits as u32;
                     state.large = false;
-                    blobs.remove(key);
-                    if component.uses_baselines {
-                        if let Some(next) = next {
-                            encoder.prefetch_history(next);
-                        }
-                        remember(
-                            encoder,
-                            component.name,
-                            slot,
-                            tick,
-                            record.baseline_floor,
-                            &cache.bits,
-                            start,
-                        );
-                    }
+                    true
                 }
                 Ok(Encoded::Written) => {
                     state.whole_bits = (end - start) as u32;
@@ -207,27 +194,14 @@ fn encode_components(
                         cache.bits.truncate(start);
                         encoder.forget_slot(slot);
                     } else {
-                        blobs.remove(key);
-                        if component.uses_baselines
-                            && let Some(next) = next
-                        {
-                            encoder.prefetch_history(next);
-                        }
-                        if component.uses_baselines {
-                            remember(
-                                encoder,
-                                component.name,
-                                slot,
-                                tick,
-                                record.baseline_floor,
-                                &cache.bits,
-                                start,
-                            );
-                        }
                         state.encoded = ValueCache::encoded_range(start, end);
                     }
+                    !state.large
                 }
-                Ok(Encoded::Absent) => failed.push(index),
+                Ok(Encoded::Absent) => {
+                    failed.push(index);
+                    false
+                }
                 Err(error) => {
                     failed.push(index);
                     refused.push(ValueRefused {
@@ -235,6 +209,23 @@ fn encode_components(
                         type_name: component.name,
                         error,
                     });
+                    false
+                }
+            };
+            if small {
+                blobs.remove(key);
+                if component.uses_baselines {
+                    if let Some(next) = next {
+                        encoder.prefetch_history(next);
+                    }
+                    let written = (start, cache.bits.bit_len());
+                    if let Err(error) =
+                        encoder.remember(slot, tick, record.baseline_floor, &cache.bits, written)
+                    {
+                        // The codec cannot read what it wrote: deltas would be wrong.
+                        error!("{} cannot decode its own encoding: {error}", component.name);
+                        encoder.forget_slot(slot);
+                    }
                 }
             }
         }
@@ -246,22 +237,4 @@ fn encode_components(
         record.may_have_large = record.components.iter().any(|state| state.large);
     }
     refused
-}
-
-/// Remembers the value of `slot` just encoded (written from bit `start` of `bits`, or only
-/// kept) as the baseline of future deltas.
-fn remember(
-    encoder: &mut Box<dyn EncodeComponent>,
-    name: &str,
-    slot: u32,
-    tick: NetTick,
-    floor: Option<NetTick>,
-    bits: &BitWriter,
-    start: usize,
-) {
-    if let Err(error) = encoder.remember(slot, tick, floor, bits, (start, bits.bit_len())) {
-        // The codec cannot read what it wrote: deltas would be wrong.
-        error!("{name} cannot decode its own encoding: {error}");
-        encoder.forget_slot(slot);
-    }
 }

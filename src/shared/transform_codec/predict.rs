@@ -35,23 +35,10 @@ fn step_i64(newer: i64, older: i64, ahead: i64, span: i64) -> Option<i64> {
     Some(rounded / span)
 }
 
-/// Extrapolates `newer` (at `newer_tick`) to `tick`, with the velocity from `older` (at
-/// `older_tick`) when the gaps are short enough to trust it.
-fn extrapolate(
-    newer: i64,
-    older: Option<(i64, NetTick)>,
-    newer_tick: NetTick,
-    tick: NetTick,
-) -> i64 {
-    let Some((older, older_tick)) = older else {
-        return newer;
-    };
-    let ahead = tick.diff(newer_tick);
-    let span = newer_tick.diff(older_tick);
-    if !(1..=MAX_PREDICTION_TICKS).contains(&ahead) || !(1..=MAX_PREDICTION_TICKS).contains(&span) {
-        return newer;
-    }
-    if let Some(step) = step_i64(newer, older, i64::from(ahead), i64::from(span)) {
+/// `newer` extrapolated `ahead` ticks with the velocity from `older`, `span` ticks before it
+/// (both gaps within `1..=MAX_PREDICTION_TICKS`).
+fn extrapolate(newer: i64, older: i64, ahead: i64, span: i64) -> i64 {
+    if let Some(step) = step_i64(newer, older, ahead, span) {
         return newer.saturating_add(step);
     }
     let step = round_div(
@@ -61,6 +48,11 @@ fn extrapolate(
     (i128::from(newer) + step).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// Below this magnitude, `newer + (newer - older) × ahead` fits an `i64` for any `ahead` up to
+/// [`MAX_PREDICTION_TICKS`] (quantized positions stay below 2^40 steps, rotation components
+/// below 2^21).
+const SMALL: u64 = 1 << 56;
+
 /// What both sides predict for a value set at `tick` from the baselines, in quantized units.
 pub(super) struct Prediction {
     pub(super) flags: u8,
@@ -68,82 +60,57 @@ pub(super) struct Prediction {
     pub(super) rotation: Option<PackedRotation>,
     pub(super) scale: Vec3,
 }
-impl TransformCodec {
-    /// The prediction from `baseline`, quantized as the client holds it: integer math only.
-    pub(super) fn predict(&self, tick: NetTick, baseline: &Baseline<'_, Quantized>) -> Prediction {
-        if let Some(prediction) = self.predict_steady(tick, baseline) {
-            return prediction;
-        }
-        let newer = baseline.value;
-        let older = baseline.previous;
-        let translation = core::array::from_fn(|axis| {
-            extrapolate(
-                newer.steps[axis],
-                older.map(|(older, older_tick)| (older.steps[axis], older_tick)),
-                baseline.tick,
-                tick,
-            )
-        });
-        let rotation = self.rotation_of(newer).map(|rotation| {
-            let older = older.and_then(|(older, older_tick)| {
-                let older_rotation = self.rotation_of(older)?;
-                (older_rotation.largest == rotation.largest).then_some((older_rotation, older_tick))
-            });
-            PackedRotation {
-                largest: rotation.largest,
-                smallest: core::array::from_fn(|i| {
-                    extrapolate(
-                        rotation.smallest[i],
-                        older.map(|(older, older_tick)| (older.smallest[i], older_tick)),
-                        baseline.tick,
-                        tick,
-                    )
-                }),
-            }
-        });
-        Prediction {
-            flags: newer.flags,
-            translation,
-            rotation,
-            scale: newer.scale,
-        }
-    }
-}
 
 impl TransformCodec {
-    /// [`Self::predict`] for baselines a tick apart (an entity sent every tick) and values far
-    /// from overflowing, in one pass: no division, and no check per coordinate, since none of
-    /// the sums can overflow there. The same prediction, at a third of the instructions; `None`
-    /// for any other case.
-    #[inline]
-    fn predict_steady(
-        &self,
-        tick: NetTick,
-        baseline: &Baseline<'_, Quantized>,
-    ) -> Option<Prediction> {
-        /// Below this magnitude, `newer + (newer - older) × ahead` fits an `i64` for any
-        /// `ahead` up to [`MAX_PREDICTION_TICKS`] (quantized positions stay below 2^40 steps,
-        /// rotation components below 2^21).
-        const SMALL: u64 = 1 << 56;
-        let (older, older_tick) = baseline.previous?;
-        let ahead = tick.diff(baseline.tick);
-        if baseline.tick.diff(older_tick) != 1 || !(1..=MAX_PREDICTION_TICKS).contains(&ahead) {
-            return None;
-        }
+    /// The prediction from `baseline`, quantized as the client holds it: integer math only.
+    /// The newest baseline, moved on with the velocity from the one before it when both gaps
+    /// (to `tick`, and between the two) are short enough to trust it; the rotation only when
+    /// both baselines drop the same component.
+    pub(super) fn predict(&self, tick: NetTick, baseline: &Baseline<'_, Quantized>) -> Prediction {
         let newer = baseline.value;
-        if !newer
+        let within = |gap: i32| (1..=MAX_PREDICTION_TICKS).contains(&gap);
+        let ahead = tick.diff(baseline.tick);
+        let trend = baseline
+            .previous
+            .map(|(older, older_tick)| (older, baseline.tick.diff(older_tick)))
+            .filter(|&(_, span)| within(ahead) && within(span));
+        let Some((older, span)) = trend else {
+            return self.predict_from(newer, None, |newer, _| newer);
+        };
+        let (ahead, span) = (i64::from(ahead), i64::from(span));
+        // Baselines a tick apart (an entity sent every tick) and values far from overflowing:
+        // no division, and no check per coordinate, since none of the sums can overflow.
+        let small = newer
             .steps
             .iter()
             .chain(&older.steps)
-            .all(|steps| steps.unsigned_abs() < SMALL)
-        {
-            return None;
+            .all(|steps| steps.unsigned_abs() < SMALL);
+        if span == 1 && small {
+            return self.predict_from(newer, Some(older), |newer, older| {
+                newer + (newer - older) * ahead
+            });
         }
-        let ahead = i64::from(ahead);
-        let step = |newer: i64, older: i64| newer + (newer - older) * ahead;
+        self.predict_from(newer, Some(older), |newer, older| {
+            extrapolate(newer, older, ahead, span)
+        })
+    }
+
+    /// `newer` with each coordinate moved by `step` from `older`'s (the rotation's only when
+    /// both drop the same component), or as it is without `older`.
+    #[inline(always)]
+    fn predict_from(
+        &self,
+        newer: &Quantized,
+        older: Option<&Quantized>,
+        step: impl Fn(i64, i64) -> i64,
+    ) -> Prediction {
+        let translation = match older {
+            Some(older) => core::array::from_fn(|axis| step(newer.steps[axis], older.steps[axis])),
+            None => newer.steps,
+        };
         let rotation = self.rotation_of(newer).map(|rotation| {
-            match self
-                .rotation_of(older)
+            match older
+                .and_then(|older| self.rotation_of(older))
                 .filter(|older| older.largest == rotation.largest)
             {
                 Some(older) => PackedRotation {
@@ -155,12 +122,12 @@ impl TransformCodec {
                 None => rotation,
             }
         });
-        Some(Prediction {
+        Prediction {
             flags: newer.flags,
-            translation: core::array::from_fn(|axis| step(newer.steps[axis], older.steps[axis])),
+            translation,
             rotation,
             scale: newer.scale,
-        })
+        }
     }
 }
 
@@ -271,7 +238,18 @@ mod tests {
                 tick: newer_tick,
                 previous,
             };
-            steady += usize::from(codec.predict_steady(tick, &baseline).is_some());
+            // The one-pass case: a tick apart, a tick ahead or more (in range), small values.
+            let ahead = tick.diff(newer_tick);
+            steady += usize::from(
+                previous.is_some()
+                    && newer_tick.diff(older_tick) == 1
+                    && (1..=MAX_PREDICTION_TICKS).contains(&ahead)
+                    && newer
+                        .steps
+                        .iter()
+                        .chain(&older.steps)
+                        .all(|steps| steps.unsigned_abs() < SMALL),
+            );
             let (got, expected) = (
                 codec.predict(tick, &baseline),
                 reference(&codec, tick, &baseline),

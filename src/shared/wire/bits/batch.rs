@@ -1,7 +1,7 @@
 //! [`BitBatch`]: small fields gathered in a register and appended to a [`BitWriter`] a word at
 //! a time.
 
-use super::{BitWriter, golomb_code, zigzag};
+use super::{BitWriter, golomb_code, low_bits, zigzag};
 
 /// Fields appended to a [`BitWriter`] through a 64-bit register: each field is shifted into the
 /// word, and the word is written once it would overflow and when the batch is dropped. A value
@@ -34,11 +34,7 @@ impl<'a> BitBatch<'a> {
         if count == 0 {
             return;
         }
-        let value = if count < 64 {
-            value & ((1u64 << count) - 1)
-        } else {
-            value
-        };
+        let value = low_bits(value, count);
         if self.len + count > 64 {
             self.flush();
         }

@@ -141,11 +141,7 @@ impl BitWriter {
         if count == 0 {
             return;
         }
-        let value = if count < 64 {
-            value & ((1u64 << count) - 1)
-        } else {
-            value
-        };
+        let value = low_bits(value, count);
         let index = self.bits / 8;
         let offset = (self.bits % 8) as u32;
         self.reserve_to(index + 9);
@@ -333,6 +329,16 @@ pub const fn golomb_code(value: u64, k: u32) -> Option<(u64, u32)> {
     // first bit written, that is the code `1, low` shifted past the zeros.
     let low = shifted & ((1u64 << width) - 1);
     Some(((1 | (low << 1)) << zeros, zeros + 1 + width))
+}
+
+/// The low `count` bits of `value` (`count` ≤ 64), the rest cleared.
+#[inline(always)]
+const fn low_bits(value: u64, count: u32) -> u64 {
+    if count < 64 {
+        value & ((1u64 << count) - 1)
+    } else {
+        value
+    }
 }
 
 /// Maps signed to unsigned so that small magnitudes stay small: 0, -1, 1, -2 → 0, 1, 2, 3.

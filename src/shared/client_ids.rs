@@ -183,6 +183,16 @@ impl AliasedComponents {
         }
     }
 
+    /// Whether the component at wire `index` carries aliases.
+    pub(crate) fn carries(&self, index: u32) -> bool {
+        self.unalias.iter().any(|(held, _)| *held == index)
+    }
+
+    /// The wire indices of the component types that carry aliases.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        self.unalias.iter().map(|(index, _)| *index)
+    }
+
     /// Whether no component type carries aliases.
     pub(crate) fn is_empty(&self) -> bool {
         self.unalias.is_empty()

@@ -117,10 +117,17 @@ impl<C> History<C> {
     /// newest value set at or before `tick`. Done at most once every [`PRUNE_EVERY_TICKS`]
     /// (a later call in between does nothing), so a forgettable value may stay that much
     /// longer; what [`Self::at`] finds for ticks at or after `tick` is the same either way.
+    #[inline]
     pub(crate) fn prune(&mut self, tick: NetTick) {
         if self.next_prune.is_some_and(|next| next.is_newer_than(tick)) {
             return;
         }
+        self.prune_now(tick);
+    }
+
+    /// [`Self::prune`]'s work, when it is due (out of line: most calls only check the tick).
+    #[inline(never)]
+    fn prune_now(&mut self, tick: NetTick) {
         self.next_prune = Some(tick.add(PRUNE_EVERY_TICKS));
         let unreachable = self
             .values

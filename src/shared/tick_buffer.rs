@@ -140,8 +140,14 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
         let older = earlier
             .filter(|earlier| found.is_newer_than(*earlier))
             .and_then(|earlier| {
+                // Mostly the entry just before (a value set every tick, acknowledged every
+                // tick): looked at first, without the range's search.
+                let below = index.checked_sub(1)?;
+                if !self.ticks[below].is_newer_than(earlier) {
+                    return Some(below);
+                }
                 self.ticks
-                    .range(..index)
+                    .range(..below)
                     .rposition(|held| !held.is_newer_than(earlier))
             })
             .map(|older| (self.ticks[older], &self.values[older]));

@@ -7,6 +7,19 @@ use crate::{
     shared::client_ids::{AliasedComponents, Aliasing},
 };
 
+/// The component types whose values carry aliases and this client's alias, when it has one
+/// and some type does: their values need the client's id put back.
+pub(super) fn own_aliasing(world: &World) -> Option<(&AliasedComponents, Aliasing)> {
+    let aliased = world.get_resource::<AliasedComponents>()?;
+    let session = world.get_resource::<ClientSession>()?;
+    let (false, Some(client_id), Some(alias)) =
+        (aliased.is_empty(), session.client_id, session.alias)
+    else {
+        return None;
+    };
+    Some((aliased, Aliasing { alias, client_id }))
+}
+
 impl FrameApply<'_> {
     /// Drops a server entity, or freezes it (kept as last seen, no longer updated).
     pub(super) fn despawn(&mut self, despawn: DespawnEntry) -> Result<(), DecodeError> {
@@ -135,19 +148,13 @@ impl FrameApply<'_> {
     /// Turns this client's alias back into its id in values that name clients (see
     /// [`client_ids`](crate::shared::client_ids)).
     fn restore_own_ids(&mut self, values: &mut [Staged]) -> Result<(), DecodeError> {
-        let (Some(aliased), Some(session)) = (
-            self.world.get_resource::<AliasedComponents>(),
-            self.world.get_resource::<ClientSession>(),
-        ) else {
+        let Some((aliased, aliasing)) = own_aliasing(self.world) else {
             return Ok(());
         };
-        let (false, Some(client_id), Some(alias)) =
-            (aliased.is_empty(), session.client_id, session.alias)
-        else {
-            return Ok(());
-        };
-        let aliasing = Aliasing { alias, client_id };
-        for value in values {
+        for value in values
+            .iter_mut()
+            .filter(|value| aliased.carries(value.index))
+        {
             if let StagedValue::Staged(at) = value.value {
                 let decoder = &mut self.receivers.get_mut(value.index)?.decoder;
                 value.value =
@@ -283,8 +290,9 @@ impl FrameApply<'_> {
             // The common case: a value naming no entity over a component the entity holds.
             if let (Some(at), Some(entity)) = (staged_at, entity.as_mut()) {
                 let write = FreshWrite {
-                    predicted: component.predicted && entity.contains::<Predicted>(),
-                    interpolated: component.interpolated && !entity.contains::<NoInterpolation>(),
+                    predicted: component.predicted && entity.contains_id(self.markers.predicted),
+                    interpolated: component.interpolated
+                        && !entity.contains_id(self.markers.no_interpolation),
                     tick: value.tick,
                     frame_tick: tick,
                     ids: receiver.ids(),

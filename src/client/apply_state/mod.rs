@@ -13,7 +13,10 @@
 //!   news again.
 
 mod apply;
+mod read;
 mod references;
+
+use apply::own_aliasing;
 
 use core::any::TypeId;
 
@@ -78,6 +81,13 @@ pub(crate) fn apply_state_frame(
             scoped(world, |world, receivers: &mut ComponentReceivers| {
                 world.resource_scope(|world, mut map: Mut<ServerEntityMap>| {
                     let scratch = core::mem::take(&mut replicas.scratch);
+                    let aliased = own_aliasing(world)
+                        .map(|(aliased, _)| aliased.indices().collect())
+                        .unwrap_or_default();
+                    let markers = Markers {
+                        predicted: world.register_component::<Predicted>(),
+                        no_interpolation: world.register_component::<NoInterpolation>(),
+                    };
                     let mut frame = FrameApply {
                         world,
                         registry: &registry,
@@ -90,6 +100,8 @@ pub(crate) fn apply_state_frame(
                         values: scratch.values,
                         decoded: scratch.decoded,
                         entities: scratch.entities,
+                        aliased,
+                        markers,
                         summary,
                     };
                     let mut reader = BitReader::with_range(bytes, body_start, bytes.len() * 8);
@@ -208,6 +220,16 @@ impl From<ReadError> for Stop {
     }
 }
 
+/// The ids of the markers that decide where an entity's values go, looked up once per frame
+/// rather than by type for every entity.
+#[derive(Clone, Copy)]
+struct Markers {
+    /// [`Predicted`]'s.
+    predicted: ComponentId,
+    /// [`NoInterpolation`]'s.
+    no_interpolation: ComponentId,
+}
+
 struct FrameApply<'a> {
     world: &'a mut World,
     registry: &'a ReplicationRegistry,
@@ -225,6 +247,11 @@ struct FrameApply<'a> {
     decoded: Vec<Vec<ErasedValue>>,
     /// The entity entries read, in order (empty between reads).
     entities: Vec<StagedEntity>,
+    /// The components whose values name this client by its alias, when it has one: their
+    /// values are staged, to have the client's id put back (see
+    /// [`client_ids`](crate::shared::client_ids)).
+    aliased: Vec<u32>,
+    markers: Markers,
     /// What the frame held, noted for a capture.
     summary: Option<&'a mut StateSummary>,
 }
@@ -307,137 +334,6 @@ impl FrameApply<'_> {
                 Some(bytes) => apply(self.world, &bytes)?,
                 None => remove(self.world),
             }
-        }
-        Ok(())
-    }
-
-    fn read_entities(
-        &mut self,
-        reader: &mut BitReader,
-        staged: &mut Vec<StagedEntity>,
-    ) -> Result<(), Stop> {
-        let index_bits = self.registry.index_bits();
-        let mut previous_slot = None;
-        // The previous entry's shape (when there was one), read over in place.
-        let mut shape = Shape::default();
-        while let Some(head) = read_entry_head(reader, previous_slot)? {
-            read_shape_into(
-                reader,
-                &mut shape,
-                previous_slot.is_some(),
-                index_bits,
-                self.registry.len(),
-                self.tick,
-            )?;
-            previous_slot = Some(head.slot);
-            self.note(|summary| {
-                summary.entities += 1;
-                summary.spawns += u32::from(head.spawn.is_some());
-                summary.components.extend_from_slice(&shape.components);
-            });
-            let (remote, spawn, stale) = match head.spawn {
-                Some(remote) => {
-                    let despawned_later = self
-                        .replicas
-                        .tombstones
-                        .get(&remote)
-                        .is_some_and(|despawned| !self.tick.is_newer_than(*despawned));
-                    let spawned_later =
-                        self.replicas.entities.get(&remote).is_some_and(|replica| {
-                            replica.last_life_event().is_newer_than(self.tick)
-                        });
-                    (remote, true, despawned_later || spawned_later)
-                }
-                None => {
-                    let remote = *self.replicas.slots.get(head.slot).ok_or(Stop::Abort)?;
-                    let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
-                    if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
-                        return Err(Stop::Abort);
-                    }
-                    (remote, false, false)
-                }
-            };
-            if spawn && !stale && self.replicas.slots.get(head.slot) != Some(&remote) {
-                // A new life in the slot: what it held belonged to an earlier one. The server
-                // keeps no earlier values for it either, so neither side may find one as the
-                // older baseline of a delta.
-                for receiver in &mut self.receivers.receivers {
-                    receiver.decoder.forget_slot(head.slot);
-                }
-            }
-            let start = self.values.len();
-            self.read_values(reader, &shape, head.slot, spawn)?;
-            if stale {
-                self.values.truncate(start);
-            } else {
-                staged.push(StagedEntity {
-                    remote,
-                    slot: head.slot,
-                    spawn,
-                    values: start..self.values.len(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn read_values(
-        &mut self,
-        reader: &mut BitReader,
-        shape: &Shape,
-        slot: u32,
-        spawn: bool,
-    ) -> Result<(), Stop> {
-        let (values, decoded) = (&mut self.values, &mut self.decoded);
-        values.reserve(shape.components.len());
-        for &index in &shape.components {
-            let removed = !spawn && reader.read_bool()?;
-            let changed = read_change_tick(reader, self.tick)?;
-            if removed {
-                values.push(Staged {
-                    index,
-                    tick: changed,
-                    value: StagedValue::Removed,
-                });
-                continue;
-            }
-            let component = self.registry.get(index)?;
-            let decoder = &mut self.receivers.get_mut(index)?.decoder;
-            let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
-            let copies = if component.interpolated || component.predicted {
-                2
-            } else {
-                1
-            };
-            let at = match read_value_kind(reader, delta_allowed)? {
-                ValueKind::Whole => {
-                    decoder.read(reader, ValueEncoding::Whole, slot, changed, copies)?
-                }
-                ValueKind::Delta => {
-                    let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                    let encoding = ValueEncoding::Delta { base, previous };
-                    decoder.read(reader, encoding, slot, changed, copies)?
-                }
-                ValueKind::Blob(id) => {
-                    values.push(Staged {
-                        index,
-                        tick: changed,
-                        value: StagedValue::Blob(id),
-                    });
-                    continue;
-                }
-            };
-            // A spawn's values are boxed now: they are inserted together.
-            let value = if spawn {
-                StagedValue::Decoded(push_decoded(decoded, decoder.take_erased(at)))
-            } else {
-                StagedValue::Staged(at)
-            };
-            values.push(Staged {
-                index,
-                tick: changed,
-                value,
-            });
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use core::any::Any;
 
 use super::{
-    DecodeComponent, FreshWrite, ReadError, ValueEncoding,
+    DecodeComponent, FreshWrite, ReadError, ReadValue, ValueEncoding,
     write::{self, InPlace},
 };
 use crate::client::slot_table::SlotTable;
@@ -131,7 +131,7 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
         slot: u32,
         tick: NetTick,
         again: impl Fn(&K, Option<&History<K::Kept>>) -> Result<C, E>,
-    ) -> Result<u32, E> {
+    ) -> Result<Copies<C>, E> {
         let clone = self.clone;
         let uses_baselines = self.codec.uses_baselines();
         let history = if uses_baselines {
@@ -162,22 +162,21 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
                 }
             }
         }
-        Ok(self.stage(Copies {
+        Ok(Copies {
             first: value,
             second,
-        }))
+        })
     }
-}
 
-impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
-    fn read(
+    /// Reads a value (see [`DecodeComponent::read`]) and remembers it, without staging it.
+    fn read_copies(
         &mut self,
         reader: &mut BitReader,
         encoding: ValueEncoding,
         slot: u32,
         tick: NetTick,
         copies: usize,
-    ) -> Result<u32, ReadError> {
+    ) -> Result<Copies<C>, ReadError> {
         let start = reader.clone();
         let history = match encoding {
             ValueEncoding::Delta { .. } => {
@@ -203,6 +202,67 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
                 .map(|decoded| decoded.value)
         })
     }
+}
+
+/// Where a fresh value written in place goes, and under which tick: the record of server
+/// values of a predicted entity, the interpolation buffer, or over the component. `two`: the
+/// type keeps a second copy (it is interpolated or predicted).
+fn in_place_target(write: FreshWrite, two: bool) -> (InPlace, NetTick) {
+    if write.predicted && two {
+        (InPlace::Confirmed, write.frame_tick)
+    } else if write.interpolated && two {
+        (InPlace::Snapshot, write.tick)
+    } else {
+        (InPlace::Component, write.tick)
+    }
+}
+
+impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
+    fn read(
+        &mut self,
+        reader: &mut BitReader,
+        encoding: ValueEncoding,
+        slot: u32,
+        tick: NetTick,
+        copies: usize,
+    ) -> Result<u32, ReadError> {
+        let read = self.read_copies(reader, encoding, slot, tick, copies)?;
+        Ok(self.stage(read))
+    }
+
+    fn read_fresh(
+        &mut self,
+        reader: &mut BitReader,
+        value: ReadValue,
+        entity: &mut EntityWorldMut,
+        write: FreshWrite,
+    ) -> Result<Option<u32>, ReadError> {
+        let ReadValue {
+            encoding,
+            slot,
+            tick,
+            copies,
+        } = value;
+        // With a clone at hand the second copy is made only if the value has to wait: one
+        // written in place needs none.
+        let clone = self.clone;
+        let now = if clone.is_some() { 1 } else { copies };
+        let mut read = self.read_copies(reader, encoding, slot, tick, now)?;
+        if !write::names_entities(&mut read.first) {
+            let (target, at) = in_place_target(write, copies > 1);
+            let mut held = Some(read);
+            if write::write_in_place(entity, target, write.ids, at, || {
+                held.take().expect("taken once, when written").first
+            }) {
+                return Ok(None);
+            }
+            read = held.expect("kept when nothing was written");
+        }
+        if let (Some(clone), true) = (clone, copies > 1 && read.second.is_none()) {
+            read.second = Some(clone(&read.first));
+        }
+        Ok(Some(self.stage(read)))
+    }
 
     fn read_blob(
         &mut self,
@@ -218,9 +278,10 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
             Ok::<_, DecodeError>(decoded)
         };
         let decoded = decode(&self.codec)?;
-        self.spread(decoded, None, copies, slot, tick, |codec, _| {
+        let read = self.spread(decoded, None, copies, slot, tick, |codec, _| {
             decode(codec).map(|decoded| decoded.value)
-        })
+        })?;
+        Ok(self.stage(read))
     }
 
     fn take_erased(&mut self, at: u32) -> Vec<ErasedValue> {
@@ -238,14 +299,7 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
         if write::names_entities(&mut copies.first) {
             return false;
         }
-        let two = copies.second.is_some();
-        let (target, tick) = if write.predicted && two {
-            (InPlace::Confirmed, write.frame_tick)
-        } else if write.interpolated && two {
-            (InPlace::Snapshot, write.tick)
-        } else {
-            (InPlace::Component, write.tick)
-        };
+        let (target, tick) = in_place_target(write, copies.second.is_some());
         let stage = &mut self.stage;
         write::write_in_place(entity, target, write.ids, tick, || {
             stage[at as usize].take().expect("checked just above").first

@@ -68,6 +68,19 @@ pub(crate) struct FreshWrite {
     pub(crate) ids: ReceiverIds,
 }
 
+/// Where a value read from a frame sits and how it came (see [`DecodeComponent::read_fresh`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadValue {
+    /// Whole or a delta.
+    pub(crate) encoding: ValueEncoding,
+    /// The slot of its entity.
+    pub(crate) slot: u32,
+    /// The tick it was set at.
+    pub(crate) tick: NetTick,
+    /// The copies the frame's apply keeps of it: 1, or 2 for an interpolated or predicted type.
+    pub(crate) copies: usize,
+}
+
 /// The component ids one component type's values are written under.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReceiverIds {
@@ -93,6 +106,17 @@ pub(crate) trait DecodeComponent: Send + Sync {
         tick: NetTick,
         copies: usize,
     ) -> Result<u32, ReadError>;
+
+    /// Reads a value like [`Self::read`] and, when it names no entity and the entity holds
+    /// what `write` puts it in, writes it there at once like [`Self::write_fresh`]: `None`.
+    /// Otherwise it is staged: `Some` of its position. The caller checked that it is fresh.
+    fn read_fresh(
+        &mut self,
+        reader: &mut BitReader,
+        value: ReadValue,
+        entity: &mut EntityWorldMut,
+        write: FreshWrite,
+    ) -> Result<Option<u32>, ReadError>;
 
     /// Decodes a value that arrived in slices (its whole encoding) and stages it, like
     /// [`Self::read`].

@@ -10,7 +10,7 @@ use crate::shared::{
     codec::Baseline,
     error::DecodeError,
     tick::NetTick,
-    wire::{BitBatch, BitReader, BitWriter, golomb_len, zigzag},
+    wire::{BitBatch, BitReader, BitWriter, ReadBatch, golomb_len, zigzag},
 };
 use bevy::prelude::*;
 
@@ -50,6 +50,7 @@ impl TransformCodec {
     /// Reads what [`Self::write_quantized`] wrote. Ranges are checked by
     /// [`dequantize`](Self::dequantize), which every value read goes through before it is kept.
     pub(crate) fn read_quantized(&self, reader: &mut BitReader) -> Result<Quantized, DecodeError> {
+        let mut reader = reader.batch();
         let flags = reader.read_bits(2)? as u8;
         let mut steps = [0i64; 3];
         for steps in &mut steps {
@@ -61,7 +62,7 @@ impl TransformCodec {
             None
         };
         let scale = if flags & HAS_SCALE != 0 {
-            read_scale_bits(reader)?
+            read_scale_bits(&mut reader)?
         } else {
             Vec3::ONE
         };
@@ -126,6 +127,8 @@ impl TransformCodec {
         baseline: &Baseline<'_, Quantized>,
     ) -> Result<Quantized, DecodeError> {
         let prediction = self.predict(tick, baseline);
+        // The fields are small: read from a register, loaded once for most deltas.
+        let mut reader = reader.batch();
         let flags = if reader.read_bool()? {
             reader.read_bits(2)? as u8
         } else {
@@ -155,7 +158,7 @@ impl TransformCodec {
         let scale = if flags & HAS_SCALE == 0 {
             Vec3::ONE
         } else if reader.read_bool()? {
-            read_scale_bits(reader)?
+            read_scale_bits(&mut reader)?
         } else if prediction.flags & HAS_SCALE != 0 {
             prediction.scale
         } else {
@@ -171,7 +174,7 @@ fn write_scale_bits(scale: Vec3, out: &mut BitBatch) {
     }
 }
 
-fn read_scale_bits(reader: &mut BitReader) -> Result<Vec3, DecodeError> {
+fn read_scale_bits(reader: &mut ReadBatch) -> Result<Vec3, DecodeError> {
     let mut scale = [0.0f32; 3];
     for coordinate in &mut scale {
         *coordinate = f32::from_bits(reader.read_bits(32)? as u32);

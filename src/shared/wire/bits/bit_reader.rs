@@ -46,6 +46,13 @@ impl<'a> BitReader<'a> {
         self.position
     }
 
+    /// Moves past `bits` bits already read from [`Self::peek_word`] (within the range).
+    #[inline]
+    pub(super) fn skip_read(&mut self, bits: usize) {
+        debug_assert!(bits <= self.remaining_bits());
+        self.position += bits;
+    }
+
     /// Reads `count` bits (`count` ≤ 64).
     #[inline]
     pub fn read_bits(&mut self, count: u32) -> Result<u64, DecodeError> {
@@ -109,7 +116,7 @@ impl<'a> BitReader<'a> {
     /// The bits from the position on, lowest first, and how many of them are within the range
     /// (at most 64, fewer near the end; the rest are the buffer's next bits, or zeros past it).
     #[inline]
-    fn peek_word(&self) -> (u64, u32) {
+    pub(super) fn peek_word(&self) -> (u64, u32) {
         let index = self.position / 8;
         let offset = (self.position % 8) as u32;
         let word = match self.bytes.get(index..index + 8) {

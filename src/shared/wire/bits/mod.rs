@@ -9,9 +9,11 @@
 
 mod batch;
 mod bit_reader;
+mod read_batch;
 
 pub use batch::BitBatch;
 pub use bit_reader::BitReader;
+pub use read_batch::ReadBatch;
 
 /// An append-only bit buffer.
 ///

@@ -227,9 +227,9 @@ impl ValueCoder<Transform> for TransformCodec {
         tick: NetTick,
         baseline: Baseline<'_, Quantized>,
     ) -> Result<Decoded<Transform, Quantized>, DecodeError> {
-        let kept = self.read_delta_quantized(reader, tick, &baseline)?;
+        let (kept, value) = self.read_delta_dequantized(reader, tick, &baseline)?;
         Ok(Decoded {
-            value: self.dequantize(&kept)?,
+            value,
             kept: Some(kept),
         })
     }

@@ -186,9 +186,7 @@ impl FrameApply<'_> {
                         }
                     }
                 }
-                None => receiver
-                    .decoder
-                    .read(reader, encoding, slot, changed, copies)?,
+                None => receiver.decoder.read(reader, read)?,
             };
             // A spawn's values are boxed now: they are inserted together.
             let value = if spawn {

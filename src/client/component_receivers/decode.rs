@@ -172,10 +172,12 @@ impl<C: Component, K: ValueCoder<C>> TypedDecoder<C, K> {
     fn read_copies(
         &mut self,
         reader: &mut BitReader,
-        encoding: ValueEncoding,
-        slot: u32,
-        tick: NetTick,
-        copies: usize,
+        ReadValue {
+            encoding,
+            slot,
+            tick,
+            copies,
+        }: ReadValue,
     ) -> Result<Copies<C>, ReadError> {
         let start = reader.clone();
         let history = match encoding {
@@ -218,15 +220,8 @@ fn in_place_target(write: FreshWrite, two: bool) -> (InPlace, NetTick) {
 }
 
 impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
-    fn read(
-        &mut self,
-        reader: &mut BitReader,
-        encoding: ValueEncoding,
-        slot: u32,
-        tick: NetTick,
-        copies: usize,
-    ) -> Result<u32, ReadError> {
-        let read = self.read_copies(reader, encoding, slot, tick, copies)?;
+    fn read(&mut self, reader: &mut BitReader, value: ReadValue) -> Result<u32, ReadError> {
+        let read = self.read_copies(reader, value)?;
         Ok(self.stage(read))
     }
 
@@ -237,17 +232,18 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
         entity: &mut EntityWorldMut,
         write: FreshWrite,
     ) -> Result<Option<u32>, ReadError> {
-        let ReadValue {
-            encoding,
-            slot,
-            tick,
-            copies,
-        } = value;
+        let copies = value.copies;
         // With a clone at hand the second copy is made only if the value has to wait: one
         // written in place needs none.
         let clone = self.clone;
         let now = if clone.is_some() { 1 } else { copies };
-        let mut read = self.read_copies(reader, encoding, slot, tick, now)?;
+        let mut read = self.read_copies(
+            reader,
+            ReadValue {
+                copies: now,
+                ..value
+            },
+        )?;
         if !write::names_entities(&mut read.first) {
             let (target, at) = in_place_target(write, copies > 1);
             let mut held = Some(read);

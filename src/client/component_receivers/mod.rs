@@ -95,17 +95,10 @@ pub(crate) struct ReceiverIds {
 /// Reads one component type's values, keeping what delta coding needs. Values read wait in the
 /// decoder's stage, by position, until the frame is applied (then [`Self::clear_stage`]).
 pub(crate) trait DecodeComponent: Send + Sync {
-    /// Reads a value of the entity in `slot` set at `tick`, decoded once and staged as
-    /// `copies` values (1, or 2 when the interpolation buffer or the record of server values
-    /// needs its own), and remembers it for future deltas. Returns its position in the stage.
-    fn read(
-        &mut self,
-        reader: &mut BitReader,
-        encoding: ValueEncoding,
-        slot: u32,
-        tick: NetTick,
-        copies: usize,
-    ) -> Result<u32, ReadError>;
+    /// Reads a value (of the entity in `value.slot`, set at `value.tick`), decoded once and
+    /// staged as `value.copies` values, and remembers it for future deltas. Returns its
+    /// position in the stage.
+    fn read(&mut self, reader: &mut BitReader, value: ReadValue) -> Result<u32, ReadError>;
 
     /// Reads a value like [`Self::read`] and, when it names no entity and the entity holds
     /// what `write` puts it in, writes it there at once like [`Self::write_fresh`]: `None`.

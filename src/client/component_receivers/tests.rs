@@ -46,15 +46,13 @@ fn decodes(clone: bool, delta: bool, copies: usize) -> usize {
     let bytes = out.into_bytes();
     let slot = 1;
     let decoder = &mut receivers.get_mut(0).unwrap().decoder;
-    let at = decoder
-        .read(
-            &mut BitReader::new(&bytes),
-            ValueEncoding::Whole,
-            slot,
-            NetTick(5),
-            copies,
-        )
-        .unwrap();
+    let value = ReadValue {
+        encoding: ValueEncoding::Whole,
+        slot,
+        tick: NetTick(5),
+        copies,
+    };
+    let at = decoder.read(&mut BitReader::new(&bytes), value).unwrap();
     let values = decoder.take_erased(at);
     assert_eq!(values.len(), copies);
     assert!(values.iter().all(|value| value.get::<Hp>() == Some(&Hp(7))));
@@ -83,13 +81,13 @@ fn read_hp(
         .write(&Hp(value), &mut out)
         .unwrap();
     let bytes = out.into_bytes();
-    let at = decoder.read(
-        &mut BitReader::new(&bytes),
+    let value = ReadValue {
         encoding,
         slot,
-        NetTick(tick),
-        1,
-    )?;
+        tick: NetTick(tick),
+        copies: 1,
+    };
+    let at = decoder.read(&mut BitReader::new(&bytes), value)?;
     Ok(*decoder.take_erased(at)[0].get::<Hp>().unwrap())
 }
 

@@ -4,7 +4,7 @@
 
 use super::{
     ABSOLUTE_POSITION_ORDER, HAS_ROTATION, HAS_SCALE, TransformCodec, codec_error,
-    quantize::{PackedRotation, Quantized},
+    quantize::{PackedRotation, Parts, Quantized},
 };
 use crate::shared::{
     codec::Baseline,
@@ -66,7 +66,12 @@ impl TransformCodec {
         } else {
             Vec3::ONE
         };
-        self.assemble(flags, steps, rotation, scale)
+        self.assemble(Parts {
+            flags,
+            steps,
+            rotation,
+            scale,
+        })
     }
 
     /// Writes the difference of `value` (set at `tick`) from what both sides predict from the
@@ -126,6 +131,32 @@ impl TransformCodec {
         tick: NetTick,
         baseline: &Baseline<'_, Quantized>,
     ) -> Result<Quantized, DecodeError> {
+        let parts = self.read_delta_parts(reader, tick, baseline)?;
+        self.assemble(parts)
+    }
+
+    /// [`Self::read_delta_quantized`] and the transform it stands for, made from the parts read
+    /// (the rotation is not packed and unpacked again on the way).
+    #[inline]
+    pub(crate) fn read_delta_dequantized(
+        &self,
+        reader: &mut BitReader,
+        tick: NetTick,
+        baseline: &Baseline<'_, Quantized>,
+    ) -> Result<(Quantized, Transform), DecodeError> {
+        let parts = self.read_delta_parts(reader, tick, baseline)?;
+        let kept = self.assemble(parts)?;
+        Ok((kept, self.dequantize_parts(parts)?))
+    }
+
+    /// The parts of a value written by [`Self::write_delta_quantized`], not checked yet.
+    #[inline(always)]
+    fn read_delta_parts(
+        &self,
+        reader: &mut BitReader,
+        tick: NetTick,
+        baseline: &Baseline<'_, Quantized>,
+    ) -> Result<Parts, DecodeError> {
         let prediction = self.predict(tick, baseline);
         // The fields are small: read from a register, loaded once for most deltas.
         let mut reader = reader.batch();
@@ -164,7 +195,12 @@ impl TransformCodec {
         } else {
             return Err(codec_error("scale kept from a baseline without one"));
         };
-        self.assemble(flags, steps, rotation, scale)
+        Ok(Parts {
+            flags,
+            steps,
+            rotation,
+            scale,
+        })
     }
 }
 

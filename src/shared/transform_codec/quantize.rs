@@ -30,6 +30,16 @@ pub(crate) struct Quantized {
 
 const _: () = assert!(size_of::<Quantized>() == 48);
 
+/// A value's parts as read from bits, before they are checked and packed into a [`Quantized`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Parts {
+    pub(super) flags: u8,
+    pub(super) steps: [i64; 3],
+    pub(super) rotation: Option<PackedRotation>,
+    /// `Vec3::ONE` unless the flags say it has a scale.
+    pub(super) scale: Vec3,
+}
+
 impl TransformCodec {
     /// `value`'s flags, position steps and rotation (when it has one), as every encoding
     /// writes them.
@@ -59,14 +69,9 @@ impl TransformCodec {
 
     /// A [`Quantized`] of parts read from bits: the rotation's components are checked to be in
     /// range before they are packed (where they could not be told apart any more).
-    pub(super) fn assemble(
-        &self,
-        flags: u8,
-        steps: [i64; 3],
-        rotation: Option<PackedRotation>,
-        scale: Vec3,
-    ) -> Result<Quantized, DecodeError> {
-        let packed_rotation = match rotation {
+    #[inline]
+    pub(super) fn assemble(&self, parts: Parts) -> Result<Quantized, DecodeError> {
+        let packed_rotation = match parts.rotation {
             Some(rotation) => {
                 self.check_rotation(rotation)?;
                 self.pack_rotation(rotation)
@@ -74,23 +79,35 @@ impl TransformCodec {
             None => 0,
         };
         Ok(Quantized {
-            steps,
+            steps: parts.steps,
             packed_rotation,
-            scale,
-            flags,
+            scale: parts.scale,
+            flags: parts.flags,
         })
     }
 
     /// The transform a client holds for `quantized`; an error for steps out of range (hostile
     /// bits).
     pub(crate) fn dequantize(&self, quantized: &Quantized) -> Result<Transform, DecodeError> {
-        let mut transform =
-            Transform::from_translation(self.dequantize_translation(quantized.steps)?);
-        if let Some(rotation) = self.rotation_of(quantized) {
-            transform.rotation = self.dequantize_rotation(rotation)?;
+        // A `Quantized` was assembled (read) or quantized (made here): its rotation is valid.
+        self.dequantize_parts(Parts {
+            flags: quantized.flags,
+            steps: quantized.steps,
+            rotation: self.rotation_of(quantized),
+            scale: quantized.scale,
+        })
+    }
+
+    /// [`Self::dequantize`] of a value's parts (its rotation not packed) that
+    /// [`Self::assemble`] accepted.
+    #[inline]
+    pub(super) fn dequantize_parts(&self, parts: Parts) -> Result<Transform, DecodeError> {
+        let mut transform = Transform::from_translation(self.dequantize_translation(parts.steps)?);
+        if let Some(rotation) = parts.rotation {
+            transform.rotation = self.dequantize_checked_rotation(rotation);
         }
-        if quantized.flags & HAS_SCALE != 0 {
-            transform.scale = quantized.scale;
+        if parts.flags & HAS_SCALE != 0 {
+            transform.scale = parts.scale;
         }
         Ok(transform)
     }
@@ -185,6 +202,12 @@ impl TransformCodec {
 
     pub(super) fn dequantize_rotation(&self, packed: PackedRotation) -> Result<Quat, DecodeError> {
         self.check_rotation(packed)?;
+        Ok(self.dequantize_checked_rotation(packed))
+    }
+
+    /// [`Self::dequantize_rotation`] of components [`Self::check_rotation`] accepted.
+    #[inline]
+    fn dequantize_checked_rotation(&self, packed: PackedRotation) -> Quat {
         // `0..=max` back to ±1/√2: one division per rotation, not one per component.
         let scale = core::f32::consts::SQRT_2 / self.rotation_max() as f32;
         let smallest = packed
@@ -205,11 +228,11 @@ impl TransformCodec {
         // are within it, as an encoder's always are. Hostile bits can make them exceed it:
         // normalizing keeps any input a rotation (the largest is then 0 and the others are not
         // all 0).
-        Ok(if rest <= 1.0 {
+        if rest <= 1.0 {
             rotation
         } else {
             rotation.normalize()
-        })
+        }
     }
 
     /// The rotation as `2 + 3 × bits` bits: the largest index, then the three others.

@@ -43,6 +43,7 @@ mod references;
 mod resources;
 mod simulated_link;
 mod spawn_despawn;
+mod stopped_frames;
 mod tick_wrap;
 mod udp_abuse;
 mod udp_connect;

@@ -287,7 +287,8 @@ impl FrameApply<'_> {
             ) else {
                 continue;
             };
-            // The common case: a value naming no entity over a component the entity holds.
+            // A value naming no entity over a component the entity holds, that could not be
+            // written as it was read (an entry after a removal, an immutable component).
             if let (Some(at), Some(entity)) = (staged_at, entity.as_mut()) {
                 let write = FreshWrite {
                     predicted: component.predicted && entity.contains_id(self.markers.predicted),

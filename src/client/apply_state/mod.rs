@@ -8,9 +8,12 @@
 //! - Entities named inside components map to their client copies, or to
 //!   `Entity::PLACEHOLDER` while not replicated here; they are mapped again when the entity
 //!   arrives or leaves. Relationships (`ChildOf`) wait for their target instead.
+//! - A fresh value of an entity already held, naming no entity, is written as it is read
+//!   (mutating in place, which runs no hooks); the rest is applied once the frame is read, in
+//!   its order.
 //! - A frame that cannot be read to its end (older than a despawn it raced, or naming a
-//!   baseline no longer held) is applied up to there and not acknowledged: the server sends its
-//!   news again.
+//!   baseline no longer held) is applied up to there (values of the entry it stopped in that
+//!   were already written stay written) and not acknowledged: the server sends its news again.
 
 mod apply;
 mod read;
@@ -221,7 +224,7 @@ impl From<ReadError> for Stop {
 }
 
 /// The ids of the markers that decide where an entity's values go, looked up once per frame
-/// rather than by type for every entity.
+/// for the values written in place (boxed values look them up by type).
 #[derive(Clone, Copy)]
 struct Markers {
     /// [`Predicted`]'s.
@@ -241,11 +244,12 @@ struct FrameApply<'a> {
     touched_targets: Vec<Entity>,
     /// A large value that is news was not held (the frame is then not acknowledged).
     blob_missing: bool,
-    /// The values of every entity entry read, in order.
+    /// The values read that wait for the apply, in order.
     values: Vec<Staged>,
     /// The boxed values of [`StagedValue::Decoded`] (each taken when applied).
     decoded: Vec<Vec<ErasedValue>>,
-    /// The entity entries read, in order (empty between reads).
+    /// The entity entries read with values waiting for the apply, or spawns, in order (empty
+    /// between reads).
     entities: Vec<StagedEntity>,
     /// The components whose values name this client by its alias, when it has one: their
     /// values are staged, to have the client's id put back (see

@@ -125,88 +125,99 @@ impl FrameApply<'_> {
             })
         });
         values.reserve(shape.components.len());
-        for &index in &shape.components {
-            let removed = !spawn && reader.read_bool()?;
-            let changed = read_change_tick(reader, tick)?;
-            if removed {
-                values.push(Staged {
-                    index,
-                    tick: changed,
-                    value: StagedValue::Removed,
-                });
-                continue;
-            }
-            let component = registry.get(index)?;
-            let receiver = receivers.get_mut(index)?;
-            let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
-            let copies = if component.interpolated || component.predicted {
-                2
-            } else {
-                1
-            };
-            let encoding = match read_value_kind(reader, delta_allowed)? {
-                ValueKind::Whole => ValueEncoding::Whole,
-                ValueKind::Delta => {
-                    let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                    ValueEncoding::Delta { base, previous }
-                }
-                ValueKind::Blob(id) => {
+        // A removal is applied in order with the values after it: those wait too.
+        let mut removal_read = false;
+        let mut read_all = || -> Result<(), Stop> {
+            for &index in &shape.components {
+                let removed = !spawn && reader.read_bool()?;
+                let changed = read_change_tick(reader, tick)?;
+                if removed {
+                    removal_read = true;
                     values.push(Staged {
                         index,
                         tick: changed,
-                        value: StagedValue::Blob(id),
+                        value: StagedValue::Removed,
                     });
                     continue;
                 }
-            };
-            let read = ReadValue {
-                encoding,
-                slot,
-                tick: changed,
-                copies,
-            };
-            let target = in_place.as_mut().filter(|target| {
-                target.replica.is_fresh(index, changed) && !aliased.contains(&index)
-            });
-            let at = match target {
-                Some(target) => {
-                    let write = FreshWrite {
-                        predicted: component.predicted && target.predicted,
-                        interpolated: component.interpolated && target.interpolating,
-                        tick: changed,
-                        frame_tick: tick,
-                        ids: receiver.ids(),
-                    };
-                    let decoder = &mut receiver.decoder;
-                    match decoder.read_fresh(reader, read, &mut target.entity, write)? {
-                        Some(at) => at,
-                        None => {
-                            target.written(index, changed);
-                            continue;
+                let component = registry.get(index)?;
+                let receiver = receivers.get_mut(index)?;
+                let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
+                let copies = if component.interpolated || component.predicted {
+                    2
+                } else {
+                    1
+                };
+                let encoding = match read_value_kind(reader, delta_allowed)? {
+                    ValueKind::Whole => ValueEncoding::Whole,
+                    ValueKind::Delta => {
+                        let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
+                        ValueEncoding::Delta { base, previous }
+                    }
+                    ValueKind::Blob(id) => {
+                        values.push(Staged {
+                            index,
+                            tick: changed,
+                            value: StagedValue::Blob(id),
+                        });
+                        continue;
+                    }
+                };
+                let read = ReadValue {
+                    encoding,
+                    slot,
+                    tick: changed,
+                    copies,
+                };
+                let target = in_place.as_mut().filter(|target| {
+                    !removal_read
+                        && target.replica.is_fresh(index, changed)
+                        && !aliased.contains(&index)
+                });
+                let at = match target {
+                    Some(target) => {
+                        let write = FreshWrite {
+                            predicted: component.predicted && target.predicted,
+                            interpolated: component.interpolated && target.interpolating,
+                            tick: changed,
+                            frame_tick: tick,
+                            ids: receiver.ids(),
+                        };
+                        let decoder = &mut receiver.decoder;
+                        match decoder.read_fresh(reader, read, &mut target.entity, write)? {
+                            Some(at) => at,
+                            None => {
+                                target.written(index, changed);
+                                continue;
+                            }
                         }
                     }
-                }
-                None => receiver.decoder.read(reader, read)?,
-            };
-            // A spawn's values are boxed now: they are inserted together.
-            let value = if spawn {
-                let copies = receiver.decoder.take_erased(at);
-                StagedValue::Decoded(push_decoded(decoded, copies))
-            } else {
-                StagedValue::Staged(at)
-            };
-            values.push(Staged {
-                index,
-                tick: changed,
-                value,
-            });
-        }
+                    None => receiver.decoder.read(reader, read)?,
+                };
+                // A spawn's values are boxed now: they are inserted together.
+                let value = if spawn {
+                    let copies = receiver.decoder.take_erased(at);
+                    StagedValue::Decoded(push_decoded(decoded, copies))
+                } else {
+                    StagedValue::Staged(at)
+                };
+                values.push(Staged {
+                    index,
+                    tick: changed,
+                    value,
+                });
+            }
+            Ok(())
+        };
+        // Whether or not the entry was read to its end: the values written stay written, and
+        // so does what they changed.
+        let read = read_all();
         if let (Some(remote), Some(in_place)) = (held, in_place) {
             for index in in_place.unreferenced {
                 replicas.set_references(remote, index, Vec::new());
             }
         }
-        Ok(())
+        read
     }
 }
 

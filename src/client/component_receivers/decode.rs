@@ -1,9 +1,9 @@
 //! [`TypedDecoder`]: reads one component type's values with its codec, decoding each once, and
-//! keeps the values received for each slot as the baselines of later deltas. Values
-//! read from a frame wait, typed, in its stage until the frame is applied: the common case then
-//! writes them straight over the entity's component, without boxing.
+//! keeps the values received for each slot as the baselines of later deltas. A fresh value is
+//! mostly written as it is read, straight into the entity's component (or its buffer or
+//! record), without boxing; the others wait, typed, in its stage until the frame is applied.
 
-use bevy::prelude::*;
+use bevy::{ecs::component::ComponentMutability, prelude::*};
 use core::any::Any;
 
 use super::{
@@ -244,8 +244,12 @@ impl<C: Component, K: ValueCoder<C>> DecodeComponent for TypedDecoder<C, K> {
                 ..value
             },
         )?;
-        if !write::names_entities(&mut read.first) {
-            let (target, at) = in_place_target(write, copies > 1);
+        let (target, at) = in_place_target(write, copies > 1);
+        // Over an immutable component the write is an insert, whose hooks and observers run
+        // in the apply's order: such values wait.
+        let mutation =
+            target != InPlace::Component || <C::Mutability as ComponentMutability>::MUTABLE;
+        if mutation && !write::names_entities(&mut read.first) {
             let mut held = Some(read);
             if write::write_in_place(entity, target, write.ids, at, || {
                 held.take().expect("taken once, when written").first

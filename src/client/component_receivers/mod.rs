@@ -92,8 +92,9 @@ pub(crate) struct ReceiverIds {
     pub(crate) confirmed: ComponentId,
 }
 
-/// Reads one component type's values, keeping what delta coding needs. Values read wait in the
-/// decoder's stage, by position, until the frame is applied (then [`Self::clear_stage`]).
+/// Reads one component type's values, keeping what delta coding needs. Values read are written
+/// at once ([`Self::read_fresh`]) or wait in the decoder's stage, by position, until the frame
+/// is applied (then [`Self::clear_stage`]).
 pub(crate) trait DecodeComponent: Send + Sync {
     /// Reads a value (of the entity in `value.slot`, set at `value.tick`), decoded once and
     /// staged as `value.copies` values, and remembers it for future deltas. Returns its

@@ -47,8 +47,9 @@ impl TransformCodec {
         2 + steps + rotation + scale
     }
 
-    /// Reads what [`Self::write_quantized`] wrote. Ranges are checked by
-    /// [`dequantize`](Self::dequantize), which every value read goes through before it is kept.
+    /// Reads what [`Self::write_quantized`] wrote. The rotation's range is checked here
+    /// ([`assemble`](Self::assemble)), the position's by [`dequantize`](Self::dequantize), which
+    /// every value read goes through before it is kept.
     pub(crate) fn read_quantized(&self, reader: &mut BitReader) -> Result<Quantized, DecodeError> {
         let mut reader = reader.batch();
         let flags = reader.read_bits(2)? as u8;

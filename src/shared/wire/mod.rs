@@ -50,7 +50,7 @@ pub(crate) use authority_requests::*;
 pub(crate) use bits::*;
 /// The two bit streams a [`ComponentCodec`](crate::shared::codec::ComponentCodec) writes and
 /// reads; everything else here is the crate's own.
-pub use bits::{BitReader, BitWriter, ReadBatch};
+pub use bits::{BitReader, BitWriter};
 pub(crate) use client_frames::*;
 #[allow(unused_imports)] // each side uses one of them
 pub(crate) use input_block::{InputBlock, InputsOut};

@@ -21,7 +21,7 @@ pub struct ReadBatch<'r, 'a> {
 impl<'a> BitReader<'a> {
     /// A batch reading from the current position on.
     #[inline]
-    pub fn batch(&mut self) -> ReadBatch<'_, 'a> {
+    pub(crate) fn batch(&mut self) -> ReadBatch<'_, 'a> {
         let (word, valid) = self.peek_word();
         ReadBatch {
             reader: self,

@@ -143,7 +143,7 @@ pub(crate) struct Replicas {
     /// Slot → server entity, for the slots held.
     pub(crate) slots: SlotTable<Entity>,
     /// Server entity → entities (server ids) whose components name it, with the component.
-    pub(crate) named_by: EntityHashMap<Vec<(Entity, u32)>>,
+    pub(crate) named_by: NamedBy,
     /// Server entities despawned, with the tick: older spawns of them are stale.
     pub(crate) tombstones: EntityHashMap<NetTick>,
     /// Per replicated resource: tick of the value (or removal) applied.
@@ -238,14 +238,12 @@ impl Replicas {
                 None
             }
         };
-        for target in old.into_iter().flatten() {
-            if let Some(list) = self.named_by.get_mut(&target) {
-                list.retain(|entry| *entry != (referrer, index));
-                if list.is_empty() {
-                    self.named_by.remove(&target);
-                }
-            }
-        }
+        unname(
+            &mut self.named_by,
+            referrer,
+            index,
+            old.into_iter().flatten(),
+        );
         for target in targets {
             let list = self.named_by.entry(target).or_default();
             if !list.contains(&(referrer, index)) {
@@ -259,14 +257,7 @@ impl Replicas {
         let mut replica = self.entities.remove(&remote)?;
         self.forget_slot(replica.slot, remote);
         for (index, targets) in core::mem::take(&mut replica.references) {
-            for target in targets {
-                if let Some(list) = self.named_by.get_mut(&target) {
-                    list.retain(|entry| *entry != (remote, index));
-                    if list.is_empty() {
-                        self.named_by.remove(&target);
-                    }
-                }
-            }
+            unname(&mut self.named_by, remote, index, targets);
         }
         Some(replica)
     }
@@ -345,6 +336,44 @@ impl EntityMapper for ListingMapper {
     }
 
     fn set_mapped(&mut self, _source: Entity, _target: Entity) {}
+}
+
+/// Who names each server entity: per target, the referrers and their components.
+pub(crate) type NamedBy = EntityHashMap<Vec<(Entity, u32)>>;
+
+/// Forgets what component `index` of `replica` (server entity `referrer`) names, its value now
+/// naming nothing: [`Replicas::set_references`] without targets, for a replica at hand.
+pub(crate) fn forget_references(
+    named_by: &mut NamedBy,
+    replica: &mut Replica,
+    referrer: Entity,
+    index: u32,
+) {
+    if let Some(position) = replica
+        .references
+        .iter()
+        .position(|(held, _)| *held == index)
+    {
+        let (_, targets) = replica.references.remove(position);
+        unname(named_by, referrer, index, targets);
+    }
+}
+
+/// Takes component `index` of `referrer` off the lists of who names each of `targets`.
+fn unname(
+    named_by: &mut NamedBy,
+    referrer: Entity,
+    index: u32,
+    targets: impl IntoIterator<Item = Entity>,
+) {
+    for target in targets {
+        if let Some(list) = named_by.get_mut(&target) {
+            list.retain(|entry| *entry != (referrer, index));
+            if list.is_empty() {
+                named_by.remove(&target);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

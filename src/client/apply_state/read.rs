@@ -4,7 +4,10 @@
 //! buffer or its record of server values: what the apply would do with it, without the stage.
 
 use super::*;
-use crate::client::component_receivers::ReadValue;
+use crate::client::{
+    component_receivers::ReadValue,
+    replicas::{NamedBy, forget_references},
+};
 
 /// The entity an entry's values are written into as they are read, with what decides where.
 struct InPlaceEntity<'w, 'r> {
@@ -14,9 +17,9 @@ struct InPlaceEntity<'w, 'r> {
     predicted: bool,
     /// It is not opted out of interpolation: an interpolated type's values go to its buffer.
     interpolating: bool,
-    /// Components whose recorded references were cleared by a value written (the values that
-    /// are written in place name no entity).
-    unreferenced: Vec<u32>,
+    /// Its server entity, and who names what: what a value written replaces is no longer named.
+    remote: Entity,
+    named_by: &'r mut NamedBy,
 }
 
 impl FrameApply<'_> {
@@ -57,12 +60,9 @@ impl FrameApply<'_> {
                         });
                     (remote, true, despawned_later || spawned_later)
                 }
+                // Its replica is checked as its values are read.
                 None => {
                     let remote = *self.replicas.slots.get(head.slot).ok_or(Stop::Abort)?;
-                    let replica = self.replicas.entities.get(&remote).ok_or(Stop::Abort)?;
-                    if replica.frozen.is_some() || replica.spawned.is_newer_than(self.tick) {
-                        return Err(Stop::Abort);
-                    }
                     (remote, false, false)
                 }
             };
@@ -113,111 +113,113 @@ impl FrameApply<'_> {
             ..
         } = self;
         let tick = *tick;
-        let mut in_place = held.and_then(|remote| {
-            let replica = replicas.entities.get_mut(&remote)?;
-            let entity = world.get_entity_mut(replica.client?).ok()?;
-            Some(InPlaceEntity {
-                predicted: entity.contains_id(markers.predicted),
-                interpolating: !entity.contains_id(markers.no_interpolation),
-                entity,
-                replica,
-                unreferenced: Vec::new(),
-            })
-        });
+        let mut in_place = match held {
+            None => None,
+            Some(remote) => {
+                let Replicas {
+                    entities, named_by, ..
+                } = &mut **replicas;
+                // An update of an entity frozen, or spawned after the frame: it raced that.
+                let replica = entities.get_mut(&remote).ok_or(Stop::Abort)?;
+                if replica.frozen.is_some() || replica.spawned.is_newer_than(tick) {
+                    return Err(Stop::Abort);
+                }
+                replica
+                    .client
+                    .and_then(|client| world.get_entity_mut(client).ok())
+                    .map(|entity| InPlaceEntity {
+                        predicted: entity.contains_id(markers.predicted),
+                        interpolating: !entity.contains_id(markers.no_interpolation),
+                        entity,
+                        replica,
+                        remote,
+                        named_by,
+                    })
+            }
+        };
         values.reserve(shape.components.len());
         // A removal is applied in order with the values after it: those wait too.
         let mut removal_read = false;
-        let mut read_all = || -> Result<(), Stop> {
-            for &index in &shape.components {
-                let removed = !spawn && reader.read_bool()?;
-                let changed = read_change_tick(reader, tick)?;
-                if removed {
-                    removal_read = true;
-                    values.push(Staged {
-                        index,
-                        tick: changed,
-                        value: StagedValue::Removed,
-                    });
-                    continue;
-                }
-                let component = registry.get(index)?;
-                let receiver = receivers.get_mut(index)?;
-                let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
-                let copies = if component.interpolated || component.predicted {
-                    2
-                } else {
-                    1
-                };
-                let encoding = match read_value_kind(reader, delta_allowed)? {
-                    ValueKind::Whole => ValueEncoding::Whole,
-                    ValueKind::Delta => {
-                        let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
-                        ValueEncoding::Delta { base, previous }
-                    }
-                    ValueKind::Blob(id) => {
-                        values.push(Staged {
-                            index,
-                            tick: changed,
-                            value: StagedValue::Blob(id),
-                        });
-                        continue;
-                    }
-                };
-                let read = ReadValue {
-                    encoding,
-                    slot,
-                    tick: changed,
-                    copies,
-                };
-                let target = in_place.as_mut().filter(|target| {
-                    !removal_read
-                        && target.replica.is_fresh(index, changed)
-                        && !aliased.contains(&index)
-                });
-                let at = match target {
-                    Some(target) => {
-                        let write = FreshWrite {
-                            predicted: component.predicted && target.predicted,
-                            interpolated: component.interpolated && target.interpolating,
-                            tick: changed,
-                            frame_tick: tick,
-                            ids: receiver.ids(),
-                        };
-                        let decoder = &mut receiver.decoder;
-                        match decoder.read_fresh(reader, read, &mut target.entity, write)? {
-                            Some(at) => at,
-                            None => {
-                                target.written(index, changed);
-                                continue;
-                            }
-                        }
-                    }
-                    None => receiver.decoder.read(reader, read)?,
-                };
-                // A spawn's values are boxed now: they are inserted together.
-                let value = if spawn {
-                    let copies = receiver.decoder.take_erased(at);
-                    StagedValue::Decoded(push_decoded(decoded, copies))
-                } else {
-                    StagedValue::Staged(at)
-                };
+        for &index in &shape.components {
+            let removed = !spawn && reader.read_bool()?;
+            let changed = read_change_tick(reader, tick)?;
+            if removed {
+                removal_read = true;
                 values.push(Staged {
                     index,
                     tick: changed,
-                    value,
+                    value: StagedValue::Removed,
                 });
+                continue;
             }
-            Ok(())
-        };
-        // Whether or not the entry was read to its end: the values written stay written, and
-        // so does what they changed.
-        let read = read_all();
-        if let (Some(remote), Some(in_place)) = (held, in_place) {
-            for index in in_place.unreferenced {
-                replicas.set_references(remote, index, Vec::new());
-            }
+            let component = registry.get(index)?;
+            let receiver = receivers.get_mut(index)?;
+            let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
+            let copies = if component.interpolated || component.predicted {
+                2
+            } else {
+                1
+            };
+            let encoding = match read_value_kind(reader, delta_allowed)? {
+                ValueKind::Whole => ValueEncoding::Whole,
+                ValueKind::Delta => {
+                    let (base, previous) = shape.baseline.ok_or(Stop::Abort)?;
+                    ValueEncoding::Delta { base, previous }
+                }
+                ValueKind::Blob(id) => {
+                    values.push(Staged {
+                        index,
+                        tick: changed,
+                        value: StagedValue::Blob(id),
+                    });
+                    continue;
+                }
+            };
+            let read = ReadValue {
+                encoding,
+                slot,
+                tick: changed,
+                copies,
+            };
+            let target = in_place.as_mut().filter(|target| {
+                !removal_read
+                    && target.replica.is_fresh(index, changed)
+                    && !aliased.contains(&index)
+            });
+            let at = match target {
+                Some(target) => {
+                    let write = FreshWrite {
+                        predicted: component.predicted && target.predicted,
+                        interpolated: component.interpolated && target.interpolating,
+                        tick: changed,
+                        frame_tick: tick,
+                        ids: receiver.ids(),
+                    };
+                    let decoder = &mut receiver.decoder;
+                    match decoder.read_fresh(reader, read, &mut target.entity, write)? {
+                        Some(at) => at,
+                        None => {
+                            target.written(index, changed);
+                            continue;
+                        }
+                    }
+                }
+                None => receiver.decoder.read(reader, read)?,
+            };
+            // A spawn's values are boxed now: they are inserted together.
+            let value = if spawn {
+                let copies = receiver.decoder.take_erased(at);
+                StagedValue::Decoded(push_decoded(decoded, copies))
+            } else {
+                StagedValue::Staged(at)
+            };
+            values.push(Staged {
+                index,
+                tick: changed,
+                value,
+            });
         }
-        read
+        Ok(())
     }
 }
 
@@ -229,8 +231,8 @@ impl InPlaceEntity<'_, '_> {
         if !self.replica.deferred.is_empty() {
             self.replica.deferred.retain(|(held, _)| *held != index);
         }
-        if self.replica.references(index).is_some() {
-            self.unreferenced.push(index);
-        }
+        // It names no entity: what the component named before is forgotten now, whether or
+        // not the rest of the frame can be read.
+        forget_references(self.named_by, self.replica, self.remote, index);
     }
 }

@@ -55,27 +55,9 @@ use bevy::prelude::*;
 use bevy_netsync::{prelude::*, transport};
 use protocol::{ArenaInput, ChatLine, ChatSend, Health, Player, Score};
 
-#[test]
-fn bots_see_every_player_where_the_server_has_it() {
-    let mut arena = Arena::new(3, true);
-    let mut totals = vec![bots::BotTotals::default(); 3];
-    for step in 0..240 {
-        arena.step();
-        for (bot, totals) in arena.bots.iter_mut().zip(&mut totals) {
-            totals.sample(bot);
-        }
-        if step == 60 {
-            for bot in &mut arena.bots {
-                bot.world_mut().resource_mut::<Drawn>().0.clear();
-            }
-        }
-    }
-    for bot in 0..3 {
-        assert_eq!(arena.players_seen(bot), 3);
-    }
-    // Each bot predicts its own player: where it had it at a tick is where the server put it
-    // at that tick (within the codec's millimetre), except around what only the server knows
-    // (a respawn after the bots shot each other), which the bot corrects.
+/// Predictions of a bot's own player compared with where the server had it at the same tick,
+/// and how many were within a centimetre.
+fn predictions_checked(arena: &Arena) -> (usize, usize) {
     let history = &arena.server.world().resource::<History>().0;
     let mut compared = 0;
     let mut right = 0;
@@ -89,14 +71,14 @@ fn bots_see_every_player_where_the_server_has_it() {
             right += usize::from(predicted.distance(*truth) < 0.01);
         }
     }
-    assert!(compared >= 400, "only {compared} predictions compared");
-    assert!(
-        right * 20 >= compared * 19,
-        "only {right} of {compared} predictions within 1 cm"
-    );
-    // What each bot drew of the others, against the server's positions at the very snapshots
-    // it blended: exact within the codec's millimetres, however late a datagram came (samples
-    // drawn past the newest snapshot, when one missed its frame, are counted apart).
+    (compared, right)
+}
+
+/// What each bot drew of the others against the server's positions at the very snapshots it
+/// blended: the errors of the interpolated samples, and the samples drawn past the newest
+/// snapshot (counted apart).
+fn drawings_checked(arena: &Arena) -> (Vec<f32>, usize) {
+    let history = &arena.server.world().resource::<History>().0;
     let mut errors = Vec::new();
     let mut not_interpolated = 0;
     for bot in &arena.bots {
@@ -109,15 +91,55 @@ fn bots_see_every_player_where_the_server_has_it() {
         errors.extend(bot_errors);
         not_interpolated += past_newest;
     }
+    (errors, not_interpolated)
+}
+
+#[test]
+fn bots_see_every_player_where_the_server_has_it() {
+    let mut arena = Arena::new(3, true);
+    let mut totals = vec![bots::BotTotals::default(); 3];
+    // Four seconds at least, then until enough was compared: a datagram that reaches a bot a
+    // step late (a loaded machine) is not compared, so the run goes on rather than fail.
+    let mut steps = 0;
+    while steps < 240
+        || (steps < 960
+            && (predictions_checked(&arena).0 < 400 || drawings_checked(&arena).0.len() < 500))
+    {
+        arena.step();
+        for (bot, totals) in arena.bots.iter_mut().zip(&mut totals) {
+            totals.sample(bot);
+        }
+        if steps == 60 {
+            for bot in &mut arena.bots {
+                bot.world_mut().resource_mut::<Drawn>().0.clear();
+            }
+        }
+        steps += 1;
+    }
+    for bot in 0..3 {
+        assert_eq!(arena.players_seen(bot), 3);
+    }
+    // Each bot predicts its own player: where it had it at a tick is where the server put it
+    // at that tick (within the codec's millimetre), except around what only the server knows
+    // (a respawn after the bots shot each other), which the bot corrects.
+    let (compared, right) = predictions_checked(&arena);
+    assert!(compared >= 400, "only {compared} predictions compared");
+    assert!(
+        right * 20 >= compared * 19,
+        "only {right} of {compared} predictions within 1 cm"
+    );
+    // What each bot drew of the others: exact within the codec's millimetres, however late a
+    // datagram came.
+    let (errors, not_interpolated) = drawings_checked(&arena);
     let worst = errors.iter().copied().fold(0.0, f32::max);
     eprintln!(
-        "{} interpolated samples compared, worst {worst:.4} m; {not_interpolated} drawn past the newest snapshot",
+        "{steps} steps: {} interpolated samples compared, worst {worst:.4} m; {not_interpolated} drawn past the newest snapshot",
         errors.len()
     );
     assert!(errors.len() >= 500, "only {} comparisons", errors.len());
     assert!(worst < 0.01, "a bot drew a player {worst} m off");
 
-    let summary = bots::summarize(&totals, Duration::from_secs(4));
+    let summary = bots::summarize(&totals, harness::FRAME * steps);
     assert_eq!((summary.bots, summary.connected_bots), (3, 3));
     assert_eq!((summary.players_seen_min, summary.players_seen_max), (3, 3));
     assert!(summary.bytes_in_per_s > 0.0 && summary.bytes_out_per_s > 0.0);

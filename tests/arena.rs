@@ -48,51 +48,12 @@ mod sdk_stand_in;
 
 use std::time::Duration;
 
-use drawing::{Drawn, drawing_errors};
-use harness::{Arena, Heard, History, Predictions};
+use drawing::Drawn;
+use harness::{Arena, Heard, History};
 
 use bevy::prelude::*;
 use bevy_netsync::{prelude::*, transport};
 use protocol::{ArenaInput, ChatLine, ChatSend, Health, Player, Score};
-
-/// Predictions of a bot's own player compared with where the server had it at the same tick,
-/// and how many were within a centimetre.
-fn predictions_checked(arena: &Arena) -> (usize, usize) {
-    let history = &arena.server.world().resource::<History>().0;
-    let mut compared = 0;
-    let mut right = 0;
-    for (index, bot) in arena.bots.iter().enumerate() {
-        let id = arena.name(index);
-        for (tick, predicted) in &bot.world().resource::<Predictions>().0 {
-            let Some(truth) = history.get(tick).and_then(|positions| positions.get(&id)) else {
-                continue;
-            };
-            compared += 1;
-            right += usize::from(predicted.distance(*truth) < 0.01);
-        }
-    }
-    (compared, right)
-}
-
-/// What each bot drew of the others against the server's positions at the very snapshots it
-/// blended: the errors of the interpolated samples, and the samples drawn past the newest
-/// snapshot (counted apart).
-fn drawings_checked(arena: &Arena) -> (Vec<f32>, usize) {
-    let history = &arena.server.world().resource::<History>().0;
-    let mut errors = Vec::new();
-    let mut not_interpolated = 0;
-    for bot in &arena.bots {
-        let snap = bot
-            .world()
-            .resource::<InterpolationSettings>()
-            .snap_distance;
-        let (bot_errors, past_newest) =
-            drawing_errors(&bot.world().resource::<Drawn>().0, history, snap);
-        errors.extend(bot_errors);
-        not_interpolated += past_newest;
-    }
-    (errors, not_interpolated)
-}
 
 #[test]
 fn bots_see_every_player_where_the_server_has_it() {
@@ -103,7 +64,7 @@ fn bots_see_every_player_where_the_server_has_it() {
     let mut steps = 0;
     while steps < 240
         || (steps < 960
-            && (predictions_checked(&arena).0 < 400 || drawings_checked(&arena).0.len() < 500))
+            && (arena.predictions_checked().0 < 400 || arena.drawings_checked().0.len() < 500))
     {
         arena.step();
         for (bot, totals) in arena.bots.iter_mut().zip(&mut totals) {
@@ -122,7 +83,7 @@ fn bots_see_every_player_where_the_server_has_it() {
     // Each bot predicts its own player: where it had it at a tick is where the server put it
     // at that tick (within the codec's millimetre), except around what only the server knows
     // (a respawn after the bots shot each other), which the bot corrects.
-    let (compared, right) = predictions_checked(&arena);
+    let (compared, right) = arena.predictions_checked();
     assert!(compared >= 400, "only {compared} predictions compared");
     assert!(
         right * 20 >= compared * 19,
@@ -130,7 +91,7 @@ fn bots_see_every_player_where_the_server_has_it() {
     );
     // What each bot drew of the others: exact within the codec's millimetres, however late a
     // datagram came.
-    let (errors, not_interpolated) = drawings_checked(&arena);
+    let (errors, not_interpolated) = arena.drawings_checked();
     let worst = errors.iter().copied().fold(0.0, f32::max);
     eprintln!(
         "{steps} steps: {} interpolated samples compared, worst {worst:.4} m; {not_interpolated} drawn past the newest snapshot",

@@ -8,7 +8,7 @@ use bevy_netsync::{prelude::*, transport};
 
 use super::{
     bots,
-    drawing::{Drawn, record_drawn},
+    drawing::{Drawn, drawing_errors, record_drawn},
     headless, level, net_args,
     protocol::{ArenaInput, ChatLine, Player, Score},
 };
@@ -172,6 +172,45 @@ impl Arena {
             .find(|(_, player)| player.name == name)
             .map(|(entity, _)| entity)
             .unwrap()
+    }
+
+    /// Predictions of a bot's own player compared with where the server had it at the same tick,
+    /// and how many were within a centimetre.
+    pub fn predictions_checked(&self) -> (usize, usize) {
+        let history = &self.server.world().resource::<History>().0;
+        let mut compared = 0;
+        let mut right = 0;
+        for (index, bot) in self.bots.iter().enumerate() {
+            let id = self.name(index);
+            for (tick, predicted) in &bot.world().resource::<Predictions>().0 {
+                let Some(truth) = history.get(tick).and_then(|positions| positions.get(&id)) else {
+                    continue;
+                };
+                compared += 1;
+                right += usize::from(predicted.distance(*truth) < 0.01);
+            }
+        }
+        (compared, right)
+    }
+
+    /// What each bot drew of the others against the server's positions at the very snapshots it
+    /// blended: the errors of the interpolated samples, and the samples drawn past the newest
+    /// snapshot (counted apart).
+    pub fn drawings_checked(&self) -> (Vec<f32>, usize) {
+        let history = &self.server.world().resource::<History>().0;
+        let mut errors = Vec::new();
+        let mut not_interpolated = 0;
+        for bot in &self.bots {
+            let snap = bot
+                .world()
+                .resource::<InterpolationSettings>()
+                .snap_distance;
+            let (bot_errors, past_newest) =
+                drawing_errors(&bot.world().resource::<Drawn>().0, history, snap);
+            errors.extend(bot_errors);
+            not_interpolated += past_newest;
+        }
+        (errors, not_interpolated)
     }
 
     pub fn input(&mut self, bot: usize, input: ArenaInput) {

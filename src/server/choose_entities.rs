@@ -12,7 +12,7 @@ use bevy::prelude::*;
 use super::{
     blobs::{BlobKey, BlobStatus, BlobStore},
     budget::ReplicationBudget,
-    client_replication::{Chosen, ClientReplication, ClientSlot},
+    client_replication::{Chosen, ClientReplication, note_needs},
     config::ServerConfig,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
@@ -22,7 +22,7 @@ use super::{
     send_plan::SendPlan,
     value_cache::{BodyKey, HolderView},
 };
-use crate::shared::scoped::scoped;
+use crate::shared::{scoped::scoped, tick::NetTick};
 
 /// The remote clients' tables and budgets.
 type ClientTables = QueryState<
@@ -157,71 +157,100 @@ fn choose(
     client.chosen_bits = 0;
     client.left_out.clear();
     client.dirty.collect_into(&mut scratch.dirty);
-    scratch.candidates.clear();
     let mut total_bits = 0u64;
     // Whether a spawn of a child is among the candidates (its parent may have to go along).
     let mut child_spawns = false;
+    // Whether some entity is (or was) held by the client, so some keys differ from the rest.
+    let holds_any = !client.held.is_empty() || !client.released.is_empty();
+    // Every candidate goes straight into `chosen`: most sends, all of them fit.
     for &slot in &scratch.dirty {
         let record = &replicated.slots[slot as usize];
-        let state = client.slots[slot as usize];
+        let state = &client.slots[slot as usize];
         if !record.live || state.entity != record.entity || !state.visible {
             client.dirty.remove(slot);
             continue;
         }
-        if let Some(acked) = state.acked
-            && !record.last_change.is_newer_than(acked)
-        {
-            client.dirty.remove(slot);
-            continue;
-        }
-        let since = state.acked.map_or(state.dirty_since, |acked| {
-            state.dirty_since.max(acked.add(1))
-        });
-        if record.may_have_large && !large_values_ready(client, blobs, slot, record, &state) {
+        // One look at what the client acknowledged decides the entry's start, size and body.
+        let (since, bits, mut key) = match state.acked {
+            Some(acked) => {
+                if !record.last_change.is_newer_than(acked) {
+                    client.dirty.remove(slot);
+                    continue;
+                }
+                (
+                    state.dirty_since.max(acked.add(1)),
+                    estimate_update_bits(record, state.last_bits, acked),
+                    BodyKey::update(acked, state.acked_previous, HolderView::None),
+                )
+            }
+            None => {
+                child_spawns |= record.parent.is_some();
+                (
+                    state.dirty_since,
+                    estimate_spawn_bits(record),
+                    BodyKey::SPAWN,
+                )
+            }
+        };
+        let priority = state.priority;
+        if record.may_have_large && !large_values_ready(client, blobs, slot, record) {
             client.left_out.leave_out(since);
             continue;
         }
-        let bits = u64::from(estimate_bits(record, &state));
-        total_bits += bits;
-        child_spawns |= state.acked.is_none() && record.parent.is_some();
-        scratch.candidates.push(Contender {
-            chosen: Chosen {
-                slot,
-                since,
-                priority: state.priority,
-                key: holder_key(state.body_key(), client, slot),
-            },
-            bits,
+        if holds_any {
+            key = holder_key(key, client, slot);
+        }
+        total_bits += u64::from(bits);
+        client.chosen.push(Chosen {
+            slot,
+            since,
+            priority,
+            key,
         });
     }
 
     let allowance_bits = client.allowance as u64 * 8;
-    if total_bits > allowance_bits {
-        // Not everything fits: the largest accounts go first.
-        for candidate in &mut scratch.candidates {
-            let slot = candidate.chosen.slot;
-            let record = &replicated.slots[slot as usize];
-            let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, slot));
-            let state = &mut client.slots[slot as usize];
-            state.priority += record.priority * weight;
-            candidate.chosen.priority = state.priority;
-        }
-        let used = fit_by_priority(
-            &mut scratch.candidates,
-            allowance_bits,
-            &mut client.chosen,
-            &mut client.left_out,
-        );
-        client.chosen_bits = used as usize;
-    } else {
+    if total_bits <= allowance_bits {
+        // All go; a parent that is not among them could not go either.
         client.chosen_bits = total_bits as usize;
-        client
-            .chosen
-            .extend(scratch.candidates.iter().map(|candidate| candidate.chosen));
+        note_needs(&client.chosen, &mut client.needs);
+        return;
     }
+    // Not everything fits: the largest accounts go first (their sizes guessed again, as above).
+    scratch.candidates.clear();
+    scratch
+        .candidates
+        .extend(client.chosen.drain(..).map(|chosen| {
+            let record = &replicated.slots[chosen.slot as usize];
+            let state = &client.slots[chosen.slot as usize];
+            let bits = match state.acked {
+                Some(acked) => estimate_update_bits(record, state.last_bits, acked),
+                None => estimate_spawn_bits(record),
+            };
+            Contender {
+                chosen,
+                bits: u64::from(bits),
+            }
+        }));
+    for candidate in &mut scratch.candidates {
+        let slot = candidate.chosen.slot;
+        let record = &replicated.slots[slot as usize];
+        let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, slot));
+        let state = &mut client.slots[slot as usize];
+        state.priority += record.priority * weight;
+        candidate.chosen.priority = state.priority;
+    }
+    let used = fit_by_priority(
+        &mut scratch.candidates,
+        allowance_bits,
+        &mut client.chosen,
+        &mut client.left_out,
+    );
+    client.chosen_bits = used as usize;
     if child_spawns {
         add_unsent_parents(client, replicated, &scratch.candidates);
     }
+    note_needs(&client.chosen, &mut client.needs);
 }
 
 /// Whether every large value the entry needs has reached the client (starting transfers).
@@ -230,15 +259,13 @@ fn large_values_ready(
     blobs: &BlobStore,
     slot: u32,
     record: &SlotRecord,
-    state: &ClientSlot,
 ) -> bool {
+    let acked = client.slots[slot as usize].acked;
     let mut ready = true;
     for component in &record.components {
         let needed = component.present
             && component.large
-            && state
-                .acked
-                .is_none_or(|acked| component.changed.is_newer_than(acked));
+            && acked.is_none_or(|acked| component.changed.is_newer_than(acked));
         if !needed {
             continue;
         }
@@ -258,31 +285,32 @@ fn large_values_ready(
     ready
 }
 
-/// A guess of an entry's size: its last size, or what its values weigh.
-fn estimate_bits(record: &SlotRecord, state: &ClientSlot) -> u32 {
-    match state.acked {
-        None => {
-            64 + record
-                .present()
-                .map(|component| {
-                    if component.large {
-                        48
-                    } else {
-                        component.whole_bits + 4
-                    }
-                })
-                .sum::<u32>()
-        }
-        Some(_) if state.last_bits > 0 => state.last_bits,
-        Some(acked) => {
-            16 + record
-                .components
-                .iter()
-                .filter(|component| component.changed.is_newer_than(acked))
-                .map(|component| component.whole_bits / 2 + 4)
-                .sum::<u32>()
-        }
+/// A guess of a spawn's size: what its values weigh.
+fn estimate_spawn_bits(record: &SlotRecord) -> u32 {
+    64 + record
+        .present()
+        .map(|component| {
+            if component.large {
+                48
+            } else {
+                component.whole_bits + 4
+            }
+        })
+        .sum::<u32>()
+}
+
+/// A guess of the size of an update against `acked`: the last entry's size, or what its changed
+/// values weigh when none went yet.
+fn estimate_update_bits(record: &SlotRecord, last_bits: u32, acked: NetTick) -> u32 {
+    if last_bits > 0 {
+        return last_bits;
     }
+    16 + record
+        .components
+        .iter()
+        .filter(|component| component.changed.is_newer_than(acked))
+        .map(|component| component.whole_bits / 2 + 4)
+        .sum::<u32>()
 }
 
 /// A child spawned without its parent would lose its `ChildOf` on the client: spawn unsent
@@ -343,9 +371,9 @@ fn add_unsent_parents(
 /// own accepted values are left out) or held it since its baseline (client-authoritative values
 /// go whole).
 fn holder_key(key: BodyKey, client: &ClientReplication, slot: u32) -> BodyKey {
-    let BodyKey::Update { base, previous, .. } = key else {
+    if key.is_spawn() {
         return key;
-    };
+    }
     let holder = if !client.held.is_empty() && client.held.binary_search(&slot).is_ok() {
         HolderView::Holds
     } else if client
@@ -357,9 +385,5 @@ fn holder_key(key: BodyKey, client: &ClientReplication, slot: u32) -> BodyKey {
     } else {
         return key;
     };
-    BodyKey::Update {
-        base,
-        previous,
-        holder,
-    }
+    key.with_holder(holder)
 }

@@ -3,7 +3,7 @@
 
 use super::{
     client_replication::{ClientReplication, SentItem},
-    value_cache::{BodyKey, ValueCache},
+    value_cache::ValueCache,
 };
 use crate::shared::{
     capture::StateSummary,
@@ -37,7 +37,7 @@ pub(crate) fn summarize_state_frame(
                     continue;
                 };
                 let key = client.chosen[at].key;
-                summary.spawns += u32::from(key == BodyKey::Spawn);
+                summary.spawns += u32::from(key.is_spawn());
                 if let Some(body) = cache.built_body(slot, key) {
                     summary.components.extend_from_slice(cache.components(body));
                 }

@@ -4,11 +4,7 @@ use bevy::{ecs::entity::EntityHashMap, prelude::*};
 use bevy_renet::renet::Bytes;
 
 use super::{
-    blobs::ClientBlobs,
-    budget::Budget,
-    dirty::DirtySet,
-    left_out::LeftOut,
-    value_cache::{BodyKey, HolderView},
+    blobs::ClientBlobs, budget::Budget, dirty::DirtySet, left_out::LeftOut, value_cache::BodyKey,
 };
 use crate::shared::{
     tick::NetTick,
@@ -68,19 +64,6 @@ impl ClientSlot {
         };
     }
 
-    /// The body its next entry needs: a spawn until a frame with it was acknowledged, then an
-    /// update against the acknowledged ticks.
-    pub(crate) fn body_key(&self) -> BodyKey {
-        match self.acked {
-            None => BodyKey::Spawn,
-            Some(base) => BodyKey::Update {
-                base,
-                previous: self.acked_previous,
-                holder: HolderView::None,
-            },
-        }
-    }
-
     /// Notes that a frame of `tick` carrying this entity was acknowledged.
     pub(crate) fn acknowledge(&mut self, tick: NetTick) {
         self.known = true;
@@ -126,6 +109,21 @@ pub(crate) struct Chosen {
     pub(crate) priority: f32,
     /// The body its entry needs, against what the client acknowledged.
     pub(crate) key: BodyKey,
+}
+
+impl Chosen {
+    /// Its slot and body key as one number, equal for equal needs only: clients' lists of
+    /// these compare as plain memory.
+    #[inline]
+    pub(crate) fn need(&self) -> u128 {
+        u128::from(self.slot) | self.key.bits() << 32
+    }
+}
+
+/// Writes the [`need`](Chosen::need) of each of `chosen` into `needs`.
+pub(crate) fn note_needs(chosen: &[Chosen], needs: &mut Vec<u128>) {
+    needs.clear();
+    needs.extend(chosen.iter().map(Chosen::need));
 }
 
 /// An entity the client may hold that it must drop (despawned, or out of its view) or freeze.
@@ -228,6 +226,9 @@ pub(crate) struct ClientReplication {
     /// This send: the entities chosen, in slot order, and their estimated bits.
     pub(crate) chosen: Vec<Chosen>,
     pub(crate) chosen_bits: usize,
+    /// This send: the [`need`](Chosen::need) of each of `chosen`, in the same order (kept
+    /// with it by [`note_needs`]).
+    pub(crate) needs: Vec<u128>,
     /// This send: the news left out of its frames, which holds the watermark back.
     pub(crate) left_out: LeftOut,
     /// This send: frames ready for renet.
@@ -271,6 +272,7 @@ impl Default for ClientReplication {
             allowance: 0,
             chosen: Vec::new(),
             chosen_bits: 0,
+            needs: Vec::new(),
             left_out: LeftOut::default(),
             outbox: Vec::new(),
             rtt_ticks: 6,
@@ -344,6 +346,7 @@ impl ClientReplication {
             + sent
             + self.relevant.capacity() * size_of::<u32>()
             + self.chosen.capacity() * size_of::<Chosen>()
+            + self.needs.capacity() * size_of::<u128>()
             + self.outbox.iter().map(Bytes::len).sum::<usize>()
             + self.frame_scratch.capacity()
     }

@@ -7,9 +7,8 @@ use super::{Packer, Shared, SharedEntries, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
-        client_replication::{Chosen, ClientReplication, SentItem},
+        client_replication::{Chosen, ClientReplication, SentItem, note_needs},
         priority::{Contender, fit_by_priority},
-        value_cache::BodyKey,
     },
     shared::wire::{
         BitWriter, EntryHead, MAX_STATE_FRAME_BYTES, MAX_STATE_HEADER_BITS, ValueKind,
@@ -89,12 +88,19 @@ pub(super) fn pack_entities(
 ) {
     let tick = shared.tick;
     let mut chosen = core::mem::take(&mut client.chosen);
-    fit_real_sizes(client, shared, packer.left, &mut chosen);
-    if kept.replay(&chosen, client, packer) {
+    let mut needs = core::mem::take(&mut client.needs);
+    if fit_real_sizes(client, shared, packer.left, &mut chosen) {
+        note_needs(&chosen, &mut needs);
+    }
+    let replayed = kept.replay(&needs, client, packer);
+    if !replayed {
+        kept.start(&needs, packer);
+    }
+    client.needs = needs;
+    if replayed {
         client.chosen = chosen;
         return;
     }
-    kept.start(&chosen, packer);
     let mut budget_spent = false;
     for chosen in &chosen {
         let slot = chosen.slot;
@@ -106,14 +112,16 @@ pub(super) fn pack_entities(
         let Some(body) = shared.cache.built_body(slot, key) else {
             kept.drop_recording();
             // A value failed to encode: nothing to send, so nothing left out for the watermark.
-            if key != BodyKey::Spawn {
+            if !key.is_spawn() {
                 // Nothing left to say: not dirty any more.
                 client.dirty.remove(slot);
             }
             continue;
         };
         let state = client.slots[slot as usize];
-        let spawn = (key == BodyKey::Spawn).then(|| shared.replicated.slots[slot as usize].entity);
+        let spawn = key
+            .is_spawn()
+            .then(|| shared.replicated.slots[slot as usize].entity);
         let components = shared.cache.components(body);
         let same_shape = packer.previous_baseline == Some(body.baseline)
             && same_list(&packer.previous_components, components);
@@ -200,13 +208,14 @@ const ENTRY_OVERHEAD_BITS: usize = 48;
 
 /// When the chosen entries' real sizes do not all fit the budget, keeps the largest priority
 /// accounts that do ([`fit_by_priority`]; the rest wait, accounts growing): packing goes in slot
-/// order, so without this the highest slots would always be the ones cut.
+/// order, so without this the highest slots would always be the ones cut. Returns whether it
+/// changed `chosen`.
 fn fit_real_sizes(
     client: &mut ClientReplication,
     shared: &Shared,
     left_bytes: usize,
     chosen: &mut Vec<Chosen>,
-) {
+) -> bool {
     let size = |chosen: &Chosen| {
         shared
             .cache
@@ -217,11 +226,11 @@ fn fit_real_sizes(
     let room = left_bytes * 8;
     // The choice was made on estimates; only measure when they came close to the budget.
     if chosen.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
-        return;
+        return false;
     }
     let total: usize = chosen.iter().map(size).sum();
     if total <= room {
-        return;
+        return false;
     }
     let mut contenders: Vec<Contender> = chosen
         .iter()
@@ -231,4 +240,5 @@ fn fit_real_sizes(
         })
         .collect();
     fit_by_priority(&mut contenders, room as u64, chosen, &mut client.left_out);
+    true
 }

@@ -144,14 +144,14 @@ fn build_bodies(
     // Clients whose links behave alike need the same bodies: a client that needs exactly what
     // the one before it does adds nothing (comparing two lists costs less than looking up
     // every entry of the second).
-    let mut previous: &[Chosen] = &[];
+    let mut previous: &[u128] = &[];
     let needed = clients.iter(world).flat_map(|client| {
-        let chosen: &[Chosen] = if same_needs(previous, &client.chosen) {
+        let chosen: &[Chosen] = if previous == client.needs.as_slice() {
             &[]
         } else {
             &client.chosen
         };
-        previous = &client.chosen;
+        previous = &client.needs;
         chosen.iter().map(|chosen| (chosen.slot, chosen.key))
     });
     cache.build_bodies(&context, needed);
@@ -161,14 +161,6 @@ fn build_bodies(
     for index in resources_needed {
         cache.resource_whole(world, resource_registry, index);
     }
-}
-
-/// Whether two clients' choices need the same bodies.
-fn same_needs(a: &[Chosen], b: &[Chosen]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(a, b)| a.slot == b.slot && a.key == b.key)
 }
 
 fn resource_needs_send(changed: Option<NetTick>, acked: Option<NetTick>) -> bool {

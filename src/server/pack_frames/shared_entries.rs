@@ -8,10 +8,7 @@
 //! packed again. Clients whose links behave alike (most, on a good network) share them.
 
 use super::{Packer, entries::record_entry};
-use crate::server::{
-    client_replication::{Chosen, ClientReplication},
-    value_cache::BodyKey,
-};
+use crate::server::client_replication::ClientReplication;
 use crate::shared::wire::BitWriter;
 
 /// One client's packed entries, kept for the next (see the module).
@@ -19,8 +16,9 @@ use crate::shared::wire::BitWriter;
 pub(crate) struct SharedEntries {
     /// Whether what is kept can be replayed: every chosen entry was packed.
     complete: bool,
-    /// The entries' slots and bodies, in order.
-    chosen: Vec<(u32, BodyKey)>,
+    /// The entries' [needs](crate::server::client_replication::Chosen::need) (slots and
+    /// bodies), in order.
+    needs: Vec<u128>,
     /// The packer when the entries began: bits in its body, frames closed, budget left.
     start_bits: usize,
     start_frames: usize,
@@ -45,11 +43,12 @@ impl SharedEntries {
         self.complete = false;
     }
 
-    /// Packs `chosen` for `client` as kept, when the kept entries are the same list and would
-    /// pack the same way (same start, at least the same budget); returns whether it did.
+    /// Packs the entries of `needs` for `client` as kept, when the kept entries are the same
+    /// list and would pack the same way (same start, at least the same budget); returns whether
+    /// it did.
     pub(super) fn replay(
         &self,
-        chosen: &[Chosen],
+        needs: &[u128],
         client: &mut ClientReplication,
         packer: &mut Packer,
     ) -> bool {
@@ -58,13 +57,7 @@ impl SharedEntries {
             && packer.previous_slot.is_none()
             && packer.left >= self.start_left
             && packer.hard_left >= self.start_hard_left;
-        let same_list = self.chosen.len() == chosen.len()
-            && self
-                .chosen
-                .iter()
-                .zip(chosen)
-                .all(|(&(slot, key), chosen)| slot == chosen.slot && key == chosen.key);
-        if !self.complete || !same_start || !same_list {
+        if !self.complete || !same_start || self.needs != needs {
             return false;
         }
         let (left, hard_left) = (packer.left, packer.hard_left);
@@ -74,10 +67,11 @@ impl SharedEntries {
                 packer.next_frame();
             }
             packer.body.append_bits(&self.bits, from, to - from);
-            for (&(slot, _), &bits) in self.chosen[entry..entries]
+            for (&need, &bits) in self.needs[entry..entries]
                 .iter()
                 .zip(&self.entry_bits[entry..entries])
             {
+                let slot = need as u32;
                 let epoch = client.slots[slot as usize].epoch;
                 record_entry(packer, client, slot, epoch, bits as usize);
             }
@@ -88,16 +82,15 @@ impl SharedEntries {
         packer.left = left - (self.start_left - self.end_left);
         packer.hard_left = hard_left - (self.start_hard_left - self.end_hard_left);
         packer.first = false;
-        packer.previous_slot = self.chosen.last().map(|&(slot, _)| slot);
+        packer.previous_slot = self.needs.last().map(|&need| need as u32);
         true
     }
 
-    /// Starts recording the packing of `chosen` into `packer`.
-    pub(super) fn start(&mut self, chosen: &[Chosen], packer: &Packer) {
-        self.complete = !chosen.is_empty() && packer.previous_slot.is_none();
-        self.chosen.clear();
-        self.chosen
-            .extend(chosen.iter().map(|chosen| (chosen.slot, chosen.key)));
+    /// Starts recording the packing of the entries of `needs` into `packer`.
+    pub(super) fn start(&mut self, needs: &[u128], packer: &Packer) {
+        self.complete = !needs.is_empty() && packer.previous_slot.is_none();
+        self.needs.clear();
+        self.needs.extend_from_slice(needs);
         self.start_bits = packer.body.bit_len();
         self.start_frames = packer.frames.len();
         self.start_left = packer.left;
@@ -138,7 +131,7 @@ impl SharedEntries {
 
     /// Ends the recording with the packer's last frame.
     pub(super) fn finish(&mut self, packer: &Packer) {
-        if !self.complete || self.entry_bits.len() != self.chosen.len() {
+        if !self.complete || self.entry_bits.len() != self.needs.len() {
             self.complete = false;
             return;
         }

@@ -3,7 +3,7 @@
 
 use bevy::prelude::*;
 
-use super::{Body, BodyKey, EncodeContext, HolderView, ValueCache};
+use super::{Body, BodyKey, EncodeContext, HolderView, KeyView, ValueCache};
 use crate::server::{authority::EchoLog, blobs::BlobKey, replicated_world::SlotRecord};
 use crate::shared::{
     registry::BASELINE_WINDOW_TICKS,
@@ -81,9 +81,10 @@ impl ValueCache {
         };
         // The entry names one earlier baseline for all its deltas, so it is used only when every
         // value that may be a delta existed then (both sides then find it in their histories).
-        let baselines = match key {
-            BodyKey::Spawn => None,
-            BodyKey::Update { base, previous, .. } => {
+        let view = key.view();
+        let baselines = match view {
+            KeyView::Spawn => None,
+            KeyView::Update { base, previous, .. } => {
                 let previous = previous.filter(|previous| {
                     tick.diff(*previous) <= BASELINE_WINDOW_TICKS as i32
                         && record
@@ -104,13 +105,13 @@ impl ValueCache {
         // lays them out contiguously with their change ticks and kinds.
         for component in &record.components {
             let index = component.index;
-            match key {
-                BodyKey::Spawn => {
+            match view {
+                KeyView::Spawn => {
                     if !component.present {
                         continue;
                     }
                 }
-                BodyKey::Update { base, holder, .. } => {
+                KeyView::Update { base, holder, .. } => {
                     if !component.changed.is_newer_than(base)
                         || (holder == HolderView::Holds && is_echo(context, record.entity, index))
                     {
@@ -127,8 +128,8 @@ impl ValueCache {
                 }
             } else {
                 let whole_only = matches!(
-                    key,
-                    BodyKey::Update { holder, .. } if holder != HolderView::None
+                    view,
+                    KeyView::Update { holder, .. } if holder != HolderView::None
                 ) && is_client_authoritative(context, index);
                 match baselines.filter(|_| !whole_only).and_then(|baselines| {
                     self.delta(context, record, slot, index, baselines, scratch)
@@ -154,7 +155,7 @@ impl ValueCache {
             }
             pieces.push(piece);
         }
-        if components.len() == components_start && key != BodyKey::Spawn {
+        if components.len() == components_start && !key.is_spawn() {
             return None;
         }
         body.components = (components_start as u32, components.len() as u32);
@@ -162,7 +163,7 @@ impl ValueCache {
         let start = out.bit_len();
         for (piece, &index) in pieces.iter().zip(&components[components_start..]) {
             let delta_allowed = body.baseline.is_some() && uses_baselines(index);
-            if matches!(key, BodyKey::Update { .. }) {
+            if !key.is_spawn() {
                 out.write_bool(matches!(piece, Piece::Removed(_)));
             }
             match *piece {
@@ -202,11 +203,11 @@ impl ValueCache {
         key: BodyKey,
         chunk: &mut ChunkOut,
     ) -> Option<Body> {
-        let BodyKey::Update {
+        let KeyView::Update {
             base,
             previous,
             holder: HolderView::None,
-        } = key
+        } = key.view()
         else {
             return None;
         };

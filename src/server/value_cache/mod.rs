@@ -7,7 +7,7 @@ use bevy::prelude::*;
 
 use build::ChunkOut;
 
-pub(crate) use super::body_key::{BodyKey, HolderView};
+pub(crate) use super::body_key::{BodyKey, HolderView, KeyView};
 use super::{
     blobs::BlobStore,
     component_encoders::ComponentEncoders,
@@ -157,7 +157,7 @@ impl ValueCache {
         let slots = context.replicated.slots.len();
         if self.first_body.len() < slots {
             self.first_body.resize(slots, (0, 0));
-            self.last_needed.resize(slots, (0, BodyKey::Spawn));
+            self.last_needed.resize(slots, (0, BodyKey::SPAWN));
         }
         // Clients mostly need the same body of a slot: repeats of the slot's last key are
         // dropped before the sort.

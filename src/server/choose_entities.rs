@@ -140,7 +140,6 @@ impl Weigh<'_> {
 /// One worker's reusable lists.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    dirty: Vec<u32>,
     candidates: Vec<Contender>,
 }
 
@@ -156,57 +155,62 @@ fn choose(
     client.chosen.clear();
     client.chosen_bits = 0;
     client.left_out.clear();
-    client.dirty.collect_into(&mut scratch.dirty);
     let mut total_bits = 0u64;
     // Whether a spawn of a child is among the candidates (its parent may have to go along).
     let mut child_spawns = false;
     // Whether some entity is (or was) held by the client, so some keys differ from the rest.
     let holds_any = !client.held.is_empty() || !client.released.is_empty();
     // Every candidate goes straight into `chosen`: most sends, all of them fit.
-    for &slot in &scratch.dirty {
-        let record = &replicated.slots[slot as usize];
-        let state = &client.slots[slot as usize];
-        if !record.live || state.entity != record.entity || !state.visible {
-            client.dirty.remove(slot);
-            continue;
-        }
-        // One look at what the client acknowledged decides the entry's start, size and body.
-        let (since, bits, mut key) = match state.acked {
-            Some(acked) => {
-                if !record.last_change.is_newer_than(acked) {
-                    client.dirty.remove(slot);
-                    continue;
+    // In slot order, a word of the set at a time (a slot removed below is already read).
+    for word in 0..client.dirty.word_count() {
+        let mut bits = client.dirty.word(word);
+        while bits != 0 {
+            let slot = word as u32 * 64 + bits.trailing_zeros();
+            bits &= bits - 1;
+            let record = &replicated.slots[slot as usize];
+            let state = &client.slots[slot as usize];
+            if !record.live || state.entity != record.entity || !state.visible {
+                client.dirty.remove(slot);
+                continue;
+            }
+            // One look at what the client acknowledged decides the entry's start, size and body.
+            let (since, bits, mut key) = match state.acked {
+                Some(acked) => {
+                    if !record.last_change.is_newer_than(acked) {
+                        client.dirty.remove(slot);
+                        continue;
+                    }
+                    (
+                        state.dirty_since.max(acked.add(1)),
+                        estimate_update_bits(record, state.last_bits, acked),
+                        BodyKey::update(acked, state.acked_previous, HolderView::None),
+                    )
                 }
-                (
-                    state.dirty_since.max(acked.add(1)),
-                    estimate_update_bits(record, state.last_bits, acked),
-                    BodyKey::update(acked, state.acked_previous, HolderView::None),
-                )
+                None => {
+                    child_spawns |= record.parent.is_some();
+                    (
+                        state.dirty_since,
+                        estimate_spawn_bits(record),
+                        BodyKey::SPAWN,
+                    )
+                }
+            };
+            let priority = state.priority;
+            if record.may_have_large && !large_values_ready(client, blobs, slot, record) {
+                client.left_out.leave_out(since);
+                continue;
             }
-            None => {
-                child_spawns |= record.parent.is_some();
-                (
-                    state.dirty_since,
-                    estimate_spawn_bits(record),
-                    BodyKey::SPAWN,
-                )
+            if holds_any {
+                key = holder_key(key, client, slot);
             }
-        };
-        let priority = state.priority;
-        if record.may_have_large && !large_values_ready(client, blobs, slot, record) {
-            client.left_out.leave_out(since);
-            continue;
+            total_bits += u64::from(bits);
+            client.chosen.push(Chosen {
+                slot,
+                since,
+                priority,
+                key,
+            });
         }
-        if holds_any {
-            key = holder_key(key, client, slot);
-        }
-        total_bits += u64::from(bits);
-        client.chosen.push(Chosen {
-            slot,
-            since,
-            priority,
-            key,
-        });
     }
 
     let allowance_bits = client.allowance as u64 * 8;

@@ -1,5 +1,5 @@
-//! [`DirtySet`]: the slots that may have news for a client, as a bit set that iterates in slot
-//! (wire) order and costs nothing to scan when empty.
+//! [`DirtySet`]: the slots that may have news for a client, as a bit set read a word at a time
+//! in slot (wire) order, which costs nothing to scan when empty.
 
 /// A set of slot numbers.
 #[derive(Clone, Debug, Default)]
@@ -61,20 +61,16 @@ impl DirtySet {
         self.len
     }
 
-    /// The slots in ascending order, written into `out` (cleared first).
-    pub(crate) fn collect_into(&self, out: &mut Vec<u32>) {
-        out.clear();
-        if self.len == 0 {
-            return;
-        }
-        for (index, &word) in self.words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let bit = bits.trailing_zeros();
-                out.push(index as u32 * 64 + bit);
-                bits &= bits - 1;
-            }
-        }
+    /// How many 64-slot words to read (see [`Self::word`]): none when the set is empty.
+    #[inline]
+    pub(crate) fn word_count(&self) -> usize {
+        if self.len == 0 { 0 } else { self.words.len() }
+    }
+
+    /// The slots `64 * index ..` of the set, a bit each (slot `64 * index + n` is bit `n`).
+    #[inline]
+    pub(crate) fn word(&self, index: usize) -> u64 {
+        self.words[index]
     }
 }
 
@@ -92,9 +88,20 @@ mod tests {
         set.remove(64);
         set.remove(64);
         set.remove(10_000);
-        let mut out = Vec::new();
-        set.collect_into(&mut out);
-        assert_eq!(out, [0, 3, 130]);
+        let slots: Vec<u32> = (0..set.word_count())
+            .flat_map(|word| {
+                let bits = set.word(word);
+                (0..64)
+                    .filter(move |bit| bits & 1 << bit != 0)
+                    .map(move |bit| word as u32 * 64 + bit)
+            })
+            .collect();
+        assert_eq!(slots, [0, 3, 130]);
+        let mut empty = set.clone();
+        for slot in slots {
+            empty.remove(slot);
+        }
+        assert_eq!(empty.word_count(), 0);
         assert!(set.contains(130) && !set.contains(64));
     }
 }

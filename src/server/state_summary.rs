@@ -1,8 +1,8 @@
 //! What a state frame the server packed held, for a capture's comment: read back from the
-//! frame's sent items (by its id), the entities chosen and the bodies cached in this send.
+//! frame's sent lists (by its id), the entities chosen and the bodies cached in this send.
 
 use super::{
-    client_replication::{ClientReplication, SentItem},
+    client_replication::{ClientReplication, SentItem, SentSlot},
     value_cache::ValueCache,
 };
 use crate::shared::{
@@ -20,28 +20,28 @@ pub(crate) fn summarize_state_frame(
         return None;
     }
     let header = read_state_header(&mut BitReader::new(frame)).ok()?;
-    let items = client.sent_items(header.seq)?;
+    let sent = client.sent_lists(header.seq)?;
     let mut summary = StateSummary {
         read: true,
         ..StateSummary::default()
     };
-    for item in items {
+    for &SentSlot { slot, .. } in &sent.slots {
+        summary.entities += 1;
+        // The chosen entities are in slot order.
+        let Ok(at) = client
+            .chosen
+            .binary_search_by_key(&slot, |chosen| chosen.slot)
+        else {
+            continue;
+        };
+        let key = client.chosen[at].key;
+        summary.spawns += u32::from(key.is_spawn());
+        if let Some(body) = cache.built_body(slot, key) {
+            summary.components.extend_from_slice(cache.components(body));
+        }
+    }
+    for item in &sent.items {
         match *item {
-            SentItem::Slot { slot, .. } => {
-                summary.entities += 1;
-                // The chosen entities are in slot order.
-                let Ok(at) = client
-                    .chosen
-                    .binary_search_by_key(&slot, |chosen| chosen.slot)
-                else {
-                    continue;
-                };
-                let key = client.chosen[at].key;
-                summary.spawns += u32::from(key.is_spawn());
-                if let Some(body) = cache.built_body(slot, key) {
-                    summary.components.extend_from_slice(cache.components(body));
-                }
-            }
             SentItem::Despawn(_) => summary.despawns += 1,
             SentItem::Resource { index, .. } => summary.resources.push(index),
             SentItem::Slice { .. } => {}

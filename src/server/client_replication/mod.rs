@@ -13,8 +13,8 @@ use crate::shared::{
 
 /// Frames remembered for acknowledgement; older ones count as lost.
 pub(crate) const SENT_FRAMES: usize = 4096;
-/// Emptied item lists kept for reuse: a few sends' worth.
-const SPARE_ITEM_LISTS: usize = 8;
+/// Emptied lists kept for reuse: a few sends' worth.
+const SPARE_LISTS: usize = 8;
 
 /// What one client knows of one slot.
 #[derive(Clone, Copy, Debug)]
@@ -145,11 +145,16 @@ pub(crate) struct ClientResource {
     pub(crate) known: bool,
 }
 
-/// Something a frame carried, to act on when the frame is acknowledged.
+/// An entity's entry (spawn or update) a frame carried, in the slot's `epoch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SentSlot {
+    pub(crate) slot: u32,
+    pub(crate) epoch: u32,
+}
+
+/// Something else a frame carried, to act on when the frame is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SentItem {
-    /// An entity's entry (spawn or update) in the slot's `epoch`.
-    Slot { slot: u32, epoch: u32 },
     /// A despawn scheduled at a tick.
     Despawn(PendingDespawn),
     /// A resource's value or removal as of a tick.
@@ -158,12 +163,37 @@ pub(crate) enum SentItem {
     Slice { blob: u32, index: u32 },
 }
 
+/// What one frame carried: its entities' entries (most of it, kept apart so that
+/// acknowledging them is a plain loop) and the rest.
+#[derive(Debug, Default)]
+pub(crate) struct SentLists {
+    pub(crate) slots: Vec<SentSlot>,
+    pub(crate) items: Vec<SentItem>,
+}
+
+impl SentLists {
+    /// Whether the frame carried nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty() && self.items.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.items.clear();
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<SentSlot>()
+            + self.items.capacity() * size_of::<SentItem>()
+    }
+}
+
 /// A frame waiting for its acknowledgement.
 #[derive(Debug, Default)]
 struct SentFrame {
     seq: Option<u16>,
     tick: NetTick,
-    items: Vec<SentItem>,
+    sent: SentLists,
 }
 
 /// Per-client replication state, on the client's [`ConnectedClient`](super::ConnectedClient)
@@ -190,8 +220,8 @@ pub(crate) struct ClientReplication {
     sent: Vec<SentFrame>,
     /// Frames of `sent` not acknowledged ([`Self::in_flight`]), counted as they come and go.
     in_flight: usize,
-    /// Emptied item lists of acknowledged frames, for the next frames to fill.
-    spare_item_lists: Vec<Vec<SentItem>>,
+    /// Emptied lists of acknowledged frames, for the next frames to fill.
+    spare_lists: Vec<SentLists>,
     next_seq: u16,
     /// Tick of the last frame sent (any frame that carries the tick).
     pub(crate) last_frame_tick: Option<NetTick>,
@@ -256,7 +286,7 @@ impl Default for ClientReplication {
             budget: Budget::default(),
             sent: (0..SENT_FRAMES).map(|_| SentFrame::default()).collect(),
             in_flight: 0,
-            spare_item_lists: Vec::new(),
+            spare_lists: Vec::new(),
             next_seq: 0,
             last_frame_tick: None,
             input_ack: None,
@@ -331,12 +361,12 @@ impl ClientReplication {
         let sent: usize = self
             .sent
             .iter()
-            .map(|frame| size_of::<SentFrame>() + frame.items.capacity() * size_of::<SentItem>())
+            .map(|frame| size_of::<SentFrame>() + frame.sent.capacity_bytes())
             .sum::<usize>()
             + self
-                .spare_item_lists
+                .spare_lists
                 .iter()
-                .map(|items| items.capacity() * size_of::<SentItem>())
+                .map(SentLists::capacity_bytes)
                 .sum::<usize>();
         self.slots.capacity() * size_of::<ClientSlot>()
             + self.dirty.held_bytes()
@@ -363,10 +393,10 @@ impl ClientReplication {
         seq
     }
 
-    /// An empty list for the items of the next frame, reusing the allocation of an acknowledged
+    /// Empty lists for what the next frame carries, reusing the allocations of an acknowledged
     /// frame when there is one, so that sends do not allocate anew.
-    pub(crate) fn take_item_list(&mut self) -> Vec<SentItem> {
-        self.spare_item_lists.pop().unwrap_or_default()
+    pub(crate) fn take_sent_lists(&mut self) -> SentLists {
+        self.spare_lists.pop().unwrap_or_default()
     }
 
     /// An empty body for the next send's first frame, reusing the last one's allocation.
@@ -381,19 +411,19 @@ impl ClientReplication {
     }
 
     /// Remembers what frame `seq` of `tick` carried.
-    pub(crate) fn record_sent(&mut self, seq: u16, tick: NetTick, items: Vec<SentItem>) {
+    pub(crate) fn record_sent(&mut self, seq: u16, tick: NetTick, sent: SentLists) {
         let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
         // A frame never acknowledged whose place is taken stops counting as the new one starts.
         self.in_flight += usize::from(frame.seq.is_none());
         frame.seq = Some(seq);
         frame.tick = tick;
-        frame.items = items;
+        frame.sent = sent;
     }
 
     /// What the frame sent with id `seq` carried, while it waits for its acknowledgement.
-    pub(crate) fn sent_items(&self, seq: u16) -> Option<&[SentItem]> {
+    pub(crate) fn sent_lists(&self, seq: u16) -> Option<&SentLists> {
         let frame = &self.sent[usize::from(seq) % SENT_FRAMES];
-        (frame.seq == Some(seq)).then_some(frame.items.as_slice())
+        (frame.seq == Some(seq)).then_some(&frame.sent)
     }
 
     /// Notes acknowledged frame ids, to apply with [`Self::apply_received_acks`] before the next
@@ -423,16 +453,16 @@ impl ClientReplication {
             frame.seq = None;
             self.in_flight -= 1;
             let tick = frame.tick;
-            let items = core::mem::take(&mut frame.items);
-            for item in &items {
+            let mut sent = core::mem::take(&mut frame.sent);
+            for &SentSlot { slot, epoch } in &sent.slots {
+                if let Some(state) = self.slots.get_mut(slot as usize)
+                    && state.epoch == epoch
+                {
+                    state.acknowledge(tick);
+                }
+            }
+            for item in &sent.items {
                 match *item {
-                    SentItem::Slot { slot, epoch } => {
-                        if let Some(state) = self.slots.get_mut(slot as usize)
-                            && state.epoch == epoch
-                        {
-                            state.acknowledge(tick);
-                        }
-                    }
                     SentItem::Despawn(despawn) => {
                         if self.despawns.get(&despawn.entity) == Some(&despawn) {
                             self.despawns.remove(&despawn.entity);
@@ -447,11 +477,10 @@ impl ClientReplication {
                     SentItem::Slice { blob, index } => self.blobs.acknowledge(blob, index),
                 }
             }
-            // Give the allocation back for the next frames (a few are kept, not one per frame).
-            if self.spare_item_lists.len() < SPARE_ITEM_LISTS {
-                let mut items = items;
-                items.clear();
-                self.spare_item_lists.push(items);
+            // Give the allocations back for the next frames (a few are kept, not one per frame).
+            if self.spare_lists.len() < SPARE_LISTS {
+                sent.clear();
+                self.spare_lists.push(sent);
             }
         }
     }

@@ -7,7 +7,7 @@ use super::{Packer, Shared, SharedEntries, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
-        client_replication::{Chosen, ClientReplication, SentItem, note_needs},
+        client_replication::{Chosen, ClientReplication, SentItem, SentSlot, note_needs},
         priority::{Contender, fit_by_priority},
     },
     shared::wire::{
@@ -69,7 +69,7 @@ pub(super) fn pack_resources(client: &mut ClientReplication, shared: &Shared, pa
         entries.append(&entry);
         count += 1;
         client.resources[index as usize].known = true;
-        packer.items.push(SentItem::Resource {
+        packer.sent.items.push(SentItem::Resource {
             index,
             tick: changed,
         });
@@ -196,7 +196,7 @@ pub(super) fn record_entry(
     epoch: u32,
     bits: usize,
 ) {
-    packer.items.push(SentItem::Slot { slot, epoch });
+    packer.sent.slots.push(SentSlot { slot, epoch });
     let state = &mut client.slots[slot as usize];
     state.known = true;
     state.priority = 0.0;

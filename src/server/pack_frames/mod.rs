@@ -17,7 +17,9 @@ use shared_entries::SharedEntries;
 use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
-    client_replication::{Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem},
+    client_replication::{
+        Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem, SentLists,
+    },
     component_encoders::ComponentEncoders,
     local_client::LocalClient,
     parallel::{SpareStates, for_each_parallel},
@@ -179,9 +181,10 @@ struct Shared<'a> {
 
 /// The frames of one client being packed.
 struct Packer {
-    frames: Vec<(BitWriter, Vec<SentItem>)>,
+    frames: Vec<(BitWriter, SentLists)>,
     body: BitWriter,
-    items: Vec<SentItem>,
+    /// What the current frame carries.
+    sent: SentLists,
     previous_slot: Option<u32>,
     previous_components: Vec<u32>,
     previous_baseline: Option<Option<(NetTick, Option<NetTick>)>>,
@@ -201,11 +204,11 @@ const MAX_DESPAWN_BYTES: usize = 17;
 
 impl Packer {
     /// A packer writing into `body` (empty, its allocation reused).
-    fn new(left: usize, hard_left: usize, items: Vec<SentItem>, body: BitWriter) -> Self {
+    fn new(left: usize, hard_left: usize, sent: SentLists, body: BitWriter) -> Self {
         Self {
             frames: Vec::new(),
             body,
-            items,
+            sent,
             previous_slot: None,
             previous_components: Vec::new(),
             previous_baseline: None,
@@ -224,8 +227,8 @@ impl Packer {
     fn next_frame(&mut self) {
         write_entries_end(&mut self.body);
         let body = core::mem::take(&mut self.body);
-        let items = core::mem::take(&mut self.items);
-        self.frames.push((body, items));
+        let sent = core::mem::take(&mut self.sent);
+        self.frames.push((body, sent));
         write_despawns(&mut self.body, &[]);
         write_count(&mut self.body, 0);
         self.previous_slot = None;
@@ -278,7 +281,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut Share
             .allowance
             .saturating_sub(ACK_PACKET_BYTES + FRAME_COST),
         hard,
-        client.take_item_list(),
+        client.take_sent_lists(),
         client.take_frame_body(),
     );
 
@@ -308,6 +311,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut Share
         .collect();
     write_despawns(&mut packer.body, &despawns);
     packer
+        .sent
         .items
         .extend(pending.iter().map(|despawn| SentItem::Despawn(*despawn)));
     // Within the hard limit by the count above; the bucket may go into debt for them.
@@ -319,17 +323,17 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut Share
     pack_entities(client, shared, &mut packer, kept);
     let watermark = client.left_out.watermark(tick);
 
-    let has_news = !packer.frames.is_empty() || !packer.items.is_empty();
+    let has_news = !packer.frames.is_empty() || !packer.sent.is_empty();
     let heartbeat_due = heartbeat_due(client, tick);
     client.message_sends_left = client.message_sends_left.saturating_sub(1);
     if has_news || heartbeat_due {
         write_entries_end(&mut packer.body);
         let body = core::mem::take(&mut packer.body);
-        let items = core::mem::take(&mut packer.items);
-        packer.frames.push((body, items));
+        let sent = core::mem::take(&mut packer.sent);
+        packer.frames.push((body, sent));
         let count = packer.frames.len();
         let mut spent = ACK_PACKET_BYTES;
-        for (part, (body, items)) in packer.frames.drain(..).enumerate() {
+        for (part, (body, sent)) in packer.frames.drain(..).enumerate() {
             let seq = client.next_seq();
             let last = (part + 1 == count).then_some(LastPart {
                 watermark,
@@ -352,11 +356,9 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut Share
             }
             spent += frame.byte_len() + FRAME_OVERHEAD_BYTES;
             if tracing_enabled() {
-                let entries = items
-                    .iter()
-                    .filter(|item| matches!(item, SentItem::Slot { .. }))
-                    .count();
-                let despawns = items
+                let entries = sent.slots.len();
+                let despawns = sent
+                    .items
                     .iter()
                     .filter(|item| matches!(item, SentItem::Despawn(_)))
                     .count();
@@ -369,7 +371,7 @@ fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut Share
                 );
             }
             client.outbox.push(Bytes::from(frame.into_bytes()));
-            client.record_sent(seq, tick, items);
+            client.record_sent(seq, tick, sent);
         }
         client.budget.spend(spent);
         client.last_frame_tick = Some(tick);
@@ -452,14 +454,12 @@ fn pack_slices(client: &mut ClientReplication, tick: NetTick) {
         );
         client.budget.spend(frame.len() + FRAME_OVERHEAD_BYTES);
         client.outbox.push(Bytes::from(frame));
-        client.record_sent(
-            seq,
-            tick,
-            vec![SentItem::Slice {
-                blob: slice.blob,
-                index: slice.index,
-            }],
-        );
+        let mut sent = client.take_sent_lists();
+        sent.items.push(SentItem::Slice {
+            blob: slice.blob,
+            index: slice.index,
+        });
+        client.record_sent(seq, tick, sent);
     }
 }
 

@@ -11,10 +11,9 @@ use crate::shared::{
     wire::{BitWriter, MAX_STATE_FRAME_BYTES, OwnedAck},
 };
 
-/// Frames remembered for acknowledgement; older ones count as lost.
-pub(crate) const SENT_FRAMES: usize = 4096;
-/// Emptied lists kept for reuse: a few sends' worth.
-const SPARE_LISTS: usize = 8;
+mod sent_frames;
+
+pub(crate) use sent_frames::{SENT_FRAMES, SentFrames, SentItem, SentLists, SentSlot};
 
 /// What one client knows of one slot.
 #[derive(Clone, Copy, Debug)]
@@ -145,57 +144,6 @@ pub(crate) struct ClientResource {
     pub(crate) known: bool,
 }
 
-/// An entity's entry (spawn or update) a frame carried, in the slot's `epoch`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SentSlot {
-    pub(crate) slot: u32,
-    pub(crate) epoch: u32,
-}
-
-/// Something else a frame carried, to act on when the frame is acknowledged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SentItem {
-    /// A despawn scheduled at a tick.
-    Despawn(PendingDespawn),
-    /// A resource's value or removal as of a tick.
-    Resource { index: u32, tick: NetTick },
-    /// A slice of a large value.
-    Slice { blob: u32, index: u32 },
-}
-
-/// What one frame carried: its entities' entries (most of it, kept apart so that
-/// acknowledging them is a plain loop) and the rest.
-#[derive(Debug, Default)]
-pub(crate) struct SentLists {
-    pub(crate) slots: Vec<SentSlot>,
-    pub(crate) items: Vec<SentItem>,
-}
-
-impl SentLists {
-    /// Whether the frame carried nothing.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.slots.is_empty() && self.items.is_empty()
-    }
-
-    fn clear(&mut self) {
-        self.slots.clear();
-        self.items.clear();
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<SentSlot>()
-            + self.items.capacity() * size_of::<SentItem>()
-    }
-}
-
-/// A frame waiting for its acknowledgement.
-#[derive(Debug, Default)]
-struct SentFrame {
-    seq: Option<u16>,
-    tick: NetTick,
-    sent: SentLists,
-}
-
 /// Per-client replication state, on the client's [`ConnectedClient`](super::ConnectedClient)
 /// entity. Written by [`ServerSet::Receive`](super::ServerSet::Receive) (acks) and
 /// [`ServerSet::Send`](super::ServerSet::Send).
@@ -217,11 +165,8 @@ pub(crate) struct ClientReplication {
     /// Large values on their way.
     pub(crate) blobs: ClientBlobs,
     pub(crate) budget: Budget,
-    sent: Vec<SentFrame>,
-    /// Frames of `sent` not acknowledged ([`Self::in_flight`]), counted as they come and go.
-    in_flight: usize,
-    /// Emptied lists of acknowledged frames, for the next frames to fill.
-    spare_lists: Vec<SentLists>,
+    /// What the frames waiting for their acknowledgement carried.
+    sent: SentFrames,
     next_seq: u16,
     /// Tick of the last frame sent (any frame that carries the tick).
     pub(crate) last_frame_tick: Option<NetTick>,
@@ -284,9 +229,7 @@ impl Default for ClientReplication {
             resources: Vec::new(),
             blobs: ClientBlobs::default(),
             budget: Budget::default(),
-            sent: (0..SENT_FRAMES).map(|_| SentFrame::default()).collect(),
-            in_flight: 0,
-            spare_lists: Vec::new(),
+            sent: SentFrames::default(),
             next_seq: 0,
             last_frame_tick: None,
             input_ack: None,
@@ -358,16 +301,7 @@ impl ClientReplication {
     #[cfg_attr(not(feature = "test_utils"), allow(dead_code))]
     pub(crate) fn held_bytes(&self) -> usize {
         use core::mem::size_of;
-        let sent: usize = self
-            .sent
-            .iter()
-            .map(|frame| size_of::<SentFrame>() + frame.sent.capacity_bytes())
-            .sum::<usize>()
-            + self
-                .spare_lists
-                .iter()
-                .map(SentLists::capacity_bytes)
-                .sum::<usize>();
+        let sent = self.sent.held_bytes();
         self.slots.capacity() * size_of::<ClientSlot>()
             + self.dirty.held_bytes()
             + self.despawns.capacity() * size_of::<(Entity, PendingDespawn)>()
@@ -396,7 +330,7 @@ impl ClientReplication {
     /// Empty lists for what the next frame carries, reusing the allocations of an acknowledged
     /// frame when there is one, so that sends do not allocate anew.
     pub(crate) fn take_sent_lists(&mut self) -> SentLists {
-        self.spare_lists.pop().unwrap_or_default()
+        self.sent.take_lists()
     }
 
     /// An empty body for the next send's first frame, reusing the last one's allocation.
@@ -412,18 +346,12 @@ impl ClientReplication {
 
     /// Remembers what frame `seq` of `tick` carried.
     pub(crate) fn record_sent(&mut self, seq: u16, tick: NetTick, sent: SentLists) {
-        let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
-        // A frame never acknowledged whose place is taken stops counting as the new one starts.
-        self.in_flight += usize::from(frame.seq.is_none());
-        frame.seq = Some(seq);
-        frame.tick = tick;
-        frame.sent = sent;
+        self.sent.record(seq, tick, sent);
     }
 
     /// What the frame sent with id `seq` carried, while it waits for its acknowledgement.
     pub(crate) fn sent_lists(&self, seq: u16) -> Option<&SentLists> {
-        let frame = &self.sent[usize::from(seq) % SENT_FRAMES];
-        (frame.seq == Some(seq)).then_some(&frame.sent)
+        self.sent.get(seq)
     }
 
     /// Notes acknowledged frame ids, to apply with [`Self::apply_received_acks`] before the next
@@ -446,14 +374,10 @@ impl ClientReplication {
     /// Applies the acknowledgement of frames (unknown, repeated or forgotten ones are ignored).
     pub(crate) fn acknowledge(&mut self, seqs: impl IntoIterator<Item = u16>) {
         for seq in seqs {
-            let frame = &mut self.sent[usize::from(seq) % SENT_FRAMES];
-            if frame.seq != Some(seq) {
+            let Some((tick, index)) = self.sent.acknowledge(seq) else {
                 continue;
-            }
-            frame.seq = None;
-            self.in_flight -= 1;
-            let tick = frame.tick;
-            let mut sent = core::mem::take(&mut frame.sent);
+            };
+            let sent = self.sent.lists(index);
             for &SentSlot { slot, epoch } in &sent.slots {
                 if let Some(state) = self.slots.get_mut(slot as usize)
                     && state.epoch == epoch
@@ -477,18 +401,14 @@ impl ClientReplication {
                     SentItem::Slice { blob, index } => self.blobs.acknowledge(blob, index),
                 }
             }
-            // Give the allocations back for the next frames (a few are kept, not one per frame).
-            if self.spare_lists.len() < SPARE_LISTS {
-                sent.clear();
-                self.spare_lists.push(sent);
-            }
+            self.sent.release(index);
         }
     }
 
     /// Frames among the last [`SENT_FRAMES`] sent that are not acknowledged: on their way, or
     /// lost (a lost frame counts until its place in the ring is taken).
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
+        self.sent.in_flight()
     }
 }
 

@@ -59,7 +59,7 @@ fn despawns_are_pending_until_acknowledged() {
 #[test]
 fn frames_in_flight_are_counted_as_they_come_and_go() {
     let mut client = ClientReplication::default();
-    let scan = |client: &ClientReplication| client.sent.iter().filter(|f| f.seq.is_some()).count();
+    let scan = |client: &ClientReplication| client.sent.scan_waiting();
     for seq in 0..10u16 {
         client.record_sent(seq, NetTick(u32::from(seq)), SentLists::default());
     }

@@ -163,10 +163,10 @@ fn choose(
     // Every candidate goes straight into `chosen`: most sends, all of them fit.
     // In slot order, a word of the set at a time (a slot removed below is already read).
     for word in 0..client.dirty.word_count() {
-        let mut bits = client.dirty.word(word);
-        while bits != 0 {
-            let slot = word as u32 * 64 + bits.trailing_zeros();
-            bits &= bits - 1;
+        let mut members = client.dirty.word(word);
+        while members != 0 {
+            let slot = word as u32 * 64 + members.trailing_zeros();
+            members &= members - 1;
             let record = &replicated.slots[slot as usize];
             let state = &client.slots[slot as usize];
             if !record.live || state.entity != record.entity || !state.visible {

@@ -171,7 +171,7 @@ impl ValueCache {
             *last = (stamp, key);
             !repeat
         }));
-        wanted.sort_unstable_by_key(|(slot, key)| (*slot, key.order()));
+        wanted.sort_unstable_by_key(|(slot, key)| (*slot, key.bits()));
         wanted.dedup();
         let mut jobs = core::mem::take(&mut self.bodies);
         jobs.clear();

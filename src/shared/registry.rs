@@ -43,6 +43,18 @@ pub(crate) struct ReplicatedComponent {
     pub(crate) relationship: bool,
 }
 
+impl ReplicatedComponent {
+    /// How many copies a client keeps of each value received: two for an interpolated or
+    /// predicted type (one for the buffer or record, one for the component), else one.
+    pub(crate) fn copies(&self) -> usize {
+        if self.interpolated || self.predicted {
+            2
+        } else {
+            1
+        }
+    }
+}
+
 /// Every replicated component type, indexed by registration order (the index travels on the
 /// wire). Filled by [`NetsyncAppExt::replicate`](crate::NetsyncAppExt::replicate) and
 /// `replicate_with`; read by the server's send systems and the client's receive systems.

@@ -194,11 +194,7 @@ impl FrameApply<'_> {
                 };
                 let component = self.registry.get(value.index)?;
                 let decoder = &mut self.receivers.get_mut(value.index)?.decoder;
-                let copies = if component.interpolated || component.predicted {
-                    2
-                } else {
-                    1
-                };
+                let copies = component.copies();
                 let at = decoder.read_blob(&bytes, entity.slot, value.tick, copies)?;
                 value.value = if entity.spawn {
                     StagedValue::Decoded(push_decoded(&mut self.decoded, decoder.take_erased(at)))

@@ -155,11 +155,7 @@ impl FrameApply<'_> {
             let component = registry.get(index)?;
             let receiver = receivers.get_mut(index)?;
             let delta_allowed = shape.baseline.is_some() && component.uses_baselines;
-            let copies = if component.interpolated || component.predicted {
-                2
-            } else {
-                1
-            };
+            let copies = component.copies();
             let encoding = match read_value_kind(reader, delta_allowed)? {
                 ValueKind::Whole => ValueEncoding::Whole,
                 ValueKind::Delta => {

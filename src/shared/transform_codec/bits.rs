@@ -124,20 +124,9 @@ impl TransformCodec {
         }
     }
 
-    /// Reads what [`Self::write_delta_quantized`] wrote against the same `tick` and baselines.
-    #[inline]
-    pub(crate) fn read_delta_quantized(
-        &self,
-        reader: &mut BitReader,
-        tick: NetTick,
-        baseline: &Baseline<'_, Quantized>,
-    ) -> Result<Quantized, DecodeError> {
-        let parts = self.read_delta_parts(reader, tick, baseline)?;
-        self.assemble(parts)
-    }
-
-    /// [`Self::read_delta_quantized`] and the transform it stands for, made from the parts read
-    /// (the rotation is not packed and unpacked again on the way).
+    /// Reads what [`Self::write_delta_quantized`] wrote against the same `tick` and baselines:
+    /// the value to keep and the transform it stands for, made from the parts read (the
+    /// rotation is not packed and unpacked again on the way).
     #[inline]
     pub(crate) fn read_delta_dequantized(
         &self,

@@ -266,7 +266,8 @@ impl ComponentCodec<Transform> for TransformCodec {
             tick: baseline.tick,
             previous: older.as_ref().map(|(older, tick)| (older, *tick)),
         };
-        self.dequantize(&self.read_delta_quantized(reader, tick, &baseline)?)
+        let (_, transform) = self.read_delta_dequantized(reader, tick, &baseline)?;
+        Ok(transform)
     }
 }
 

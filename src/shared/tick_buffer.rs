@@ -1,9 +1,7 @@
-//! [`TickBuffer`]: values by tick, oldest first, at most `CAP` of them. The one ring buffer
+//! [`TickBuffer`]: values by tick, oldest first, at most `CAP` of them. The one buffer
 //! behind every per-tick record: baselines ([`History`](super::history::History)), snapshots
 //! ([`SnapshotBuffer`](super::interpolate::SnapshotBuffer)), predictions and the server's
 //! values for them, and recorded inputs.
-
-use std::collections::VecDeque;
 
 use super::tick::NetTick;
 
@@ -21,101 +19,152 @@ pub(crate) enum SameTick {
 /// Ticks and values are kept apart: lookups read only the ticks, a few to a cache line, and
 /// touch one value. With thousands of buffers spread over megabytes, the lines a lookup touches
 /// are what it costs.
+///
+/// The entries held are the tails of two vectors, from `start` on: every lookup is a search of
+/// a plain slice. Forgetting the oldest only moves `start`; the vectors drop what was forgotten
+/// when it is at least a quarter of what they hold and they are full (see
+/// [`Self::make_room`]), so each entry is moved a bounded number of times on average.
 #[derive(Debug)]
 pub(crate) struct TickBuffer<T, const CAP: usize> {
-    ticks: VecDeque<NetTick>,
-    values: VecDeque<T>,
+    ticks: Vec<NetTick>,
+    values: Vec<T>,
+    /// Entries before this are forgotten, not dropped yet.
+    start: usize,
 }
 
 impl<T, const CAP: usize> Default for TickBuffer<T, CAP> {
     fn default() -> Self {
         Self {
-            ticks: VecDeque::new(),
-            values: VecDeque::new(),
+            ticks: Vec::new(),
+            values: Vec::new(),
+            start: 0,
         }
     }
 }
 
 impl<T, const CAP: usize> TickBuffer<T, CAP> {
+    /// The ticks held, oldest first.
+    #[inline(always)]
+    fn held_ticks(&self) -> &[NetTick] {
+        &self.ticks[self.start..]
+    }
+
+    /// The values held, oldest first.
+    #[inline(always)]
+    fn held_values(&self) -> &[T] {
+        &self.values[self.start..]
+    }
+
+    /// Appends an entry as the newest (its tick newer than every tick held).
+    #[inline]
+    fn push_newest(&mut self, tick: NetTick, value: T) {
+        self.make_room();
+        self.ticks.push(tick);
+        self.values.push(value);
+        if self.len() > CAP {
+            self.forget_oldest(1);
+        }
+    }
+
+    /// Before an entry is added: drops the forgotten entries when the vectors are full and
+    /// they are a quarter or more of what the vectors hold (else the vectors grow).
+    #[inline]
+    fn make_room(&mut self) {
+        if self.start > 0
+            && self.ticks.len() == self.ticks.capacity()
+            && self.start * 4 >= self.ticks.len()
+        {
+            self.drop_forgotten();
+        }
+    }
+
+    /// Drops the entries forgotten (out of line: once in many additions).
+    #[cold]
+    #[inline(never)]
+    fn drop_forgotten(&mut self) {
+        self.ticks.drain(..self.start);
+        self.values.drain(..self.start);
+        self.start = 0;
+    }
+
     /// Adds `value` for `tick` in tick order; a tick already held keeps or takes the value as
     /// `same` says.
+    #[inline]
     pub(crate) fn insert(&mut self, tick: NetTick, value: T, same: SameTick) {
-        // Mostly the newest: appended without `VecDeque::insert`'s general shuffle.
+        // Mostly the newest: appended without shifting the entries after it.
         if self
-            .ticks
-            .back()
+            .held_ticks()
+            .last()
             .is_none_or(|newest| tick.is_newer_than(*newest))
         {
-            self.ticks.push_back(tick);
-            self.values.push_back(value);
-            self.keep_within_capacity();
-            return;
+            self.push_newest(tick, value);
+        } else {
+            self.insert_older(tick, value, same);
         }
-        match self.newest_at(tick) {
-            Some(index) if self.ticks[index] == tick => {
+    }
+
+    /// [`Self::insert`] of a value no newer than the newest held (out of line: rare).
+    #[inline(never)]
+    fn insert_older(&mut self, tick: NetTick, value: T, same: SameTick) {
+        let at = match self.newest_at(tick) {
+            Some(index) if self.held_ticks()[index] == tick => {
                 if same == SameTick::Replace {
-                    self.values[index] = value;
+                    self.values[self.start + index] = value;
                 }
                 return;
             }
-            Some(index) => {
-                self.ticks.insert(index + 1, tick);
-                self.values.insert(index + 1, value);
-            }
-            None => {
-                self.ticks.push_front(tick);
-                self.values.push_front(value);
-            }
-        }
+            Some(index) => index + 1,
+            None => 0,
+        };
+        self.make_room();
+        self.ticks.insert(self.start + at, tick);
+        self.values.insert(self.start + at, value);
         self.keep_within_capacity();
     }
 
     /// Adds `value` for `tick` as the newest, after forgetting every value at `tick` or later
     /// (a prediction made again replaces the ones after it).
     pub(crate) fn push_replacing_newer(&mut self, tick: NetTick, value: T) {
-        while self
-            .ticks
-            .back()
-            .is_some_and(|held| !tick.is_newer_than(*held))
+        while self.ticks.len() > self.start
+            && self
+                .ticks
+                .last()
+                .is_some_and(|held| !tick.is_newer_than(*held))
         {
-            self.ticks.pop_back();
-            self.values.pop_back();
+            self.ticks.pop();
+            self.values.pop();
         }
-        self.ticks.push_back(tick);
-        self.values.push_back(value);
-        self.keep_within_capacity();
+        self.push_newest(tick, value);
     }
 
     /// Adds `value` for `tick` if it is newer than every tick held; returns whether it was.
     pub(crate) fn push_if_newest(&mut self, tick: NetTick, value: T) -> bool {
         if self
-            .ticks
-            .back()
+            .held_ticks()
+            .last()
             .is_some_and(|held| !tick.is_newer_than(*held))
         {
             return false;
         }
-        self.ticks.push_back(tick);
-        self.values.push_back(value);
-        self.keep_within_capacity();
+        self.push_newest(tick, value);
         true
     }
 
     /// Asks the processor to fetch the newest `count` values while the ticks are searched: in
     /// a cold buffer the tick scan and the value read are two cache misses, one after the
     /// other; fetched together they overlap. Only a hint: nothing is read.
+    #[inline]
     pub(crate) fn prefetch_newest(&self, count: usize) {
-        let (front, back) = self.values.as_slices();
-        let newest = if back.is_empty() { front } else { back };
-        for value in newest.iter().rev().take(count) {
+        for value in self.held_values().iter().rev().take(count) {
             prefetch(value);
         }
     }
 
     /// Asks the processor to fetch what a lookup reads first, the newest ticks and the newest
     /// `count` values, ahead of the lookup (for a buffer that will be read soon).
+    #[inline]
     pub(crate) fn prefetch_for_lookup(&self, count: usize) {
-        if let Some(newest) = self.ticks.back() {
+        if let Some(newest) = self.held_ticks().last() {
             prefetch(newest);
         }
         self.prefetch_newest(count);
@@ -124,111 +173,123 @@ impl<T, const CAP: usize> TickBuffer<T, CAP> {
     /// The value in effect at `tick`, with its tick: the newest held at or before it.
     pub(crate) fn at_or_before(&self, tick: NetTick) -> Option<(NetTick, &T)> {
         self.newest_at(tick)
-            .map(|index| (self.ticks[index], &self.values[index]))
+            .map(|index| (self.held_ticks()[index], &self.held_values()[index]))
     }
 
     /// The value in effect at `tick` (as [`Self::at_or_before`]), with the one in effect at
     /// `earlier` when that is an older entry: both found in one backward scan.
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub(crate) fn at_or_before_with_older(
         &self,
         tick: NetTick,
         earlier: Option<NetTick>,
     ) -> Option<((NetTick, &T), Option<(NetTick, &T)>)> {
-        let index = self.newest_at(tick)?;
-        let found = self.ticks[index];
+        let (ticks, values) = (self.held_ticks(), self.held_values());
+        let index = newest_at(ticks, tick)?;
+        let found = ticks[index];
         let older = earlier
             .filter(|earlier| found.is_newer_than(*earlier))
             .and_then(|earlier| {
                 // Mostly the entry just before (a value set every tick, acknowledged every
                 // tick): looked at first, without the range's search.
                 let below = index.checked_sub(1)?;
-                if !self.ticks[below].is_newer_than(earlier) {
+                if !ticks[below].is_newer_than(earlier) {
                     return Some(below);
                 }
-                self.ticks
-                    .range(..below)
-                    .rposition(|held| !held.is_newer_than(earlier))
+                newest_at(&ticks[..below], earlier)
             })
-            .map(|older| (self.ticks[older], &self.values[older]));
-        Some(((found, &self.values[index]), older))
+            .map(|older| (ticks[older], &values[older]));
+        Some(((found, &values[index]), older))
     }
 
     /// The value held for exactly `tick`.
     pub(crate) fn get(&self, tick: NetTick) -> Option<&T> {
-        self.ticks
+        self.held_ticks()
             .iter()
             .rposition(|held| *held == tick)
-            .map(|index| &self.values[index])
+            .map(|index| &self.held_values()[index])
     }
 
     /// The newest value and its tick.
     pub(crate) fn newest(&self) -> Option<(NetTick, &T)> {
-        Some((*self.ticks.back()?, self.values.back()?))
+        Some((*self.held_ticks().last()?, self.held_values().last()?))
     }
 
     /// The oldest tick held.
     pub(crate) fn oldest_tick(&self) -> Option<NetTick> {
-        self.ticks.front().copied()
+        self.held_ticks().first().copied()
     }
 
     /// The entry at `index`, oldest first.
     pub(crate) fn entry(&self, index: usize) -> Option<(NetTick, &T)> {
-        Some((*self.ticks.get(index)?, self.values.get(index)?))
+        Some((
+            *self.held_ticks().get(index)?,
+            self.held_values().get(index)?,
+        ))
     }
 
     /// Every entry, oldest first.
     pub(crate) fn iter(
         &self,
     ) -> impl DoubleEndedIterator<Item = (NetTick, &T)> + ExactSizeIterator + '_ {
-        self.ticks.iter().copied().zip(self.values.iter())
+        self.held_ticks()
+            .iter()
+            .copied()
+            .zip(self.held_values().iter())
     }
 
     /// Every value, oldest first, to change in place.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
-        self.values.iter_mut()
+        self.values[self.start..].iter_mut()
     }
 
     /// The ticks held, oldest first.
     pub(crate) fn ticks(&self) -> impl DoubleEndedIterator<Item = NetTick> + '_ {
-        self.ticks.iter().copied()
+        self.held_ticks().iter().copied()
     }
 
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
-        self.ticks.len()
+        self.ticks.len() - self.start
     }
 
     /// Whether nothing is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.ticks.is_empty()
+        self.len() == 0
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.ticks.clear();
         self.values.clear();
+        self.start = 0;
     }
 
-    /// Drops the `count` oldest entries (without reading values that need no drop).
+    /// Forgets the `count` oldest entries. Their values are dropped later, with the next
+    /// [`Self::make_room`] that drops anything, or now when nothing is left.
     pub(crate) fn forget_oldest(&mut self, count: usize) {
-        let count = count.min(self.ticks.len());
-        if count > 0 {
-            self.ticks.drain(..count);
-            self.values.drain(..count);
+        self.start += count.min(self.len());
+        if self.start == self.ticks.len() {
+            self.clear();
         }
     }
 
-    /// Index of the newest entry at or before `tick`.
+    /// Index (among the entries held) of the newest entry at or before `tick`.
+    #[inline]
     fn newest_at(&self, tick: NetTick) -> Option<usize> {
-        self.ticks
-            .iter()
-            .rposition(|held| !held.is_newer_than(tick))
+        newest_at(self.held_ticks(), tick)
     }
 
     fn keep_within_capacity(&mut self) {
-        self.forget_oldest(self.ticks.len().saturating_sub(CAP));
+        self.forget_oldest(self.len().saturating_sub(CAP));
     }
+}
+
+/// Index of the newest of `ticks` (oldest first) at or before `tick`.
+#[inline(always)]
+fn newest_at(ticks: &[NetTick], tick: NetTick) -> Option<usize> {
+    ticks.iter().rposition(|held| !held.is_newer_than(tick))
 }
 
 /// A hint to fetch the cache line holding `value`; nothing is read.
@@ -347,6 +408,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A full buffer forgetting its oldest at every push (a value changing every tick that no
+    /// one prunes) keeps its vectors within a few times its capacity, and drops every value it
+    /// was given exactly once: the forgotten ones in bulk, the rest with the buffer.
+    #[test]
+    fn forgotten_values_are_dropped_once_and_the_vectors_stay_bounded() {
+        use std::rc::Rc;
+        let token = Rc::new(());
+        let mut buffer = TickBuffer::<Rc<()>, 16>::default();
+        for tick in 0..10_000u32 {
+            buffer.insert(NetTick(tick), Rc::clone(&token), SameTick::Keep);
+            if tick % 7 == 0 {
+                buffer.forget_oldest(3);
+            }
+            assert!(buffer.len() <= 16);
+            assert!(
+                buffer.ticks.capacity() <= 64 && buffer.values.capacity() <= 64,
+                "{} {}",
+                buffer.ticks.capacity(),
+                buffer.values.capacity()
+            );
+            // Forgotten values wait at most as long as the vectors' room allows.
+            assert!(Rc::strong_count(&token) <= 1 + buffer.values.capacity());
+        }
+        assert_eq!(buffer.oldest_tick(), Some(NetTick(10_000 - 16)));
+        assert_eq!(buffer.newest().map(|(tick, _)| tick), Some(NetTick(9_999)));
+        drop(buffer);
+        assert_eq!(Rc::strong_count(&token), 1, "every value dropped");
+        // Forgetting everything drops everything at once.
+        let mut buffer = TickBuffer::<Rc<()>, 16>::default();
+        for tick in 0..10 {
+            buffer.insert(NetTick(tick), Rc::clone(&token), SameTick::Keep);
+        }
+        buffer.forget_oldest(4);
+        assert_eq!(buffer.len(), 6);
+        buffer.forget_oldest(usize::MAX);
+        assert!(buffer.is_empty());
+        assert_eq!(Rc::strong_count(&token), 1);
     }
 
     #[test]

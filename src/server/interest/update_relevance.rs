@@ -55,13 +55,23 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
                 .map(|(client, _)| (client, None))
                 .collect();
             let shared = &*world;
+            // Whether any entity freezes when hidden: else no view looks for what leaves it.
+            let freezing = shared
+                .components()
+                .component_id::<FreezeWhenHidden>()
+                .is_some_and(|id| {
+                    shared
+                        .archetypes()
+                        .iter()
+                        .any(|archetype| !archetype.is_empty() && archetype.contains(id))
+                });
             // A client's view looks at a few hundred candidates.
             let work = views.len() * 256;
             for_each_parallel(
                 &mut views,
                 parallel,
                 work,
-                Vec::new,
+                Scratch::default,
                 |scratch, (client, view)| {
                     *view = relevant_slots(
                         shared,
@@ -72,7 +82,7 @@ pub(crate) fn update_relevance(world: &mut World, mut clients: Local<ClientTable
                         *client,
                         scratch,
                     )
-                    .map(|relevant| View::new(shared, replicated, *client, relevant));
+                    .map(|relevant| View::new(shared, replicated, *client, relevant, freezing));
                 },
             );
             // Then each client's table follows, in parallel too.
@@ -109,28 +119,30 @@ struct View {
 }
 
 impl View {
+    /// `freezing`: some entity has [`FreezeWhenHidden`] (else none of those leaving freezes).
     fn new(
         world: &World,
         replicated: &ReplicatedWorld,
         client: Entity,
         relevant: Vec<u32>,
+        freezing: bool,
     ) -> Self {
-        let freezes = world
-            .get::<ClientReplication>(client)
-            .map(|table| {
-                table
-                    .relevant
-                    .iter()
-                    .copied()
-                    .filter(|slot| {
-                        relevant.binary_search(slot).is_err()
-                            && world
-                                .get::<FreezeWhenHidden>(replicated.slots[*slot as usize].entity)
-                                .is_some()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // Both lists are sorted: those leaving are found in one pass over the two, and only
+        // they are looked up (most sends, none or a few).
+        let mut freezes = Vec::new();
+        if freezing && let Some(table) = world.get::<ClientReplication>(client) {
+            let mut staying = relevant.iter().copied().peekable();
+            for &slot in &table.relevant {
+                while staying.next_if(|&next| next < slot).is_some() {}
+                if staying.next_if_eq(&slot).is_some() {
+                    continue;
+                }
+                let entity = replicated.slots[slot as usize].entity;
+                if world.get::<FreezeWhenHidden>(entity).is_some() {
+                    freezes.push(slot);
+                }
+            }
+        }
         Self { relevant, freezes }
     }
 }
@@ -212,7 +224,7 @@ fn relevant_slots(
     settings: &InterestSettings,
     rule: Option<&RelevanceRule>,
     client_entity: Entity,
-    candidates: &mut Vec<u32>,
+    Scratch { candidates, bits }: &mut Scratch,
 ) -> Option<Vec<u32>> {
     let client = world.get::<ClientReplication>(client_entity)?;
     let client_rooms = world.get::<Rooms>(client_entity);
@@ -290,7 +302,66 @@ fn relevant_slots(
             index.descendants(slot, &mut relevant);
         }
     }
-    relevant.sort_unstable();
-    relevant.dedup();
+    sort_unique(&mut relevant, bits);
     Some(relevant)
+}
+
+/// One worker's reusable lists: the candidates of a view, and the bits that sort them.
+#[derive(Default)]
+struct Scratch {
+    candidates: Vec<u32>,
+    bits: Vec<u64>,
+}
+
+/// Sorts `slots` and drops repeats. Slots in a view are many and dense (a grid's cells, in no
+/// order): set as bits and read back in order, a pass over each; a comparison sort when they
+/// are few or spread so thin that the bits would outnumber them.
+fn sort_unique(slots: &mut Vec<u32>, bits: &mut Vec<u64>) {
+    let words = slots.iter().max().map_or(0, |&max| max as usize / 64 + 1);
+    if slots.len() < 32 || words > 4 * slots.len() {
+        slots.sort_unstable();
+        slots.dedup();
+        return;
+    }
+    bits.clear();
+    bits.resize(words, 0);
+    for &slot in slots.iter() {
+        bits[slot as usize / 64] |= 1 << (slot % 64);
+    }
+    slots.clear();
+    for (word, &set) in bits.iter().enumerate() {
+        let mut members = set;
+        while members != 0 {
+            slots.push(word as u32 * 64 + members.trailing_zeros());
+            members &= members - 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SplitMix64;
+
+    #[test]
+    fn slots_come_out_sorted_and_unique_whatever_their_count_and_spread() {
+        let mut rng = SplitMix64::new(41);
+        let mut bits = Vec::new();
+        for _ in 0..2_000 {
+            let len = (rng.next_u64() % 400) as usize;
+            // Dense (a view's cells), spread thin, or anywhere in the slot range.
+            let range = match rng.next_u64() % 3 {
+                0 => 1 + len as u64 * 2,
+                1 => 1 + len as u64 * 1_000,
+                _ => u64::from(u32::MAX),
+            };
+            let slots: Vec<u32> = (0..len).map(|_| (rng.next_u64() % range) as u32).collect();
+            let mut expected = slots.clone();
+            expected.sort_unstable();
+            expected.dedup();
+            let mut got = slots;
+            sort_unique(&mut got, &mut bits);
+            assert_eq!(got, expected);
+        }
+    }
 }

@@ -90,10 +90,17 @@ impl<'a> BitReader<'a> {
         })
     }
 
-    /// Reads one bit.
+    /// Reads one bit (from its byte alone: a frame's flags are read a bit at a time).
     #[inline]
     pub fn read_bool(&mut self) -> Result<bool, DecodeError> {
-        Ok(self.read_bits(1)? == 1)
+        // Below `end`, which lies within the buffer: the byte is there.
+        let byte = match self.bytes.get(self.position / 8) {
+            Some(byte) if self.position < self.end => *byte,
+            _ => return Err(DecodeError::UnexpectedEnd("bits")),
+        };
+        let bit = (byte >> (self.position % 8)) & 1;
+        self.position += 1;
+        Ok(bit == 1)
     }
 
     /// Reads an Exp-Golomb code of order `k` written by [`BitWriter::write_golomb`].

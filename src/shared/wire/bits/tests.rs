@@ -270,3 +270,31 @@ fn hostile_bits_are_errors_not_panics() {
         while reader.read_golomb((rng.next_u64() % 8) as u32).is_ok() {}
     }
 }
+
+#[test]
+fn a_bit_read_alone_is_the_bit_a_field_read_gives_and_stops_at_the_range_end() {
+    let mut rng = SplitMix64::new(23);
+    for _ in 0..2_000 {
+        let bytes: Vec<u8> = (0..rng.next_u64() % 12)
+            .map(|_| rng.next_u64() as u8)
+            .collect();
+        let total = bytes.len() * 8;
+        let start = (rng.next_u64() as usize) % (total + 1);
+        let end = start + (rng.next_u64() as usize) % (total - start + 3);
+        let mut bools = BitReader::with_range(&bytes, start, end);
+        let mut fields = bools.clone();
+        for position in start..=end.min(total) {
+            let (bit, field) = (bools.read_bool(), fields.read_bits(1));
+            assert_eq!(bit.is_ok(), field.is_ok(), "{position} of {start}..{end}");
+            if let (Ok(bit), Ok(field)) = (bit, field) {
+                assert_eq!(u64::from(bit), field);
+                assert_eq!(
+                    u64::from(bit),
+                    u64::from(bytes[position / 8] >> (position % 8) & 1)
+                );
+            }
+            assert_eq!(bools.position(), fields.position());
+        }
+        assert_eq!(bools.remaining_bits(), 0);
+    }
+}

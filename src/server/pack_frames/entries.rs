@@ -92,6 +92,10 @@ pub(super) fn pack_entities(
     if fit_real_sizes(client, shared, packer.left, &mut chosen) {
         note_needs(&chosen, &mut needs);
     }
+    debug_assert!(
+        chosen.iter().map(Chosen::need).eq(needs.iter().copied()),
+        "the needs follow the chosen list"
+    );
     let replayed = kept.replay(&needs, client, packer);
     if !replayed {
         kept.start(&needs, packer);

@@ -252,23 +252,22 @@ fn relevant_slots(
     let (any_rooms, any_children) = (index.any_rooms(), index.any_children());
     let mut relevant = Vec::with_capacity(candidates.len());
     for &slot in candidates.iter() {
-        // Distance first: most candidates fail it.
-        let distance =
-            limits
-                .zip(index.position(slot))
-                .map(|((center, inside, outside), position)| {
-                    (position.distance_squared(center), inside, outside)
-                });
-        if distance.is_some_and(|(distance, _, outside)| distance > outside) {
-            continue;
+        // Distance first: most candidates fail it. Between the limits: whether it stays.
+        let mut undecided = false;
+        if let Some((center, inside, outside)) = limits
+            && let Some(position) = index.position(slot)
+        {
+            let distance = position.distance_squared(center);
+            if distance > outside {
+                continue;
+            }
+            undecided = distance > inside;
         }
         let record = &replicated.slots[slot as usize];
         if !record.live || record.parent.is_some() {
             continue;
         }
-        if let Some((distance, inside, _)) = distance
-            && distance > inside
-        {
+        if undecided {
             // A slot freed by this send is not live, and slots are reused only by a later
             // send: a live slot in the sorted list the client's table keeps is the entity it
             // sees (a look in that short list, not in the table's row for the slot).

@@ -14,6 +14,7 @@ use super::{
     budget::ReplicationBudget,
     client_replication::{Chosen, ClientReplication, note_needs},
     config::ServerConfig,
+    dirty::slots_in,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
     local_client::LocalClient,
     parallel::{SpareStates, for_each_parallel},
@@ -163,10 +164,7 @@ fn choose(
     // Every candidate goes straight into `chosen`: most sends, all of them fit.
     // In slot order, a word of the set at a time (a slot removed below is already read).
     for word in 0..client.dirty.word_count() {
-        let mut members = client.dirty.word(word);
-        while members != 0 {
-            let slot = word as u32 * 64 + members.trailing_zeros();
-            members &= members - 1;
+        for slot in slots_in(word, client.dirty.word(word)) {
             let record = &replicated.slots[slot as usize];
             let state = &client.slots[slot as usize];
             if !record.live || state.entity != record.entity || !state.visible {

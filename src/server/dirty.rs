@@ -74,6 +74,21 @@ impl DirtySet {
     }
 }
 
+/// The slots a word of a slot bit set holds, in ascending order: bit `n` of word `index` is slot
+/// `64 * index + n` (as [`DirtySet::word`] reads them).
+#[inline]
+pub(crate) fn slots_in(index: usize, word: u64) -> impl Iterator<Item = u32> {
+    let base = index as u32 * 64;
+    let mut members = word;
+    core::iter::from_fn(move || {
+        (members != 0).then(|| {
+            let slot = base + members.trailing_zeros();
+            members &= members - 1;
+            slot
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,12 +104,7 @@ mod tests {
         set.remove(64);
         set.remove(10_000);
         let slots: Vec<u32> = (0..set.word_count())
-            .flat_map(|word| {
-                let bits = set.word(word);
-                (0..64)
-                    .filter(move |bit| bits & 1 << bit != 0)
-                    .map(move |bit| word as u32 * 64 + bit)
-            })
+            .flat_map(|word| slots_in(word, set.word(word)))
             .collect();
         assert_eq!(slots, [0, 3, 130]);
         let mut empty = set.clone();

@@ -22,6 +22,7 @@ use crate::{
     server::{
         client_replication::ClientReplication,
         client_tables::{enter, mark_changed},
+        dirty::slots_in,
         local_client::LocalClient,
         parallel::{MIN_PARALLEL_WORK, for_each_parallel},
         replicated_world::ReplicatedWorld,
@@ -329,10 +330,9 @@ fn sort_unique(slots: &mut Vec<u32>, bits: &mut Vec<u64>) {
     }
     slots.clear();
     for (word, &set) in bits.iter().enumerate() {
-        let mut members = set;
-        while members != 0 {
-            slots.push(word as u32 * 64 + members.trailing_zeros());
-            members &= members - 1;
+        // Pushed one at a time: `extend` measured slower here.
+        for slot in slots_in(word, set) {
+            slots.push(slot);
         }
     }
 }

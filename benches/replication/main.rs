@@ -15,6 +15,8 @@
 //!   each client's player), each client seeing a 56 m circle around its player (about 100
 //!   entities)
 
+// Shared with the tests, which also read the exact path (`Orbit::position`).
+#[allow(dead_code)]
 #[path = "../../tests/integration/common/orbit.rs"]
 mod orbit;
 #[path = "../../tests/integration/common/transforms.rs"]

@@ -105,6 +105,16 @@ impl BodyKey {
     pub(crate) fn bits(self) -> u128 {
         u128::from(self.base.0) | u128::from(self.previous.0) << 32 | u128::from(self.tag) << 64
     }
+
+    /// The key [`bits`](Self::bits) made `bits` of.
+    #[inline]
+    pub(crate) fn from_bits(bits: u128) -> Self {
+        Self {
+            base: NetTick(bits as u32),
+            previous: NetTick((bits >> 32) as u32),
+            tag: (bits >> 64) as u8,
+        }
+    }
 }
 
 impl core::fmt::Debug for BodyKey {
@@ -146,6 +156,7 @@ mod tests {
             for &(b, view_b) in &keys {
                 assert_eq!(a == b, view_a == view_b, "{view_a:?} against {view_b:?}");
                 assert_eq!(a.bits() == b.bits(), a == b);
+                assert_eq!(BodyKey::from_bits(a.bits()), a);
             }
         }
         let former = BodyKey::update(NetTick(5), Some(NetTick(3)), HolderView::None)

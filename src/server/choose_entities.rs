@@ -10,9 +10,9 @@
 use bevy::prelude::*;
 
 use super::{
-    blobs::{BlobKey, BlobStatus, BlobStore},
+    blobs::{BlobKey, BlobStatus, BlobStore, ClientBlobs},
     budget::ReplicationBudget,
-    client_replication::{Chosen, ClientReplication, note_needs},
+    client_replication::{ClientReplication, need, need_slot},
     config::ServerConfig,
     dirty::slots_in,
     interest::{InterestIndex, ViewOrigin, ViewPoint},
@@ -153,7 +153,7 @@ fn choose(
     weigh: Option<&Weigh>,
     scratch: &mut Scratch,
 ) {
-    client.chosen.clear();
+    client.needs.clear();
     client.chosen_bits = 0;
     client.left_out.clear();
     let mut total_bits = 0u64;
@@ -161,7 +161,7 @@ fn choose(
     let mut child_spawns = false;
     // Whether some entity is (or was) held by the client, so some keys differ from the rest.
     let holds_any = !client.held.is_empty() || !client.released.is_empty();
-    // Every candidate goes straight into `chosen`: most sends, all of them fit.
+    // Every candidate goes straight into `needs`: most sends, all of them fit.
     // In slot order, a word of the set at a time (a slot removed below is already read).
     for word in 0..client.dirty.word_count() {
         for slot in slots_in(word, client.dirty.word(word)) {
@@ -171,43 +171,35 @@ fn choose(
                 client.dirty.remove(slot);
                 continue;
             }
-            // One look at what the client acknowledged decides the entry's start, size and body.
-            let (since, bits, mut key) = match state.acked {
+            // One look at what the client acknowledged decides the entry's size and body.
+            let (bits, mut key) = match state.acked {
                 Some(acked) => {
                     if !record.last_change.is_newer_than(acked) {
                         client.dirty.remove(slot);
                         continue;
                     }
                     (
-                        state.dirty_since.max(acked.add(1)),
                         estimate_update_bits(record, state.last_bits, acked),
                         BodyKey::update(acked, state.acked_previous, HolderView::None),
                     )
                 }
                 None => {
                     child_spawns |= record.parent.is_some();
-                    (
-                        state.dirty_since,
-                        estimate_spawn_bits(record),
-                        BodyKey::SPAWN,
-                    )
+                    (estimate_spawn_bits(record), BodyKey::SPAWN)
                 }
             };
-            let priority = state.priority;
-            if record.may_have_large && !large_values_ready(client, blobs, slot, record) {
+            if record.may_have_large
+                && !large_values_ready(&mut client.blobs, state.acked, blobs, slot, record)
+            {
+                let since = client.slots[slot as usize].out_of_date_since();
                 client.left_out.leave_out(since);
                 continue;
             }
             if holds_any {
-                key = holder_key(key, client, slot);
+                key = holder_key(key, &client.held, &client.released, slot);
             }
             total_bits += u64::from(bits);
-            client.chosen.push(Chosen {
-                slot,
-                since,
-                priority,
-                key,
-            });
+            client.needs.push(need(slot, key));
         }
     }
 
@@ -215,54 +207,44 @@ fn choose(
     if total_bits <= allowance_bits {
         // All go; a parent that is not among them could not go either.
         client.chosen_bits = total_bits as usize;
-        note_needs(&client.chosen, &mut client.needs);
         return;
     }
     // Not everything fits: the largest accounts go first (their sizes guessed again, as above).
     scratch.candidates.clear();
-    scratch
-        .candidates
-        .extend(client.chosen.drain(..).map(|chosen| {
-            let record = &replicated.slots[chosen.slot as usize];
-            let state = &client.slots[chosen.slot as usize];
-            let bits = match state.acked {
-                Some(acked) => estimate_update_bits(record, state.last_bits, acked),
-                None => estimate_spawn_bits(record),
-            };
-            Contender {
-                chosen,
-                bits: u64::from(bits),
-            }
-        }));
-    for candidate in &mut scratch.candidates {
-        let slot = candidate.chosen.slot;
+    for &need in &client.needs {
+        let slot = need_slot(need);
         let record = &replicated.slots[slot as usize];
         let weight = weigh.map_or(1.0, |weigh| weigh.weight(replicated, slot));
         let state = &mut client.slots[slot as usize];
         state.priority += record.priority * weight;
-        candidate.chosen.priority = state.priority;
+        let bits = match state.acked {
+            Some(acked) => estimate_update_bits(record, state.last_bits, acked),
+            None => estimate_spawn_bits(record),
+        };
+        scratch
+            .candidates
+            .push(Contender::new(need, state, u64::from(bits)));
     }
     let used = fit_by_priority(
         &mut scratch.candidates,
         allowance_bits,
-        &mut client.chosen,
+        &mut client.needs,
         &mut client.left_out,
     );
     client.chosen_bits = used as usize;
     if child_spawns {
         add_unsent_parents(client, replicated, &scratch.candidates);
     }
-    note_needs(&client.chosen, &mut client.needs);
 }
 
 /// Whether every large value the entry needs has reached the client (starting transfers).
 fn large_values_ready(
-    client: &mut ClientReplication,
+    client_blobs: &mut ClientBlobs,
+    acked: Option<NetTick>,
     blobs: &BlobStore,
     slot: u32,
     record: &SlotRecord,
 ) -> bool {
-    let acked = client.slots[slot as usize].acked;
     let mut ready = true;
     for component in &record.components {
         let needed = component.present
@@ -277,7 +259,7 @@ fn large_values_ready(
         };
         match blobs.get(key) {
             Some(blob) => {
-                if client.blobs.status(key, blob) != BlobStatus::Complete {
+                if client_blobs.status(key, blob) != BlobStatus::Complete {
                     ready = false;
                 }
             }
@@ -322,11 +304,12 @@ fn add_unsent_parents(
     replicated: &ReplicatedWorld,
     candidates: &[Contender],
 ) {
+    let position = |needs: &[u128], slot: u32| needs.binary_search_by_key(&slot, |&n| need_slot(n));
     for _ in 0..8 {
         let mut added = false;
         let mut index = 0;
-        while index < client.chosen.len() {
-            let slot = client.chosen[index].slot;
+        while index < client.needs.len() {
+            let slot = need_slot(client.needs[index]);
             index += 1;
             if client.slots[slot as usize].acked.is_some() {
                 continue;
@@ -338,28 +321,14 @@ fn add_unsent_parents(
             if !parent_state.visible || parent_state.acked.is_some() {
                 continue;
             }
-            if client
-                .chosen
-                .binary_search_by_key(&parent, |c| c.slot)
-                .is_ok()
-            {
+            let Err(at) = position(&client.needs, parent) else {
                 continue;
-            }
-            if let Some(candidate) = candidates.iter().find(|c| c.chosen.slot == parent) {
-                let position = client
-                    .chosen
-                    .binary_search_by_key(&parent, |c| c.slot)
-                    .unwrap_or_else(|position| position);
-                client.chosen.insert(
-                    position,
-                    Chosen {
-                        slot: parent,
-                        since: candidate.chosen.since,
-                        // A parent goes with its child.
-                        priority: f32::INFINITY,
-                        key: candidate.chosen.key,
-                    },
-                );
+            };
+            // A parent goes with its child, first of all if packing has to cut again: its
+            // account is the largest until it is sent (which empties it).
+            if let Some(candidate) = candidates.iter().find(|c| need_slot(c.need) == parent) {
+                client.needs.insert(at, candidate.need);
+                client.slots[parent as usize].priority = f32::INFINITY;
                 added = true;
             }
         }
@@ -372,17 +341,13 @@ fn add_unsent_parents(
 /// The body key for the client's entry of `slot`: marked when the client holds the entity (its
 /// own accepted values are left out) or held it since its baseline (client-authoritative values
 /// go whole).
-fn holder_key(key: BodyKey, client: &ClientReplication, slot: u32) -> BodyKey {
+fn holder_key(key: BodyKey, held: &[u32], released: &[(u32, NetTick)], slot: u32) -> BodyKey {
     if key.is_spawn() {
         return key;
     }
-    let holder = if !client.held.is_empty() && client.held.binary_search(&slot).is_ok() {
+    let holder = if !held.is_empty() && held.binary_search(&slot).is_ok() {
         HolderView::Holds
-    } else if client
-        .released
-        .iter()
-        .any(|(released, _)| *released == slot)
-    {
+    } else if released.iter().any(|(released, _)| *released == slot) {
         HolderView::Former
     } else {
         return key;

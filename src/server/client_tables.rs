@@ -13,6 +13,7 @@ use bevy::prelude::*;
 
 use super::{
     client_replication::ClientReplication,
+    dirty::slots_in,
     interest::interest_in_use,
     local_client::LocalClient,
     parallel::{MIN_PARALLEL_WORK, for_each_parallel},
@@ -138,6 +139,15 @@ pub(crate) fn mark_changed(
         for index in 0..client.relevant.len() {
             let slot = client.relevant[index];
             if replicated.changed_in_send(slot) {
+                mark(client, slot);
+            }
+        }
+    } else if replicated.changed.len() * 4 >= replicated.changed_set.word_count() {
+        // A busy world, whose changes are mostly to slots already out of date for the client:
+        // compare the two sets a word at a time, and look only at the slots new to it.
+        for word in 0..replicated.changed_set.word_count() {
+            let fresh = replicated.changed_set.word(word) & !client.dirty.word(word);
+            for slot in slots_in(word, fresh) {
                 mark(client, slot);
             }
         }

@@ -67,10 +67,11 @@ impl DirtySet {
         if self.len == 0 { 0 } else { self.words.len() }
     }
 
-    /// The slots `64 * index ..` of the set, a bit each (slot `64 * index + n` is bit `n`).
+    /// The slots `64 * index ..` of the set, a bit each (slot `64 * index + n` is bit `n`);
+    /// none past the slots it has room for.
     #[inline]
     pub(crate) fn word(&self, index: usize) -> u64 {
-        self.words[index]
+        self.words.get(index).copied().unwrap_or(0)
     }
 }
 

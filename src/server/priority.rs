@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::{client_replication::Chosen, left_out::LeftOut};
+use super::{
+    client_replication::{ClientSlot, need_slot},
+    left_out::LeftOut,
+};
+use crate::shared::tick::NetTick;
 
 /// How much an entity matters, relative to others (1 by default). Each send, every entity with
 /// news a client has not received adds its priority (times the [`PriorityHook`]'s weight) to an
@@ -65,37 +69,56 @@ impl PriorityHook {
 /// An entity competing for a client's budget this send, and the bits its entry takes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Contender {
-    /// The entity, as it goes out if it fits.
-    pub(crate) chosen: Chosen,
+    /// The entity and the body its entry needs ([`need`](super::client_replication::need)), as
+    /// it goes out if it fits.
+    pub(crate) need: u128,
+    /// The tick the client's copy has been out of date since (what waiting holds back).
+    pub(crate) since: NetTick,
+    /// Its account with the client.
+    pub(crate) priority: f32,
     /// Its entry's size: estimated when choosing, measured when packing.
     pub(crate) bits: u64,
 }
 
-/// The priority order: the larger account first, the lower slot on a tie.
-fn priority_order(a: &Chosen, b: &Chosen) -> Ordering {
-    b.priority.total_cmp(&a.priority).then(a.slot.cmp(&b.slot))
+impl Contender {
+    /// The contender for `need`, as the client's state of its slot stands.
+    pub(crate) fn new(need: u128, state: &ClientSlot, bits: u64) -> Self {
+        Self {
+            need,
+            since: state.out_of_date_since(),
+            priority: state.priority,
+            bits,
+        }
+    }
 }
 
-/// Replaces `kept` with the contenders that fit in `room` bits, the largest accounts first (the
-/// first always goes, so a send is never empty), in slot order; the rest are left out. Returns
-/// the bits kept. Leaves `contenders` in priority order.
+/// The priority order: the larger account first, the lower slot on a tie.
+fn priority_order(a: &Contender, b: &Contender) -> Ordering {
+    b.priority
+        .total_cmp(&a.priority)
+        .then(need_slot(a.need).cmp(&need_slot(b.need)))
+}
+
+/// Replaces `kept` with the needs of the contenders that fit in `room` bits, the largest
+/// accounts first (the first always goes, so a send is never empty), in slot order; the rest
+/// are left out. Returns the bits kept. Leaves `contenders` in priority order.
 pub(crate) fn fit_by_priority(
     contenders: &mut [Contender],
     room: u64,
-    kept: &mut Vec<Chosen>,
+    kept: &mut Vec<u128>,
     left_out: &mut LeftOut,
 ) -> u64 {
-    contenders.sort_by(|a, b| priority_order(&a.chosen, &b.chosen));
+    contenders.sort_by(priority_order);
     kept.clear();
     let mut used = 0u64;
     for contender in contenders.iter() {
         if used + contender.bits <= room || kept.is_empty() {
             used += contender.bits;
-            kept.push(contender.chosen);
+            kept.push(contender.need);
         } else {
-            left_out.leave_out(contender.chosen.since);
+            left_out.leave_out(contender.since);
         }
     }
-    kept.sort_unstable_by_key(|chosen| chosen.slot);
+    kept.sort_unstable_by_key(|&need| need_slot(need));
     used
 }

@@ -2,7 +2,7 @@
 //! frame's sent lists (by its id), the entities chosen and the bodies cached in this send.
 
 use super::{
-    client_replication::{ClientReplication, SentItem, SentSlot},
+    client_replication::{ClientReplication, SentItem, SentSlot, need_key, need_slot},
     value_cache::ValueCache,
 };
 use crate::shared::{
@@ -29,12 +29,12 @@ pub(crate) fn summarize_state_frame(
         summary.entities += 1;
         // The chosen entities are in slot order.
         let Ok(at) = client
-            .chosen
-            .binary_search_by_key(&slot, |chosen| chosen.slot)
+            .needs
+            .binary_search_by_key(&slot, |&need| need_slot(need))
         else {
             continue;
         };
-        let key = client.chosen[at].key;
+        let key = need_key(client.needs[at]);
         summary.spawns += u32::from(key.is_spawn());
         if let Some(body) = cache.built_body(slot, key) {
             summary.components.extend_from_slice(cache.components(body));

@@ -90,6 +90,41 @@ fn children_hang_under_their_parents_copy_on_every_client_and_late_joiners() {
     assert_same_tree(&mut net, late);
 }
 
+/// Under a budget that carries a few entities per send, children that outrank their parents
+/// still arrive under them: a child's spawn takes its unsent parent along, in the same frame.
+#[test]
+fn children_outranking_their_parents_under_a_tight_budget_bring_them_along() {
+    let mut net = TestNet::new(protocol);
+    net.server_mut().insert_resource(ServerConfig {
+        bytes_per_second: 2_000,
+        ..default()
+    });
+    let client = net.add_client();
+    net.run(3);
+    for i in 0..20 {
+        let parent = net.spawn_on_server((Replicated, Health(i)));
+        net.spawn_on_server((
+            Replicated,
+            Health(100 + i),
+            ChildOf(parent),
+            ReplicationPriority(50.0),
+        ));
+    }
+    // After every step, what the client holds is as on the server: no child without its parent.
+    let mut held = 0;
+    for _ in 0..240 {
+        net.run(1);
+        let server = server_tree(&mut net);
+        let tree = client_tree(&mut net, client);
+        for entry in &tree {
+            assert!(server.contains(entry), "{entry:?} is not as on the server");
+        }
+        held = tree.len();
+    }
+    assert_eq!(held, 40, "every entity arrived");
+    assert_same_tree(&mut net, client);
+}
+
 #[test]
 fn reparenting_and_despawning_the_parent_reach_clients() {
     let mut net = TestNet::new(protocol);

@@ -63,6 +63,16 @@ impl ClientSlot {
         };
     }
 
+    /// The tick the client's copy has been out of date since, as far as the server can tell:
+    /// its first change after what the client acknowledged (for the message watermark).
+    #[inline]
+    pub(crate) fn out_of_date_since(&self) -> NetTick {
+        match self.acked {
+            Some(acked) => self.dirty_since.max(acked.add(1)),
+            None => self.dirty_since,
+        }
+    }
+
     /// Notes that a frame of `tick` carrying this entity was acknowledged.
     pub(crate) fn acknowledge(&mut self, tick: NetTick) {
         self.known = true;
@@ -99,30 +109,24 @@ pub const MAX_PENDING_DESPAWNS: usize = 65_536;
 /// [`MAX_PENDING_DESPAWNS`] pending despawns is disconnected (10 s at 60 Hz).
 pub const DESPAWN_STALL_TICKS: u32 = 600;
 
-/// An entity chosen for this send, since when it has been out of date, and its priority
-/// account (packing goes by it when the real sizes do not all fit).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Chosen {
-    pub(crate) slot: u32,
-    pub(crate) since: NetTick,
-    pub(crate) priority: f32,
-    /// The body its entry needs, against what the client acknowledged.
-    pub(crate) key: BodyKey,
+/// An entity chosen for this send and the body its entry needs, as one number: its slot in the
+/// low 32 bits, its [`BodyKey`] above. Equal for equal needs only, so clients' lists of them
+/// compare as plain memory; in slot order, they sort by their low bits.
+#[inline]
+pub(crate) fn need(slot: u32, key: BodyKey) -> u128 {
+    u128::from(slot) | key.bits() << 32
 }
 
-impl Chosen {
-    /// Its slot and body key as one number, equal for equal needs only: clients' lists of
-    /// these compare as plain memory.
-    #[inline]
-    pub(crate) fn need(&self) -> u128 {
-        u128::from(self.slot) | self.key.bits() << 32
-    }
+/// The slot of a [`need`].
+#[inline]
+pub(crate) fn need_slot(need: u128) -> u32 {
+    need as u32
 }
 
-/// Writes the [`need`](Chosen::need) of each of `chosen` into `needs`.
-pub(crate) fn note_needs(chosen: &[Chosen], needs: &mut Vec<u128>) {
-    needs.clear();
-    needs.extend(chosen.iter().map(Chosen::need));
+/// The body key of a [`need`].
+#[inline]
+pub(crate) fn need_key(need: u128) -> BodyKey {
+    BodyKey::from_bits(need >> 32)
 }
 
 /// An entity the client may hold that it must drop (despawned, or out of its view) or freeze.
@@ -198,12 +202,10 @@ pub(crate) struct ClientReplication {
     pub(crate) reserved_for_messages: usize,
     /// This send: bytes the budget allows.
     pub(crate) allowance: usize,
-    /// This send: the entities chosen, in slot order, and their estimated bits.
-    pub(crate) chosen: Vec<Chosen>,
-    pub(crate) chosen_bits: usize,
-    /// This send: the [`need`](Chosen::need) of each of `chosen`, in the same order (kept
-    /// with it by [`note_needs`]).
+    /// This send: the entities chosen, in slot order, each with the body its entry needs (see
+    /// [`need`]), and their estimated bits.
     pub(crate) needs: Vec<u128>,
+    pub(crate) chosen_bits: usize,
     /// This send: the news left out of its frames, which holds the watermark back.
     pub(crate) left_out: LeftOut,
     /// This send: frames ready for renet.
@@ -243,7 +245,6 @@ impl Default for ClientReplication {
             relevant: Vec::new(),
             relevance_tracked: false,
             allowance: 0,
-            chosen: Vec::new(),
             chosen_bits: 0,
             needs: Vec::new(),
             left_out: LeftOut::default(),
@@ -309,7 +310,6 @@ impl ClientReplication {
             + self.blobs.held_bytes()
             + sent
             + self.relevant.capacity() * size_of::<u32>()
-            + self.chosen.capacity() * size_of::<Chosen>()
             + self.needs.capacity() * size_of::<u128>()
             + self.outbox.iter().map(Bytes::len).sum::<usize>()
             + self.frame_scratch.capacity()

@@ -7,7 +7,7 @@ use super::{Packer, Shared, SharedEntries, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
-        client_replication::{Chosen, ClientReplication, SentItem, SentSlot, note_needs},
+        client_replication::{ClientReplication, SentItem, SentSlot, need_key, need_slot},
         priority::{Contender, fit_by_priority},
     },
     shared::wire::{
@@ -87,32 +87,22 @@ pub(super) fn pack_entities(
     kept: &mut SharedEntries,
 ) {
     let tick = shared.tick;
-    let mut chosen = core::mem::take(&mut client.chosen);
     let mut needs = core::mem::take(&mut client.needs);
-    if fit_real_sizes(client, shared, packer.left, &mut chosen) {
-        note_needs(&chosen, &mut needs);
-    }
-    debug_assert!(
-        chosen.iter().map(Chosen::need).eq(needs.iter().copied()),
-        "the needs follow the chosen list"
-    );
-    let replayed = kept.replay(&needs, client, packer);
-    if !replayed {
-        kept.start(&needs, packer);
-    }
-    client.needs = needs;
-    if replayed {
-        client.chosen = chosen;
+    fit_real_sizes(client, shared, packer.left, &mut needs);
+    if kept.replay(&needs, client, packer) {
+        client.needs = needs;
         return;
     }
+    kept.start(&needs, packer);
     let mut budget_spent = false;
-    for chosen in &chosen {
-        let slot = chosen.slot;
+    for &need in &needs {
+        let slot = need_slot(need);
         if budget_spent {
-            client.left_out.leave_out(chosen.since);
+            let since = client.slots[slot as usize].out_of_date_since();
+            client.left_out.leave_out(since);
             continue;
         }
-        let key = chosen.key;
+        let key = need_key(need);
         let Some(body) = shared.cache.built_body(slot, key) else {
             kept.drop_recording();
             // A value failed to encode: nothing to send, so nothing left out for the watermark.
@@ -164,7 +154,7 @@ pub(super) fn pack_entities(
             packer.body.truncate(mark);
             kept.drop_recording();
             budget_spent = true;
-            client.left_out.leave_out(chosen.since);
+            client.left_out.leave_out(state.out_of_date_since());
             continue;
         }
         record_entry(packer, client, slot, state.epoch, bits);
@@ -177,7 +167,7 @@ pub(super) fn pack_entities(
         packer.previous_baseline = Some(body.baseline);
     }
     kept.finish(packer);
-    client.chosen = chosen;
+    client.needs = needs;
 }
 
 /// Whether two component lists are equal; most have one or two entries, which a call to
@@ -212,37 +202,35 @@ const ENTRY_OVERHEAD_BITS: usize = 48;
 
 /// When the chosen entries' real sizes do not all fit the budget, keeps the largest priority
 /// accounts that do ([`fit_by_priority`]; the rest wait, accounts growing): packing goes in slot
-/// order, so without this the highest slots would always be the ones cut. Returns whether it
-/// changed `chosen`.
+/// order, so without this the highest slots would always be the ones cut.
 fn fit_real_sizes(
     client: &mut ClientReplication,
     shared: &Shared,
     left_bytes: usize,
-    chosen: &mut Vec<Chosen>,
-) -> bool {
-    let size = |chosen: &Chosen| {
+    needs: &mut Vec<u128>,
+) {
+    let size = |need: u128| {
         shared
             .cache
-            .built_body(chosen.slot, chosen.key)
+            .built_body(need_slot(need), need_key(need))
             .map_or(0, |body| body.range.1 - body.range.0)
             + ENTRY_OVERHEAD_BITS
     };
     let room = left_bytes * 8;
     // The choice was made on estimates; only measure when they came close to the budget.
-    if chosen.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
-        return false;
+    if needs.len() <= 1 || client.chosen_bits * 4 <= room * 3 {
+        return;
     }
-    let total: usize = chosen.iter().map(size).sum();
+    let total: usize = needs.iter().map(|&need| size(need)).sum();
     if total <= room {
-        return false;
+        return;
     }
-    let mut contenders: Vec<Contender> = chosen
+    let mut contenders: Vec<Contender> = needs
         .iter()
-        .map(|c| Contender {
-            chosen: *c,
-            bits: size(c) as u64,
+        .map(|&need| {
+            let state = &client.slots[need_slot(need) as usize];
+            Contender::new(need, state, size(need) as u64)
         })
         .collect();
-    fit_by_priority(&mut contenders, room as u64, chosen, &mut client.left_out);
-    true
+    fit_by_priority(&mut contenders, room as u64, needs, &mut client.left_out);
 }

@@ -18,7 +18,7 @@ use super::{
     blobs::BlobStore,
     budget::{ACK_PACKET_BYTES, FRAME_OVERHEAD_BYTES},
     client_replication::{
-        Chosen, ClientReplication, ClientResource, PendingDespawn, SentItem, SentLists,
+        ClientReplication, ClientResource, PendingDespawn, SentItem, SentLists, need_key, need_slot,
     },
     component_encoders::ComponentEncoders,
     local_client::LocalClient,
@@ -89,7 +89,7 @@ pub(crate) fn pack_frames(
                         };
                         let mut clients: Vec<_> = clients.iter_mut(world).collect();
                         // Each client writes only its own state and reads what all share.
-                        let work = clients.iter().map(|client| client.chosen.len()).sum();
+                        let work = clients.iter().map(|client| client.needs.len()).sum();
                         let states = for_each_parallel(
                             &mut clients,
                             parallel,
@@ -148,13 +148,13 @@ fn build_bodies(
     // every entry of the second).
     let mut previous: &[u128] = &[];
     let needed = clients.iter(world).flat_map(|client| {
-        let chosen: &[Chosen] = if previous == client.needs.as_slice() {
+        let needs: &[u128] = if previous == client.needs.as_slice() {
             &[]
         } else {
-            &client.chosen
+            &client.needs
         };
         previous = &client.needs;
-        chosen.iter().map(|chosen| (chosen.slot, chosen.key))
+        needs.iter().map(|&need| (need_slot(need), need_key(need)))
     });
     cache.build_bodies(&context, needed);
     resources_needed.sort_unstable();
@@ -255,7 +255,7 @@ impl Packer {
 fn pack_client(client: &mut ClientReplication, shared: &Shared, kept: &mut SharedEntries) {
     let tick = shared.tick;
     client.outbox.clear();
-    if client.chosen.is_empty()
+    if client.needs.is_empty()
         && client.despawns.is_empty()
         && !heartbeat_due(client, tick)
         && !has_resource_news(client, shared)

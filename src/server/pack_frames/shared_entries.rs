@@ -16,7 +16,7 @@ use crate::shared::wire::BitWriter;
 pub(crate) struct SharedEntries {
     /// Whether what is kept can be replayed: every chosen entry was packed.
     complete: bool,
-    /// The entries' [needs](crate::server::client_replication::Chosen::need) (slots and
+    /// The entries' [needs](crate::server::client_replication::need) (slots and
     /// bodies), in order.
     needs: Vec<u128>,
     /// The packer when the entries began: bits in its body, frames closed, budget left.
@@ -45,7 +45,8 @@ impl SharedEntries {
 
     /// Packs the entries of `needs` for `client` as kept, when the kept entries are the same
     /// list and would pack the same way (same start, at least the same budget); returns whether
-    /// it did.
+    /// it did. Kept out of line: once per client, and its loop is tighter on its own.
+    #[inline(never)]
     pub(super) fn replay(
         &self,
         needs: &[u128],

@@ -25,18 +25,27 @@ impl Orbit {
 
     /// The exact position at (fractional) server tick `tick`.
     pub fn position(&self, tick: f64) -> Vec3 {
-        let angle = self.angle(tick);
-        self.center + RADIUS * Vec3::new(angle.cos() as f32, 0.0, angle.sin() as f32)
+        self.pose(tick).0
+    }
+
+    /// The position and the heading (the direction of travel) at server tick `tick`, from one
+    /// sine and cosine.
+    fn pose(&self, tick: f64) -> (Vec3, Vec3) {
+        let (sin, cos) = self.angle(tick).sin_cos();
+        let (sin, cos) = (sin as f32, cos as f32);
+        (
+            self.center + RADIUS * Vec3::new(cos, 0.0, sin),
+            Vec3::new(-sin, 0.0, cos),
+        )
     }
 }
 
-/// Server system: puts every orbiting entity where the path says for this tick.
+/// Server system: puts every orbiting entity where the path says for this tick, facing the way
+/// it goes.
 pub fn move_on_orbit(tick: Res<ServerTick>, mut query: Query<(&Orbit, &mut Transform)>) {
     for (orbit, mut transform) in &mut query {
-        let tick = f64::from(tick.0.0);
-        transform.translation = orbit.position(tick);
-        let angle = orbit.angle(tick) as f32;
-        let heading = Vec3::new(-angle.sin(), 0.0, angle.cos());
+        let (position, heading) = orbit.pose(f64::from(tick.0.0));
+        transform.translation = position;
         transform.rotation = Quat::from_rotation_arc(Vec3::NEG_Z, heading);
     }
 }

@@ -7,7 +7,9 @@ use super::{Packer, Shared, SharedEntries, resource_has_news};
 use crate::{
     server::{
         blobs::{BlobKey, BlobStatus},
-        client_replication::{ClientReplication, SentItem, SentSlot, need_key, need_slot},
+        client_replication::{
+            ClientReplication, ClientSlot, SentItem, SentSlot, need_key, need_slot,
+        },
         priority::{Contender, fit_by_priority},
     },
     shared::wire::{
@@ -157,7 +159,8 @@ pub(super) fn pack_entities(
             client.left_out.leave_out(state.out_of_date_since());
             continue;
         }
-        record_entry(packer, client, slot, state.epoch, bits);
+        let sent = record_entry(&mut client.slots[slot as usize], slot, bits as u32);
+        packer.sent.slots.push(sent);
         kept.note_entry(bits);
         packer.previous_slot = Some(slot);
         if !same_list(&packer.previous_components, components) {
@@ -181,20 +184,18 @@ fn same_list(a: &[u32], b: &[u32]) -> bool {
     }
 }
 
-/// Notes a packed entry: acknowledged with its frame, its account emptied, its size kept for the
-/// next estimate.
-pub(super) fn record_entry(
-    packer: &mut Packer,
-    client: &mut ClientReplication,
-    slot: u32,
-    epoch: u32,
-    bits: usize,
-) {
-    packer.sent.slots.push(SentSlot { slot, epoch });
-    let state = &mut client.slots[slot as usize];
+/// Notes a packed entry of `bits` in the client's `state` of `slot`: its account emptied, its
+/// size kept for the next estimate. Returns what its frame's sent list keeps of it (its
+/// acknowledgement acknowledges the entity).
+#[inline]
+pub(super) fn record_entry(state: &mut ClientSlot, slot: u32, bits: u32) -> SentSlot {
     state.known = true;
     state.priority = 0.0;
-    state.last_bits = bits as u32;
+    state.last_bits = bits;
+    SentSlot {
+        slot,
+        epoch: state.epoch,
+    }
 }
 
 /// Bits an entry may take besides its body: head, shape, and the frame's end.

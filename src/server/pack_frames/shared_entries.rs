@@ -8,7 +8,7 @@
 //! packed again. Clients whose links behave alike (most, on a good network) share them.
 
 use super::{Packer, entries::record_entry};
-use crate::server::client_replication::ClientReplication;
+use crate::server::client_replication::{ClientReplication, need_slot};
 use crate::shared::wire::BitWriter;
 
 /// One client's packed entries, kept for the next (see the module).
@@ -68,14 +68,17 @@ impl SharedEntries {
                 packer.next_frame();
             }
             packer.body.append_bits(&self.bits, from, to - from);
-            for (&need, &bits) in self.needs[entry..entries]
-                .iter()
-                .zip(&self.entry_bits[entry..entries])
-            {
-                let slot = need as u32;
-                let epoch = client.slots[slot as usize].epoch;
-                record_entry(packer, client, slot, epoch, bits as usize);
-            }
+            // One reservation for the frame's entries, none per entry.
+            let slots = &mut client.slots;
+            packer.sent.slots.extend(
+                self.needs[entry..entries]
+                    .iter()
+                    .zip(&self.entry_bits[entry..entries])
+                    .map(|(&need, &bits)| {
+                        let slot = need_slot(need);
+                        record_entry(&mut slots[slot as usize], slot, bits)
+                    }),
+            );
             (from, entry) = (to, entries);
         }
         // The same spending as the first client's, frames and entries alike (none of it
@@ -83,7 +86,7 @@ impl SharedEntries {
         packer.left = left - (self.start_left - self.end_left);
         packer.hard_left = hard_left - (self.start_hard_left - self.end_hard_left);
         packer.first = false;
-        packer.previous_slot = self.needs.last().map(|&need| need as u32);
+        packer.previous_slot = self.needs.last().map(|&need| need_slot(need));
         true
     }
 

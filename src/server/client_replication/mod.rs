@@ -111,7 +111,8 @@ pub const DESPAWN_STALL_TICKS: u32 = 600;
 
 /// An entity chosen for this send and the body its entry needs, as one number: its slot in the
 /// low 32 bits, its [`BodyKey`] above. Equal for equal needs only, so clients' lists of them
-/// compare as plain memory; in slot order, they sort by their low bits.
+/// compare as plain memory. Lists are kept in slot order, which is the order of their low bits
+/// ([`need_slot`]), not of the whole numbers.
 #[inline]
 pub(crate) fn need(slot: u32, key: BodyKey) -> u128 {
     u128::from(slot) | key.bits() << 32
@@ -203,8 +204,9 @@ pub(crate) struct ClientReplication {
     /// This send: bytes the budget allows.
     pub(crate) allowance: usize,
     /// This send: the entities chosen, in slot order, each with the body its entry needs (see
-    /// [`need`]), and their estimated bits.
+    /// [`need`]).
     pub(crate) needs: Vec<u128>,
+    /// This send: the estimated bits of the entities chosen.
     pub(crate) chosen_bits: usize,
     /// This send: the news left out of its frames, which holds the watermark back.
     pub(crate) left_out: LeftOut,

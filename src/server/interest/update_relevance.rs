@@ -167,7 +167,12 @@ fn apply_relevance(
             .collect();
     }
     let old = core::mem::take(&mut client.relevant);
-    let (mut a, mut b) = (0, 0);
+    // Mostly nothing entered or left since the last send: one comparison says so.
+    let (mut a, mut b) = if old == relevant {
+        (old.len(), relevant.len())
+    } else {
+        (0, 0)
+    };
     while a < old.len() || b < relevant.len() {
         match (old.get(a).copied(), relevant.get(b).copied()) {
             (Some(left), Some(right)) if left == right => {

@@ -171,7 +171,8 @@ impl ValueCache {
             *last = (stamp, key);
             !repeat
         }));
-        wanted.sort_unstable_by_key(|(slot, key)| (*slot, key.bits()));
+        // By slot, then key: one integer per pair (a key takes 72 bits).
+        wanted.sort_unstable_by_key(|&(slot, key)| u128::from(slot) << 96 | key.bits());
         wanted.dedup();
         let mut jobs = core::mem::take(&mut self.bodies);
         jobs.clear();

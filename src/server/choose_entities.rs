@@ -191,8 +191,7 @@ fn choose(
             if record.may_have_large
                 && !large_values_ready(&mut client.blobs, state.acked, blobs, slot, record)
             {
-                let since = client.slots[slot as usize].out_of_date_since();
-                client.left_out.leave_out(since);
+                client.left_out.leave_out(state.out_of_date_since());
                 continue;
             }
             if holds_any {

@@ -168,13 +168,26 @@ fn apply_relevance(
     }
     let old = core::mem::take(&mut client.relevant);
     // Mostly nothing entered or left since the last send: one comparison says so.
-    let (mut a, mut b) = if old == relevant {
-        (old.len(), relevant.len())
-    } else {
-        (0, 0)
-    };
-    while a < old.len() || b < relevant.len() {
-        match (old.get(a).copied(), relevant.get(b).copied()) {
+    if old != relevant {
+        follow_view_change(client, replicated, &old, &relevant, freezes, tick);
+    }
+    client.relevant = relevant;
+    mark_changed(client, replicated, tick);
+}
+
+/// Spawns what is in `new` and not in `old`, and despawns (or freezes) what is in `old` and not
+/// in `new` (both sorted), walking the two lists together.
+fn follow_view_change(
+    client: &mut ClientReplication,
+    replicated: &ReplicatedWorld,
+    old: &[u32],
+    new: &[u32],
+    freezes: &[u32],
+    tick: NetTick,
+) {
+    let (mut a, mut b) = (0, 0);
+    while a < old.len() || b < new.len() {
+        match (old.get(a).copied(), new.get(b).copied()) {
             (Some(left), Some(right)) if left == right => {
                 a += 1;
                 b += 1;
@@ -193,8 +206,6 @@ fn apply_relevance(
             _ => break,
         }
     }
-    client.relevant = relevant;
-    mark_changed(client, replicated, tick);
 }
 
 /// An entity stops being relevant: despawned on the client, or frozen there.
